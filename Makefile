@@ -1,0 +1,97 @@
+# sqlite-mvcc — build, tests, sanitizers, benchmarks.
+#
+# Outputs go under build/ (sanitizer builds under build/asan and build/tsan).
+# Every target that compiles first runs `deps`, which installs the Debian
+# packages it needs when they are missing (a no-op otherwise).
+
+CC       ?= cc
+BUILD    ?= build
+OPT      ?= -O2
+SAN      ?=
+CFLAGS   ?=
+WARN      = -Wall -Wextra -Wshadow -Wno-unused-parameter
+BASEFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -g $(OPT) $(SAN) $(WARN) $(CFLAGS)
+LDLIBS    = -lrocksdb -lpthread -lm
+TESTLIBS  = -lcmocka -lsqlite3
+
+DEBIAN_PACKAGES = librocksdb-dev libsqlite3-dev sqlite3 libcmocka-dev \
+                  python3 gcc make
+
+KV_SRC   = $(sort $(wildcard kvcore/*.c))
+KV_OBJ   = $(KV_SRC:%.c=$(BUILD)/obj/%.o)
+KV_LIB   = $(BUILD)/libkvcore.a
+
+# Unit tests: one binary per unit-tests/test_*.c.  A test's extra sources:
+TEST_SRC  = $(sort $(wildcard unit-tests/test_*.c))
+TEST_BIN  = $(TEST_SRC:unit-tests/%.c=$(BUILD)/tests/%)
+TEST_HELPERS = unit-tests/kvtest.h
+# Concurrency tests: the ones `make tsan` runs.
+TSAN_TESTS = test_latch test_locktable test_waitq test_txn_concurrency \
+             test_stress test_tscache test_clock
+
+.PHONY: all deps test unit-test asan tsan bench clean
+
+# all: libraries and test binaries (about a minute from scratch).
+all: deps $(KV_LIB) $(TEST_BIN)
+
+# deps: installs missing Debian packages (apt-get; sudo when not root).
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/obj/%.o: %.c kvcore/kvcore.h kvcore/kvint.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Ikvcore -c $< -o $@
+
+$(KV_LIB): $(KV_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/test_histcheck: unit-tests/test_histcheck.c unit-tests/histcheck.c unit-tests/histcheck.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Iunit-tests -o $@ unit-tests/test_histcheck.c unit-tests/histcheck.c $(TESTLIBS)
+
+$(BUILD)/tests/test_stress: unit-tests/test_stress.c unit-tests/histcheck.c $(TEST_HELPERS) $(KV_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Ikvcore -Iunit-tests -o $@ unit-tests/test_stress.c unit-tests/histcheck.c $(KV_LIB) $(TESTLIBS) $(LDLIBS)
+
+$(BUILD)/tests/test_keycodec: unit-tests/test_keycodec.c ext/keycodec.c ext/keycodec.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Iext -o $@ unit-tests/test_keycodec.c ext/keycodec.c $(TESTLIBS)
+
+$(BUILD)/tests/test_rowcodec: unit-tests/test_rowcodec.c ext/rowcodec.c ext/rowcodec.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Iext -o $@ unit-tests/test_rowcodec.c ext/rowcodec.c $(TESTLIBS)
+
+$(BUILD)/tests/%: unit-tests/%.c $(TEST_HELPERS) $(KV_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Ikvcore -Iunit-tests -o $@ $< $(KV_LIB) $(TESTLIBS) $(LDLIBS)
+
+# test: builds and runs every test (a few minutes on 2 cores).
+test: all
+	@./unit-tests/run-tests $(BUILD)/tests $(TEST_BIN:$(BUILD)/tests/%=%)
+
+# asan: the same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	$(MAKE) BUILD=build/asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  all
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  KV_TEST_SCALE=0.3 ./unit-tests/run-tests build/asan/tests \
+	  $(TEST_BIN:$(BUILD)/tests/%=%)
+
+# tsan: the concurrency tests under ThreadSanitizer.
+tsan: deps
+	$(MAKE) BUILD=build/tsan OPT=-O1 SAN="-fsanitize=thread" all
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" KV_TEST_SCALE=0.2 \
+	  ./unit-tests/run-tests build/tsan/tests $(TSAN_TESTS)
+
+clean:
+	rm -rf build

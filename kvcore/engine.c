@@ -1,0 +1,279 @@
+/*
+** engine.c — the RocksDB instance under a store.
+**
+** Two column families:
+**   "default"  store metadata, bytewise keys: the format marker
+**              ("kvcore.format" = "1"), the clock's high-water mark, and
+**              whatever the embedding layer keeps there (kv_store_meta_*).
+**   "mvcc"     versioned user data under the comparator of keyenc.c.
+**
+** Opening refuses anything that is not a kvcore store instead of writing
+** into it: a non-empty directory without a RocksDB CURRENT file, a RocksDB
+** without the "mvcc" family or made with another comparator, or one without
+** the format marker.  RocksDB's LOCK file keeps a second process out; its
+** error becomes KV_BUSY.
+**
+** Durability (the `synchronous` option) is the WriteOptions of commits:
+** full = sync, normal = WAL without sync, off = no WAL.  Metadata writes are
+** always synchronous.  RocksDB groups concurrent writers into one WAL write
+** and one fsync (its write-thread leader/follower protocol), which is how
+** concurrent commits share fsyncs: kvcore takes no lock around the write.
+*/
+#include "kvint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define KV_FORMAT_KEY "kvcore.format"
+#define KV_FORMAT_VERSION "1"
+
+int kv_engine_code(const char *m) {
+  if (!m) return KV_IOERR;
+  if (strstr(m, "lock hold by current process") ||
+      strstr(m, "While lock file") || strstr(m, "LOCK:"))
+    return KV_BUSY;
+  if (!strncmp(m, "Corruption", 10)) return KV_CORRUPT;
+  if (!strncmp(m, "Invalid argument", 16)) return KV_INVALID;
+  return KV_IOERR;
+}
+
+/* Sets *errptr from a RocksDB error (consumed) and returns the code. */
+static int engine_fail(char **errptr, char *rerr, const char *what) {
+  int rc = kv_engine_code(rerr);
+  if (rc == KV_BUSY)
+    kv_err(errptr, rc, "store is in use by another process (%s)", rerr);
+  else
+    kv_err(errptr, rc, "%s: %s", what, rerr);
+  free(rerr);
+  return rc;
+}
+
+/* 1: a directory with entries, 0: empty, -1: missing (errno set). */
+static int dir_state(const char *path, bool *has_current) {
+  *has_current = false;
+  DIR *d = opendir(path);
+  if (!d) return -1;
+  int any = 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    any = 1;
+    if (!strcmp(de->d_name, "CURRENT")) *has_current = true;
+  }
+  closedir(d);
+  return any;
+}
+
+static void engine_free_opts(kv_engine *e) {
+  if (e->ro) rocksdb_readoptions_destroy(e->ro);
+  if (e->wo_commit) rocksdb_writeoptions_destroy(e->wo_commit);
+  if (e->wo_sync) rocksdb_writeoptions_destroy(e->wo_sync);
+  if (e->cfopts_data) rocksdb_options_destroy(e->cfopts_data);
+  if (e->dbopts) rocksdb_options_destroy(e->dbopts);
+  if (e->bbto) rocksdb_block_based_options_destroy(e->bbto);
+  if (e->cache) rocksdb_cache_destroy(e->cache);
+  if (e->cmp) rocksdb_comparator_destroy(e->cmp);
+  if (e->env) rocksdb_env_destroy(e->env);
+  memset(e, 0, sizeof(*e));
+}
+
+static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
+                            char **errptr) {
+  e->dbopts = rocksdb_options_create();
+  e->cfopts_data = rocksdb_options_create();
+  e->bbto = rocksdb_block_based_options_create();
+  e->cache = rocksdb_cache_create_lru(o->cache_bytes ? o->cache_bytes : 1);
+  e->cmp = kv_mvcc_comparator_create();
+  e->wo_commit = rocksdb_writeoptions_create();
+  e->wo_sync = rocksdb_writeoptions_create();
+  e->ro = rocksdb_readoptions_create();
+  if (!e->dbopts || !e->cfopts_data || !e->bbto || !e->cache || !e->cmp ||
+      !e->wo_commit || !e->wo_sync || !e->ro)
+    return kv_err(errptr, KV_NOMEM, "out of memory creating RocksDB options");
+  if (in_memory) {
+    e->env = rocksdb_create_mem_env();
+    if (!e->env) return kv_err(errptr, KV_NOMEM, "cannot create memory env");
+    rocksdb_options_set_env(e->dbopts, e->env);
+    rocksdb_options_set_env(e->cfopts_data, e->env);
+  }
+  rocksdb_options_set_create_if_missing(e->dbopts, 1);
+  rocksdb_options_set_create_missing_column_families(e->dbopts, 1);
+  rocksdb_options_set_max_background_jobs(e->dbopts, 2);
+  rocksdb_options_set_keep_log_file_num(e->dbopts, 4);
+  rocksdb_options_set_info_log_level(e->dbopts, 3 /* WARN */);
+
+  rocksdb_block_based_options_set_block_cache(e->bbto, e->cache);
+  rocksdb_block_based_options_set_cache_index_and_filter_blocks(e->bbto, 1);
+  rocksdb_options_set_block_based_table_factory(e->cfopts_data, e->bbto);
+  rocksdb_options_set_comparator(e->cfopts_data, e->cmp);
+  rocksdb_options_set_write_buffer_size(e->cfopts_data, 32u << 20);
+  rocksdb_options_set_max_write_buffer_number(e->cfopts_data, 3);
+  rocksdb_options_set_compression(e->cfopts_data, rocksdb_lz4_compression);
+
+  switch (o->synchronous) {
+    case KV_SYNC_FULL: rocksdb_writeoptions_set_sync(e->wo_commit, 1); break;
+    case KV_SYNC_NORMAL: rocksdb_writeoptions_set_sync(e->wo_commit, 0); break;
+    default: rocksdb_writeoptions_disable_WAL(e->wo_commit, 1); break;
+  }
+  rocksdb_writeoptions_set_sync(e->wo_sync, 1);
+  return KV_OK;
+}
+
+/* Checks that an existing RocksDB is a kvcore store (has "mvcc"). */
+static int engine_check_families(kv_engine *e, const char *path,
+                                 char **errptr) {
+  char *rerr = NULL;
+  size_t n = 0;
+  char **names = rocksdb_list_column_families(e->dbopts, path, &n, &rerr);
+  if (rerr) return engine_fail(errptr, rerr, "cannot read store");
+  bool ok = false;
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(names[i], "mvcc")) ok = true;
+  rocksdb_list_column_families_destroy(names, n);
+  if (!ok)
+    return kv_err(errptr, KV_CORRUPT,
+                  "not a kvcore store: %s is a RocksDB database without "
+                  "kvcore's data",
+                  path);
+  return KV_OK;
+}
+
+int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
+                   const kv_options *o, char **errptr) {
+  memset(e, 0, sizeof(*e));
+  int rc = engine_make_opts(e, in_memory, o, errptr);
+  if (rc) goto fail;
+
+  bool fresh = in_memory;
+  if (!in_memory) {
+    bool has_current;
+    int st = dir_state(path, &has_current);
+    if (st < 0 && errno != ENOENT) {
+      rc = kv_err(errptr, KV_IOERR, "cannot open store directory %s: %s",
+                  path, strerror(errno));
+      goto fail;
+    }
+    if (st < 0 && !o->create_if_missing) {
+      rc = kv_err(errptr, KV_IOERR, "store directory %s does not exist",
+                  path);
+      goto fail;
+    }
+    if (st > 0 && !has_current) {
+      rc = kv_err(errptr, KV_CORRUPT,
+                  "not a kvcore store: %s is not empty and holds no store",
+                  path);
+      goto fail;
+    }
+    fresh = st <= 0;
+    if (!fresh && (rc = engine_check_families(e, path, errptr))) goto fail;
+  }
+
+  const char *names[2] = {"default", "mvcc"};
+  const rocksdb_options_t *cfopts[2] = {e->dbopts, e->cfopts_data};
+  rocksdb_column_family_handle_t *cfs[2] = {NULL, NULL};
+  char *rerr = NULL;
+  e->db = rocksdb_open_column_families(e->dbopts, path, 2, names, cfopts, cfs,
+                                       &rerr);
+  if (rerr) {
+    rc = kv_engine_code(rerr);
+    if (rc == KV_INVALID) { /* comparator or option mismatch */
+      kv_err(errptr, KV_CORRUPT, "not a kvcore store: %s (%s)", path, rerr);
+      free(rerr);
+      rc = KV_CORRUPT;
+    } else {
+      rc = engine_fail(errptr, rerr, "cannot open store");
+    }
+    e->db = NULL;
+    goto fail;
+  }
+  e->cf_meta = cfs[0];
+  e->cf_data = cfs[1];
+
+  char *fmt = NULL;
+  size_t flen = 0;
+  rc = kv_engine_meta_get(e, KV_FORMAT_KEY, &fmt, &flen, errptr);
+  if (rc == KV_NOTFOUND && fresh) {
+    rc = kv_engine_meta_put(e, KV_FORMAT_KEY, KV_FORMAT_VERSION,
+                            strlen(KV_FORMAT_VERSION), errptr);
+  } else if (rc == KV_NOTFOUND) {
+    rc = kv_err(errptr, KV_CORRUPT, "not a kvcore store: %s has no format "
+                "marker", path);
+  } else if (rc == KV_OK && (flen != 1 || fmt[0] != KV_FORMAT_VERSION[0])) {
+    rc = kv_err(errptr, KV_CORRUPT,
+                "store %s has format version %.*s; this build reads %s", path,
+                (int)(flen > 16 ? 16 : flen), fmt, KV_FORMAT_VERSION);
+  }
+  free(fmt);
+  if (rc) goto fail;
+  return KV_OK;
+
+fail:
+  kv_engine_close(e);
+  return rc;
+}
+
+void kv_engine_close(kv_engine *e) {
+  if (e->db) {
+    if (e->cf_meta) rocksdb_column_family_handle_destroy(e->cf_meta);
+    if (e->cf_data) rocksdb_column_family_handle_destroy(e->cf_data);
+    rocksdb_close(e->db);
+  }
+  engine_free_opts(e);
+}
+
+rocksdb_iterator_t *kv_engine_iter(kv_engine *e) {
+  return rocksdb_create_iterator_cf(e->db, e->ro, e->cf_data);
+}
+
+int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
+                    char **errptr) {
+  char *rerr = NULL;
+  rocksdb_write(e->db, sync_always ? e->wo_sync : e->wo_commit, b, &rerr);
+  if (rerr) return engine_fail(errptr, rerr, "write failed");
+  return KV_OK;
+}
+
+int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,
+                       size_t *plen, char **errptr) {
+  char *rerr = NULL;
+  size_t len = 0;
+  char *v = rocksdb_get_cf(e->db, e->ro, e->cf_meta, name, strlen(name), &len,
+                           &rerr);
+  if (rerr) return engine_fail(errptr, rerr, "cannot read store metadata");
+  *pval = v;
+  *plen = len;
+  return v ? KV_OK : KV_NOTFOUND;
+}
+
+int kv_engine_meta_put(kv_engine *e, const char *name, const void *val,
+                       size_t len, char **errptr) {
+  char *rerr = NULL;
+  rocksdb_put_cf(e->db, e->wo_sync, e->cf_meta, name, strlen(name), val, len,
+                 &rerr);
+  if (rerr) return engine_fail(errptr, rerr, "cannot write store metadata");
+  return KV_OK;
+}
+
+int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,
+                           const void *end, size_t elen, char **errptr) {
+  /* (key, KV_TS_MAX) precedes every version of key. */
+  char *a = malloc(slen + KV_TS_LEN), *b = malloc(elen + KV_TS_LEN);
+  if (!a || !b) {
+    free(a);
+    free(b);
+    return kv_err(errptr, KV_NOMEM, "out of memory");
+  }
+  kv_mvcc_key_encode(a, start, slen, KV_TS_MAX);
+  kv_mvcc_key_encode(b, end, elen, KV_TS_MAX);
+  rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+  rocksdb_writebatch_delete_range_cf(wb, e->cf_data, a, slen + KV_TS_LEN, b,
+                                     elen + KV_TS_LEN);
+  int rc = kv_engine_write(e, wb, true, errptr);
+  rocksdb_writebatch_destroy(wb);
+  free(a);
+  free(b);
+  return rc;
+}

@@ -1,0 +1,342 @@
+/*
+** kvcore.h — the public interface of the transaction core.
+**
+** kvcore is a transactional, multi-version key-value store on RocksDB,
+** modelled on CockroachDB's KV layer and adapted to one process: MVCC with
+** versioned keys, a hybrid logical clock, exclusive write locks held to
+** commit, lock-free optimistic reads, a timestamp cache, read refresh, a
+** latch manager, a lock table with FIFO wait queues, and a wait-for graph
+** that detects deadlocks.  Every committed transaction is serializable, and
+** also strictly so: a transaction that begins after another one's commit
+** returned sees it.  The protocol is described at the top of txn.c.
+**
+** Keys and values are byte strings.  Keys compare bytewise (memcmp, shorter
+** prefix first).  The empty key is the smallest key.
+**
+** Conventions (as in RocksDB's C API):
+**  - Handles are opaque.  Every function that can fail returns an int code
+**    (KV_OK on success) and takes a `char **errptr`: on failure, when errptr
+**    is not NULL, *errptr is set to a malloc'd, human-readable message that
+**    the caller frees with kv_free() (a message already in *errptr is freed
+**    first).  errptr may be NULL.
+**  - Memory that a function "returns borrowed" stays valid until the next
+**    call on the same handle, unless said otherwise.
+**  - A store is thread safe.  A transaction (and its iterators) must be used
+**    by one thread at a time; any number of threads may each run their own
+**    transactions.
+*/
+#ifndef KVCORE_H
+#define KVCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct kv_store kv_store;
+typedef struct kv_txn kv_txn;
+typedef struct kv_iter kv_iter;
+
+/* ---------------------------------------------------------------- codes -- */
+
+enum {
+  KV_OK = 0,
+  KV_NOTFOUND = 1,  /* a get found no value (not an error for the txn) */
+  KV_RETRY = 2,     /* retryable conflict: the transaction is dead; abort it
+                    ** and run it again (kv_txn_retry_reason() says why) */
+  KV_IOERR = 3,     /* the storage failed to read or write */
+  KV_CORRUPT = 4,   /* the directory is not a kvcore store, or is damaged */
+  KV_INVALID = 5,   /* bad argument or misuse (the transaction is unharmed,
+                    ** except where a function says otherwise) */
+  KV_BUSY = 6,      /* the store is in use by another process */
+  KV_NOMEM = 7      /* out of memory */
+};
+
+/* Why a transaction failed with KV_RETRY. */
+typedef enum kv_retry_reason {
+  KV_RETRY_NONE = 0,
+  KV_RETRY_WRITE_CONFLICT,   /* a key it read and wrote was written by a
+                             ** concurrent transaction after it read it */
+  KV_RETRY_READ_REFRESH,     /* its timestamp was pushed and a key or range
+                             ** it read changed in between */
+  KV_RETRY_DEADLOCK,         /* chosen as the victim of a deadlock cycle */
+  KV_RETRY_LOCK_TIMEOUT,     /* waited for a lock longer than its timeout */
+  KV_RETRY_ABORTED_PRIORITY  /* aborted by a higher-priority transaction */
+} kv_retry_reason;
+
+/* Returns a static name for a code ("ok", "not found", ...). */
+const char *kv_code_name(int rc);
+/* Returns a static phrase for a retry reason ("write conflict", ...). */
+const char *kv_retry_reason_name(kv_retry_reason);
+/* Frees memory that kvcore handed to the caller (error messages). */
+void kv_free(void *p);
+
+/* ------------------------------------------------------------ timestamps -- */
+
+/* A hybrid logical clock timestamp: wall nanoseconds since the Unix epoch,
+** then a logical counter that orders events within one wall tick. */
+typedef struct kv_ts {
+  uint64_t wall;
+  uint32_t logical;
+} kv_ts;
+
+/* -1, 0 or 1 as a is before, equal to or after b. */
+int kv_ts_cmp(kv_ts a, kv_ts b);
+
+/* ----------------------------------------------------------------- store -- */
+
+typedef enum kv_sync {
+  KV_SYNC_FULL = 0,   /* a commit that returned is fsynced: survives a
+                      ** machine crash.  Concurrent commits share fsyncs. */
+  KV_SYNC_NORMAL = 1, /* written to the write-ahead log, not fsynced:
+                      ** survives a process crash */
+  KV_SYNC_OFF = 2     /* no write-ahead log: commits reach disk when
+                      ** memtables flush; a crash may lose recent commits
+                      ** but never part of one */
+} kv_sync;
+
+typedef struct kv_options {
+  int create_if_missing;     /* default 1 */
+  kv_sync synchronous;       /* default KV_SYNC_FULL */
+  int lock_timeout_ms;       /* default 5000; how long a writer waits for a
+                             ** lock before failing with KV_RETRY */
+  int64_t retention_ms;      /* default 24h; history older than this may be
+                             ** garbage-collected and cannot be read */
+  int64_t gc_interval_ms;    /* default 0 (no background GC thread); when > 0
+                             ** a thread runs kv_store_gc() this often */
+  size_t tscache_bytes;      /* default 16 MiB: timestamp cache budget */
+  size_t refresh_span_bytes; /* default 1 MiB per transaction: past it, the
+                             ** read spans are condensed into wider ones */
+  size_t cache_bytes;        /* default 32 MiB: RocksDB block cache */
+  /* Wall clock in nanoseconds since the epoch; NULL means CLOCK_REALTIME.
+  ** Tests inject a manual clock here. */
+  uint64_t (*wall_clock)(void *ctx);
+  void *wall_clock_ctx;
+} kv_options;
+
+/* Fills *opts with the defaults above. */
+void kv_options_init(kv_options *opts);
+
+/* Opens the store in directory `path`, creating it when missing (if
+** opts->create_if_missing).  path NULL or ":memory:" names the process's one
+** in-memory store.  Opening a directory that this process already has open
+** returns the same store with its reference count raised; the options of
+** the first open stay in force (read them with kv_store_get_options()).
+** Errors: KV_BUSY when another process has the store open, KV_CORRUPT when
+** the directory is not a kvcore store or is damaged, KV_IOERR when it cannot
+** be read or created.  opts may be NULL for defaults.
+** On success *out is a reference the caller releases with kv_store_close(). */
+int kv_store_open(const char *path, const kv_options *opts, kv_store **out,
+                  char **errptr);
+
+/* Drops one reference; the last one closes the store.  Every transaction of
+** the store must have ended before its last reference is dropped. */
+void kv_store_close(kv_store *store);
+
+/* The options in force (a copy). */
+void kv_store_get_options(kv_store *store, kv_options *out);
+
+/* Changes the lock timeout for transactions begun from now on. */
+void kv_store_set_lock_timeout(kv_store *store, int ms);
+
+/* The directory of the store ("" for the in-memory store); borrowed for the
+** life of the store. */
+const char *kv_store_path(kv_store *store);
+
+/* A fresh timestamp from the store's clock (strictly above every timestamp
+** it handed out before, also across restarts). */
+kv_ts kv_store_now(kv_store *store);
+
+/* A small persistent key-value area outside MVCC (store metadata such as a
+** catalog version).  Writes are synchronous.  *pval is malloc'd: free it
+** with kv_free(). */
+int kv_store_meta_get(kv_store *store, const char *name, char **pval,
+                      size_t *plen, char **errptr);
+int kv_store_meta_put(kv_store *store, const char *name, const void *val,
+                      size_t len, char **errptr);
+
+/* Removes every version of every key in [start, end) at once, outside any
+** transaction (RocksDB DeleteRange).  For dropping a key range whose
+** owner is already gone (a dropped table); concurrent transactions that
+** still use the range see it vanish. */
+int kv_store_delete_range(kv_store *store, const void *start, size_t slen,
+                          const void *end, size_t elen, char **errptr);
+
+typedef struct kv_gc_stats {
+  kv_ts threshold;           /* versions at or below it were considered */
+  uint64_t keys_scanned;
+  uint64_t versions_scanned;
+  uint64_t versions_deleted;
+} kv_gc_stats;
+
+/* Deletes history that is older than the retention window and not needed by
+** a live transaction: for each key, every version at or below the threshold
+** except the newest one, and that one too when it is a deletion.  Reads at
+** timestamps below the threshold fail with KV_INVALID afterwards. */
+int kv_store_gc(kv_store *store, kv_gc_stats *stats, char **errptr);
+
+/* Counters since the store was opened. */
+typedef struct kv_stats {
+  uint64_t txns_begun;
+  uint64_t commits;
+  uint64_t commits_readonly;
+  uint64_t aborts;                 /* explicit aborts of live txns */
+  uint64_t retries[6];             /* indexed by kv_retry_reason */
+  uint64_t refreshes;              /* successful read refreshes */
+  uint64_t refresh_failures;
+  uint64_t pushes_tscache;         /* writes moved above a read */
+  uint64_t pushes_write_too_old;   /* writes moved above a newer version */
+  uint64_t lock_waits;             /* writes that waited for a lock */
+  uint64_t latch_waits;            /* requests that waited for a latch */
+  uint64_t deadlocks;              /* cycles found */
+  uint64_t active_txns;            /* live now */
+  uint64_t locks_held;             /* keys locked now */
+  uint64_t tscache_entries;        /* entries in the timestamp cache now */
+  uint64_t tscache_bytes;          /* bytes used by it now */
+} kv_stats;
+void kv_store_stats(kv_store *store, kv_stats *out);
+
+/* One live transaction, for introspection. */
+typedef struct kv_txn_info {
+  uint64_t id;
+  kv_ts read_ts, write_ts, age;
+  int priority;        /* KV_PRIORITY_* */
+  int boost;           /* retries so far (raises it within its class) */
+  int read_only;
+  int status;          /* 0 pending, 1 committing, 2 committed, 3 aborted */
+  uint64_t waiting_for;  /* id of the lock holder it waits for, or 0 */
+  uint64_t locks;      /* keys it has locked */
+} kv_txn_info;
+
+/* Calls fn for each live transaction (a snapshot; fn must not call back
+** into the store).  Returns the number of transactions visited. */
+size_t kv_store_list_txns(kv_store *store,
+                          void (*fn)(void *ctx, const kv_txn_info *),
+                          void *ctx);
+
+/* One held lock and its queue, for introspection: fn is called once per
+** locked key with the holder and then once per waiter (is_waiter=1), in
+** queue order.  key is borrowed for the call only. */
+size_t kv_store_list_locks(kv_store *store,
+                           void (*fn)(void *ctx, const void *key, size_t klen,
+                                      uint64_t txn_id, int is_waiter),
+                           void *ctx);
+
+/* ----------------------------------------------------------- transactions -- */
+
+enum { KV_PRIORITY_LOW = 0, KV_PRIORITY_NORMAL = 1, KV_PRIORITY_HIGH = 2 };
+
+/* What a retry inherits from the attempt that failed: its age and priority,
+** so a transaction that keeps being retried grows older than its rivals and
+** wins deadlocks against them (no starvation).  A plain value: copy it. */
+typedef struct kv_retry_info {
+  kv_ts age;
+  int priority;
+  int boost;
+} kv_retry_info;
+
+typedef struct kv_txn_options {
+  int read_only;              /* writes fail with KV_INVALID */
+  kv_ts read_ts;              /* {0,0}: now; else read as of this past time
+                              ** (only with read_only) */
+  int priority;               /* KV_PRIORITY_*; default NORMAL.  A writer
+                              ** whose priority is above a lock holder's
+                              ** aborts the holder instead of waiting. */
+  int lock_timeout_ms;        /* <0: the store's timeout */
+  const kv_retry_info *retry_of; /* this is a retry of that attempt */
+} kv_txn_options;
+
+void kv_txn_options_init(kv_txn_options *opts);
+
+/* Begins a transaction.  opts may be NULL for defaults.  On success *out is
+** a handle that must end with kv_txn_commit() or kv_txn_abort(). */
+int kv_txn_begin(kv_store *store, const kv_txn_options *opts, kv_txn **out,
+                 char **errptr);
+
+/* Flags for reads. */
+enum {
+  KV_READ_FOR_UPDATE = 1, /* take the key's write lock before reading and
+                          ** read its latest committed value, moving the
+                          ** transaction's read timestamp forward if needed
+                          ** (SELECT FOR UPDATE) */
+  KV_SCAN_REVERSE = 2     /* scans: descending key order */
+};
+
+/* Reads key.  On KV_OK, *pval and *plen is the value, borrowed until the next
+** call on txn.  Returns KV_NOTFOUND when there is no value.  A transaction
+** reads its own writes. */
+int kv_txn_get(kv_txn *txn, const void *key, size_t klen, int flags,
+               const void **pval, size_t *plen, char **errptr);
+
+/* Writes or deletes key; takes the key's write lock, waiting for another
+** holder if needed.  The value is copied. */
+int kv_txn_put(kv_txn *txn, const void *key, size_t klen, const void *val,
+               size_t vlen, char **errptr);
+int kv_txn_delete(kv_txn *txn, const void *key, size_t klen, char **errptr);
+
+/* Takes key's write lock without writing (as KV_READ_FOR_UPDATE does). */
+int kv_txn_lock(kv_txn *txn, const void *key, size_t klen, char **errptr);
+
+/* Opens an iterator over the keys in [start, end) (end NULL: no upper
+** bound), ascending or with KV_SCAN_REVERSE descending, returning at most
+** limit rows (0: no limit).  KV_READ_FOR_UPDATE locks each row returned.
+** The iterator sees the transaction's own writes made before it opened.
+** It must be closed before the transaction commits or aborts. */
+int kv_txn_scan(kv_txn *txn, const void *start, size_t slen, const void *end,
+                size_t elen, int flags, uint64_t limit, kv_iter **out,
+                char **errptr);
+
+/* Moves to the next row.  KV_OK: a row is there; KV_NOTFOUND: the scan is
+** over.  Key and value are borrowed until the next call on the iterator. */
+int kv_iter_next(kv_iter *it, char **errptr);
+const void *kv_iter_key(kv_iter *it, size_t *klen);
+const void *kv_iter_value(kv_iter *it, size_t *vlen);
+void kv_iter_close(kv_iter *it);
+
+/* Savepoints.  kv_txn_savepoint() returns a mark; rolling back to it undoes
+** every write made after it (locks stay held, as in CockroachDB); the mark
+** stays valid.  Releasing forgets nothing but is checked for misuse. */
+int kv_txn_savepoint(kv_txn *txn, uint32_t *mark, char **errptr);
+int kv_txn_rollback_to(kv_txn *txn, uint32_t mark, char **errptr);
+
+/* Commits.  On KV_OK the transaction is over and the handle freed; its
+** commit timestamp is stored in *commit_ts when not NULL.  On failure the
+** transaction is dead (nothing of it is visible to anyone) and the handle
+** stays valid: free it with kv_txn_abort(). */
+int kv_txn_commit(kv_txn *txn, kv_ts *commit_ts, char **errptr);
+
+/* Aborts (or, for a dead transaction, disposes of) txn and frees it. */
+void kv_txn_abort(kv_txn *txn);
+
+/* Accessors. */
+uint64_t kv_txn_id(const kv_txn *txn);
+kv_ts kv_txn_read_ts(const kv_txn *txn);
+kv_ts kv_txn_write_ts(const kv_txn *txn);   /* provisional commit ts */
+int kv_txn_is_dead(const kv_txn *txn);      /* a KV_RETRY or I/O error hit */
+kv_retry_reason kv_txn_retry_reason(const kv_txn *txn);
+void kv_txn_retry_info(const kv_txn *txn, kv_retry_info *out);
+/* The transaction's lock timeout, changeable while it runs. */
+void kv_txn_set_lock_timeout(kv_txn *txn, int ms);
+
+/* --------------------------------------------------------------- history -- */
+
+/* Iterates over every retained version (newest first per key) of the keys in
+** [start, end), outside any transaction.  The value of a deletion is NULL
+** with length 0 (kv_history_is_delete() says which). */
+typedef struct kv_history kv_history;
+int kv_store_history(kv_store *store, const void *start, size_t slen,
+                     const void *end, size_t elen, kv_history **out,
+                     char **errptr);
+int kv_history_next(kv_history *h, char **errptr);  /* KV_OK / KV_NOTFOUND */
+const void *kv_history_key(kv_history *h, size_t *klen);
+const void *kv_history_value(kv_history *h, size_t *vlen);
+kv_ts kv_history_ts(kv_history *h);
+int kv_history_is_delete(kv_history *h);
+void kv_history_close(kv_history *h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KVCORE_H */

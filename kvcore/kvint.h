@@ -1,0 +1,614 @@
+/*
+** kvint.h — internal interfaces between the modules of kvcore.
+**
+** Nothing here is public: ext/ and programs use kvcore.h only.  One section
+** per module, in dependency order; each .c file's header comment gives the
+** module's invariants.  Lock order across modules (never take a lock on the
+** left while holding one on the right):
+**
+**     txn-table shard  <  lock-table shard  <  wait graph  <  txn wake mutex
+**     latch shard, tscache shard, tscache ranges, clock: leaves (nothing is
+**     taken while holding them)
+*/
+#ifndef KVINT_H
+#define KVINT_H
+
+#include "kvcore.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <rocksdb/c.h>
+
+/* ------------------------------------------------------------- error.c -- */
+
+/* Sets *errptr (when errptr is not NULL) to a malloc'd formatted message,
+** freeing the previous one.  Returns rc so callers can `return kv_err(...)`. */
+int kv_err(char **errptr, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* malloc'd printf; NULL on OOM. */
+char *kv_mprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *kv_vmprintf(const char *fmt, va_list ap);
+/* Writes a printable rendering of key (at most ~64 bytes of it) into buf. */
+const char *kv_key_repr(char *buf, size_t bufsz, const void *key, size_t klen);
+
+/* 64-bit hash of a byte string. */
+uint64_t kv_hash(const void *p, size_t n);
+
+/* Monotonic nanoseconds, for timeouts. */
+uint64_t kv_mono_ns(void);
+
+/* Compares byte strings: memcmp, then the shorter one first. */
+static inline int kv_bytes_cmp(const void *a, size_t an, const void *b,
+                               size_t bn) {
+  size_t n = an < bn ? an : bn;
+  int c = n ? __builtin_memcmp(a, b, n) : 0;
+  if (c) return c;
+  return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+/* ------------------------------------------------------------- arena.c -- */
+
+/* A bump allocator: many small allocations, freed all at once. */
+typedef struct kv_arena_block kv_arena_block;
+typedef struct kv_arena {
+  kv_arena_block *head;
+  char *cur;
+  size_t left;
+  size_t next_size;   /* size of the next block to allocate */
+  size_t bytes;       /* total bytes of all blocks */
+} kv_arena;
+
+void kv_arena_init(kv_arena *a);
+void *kv_arena_alloc(kv_arena *a, size_t n);          /* 8-aligned; NULL: OOM */
+void *kv_arena_dup(kv_arena *a, const void *p, size_t n);
+void kv_arena_free(kv_arena *a);                      /* back to empty */
+
+/* --------------------------------------------------------------- skl.c -- */
+
+/* An ordered map from byte-string keys to pointers (a skiplist).  Not thread
+** safe.  Keys are borrowed: they must outlive their node.  Nodes come from
+** an arena (then delete does not free) or from malloc. */
+typedef struct kv_skl_node {
+  const char *key;
+  size_t klen;
+  void *val;
+  struct kv_skl_node *prev;   /* level-0 predecessor, NULL at the front */
+  int height;
+  struct kv_skl_node *next[];
+} kv_skl_node;
+
+typedef struct kv_skl kv_skl;
+
+kv_skl *kv_skl_new(kv_arena *arena);    /* NULL arena: malloc nodes */
+void kv_skl_free(kv_skl *s);            /* frees nodes (not keys or values) */
+size_t kv_skl_count(const kv_skl *s);
+kv_skl_node *kv_skl_first(const kv_skl *s);
+kv_skl_node *kv_skl_last(const kv_skl *s);
+static inline kv_skl_node *kv_skl_next(const kv_skl_node *n) {
+  return n->next[0];
+}
+static inline kv_skl_node *kv_skl_prev(const kv_skl_node *n) {
+  return n->prev;
+}
+kv_skl_node *kv_skl_find(const kv_skl *s, const void *key, size_t klen);
+kv_skl_node *kv_skl_seek_ge(const kv_skl *s, const void *key, size_t klen);
+kv_skl_node *kv_skl_seek_le(const kv_skl *s, const void *key, size_t klen);
+/* Inserts key (which must not be present); NULL on OOM. */
+kv_skl_node *kv_skl_insert(kv_skl *s, const void *key, size_t klen, void *val);
+void kv_skl_delete(kv_skl *s, kv_skl_node *n);
+
+/* ------------------------------------------------------------- clock.c -- */
+
+#define KV_TS_ZERO ((kv_ts){0, 0})
+#define KV_TS_MAX ((kv_ts){UINT64_MAX, UINT32_MAX})
+
+static inline bool kv_ts_lt(kv_ts a, kv_ts b) {
+  return a.wall < b.wall || (a.wall == b.wall && a.logical < b.logical);
+}
+static inline bool kv_ts_le(kv_ts a, kv_ts b) { return !kv_ts_lt(b, a); }
+static inline bool kv_ts_eq(kv_ts a, kv_ts b) {
+  return a.wall == b.wall && a.logical == b.logical;
+}
+static inline kv_ts kv_ts_max(kv_ts a, kv_ts b) { return kv_ts_lt(a, b) ? b : a; }
+static inline bool kv_ts_is_zero(kv_ts a) { return a.wall == 0 && a.logical == 0; }
+/* The smallest timestamp above t. */
+static inline kv_ts kv_ts_next(kv_ts t) {
+  if (t.logical == UINT32_MAX) return (kv_ts){t.wall + 1, 0};
+  return (kv_ts){t.wall, t.logical + 1};
+}
+
+/* Persists a new high-water mark (wall ns); returns KV_OK or an error. */
+typedef int (*kv_clock_persist_fn)(void *ctx, uint64_t hwm, char **errptr);
+
+typedef struct kv_clock {
+  pthread_mutex_t mu;
+  kv_ts last;               /* the latest timestamp handed out or seen */
+  uint64_t hwm;             /* persisted: no handed-out wall exceeds it */
+  uint64_t (*wall)(void *ctx);
+  void *wall_ctx;
+  kv_clock_persist_fn persist;
+  void *persist_ctx;
+} kv_clock;
+
+/* Starts the clock above a persisted high-water mark `hwm`. */
+int kv_clock_init(kv_clock *c, uint64_t (*wall)(void *), void *wall_ctx,
+                  uint64_t hwm, kv_clock_persist_fn persist, void *pctx,
+                  char **errptr);
+void kv_clock_destroy(kv_clock *c);
+/* A timestamp strictly above every one handed out or seen before. */
+int kv_clock_now(kv_clock *c, kv_ts *out, char **errptr);
+/* Records that t happened: later kv_clock_now() results are above it. */
+void kv_clock_update(kv_clock *c, kv_ts t);
+/* The latest timestamp handed out or seen (does not advance the clock). */
+kv_ts kv_clock_peek(kv_clock *c);
+
+/* ------------------------------------------------------------ keyenc.c -- */
+
+/* Engine keys of versioned data: user key, then the timestamp as 8-byte
+** big-endian wall and 4-byte big-endian logical.  Ordered by user key, then
+** newest version first (the comparator below). */
+#define KV_TS_LEN 12
+
+void kv_ts_encode(char *out, kv_ts ts);                 /* KV_TS_LEN bytes */
+kv_ts kv_ts_decode(const char *in);
+/* Writes key‖ts into out (klen + KV_TS_LEN bytes). */
+void kv_mvcc_key_encode(char *out, const void *key, size_t klen, kv_ts ts);
+/* Splits an engine key; returns false if it is too short to be one. */
+bool kv_mvcc_key_decode(const char *ek, size_t eklen, const char **key,
+                        size_t *klen, kv_ts *ts);
+rocksdb_comparator_t *kv_mvcc_comparator_create(void);
+extern const char kv_mvcc_comparator_name[];
+
+/* A growable byte buffer owned by its user. */
+typedef struct kv_buf {
+  char *p;
+  size_t n, cap;
+} kv_buf;
+static inline void kv_buf_init(kv_buf *b) { b->p = 0; b->n = b->cap = 0; }
+void kv_buf_free(kv_buf *b);
+bool kv_buf_reserve(kv_buf *b, size_t cap);
+bool kv_buf_set(kv_buf *b, const void *p, size_t n);
+/* Sets b to the engine key of (key, ts). */
+bool kv_buf_set_mvcc_key(kv_buf *b, const void *key, size_t klen, kv_ts ts);
+
+/* ------------------------------------------------------------ engine.c -- */
+
+typedef struct kv_engine {
+  rocksdb_t *db;
+  rocksdb_options_t *dbopts;
+  rocksdb_options_t *cfopts_data;
+  rocksdb_env_t *env;                   /* in-memory env, or NULL */
+  rocksdb_cache_t *cache;
+  rocksdb_block_based_table_options_t *bbto;
+  rocksdb_comparator_t *cmp;
+  rocksdb_column_family_handle_t *cf_meta;  /* "default": bytewise */
+  rocksdb_column_family_handle_t *cf_data;  /* "mvcc": versioned keys */
+  rocksdb_writeoptions_t *wo_commit;    /* per the synchronous option */
+  rocksdb_writeoptions_t *wo_sync;      /* always fsync (metadata) */
+  rocksdb_readoptions_t *ro;
+} kv_engine;
+
+int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
+                   const kv_options *o, char **errptr);
+void kv_engine_close(kv_engine *e);
+/* A fresh iterator over the data column family (sees every write that
+** completed before the call).  Caller destroys it. */
+rocksdb_iterator_t *kv_engine_iter(kv_engine *e);
+int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
+                    char **errptr);
+int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,
+                       size_t *plen, char **errptr);
+int kv_engine_meta_put(kv_engine *e, const char *name, const void *val,
+                       size_t len, char **errptr);
+int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,
+                           const void *end, size_t elen, char **errptr);
+/* Maps a RocksDB error string to a KV_* code. */
+int kv_engine_code(const char *rocks_err);
+
+/* -------------------------------------------------------------- mvcc.c -- */
+
+/* Stored value of a version: 1 tag byte then the user value.  An empty
+** stored value is a deletion (tombstone). */
+#define KV_VALUE_TAG 0x01
+
+/* Finds the newest version of key with timestamp <= at.  Returns KV_OK with
+** *val and *vlen (borrowed from the iterator; valid until it moves) and *vts,
+** or KV_NOTFOUND when there is none or it is a deletion (*vts is then the
+** deletion's timestamp, or zero when there is no version at all).  scratch
+** holds the encoded seek key. */
+int kv_mvcc_get(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
+                size_t klen, kv_ts at, const char **val, size_t *vlen,
+                kv_ts *vts, char **errptr);
+/* The newest version of key, deletions included; *found false if none. */
+int kv_mvcc_newest(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
+                   size_t klen, bool *found, kv_ts *ts, bool *is_delete,
+                   char **errptr);
+
+/* A span of keys: a point [start] or a range [start, end) (end_inf: no
+** upper bound). */
+typedef struct kv_span {
+  const char *start;
+  size_t slen;
+  const char *end;
+  size_t elen;
+  uint8_t is_range;
+  uint8_t end_inf;
+} kv_span;
+
+/* Looks for a version in (from, to] of any key in span.  Returns KV_OK with
+** *changed false, or with *changed true and the first such key copied into
+** *key_out; or an error code from the iterator. */
+int kv_mvcc_changed(rocksdb_iterator_t *it, kv_buf *scratch, const kv_span *sp,
+                    kv_ts from, kv_ts to, bool *changed, kv_buf *key_out,
+                    kv_ts *when, char **errptr);
+
+/* Reads the newest visible version of each key of a range, in either
+** direction.  Owns its iterator. */
+typedef struct kv_mvcc_cursor {
+  rocksdb_iterator_t *it;
+  kv_ts at;
+  bool reverse;
+  bool started;
+  bool done;
+  kv_buf lo;          /* start key (inclusive) */
+  kv_buf hi;          /* end key (exclusive), unless hi_inf */
+  bool hi_inf;
+  kv_buf seek;        /* scratch: encoded seek keys */
+  kv_buf key;         /* current row (copies) */
+  kv_buf val;
+} kv_mvcc_cursor;
+
+void kv_mvcc_cursor_init(kv_mvcc_cursor *c);
+/* Positions before the first row of [lo, hi) (reverse: after the last);
+** `from` (may be NULL) resumes strictly after (reverse: before) that key. */
+int kv_mvcc_cursor_open(kv_mvcc_cursor *c, kv_engine *e, kv_ts at,
+                        bool reverse, const void *lo, size_t lolen,
+                        const void *hi, size_t hilen, bool hi_inf,
+                        const void *from, size_t fromlen, char **errptr);
+/* KV_OK with c->key/c->val set, KV_NOTFOUND at the end, or an error. */
+int kv_mvcc_cursor_next(kv_mvcc_cursor *c, char **errptr);
+void kv_mvcc_cursor_close(kv_mvcc_cursor *c);
+
+/* ------------------------------------------------------------- latch.c -- */
+
+#define KV_LATCH_SHARDS 64
+/* More write keys than this are latched as one range [first, last]. */
+#define KV_LATCH_MAX_POINTS 32
+
+typedef struct kv_latch_shard kv_latch_shard;
+
+/* A write latch: a point key, or a range [start, end] (inclusive). */
+typedef struct kv_latch {
+  struct kv_latch *next, *prev;   /* in its shard's list */
+  const char *start;
+  size_t slen;
+  const char *end;
+  size_t elen;
+  bool is_range;
+  int shard;
+  kv_ts ts;
+  uint64_t seq;
+} kv_latch;
+
+typedef struct kv_latch_mgr {
+  kv_latch_shard *shards;
+  _Atomic uint64_t seq;
+  _Atomic uint64_t waits;
+} kv_latch_mgr;
+
+/* The write latches of one commit. */
+typedef struct kv_latch_guard {
+  kv_latch *latches;
+  size_t n;
+  uint64_t shard_mask;
+  kv_latch inline_latches[4];
+} kv_latch_guard;
+
+int kv_latch_mgr_init(kv_latch_mgr *m);
+void kv_latch_mgr_destroy(kv_latch_mgr *m);
+/* Latches the n keys (ascending, distinct) for writing at ts and waits for
+** earlier conflicting write latches.  Keys are borrowed until release. */
+int kv_latch_acquire(kv_latch_mgr *m, kv_latch_guard *g, const char **keys,
+                     const size_t *klens, size_t n, kv_ts ts);
+void kv_latch_release(kv_latch_mgr *m, kv_latch_guard *g);
+/* Waits until no write latch at a timestamp <= ts overlaps span: the
+** optimistic read's half of latching (see txn.c). */
+void kv_latch_wait_read(kv_latch_mgr *m, const kv_span *sp, kv_ts ts);
+
+/* ----------------------------------------------------------- tscache.c -- */
+
+typedef struct kv_tscache kv_tscache;
+
+/* budget: bytes for entries; low: the initial low-water mark. */
+kv_tscache *kv_tscache_new(size_t budget, kv_ts low);
+void kv_tscache_free(kv_tscache *tc);
+/* Records a read of span at ts by txn `owner`. */
+void kv_tscache_add(kv_tscache *tc, const kv_span *sp, kv_ts ts,
+                    uint64_t owner);
+/* The latest read of key by a transaction other than `self`. */
+kv_ts kv_tscache_max(kv_tscache *tc, const void *key, size_t klen,
+                     uint64_t self);
+void kv_tscache_usage(kv_tscache *tc, uint64_t *entries, uint64_t *bytes);
+
+/* ----------------------------------------------------------- spanset.c -- */
+
+/* The read spans of a transaction, with bounded memory. */
+typedef struct kv_spanset {
+  kv_span *v;
+  size_t n, cap;
+  kv_arena arena;
+  size_t bytes;       /* key bytes referenced by v */
+  size_t budget;
+  uint32_t gen;       /* bumped when v is rebuilt */
+} kv_spanset;
+
+void kv_spanset_init(kv_spanset *s, size_t budget);
+void kv_spanset_free(kv_spanset *s);
+void kv_spanset_clear(kv_spanset *s);
+/* Adds a span (copied); returns its index, or -1 on OOM. */
+long kv_spanset_add(kv_spanset *s, const kv_span *sp);
+/* Merges overlapping spans and, while over budget, widens neighbours into
+** covering spans.  Returns false on OOM (the set is then unchanged). */
+bool kv_spanset_condense(kv_spanset *s);
+/* Does the set cover key? */
+bool kv_spanset_contains(const kv_spanset *s, const void *key, size_t klen);
+
+/* -------------------------------------------------------------- wbuf.c -- */
+
+/* A transaction's buffered writes and the keys it has locked. */
+enum { KV_W_LOCK = 0, KV_W_PUT = 1, KV_W_DEL = 2 };
+
+typedef struct kv_wver {
+  uint32_t seq;
+  uint8_t kind;
+  const char *val;
+  size_t vlen;
+  struct kv_wver *older;
+} kv_wver;
+
+typedef struct kv_wentry {
+  const char *key;
+  size_t klen;
+  kv_wver *head;         /* never NULL: the oldest is a KV_W_LOCK at seq 0 */
+  bool had_value;        /* a live committed value existed when locked */
+} kv_wentry;
+
+typedef struct kv_wbuf {
+  kv_arena arena;
+  kv_skl *skl;           /* key -> kv_wentry */
+  kv_wentry **log;       /* entries in order of their versions' seqs */
+  uint32_t *logseq;
+  size_t nlog, caplog;
+  uint32_t seq;          /* seq of the latest write */
+  size_t nwrites;        /* entries whose head is PUT or DEL (approx.) */
+} kv_wbuf;
+
+bool kv_wbuf_init(kv_wbuf *w);
+void kv_wbuf_free(kv_wbuf *w);
+kv_wentry *kv_wbuf_find(kv_wbuf *w, const void *key, size_t klen);
+/* A new entry holding only a lock (key copied); NULL on OOM. */
+kv_wentry *kv_wbuf_add(kv_wbuf *w, const void *key, size_t klen,
+                       bool had_value);
+/* Pushes a new version (value copied); false on OOM. */
+bool kv_wbuf_write(kv_wbuf *w, kv_wentry *e, int kind, const void *val,
+                   size_t vlen);
+/* The version visible to a reader at seq. */
+static inline const kv_wver *kv_wbuf_visible(const kv_wentry *e,
+                                             uint32_t seq) {
+  const kv_wver *v = e->head;
+  while (v->seq > seq) v = v->older;
+  return v;
+}
+/* Undoes every version with seq > mark. */
+void kv_wbuf_rollback(kv_wbuf *w, uint32_t mark);
+
+/* ------------------------------------------------------------- waitq.c -- */
+
+/* Transaction status, in kv_txn.status. */
+enum {
+  KV_TXN_PENDING = 0,
+  KV_TXN_COMMITTING = 1,  /* writing its batch: cannot be pushed or aborted */
+  KV_TXN_COMMITTED = 2,
+  KV_TXN_ABORTED = 3
+};
+
+typedef struct kv_waitq {
+  pthread_mutex_t mu;         /* the wait graph */
+  struct kv_txn *waiting;     /* list of transactions waiting for a lock */
+  _Atomic uint64_t deadlocks;
+} kv_waitq;
+
+int kv_waitq_init(kv_waitq *q);
+void kv_waitq_destroy(kv_waitq *q);
+/* Records that waiter waits for holder and looks for a cycle through the
+** new edge.  Returns the transaction to abort to break it, or NULL.  Caller
+** holds the lock-table shard mutex of the key. */
+struct kv_txn *kv_waitq_wait_for(kv_waitq *q, struct kv_txn *waiter,
+                                 struct kv_txn *holder);
+/* Points every waiter in `waiters` (NULL-terminated via next_waiter) ... */
+void kv_waitq_set_edge(kv_waitq *q, struct kv_txn *waiter,
+                       struct kv_txn *holder);
+void kv_waitq_done(kv_waitq *q, struct kv_txn *waiter);
+/* Aborts t (when still pending) with reason, waking it and every
+** transaction waiting for it.  Returns true if this call aborted it. */
+bool kv_txn_abort_by_other(kv_waitq *q, struct kv_txn *t,
+                           kv_retry_reason reason);
+
+/* The wake-up event count of a transaction (no lost wake-ups: take a token,
+** check the condition, then wait while the token is current). */
+uint64_t kv_txn_wake_token(struct kv_txn *t);
+void kv_txn_wake(struct kv_txn *t);
+/* Waits until woken after `token` or until deadline (monotonic ns, 0 =
+** none); returns false on timeout. */
+bool kv_txn_sleep(struct kv_txn *t, uint64_t token, uint64_t deadline);
+
+/* --------------------------------------------------------- locktable.c -- */
+
+#define KV_LOCK_SHARDS 64
+
+typedef struct kv_lock_shard kv_lock_shard;
+typedef struct kv_locktable {
+  kv_lock_shard *shards;
+  _Atomic uint64_t held;
+  _Atomic uint64_t waits;
+} kv_locktable;
+
+int kv_locktable_init(kv_locktable *lt);
+void kv_locktable_destroy(kv_locktable *lt);
+/* Takes key's exclusive lock for txn, waiting in the key's FIFO queue when
+** another transaction holds it (until txn's lock timeout).  Returns KV_OK
+** (*newly tells whether txn just took it), or KV_RETRY with the reason in
+** *reason (deadlock victim, timeout, aborted while waiting). */
+int kv_lock_acquire(kv_locktable *lt, kv_waitq *q, struct kv_txn *txn,
+                    const void *key, size_t klen, bool *newly,
+                    kv_retry_reason *reason);
+/* Releases txn's lock on key (if it still holds it) and hands it to the
+** first waiter. */
+void kv_lock_release(kv_locktable *lt, kv_waitq *q, struct kv_txn *txn,
+                     const void *key, size_t klen);
+size_t kv_locktable_list(kv_locktable *lt,
+                         void (*fn)(void *, const void *, size_t, uint64_t,
+                                    int),
+                         void *ctx);
+
+/* --------------------------------------------------------------- txn.c -- */
+
+/* An open scan (scan.c).  Lives on its transaction's list until closed. */
+struct kv_iter {
+  struct kv_txn *txn;
+  struct kv_iter *next, *prev;   /* the transaction's open iterators */
+  kv_mvcc_cursor cur;            /* committed rows at `at` */
+  kv_ts at;
+  bool row_pending;              /* cur holds a row not yet returned */
+  bool eng_done;
+  bool reopen;                   /* the read timestamp moved: reopen cur */
+  kv_skl_node *wnode;            /* next own-write candidate */
+  uint32_t seq;                  /* own writes visible to this iterator */
+  bool reverse, for_update;
+  uint64_t limit, count;
+  kv_buf lo, hi;
+  bool hi_inf;
+  bool done, exhausted;
+  kv_buf last;                   /* last key returned */
+  bool have_last;
+  kv_buf span_end;               /* scratch for the covered span */
+  const char *rk, *rv;           /* the current row (borrowed) */
+  size_t rkl, rvl;
+};
+
+/* Shared by txn.c and scan.c. */
+int kv_txn_check(struct kv_txn *t, char **errptr);
+int kv_txn_die(struct kv_txn *t, int rc, kv_retry_reason reason,
+               char **errptr, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Locks key for t (a no-op if held); for_read: the caller is about to read
+** it, so the read timestamp moves up to the latest committed version. */
+int kv_txn_lock_key(struct kv_txn *t, const void *key, size_t klen,
+                    bool for_read, kv_wentry **out, char **errptr);
+/* Publishes a read of sp at ts and waits out commits that could hide from
+** it; after this an engine iterator created now sees everything at <= ts. */
+void kv_txn_prepare_read(struct kv_txn *t, const kv_span *sp, kv_ts ts);
+/* Records an engine read of sp for refresh (not for read-only txns). */
+int kv_txn_note_read(struct kv_txn *t, const kv_span *sp, char **errptr);
+/* The span an open iterator has observed so far; false if none. */
+bool kv_iter_covered(struct kv_iter *it, kv_span *out);
+
+struct kv_txn {
+  struct kv_store *store;
+  uint64_t id;
+  kv_ts read_ts;           /* owner thread only */
+  _Atomic uint64_t read_wall;    /* copy of read_ts for introspection */
+  _Atomic uint32_t read_logical;
+  _Atomic uint64_t write_wall;   /* write_ts, readable by introspection */
+  _Atomic uint32_t write_logical;
+  kv_ts age;
+  int priority;
+  int boost;
+  bool read_only;
+  int lock_timeout_ms;
+  _Atomic int status;      /* KV_TXN_* */
+  _Atomic int abort_reason;    /* why another transaction aborted it */
+
+  /* Death: after a retryable or storage error every call fails the same. */
+  int dead_rc;
+  kv_retry_reason dead_reason;
+  char *dead_msg;
+
+  kv_wbuf wbuf;
+  bool wbuf_ready;
+  kv_spanset spans;
+  struct kv_iter *iters;   /* open iterators */
+  kv_buf vbuf;             /* value returned by get */
+  kv_buf kbuf;             /* scratch engine key */
+
+  /* Wait state (wait graph mutex unless noted). */
+  pthread_mutex_t wmu;     /* wake event count */
+  pthread_cond_t wcond;
+  uint64_t wake_seq;
+  struct kv_txn *waiting_for;
+  struct kv_txn *wnext, *wprev;   /* in kv_waitq.waiting */
+  bool in_waitq;
+  _Atomic uint64_t waiting_for_id;
+  struct kv_txn *qnext, *qprev;   /* in a lock's queue (lock shard mutex) */
+  _Atomic uint64_t nlocks;
+
+  /* Transaction table (its shard's mutex). */
+  struct kv_txn *tnext, *tprev;
+};
+
+kv_ts kv_txn_get_write_ts(const struct kv_txn *t);
+
+/* ------------------------------------------------------------- store.c -- */
+
+#define KV_TXN_SHARDS 16
+
+typedef struct kv_txn_shard {
+  pthread_mutex_t mu;
+  struct kv_txn *head;
+} kv_txn_shard;
+
+struct kv_store {
+  char *path;              /* "" for the in-memory store */
+  bool in_memory;
+  int refs;                /* registry mutex */
+  pid_t pid;
+  struct kv_store *reg_next;
+
+  kv_options opts;
+  _Atomic int lock_timeout_ms;
+  kv_engine eng;
+  kv_clock clock;
+  kv_tscache *tscache;
+  kv_latch_mgr latches;
+  kv_locktable locks;
+  kv_waitq waitq;
+  kv_txn_shard txns[KV_TXN_SHARDS];
+  _Atomic uint64_t next_txn_id;
+  kv_ts gc_threshold;      /* all txn-table shard mutexes */
+
+  pthread_t gc_thread;
+  bool gc_running;
+  pthread_mutex_t gc_mu;
+  pthread_cond_t gc_cond;
+  bool gc_stop;
+
+  struct {
+    _Atomic uint64_t txns_begun, commits, commits_readonly, aborts;
+    _Atomic uint64_t retries[6];
+    _Atomic uint64_t refreshes, refresh_failures;
+    _Atomic uint64_t pushes_tscache, pushes_write_too_old;
+  } st;
+};
+
+#define KV_STAT_INC(s, field) \
+  atomic_fetch_add_explicit(&(s)->st.field, 1, memory_order_relaxed)
+
+/* Registers/unregisters a live transaction; register fails with KV_INVALID
+** when t reads below the GC threshold. */
+int kv_store_register_txn(struct kv_store *s, struct kv_txn *t,
+                          char **errptr);
+void kv_store_unregister_txn(struct kv_store *s, struct kv_txn *t);
+
+#endif /* KVINT_H */

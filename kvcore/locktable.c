@@ -1,0 +1,293 @@
+/*
+** locktable.c — the lock table: exclusive write locks, held until the
+** holder commits or aborts, with a FIFO queue of waiting writers per key.
+**
+** Locks live only in memory (CockroachDB's unreplicated locks): writes are
+** buffered until commit, so there are no intents on disk and a crash leaves
+** nothing to resolve.  Readers never look here (reads are optimistic; see
+** txn.c); only writers and locking reads queue.
+**
+** Structure: KV_LOCK_SHARDS shards by key hash, each a mutex and a chained
+** hash table of entries {key, holder, queue}.  An entry exists while its key
+** is held and is freed when released with nobody waiting.
+**
+** A writer that finds the key held joins the tail of its queue and sleeps on
+** its own event count (waitq.c) until one of these wakes it:
+**   - granted: the holder released and handed the lock to the queue's head
+**     (direct hand-off keeps the queue FIFO and wakes one waiter, not all);
+**   - its own transaction was aborted (deadlock victim, higher priority);
+**   - the holder was aborted: the first waiter to notice hands the lock on
+**     in the holder's place, so nobody waits for the aborted thread;
+**   - its lock timeout passed.
+** On each wake-up it re-evaluates under the shard mutex.  Before sleeping it
+** records the waits-for edge, which runs deadlock detection; a writer of
+** higher priority than the holder aborts the holder and takes the lock at
+** once (CockroachDB's PUSH_ABORT succeeding by priority).  Preconditions:
+** the caller holds no other lock-table shard and no latch.
+*/
+#include "kvint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct lk_entry {
+  struct lk_entry *hnext;
+  uint64_t hash;
+  kv_txn *holder;
+  kv_txn *qhead, *qtail;      /* waiters, via kv_txn.qnext/qprev */
+  size_t klen;
+  char key[];
+} lk_entry;
+
+struct kv_lock_shard {
+  pthread_mutex_t mu;
+  lk_entry **buckets;
+  size_t nbuckets, n;
+  char pad[64];
+};
+
+int kv_locktable_init(kv_locktable *lt) {
+  memset(lt, 0, sizeof(*lt));
+  lt->shards = calloc(KV_LOCK_SHARDS, sizeof(kv_lock_shard));
+  if (!lt->shards) return KV_NOMEM;
+  for (int i = 0; i < KV_LOCK_SHARDS; i++)
+    pthread_mutex_init(&lt->shards[i].mu, NULL);
+  return KV_OK;
+}
+
+void kv_locktable_destroy(kv_locktable *lt) {
+  if (!lt->shards) return;
+  for (int i = 0; i < KV_LOCK_SHARDS; i++) {
+    kv_lock_shard *sh = &lt->shards[i];
+    for (size_t b = 0; b < sh->nbuckets; b++) {
+      lk_entry *e = sh->buckets[b];
+      while (e) {
+        lk_entry *next = e->hnext;
+        free(e);
+        e = next;
+      }
+    }
+    free(sh->buckets);
+    pthread_mutex_destroy(&sh->mu);
+  }
+  free(lt->shards);
+  lt->shards = NULL;
+}
+
+static kv_lock_shard *shard_of(kv_locktable *lt, uint64_t h) {
+  return &lt->shards[(h >> 32) % KV_LOCK_SHARDS];
+}
+
+static lk_entry *lk_find(kv_lock_shard *sh, uint64_t h, const void *k,
+                         size_t n) {
+  if (!sh->nbuckets) return NULL;
+  for (lk_entry *e = sh->buckets[h & (sh->nbuckets - 1)]; e; e = e->hnext)
+    if (e->hash == h && kv_bytes_cmp(e->key, e->klen, k, n) == 0) return e;
+  return NULL;
+}
+
+static bool lk_grow(kv_lock_shard *sh) {
+  size_t nb = sh->nbuckets ? sh->nbuckets * 2 : 64;
+  lk_entry **b = calloc(nb, sizeof(*b));
+  if (!b) return false;
+  for (size_t i = 0; i < sh->nbuckets; i++) {
+    lk_entry *e = sh->buckets[i];
+    while (e) {
+      lk_entry *next = e->hnext;
+      e->hnext = b[e->hash & (nb - 1)];
+      b[e->hash & (nb - 1)] = e;
+      e = next;
+    }
+  }
+  free(sh->buckets);
+  sh->buckets = b;
+  sh->nbuckets = nb;
+  return true;
+}
+
+static lk_entry *lk_insert(kv_lock_shard *sh, uint64_t h, const void *k,
+                           size_t n, kv_txn *holder) {
+  if (sh->n + 1 > sh->nbuckets && !lk_grow(sh) && !sh->nbuckets) return NULL;
+  lk_entry *e = malloc(sizeof(lk_entry) + (n ? n : 1));
+  if (!e) return NULL;
+  memset(e, 0, sizeof(*e));
+  e->hash = h;
+  e->holder = holder;
+  e->klen = n;
+  memcpy(e->key, k, n);
+  size_t b = h & (sh->nbuckets - 1);
+  e->hnext = sh->buckets[b];
+  sh->buckets[b] = e;
+  sh->n++;
+  return e;
+}
+
+static void lk_remove(kv_lock_shard *sh, lk_entry *e) {
+  lk_entry **pp = &sh->buckets[e->hash & (sh->nbuckets - 1)];
+  while (*pp != e) pp = &(*pp)->hnext;
+  *pp = e->hnext;
+  sh->n--;
+  free(e);
+}
+
+static void q_push(lk_entry *e, kv_txn *t) {
+  t->qnext = NULL;
+  t->qprev = e->qtail;
+  if (e->qtail)
+    e->qtail->qnext = t;
+  else
+    e->qhead = t;
+  e->qtail = t;
+}
+
+static void q_remove(lk_entry *e, kv_txn *t) {
+  if (t->qprev)
+    t->qprev->qnext = t->qnext;
+  else
+    e->qhead = t->qnext;
+  if (t->qnext)
+    t->qnext->qprev = t->qprev;
+  else
+    e->qtail = t->qprev;
+  t->qnext = t->qprev = NULL;
+}
+
+/* Gives the lock to `to` (the old holder is gone or aborted) and points the
+** rest of the queue at it. */
+static void lk_give(kv_waitq *q, lk_entry *e, kv_txn *to) {
+  if (e->holder) atomic_fetch_sub(&e->holder->nlocks, 1);
+  e->holder = to;
+  atomic_fetch_add(&to->nlocks, 1);
+  kv_waitq_set_edge(q, to, NULL);
+  for (kv_txn *w = e->qhead; w; w = w->qnext) kv_waitq_set_edge(q, w, to);
+}
+
+/* The holder is done: hand the lock to the head of the queue, or free the
+** entry.  Returns false when the entry was freed. */
+static bool lk_handoff(kv_locktable *lt, kv_waitq *q, kv_lock_shard *sh,
+                       lk_entry *e) {
+  kv_txn *w = e->qhead;
+  if (!w) {
+    if (e->holder) atomic_fetch_sub(&e->holder->nlocks, 1);
+    atomic_fetch_sub(&lt->held, 1);
+    lk_remove(sh, e);
+    return false;
+  }
+  q_remove(e, w);
+  lk_give(q, e, w);
+  kv_txn_wake(w);
+  return true;
+}
+
+static int status_of(kv_txn *t) { return atomic_load(&t->status) & 0xff; }
+static kv_retry_reason reason_of(kv_txn *t) {
+  return (kv_retry_reason)(atomic_load(&t->status) >> 8);
+}
+
+int kv_lock_acquire(kv_locktable *lt, kv_waitq *q, kv_txn *me,
+                    const void *key, size_t klen, bool *newly,
+                    kv_retry_reason *reason) {
+  uint64_t h = kv_hash(key, klen);
+  kv_lock_shard *sh = shard_of(lt, h);
+  *newly = false;
+  pthread_mutex_lock(&sh->mu);
+  lk_entry *e = lk_find(sh, h, key, klen);
+  if (!e) {
+    e = lk_insert(sh, h, key, klen, me);
+    pthread_mutex_unlock(&sh->mu);
+    if (!e) return KV_NOMEM;
+    atomic_fetch_add(&lt->held, 1);
+    atomic_fetch_add(&me->nlocks, 1);
+    *newly = true;
+    return KV_OK;
+  }
+  if (e->holder == me) {
+    pthread_mutex_unlock(&sh->mu);
+    return KV_OK;
+  }
+
+  q_push(e, me);
+  atomic_fetch_add_explicit(&lt->waits, 1, memory_order_relaxed);
+  uint64_t deadline = 0;
+  if (me->lock_timeout_ms >= 0)
+    deadline = kv_mono_ns() + (uint64_t)me->lock_timeout_ms * 1000000ULL;
+  int rc = KV_OK;
+  for (;;) {
+    uint64_t token = kv_txn_wake_token(me);
+    if (e->holder == me) { /* handed to us (we were dequeued) */
+      *newly = true;
+      break;
+    }
+    if (status_of(me) == KV_TXN_ABORTED) {
+      *reason = reason_of(me);
+      rc = KV_RETRY;
+      q_remove(e, me);
+      break;
+    }
+    kv_txn *holder = e->holder;
+    if (status_of(holder) == KV_TXN_ABORTED) {
+      lk_handoff(lt, q, sh, e); /* we are queued, so e survives */
+      continue;
+    }
+    if (me->priority > holder->priority &&
+        kv_txn_abort_by_other(q, holder, KV_RETRY_ABORTED_PRIORITY)) {
+      q_remove(e, me);
+      lk_give(q, e, me);
+      *newly = true;
+      break;
+    }
+    kv_txn *victim = kv_waitq_wait_for(q, me, holder);
+    if (victim == me) {
+      *reason = KV_RETRY_DEADLOCK;
+      rc = KV_RETRY;
+      q_remove(e, me);
+      break;
+    }
+    if (victim) {
+      kv_txn_abort_by_other(q, victim, KV_RETRY_DEADLOCK);
+      continue;
+    }
+    if (deadline && kv_mono_ns() >= deadline) {
+      *reason = KV_RETRY_LOCK_TIMEOUT;
+      rc = KV_RETRY;
+      q_remove(e, me);
+      break;
+    }
+    pthread_mutex_unlock(&sh->mu);
+    kv_txn_sleep(me, token, deadline);
+    pthread_mutex_lock(&sh->mu);
+  }
+  kv_waitq_done(q, me);
+  pthread_mutex_unlock(&sh->mu);
+  return rc;
+}
+
+void kv_lock_release(kv_locktable *lt, kv_waitq *q, kv_txn *me,
+                     const void *key, size_t klen) {
+  uint64_t h = kv_hash(key, klen);
+  kv_lock_shard *sh = shard_of(lt, h);
+  pthread_mutex_lock(&sh->mu);
+  lk_entry *e = lk_find(sh, h, key, klen);
+  if (e && e->holder == me) lk_handoff(lt, q, sh, e);
+  pthread_mutex_unlock(&sh->mu);
+}
+
+size_t kv_locktable_list(kv_locktable *lt,
+                         void (*fn)(void *, const void *, size_t, uint64_t,
+                                    int),
+                         void *ctx) {
+  size_t n = 0;
+  for (int i = 0; i < KV_LOCK_SHARDS; i++) {
+    kv_lock_shard *sh = &lt->shards[i];
+    pthread_mutex_lock(&sh->mu);
+    for (size_t b = 0; b < sh->nbuckets; b++)
+      for (lk_entry *e = sh->buckets[b]; e; e = e->hnext) {
+        fn(ctx, e->key, e->klen, e->holder ? e->holder->id : 0, 0);
+        for (kv_txn *w = e->qhead; w; w = w->qnext)
+          fn(ctx, e->key, e->klen, w->id, 1);
+        n++;
+      }
+    pthread_mutex_unlock(&sh->mu);
+  }
+  return n;
+}

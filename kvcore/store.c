@@ -1,0 +1,396 @@
+/*
+** store.c — opening and closing stores, the process-wide registry, the
+** table of live transactions, statistics and introspection.
+**
+** The registry is the only global mutable state of kvcore: a list of open
+** stores keyed by real path, each reference counted, under one mutex.
+** Opening a directory the process already has open returns the same store,
+** so every connection of a process shares one RocksDB instance, one clock,
+** one lock table.  The registry remembers which process opened each store:
+** after fork() the child finds the parent's entries but skips them, so its
+** own open reaches RocksDB's LOCK file and fails with KV_BUSY, as any other
+** process would.  The registry mutex is taken around fork() so a child never
+** inherits it locked.
+**
+** The transaction table (KV_TXN_SHARDS shards by id) lists live
+** transactions for introspection and for GC, which must not collect
+** versions a live transaction can still read.  Registration checks the
+** transaction's read timestamp against the GC threshold under the shard
+** mutex; GC publishes a new threshold holding every shard mutex, so a
+** transaction is either seen by GC or sees the new threshold.
+*/
+#include "kvint.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KV_CLOCK_META "kvcore.clock_hwm"
+#define KV_RESERVED_META "kvcore."
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static kv_store *registry;
+static pthread_once_t registry_once = PTHREAD_ONCE_INIT;
+
+static void registry_prefork(void) { pthread_mutex_lock(&registry_mu); }
+static void registry_postfork(void) { pthread_mutex_unlock(&registry_mu); }
+static void registry_init(void) {
+  pthread_atfork(registry_prefork, registry_postfork, registry_postfork);
+}
+
+void kv_options_init(kv_options *o) {
+  memset(o, 0, sizeof(*o));
+  o->create_if_missing = 1;
+  o->synchronous = KV_SYNC_FULL;
+  o->lock_timeout_ms = 5000;
+  o->retention_ms = 24LL * 3600 * 1000;
+  o->tscache_bytes = 16u << 20;
+  o->refresh_span_bytes = 1u << 20;
+  o->cache_bytes = 32u << 20;
+}
+
+static int clock_persist(void *ctx, uint64_t hwm, char **errptr) {
+  kv_store *s = ctx;
+  char b[8];
+  for (int i = 7; i >= 0; i--) {
+    b[i] = (char)(hwm & 0xff);
+    hwm >>= 8;
+  }
+  return kv_engine_meta_put(&s->eng, KV_CLOCK_META, b, 8, errptr);
+}
+
+static int clock_load(kv_store *s, uint64_t *hwm, char **errptr) {
+  char *v = NULL;
+  size_t n = 0;
+  *hwm = 0;
+  int rc = kv_engine_meta_get(&s->eng, KV_CLOCK_META, &v, &n, errptr);
+  if (rc == KV_NOTFOUND) return KV_OK;
+  if (rc) return rc;
+  if (n != 8) {
+    free(v);
+    return kv_err(errptr, KV_CORRUPT, "store clock mark is corrupt");
+  }
+  for (int i = 0; i < 8; i++) *hwm = (*hwm << 8) | (unsigned char)v[i];
+  free(v);
+  return KV_OK;
+}
+
+static void *gc_main(void *arg);
+
+static void store_destroy(kv_store *s) {
+  if (s->gc_running) {
+    pthread_mutex_lock(&s->gc_mu);
+    s->gc_stop = true;
+    pthread_cond_signal(&s->gc_cond);
+    pthread_mutex_unlock(&s->gc_mu);
+    pthread_join(s->gc_thread, NULL);
+  }
+  kv_engine_close(&s->eng);
+  kv_tscache_free(s->tscache);
+  kv_latch_mgr_destroy(&s->latches);
+  kv_locktable_destroy(&s->locks);
+  kv_waitq_destroy(&s->waitq);
+  kv_clock_destroy(&s->clock);
+  for (int i = 0; i < KV_TXN_SHARDS; i++) pthread_mutex_destroy(&s->txns[i].mu);
+  pthread_mutex_destroy(&s->gc_mu);
+  pthread_cond_destroy(&s->gc_cond);
+  free(s->path);
+  free(s);
+}
+
+static int store_create(const char *path, bool in_memory, const kv_options *o,
+                        kv_store **out, char **errptr) {
+  kv_store *s = calloc(1, sizeof(*s));
+  if (!s) return kv_err(errptr, KV_NOMEM, "out of memory");
+  s->path = strdup(path);
+  s->in_memory = in_memory;
+  s->opts = *o;
+  s->pid = getpid();
+  atomic_store(&s->lock_timeout_ms, o->lock_timeout_ms);
+  for (int i = 0; i < KV_TXN_SHARDS; i++) pthread_mutex_init(&s->txns[i].mu, NULL);
+  pthread_mutex_init(&s->gc_mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->gc_cond, &ca);
+  pthread_condattr_destroy(&ca);
+  int rc = KV_OK;
+  if (!s->path || kv_latch_mgr_init(&s->latches) ||
+      kv_locktable_init(&s->locks) || kv_waitq_init(&s->waitq)) {
+    rc = kv_err(errptr, KV_NOMEM, "out of memory");
+    goto fail;
+  }
+  if ((rc = kv_engine_open(&s->eng, in_memory ? "/kvcore-memory" : path,
+                           in_memory, o, errptr)))
+    goto fail;
+  uint64_t hwm;
+  if ((rc = clock_load(s, &hwm, errptr))) goto fail;
+  if ((rc = kv_clock_init(&s->clock, o->wall_clock, o->wall_clock_ctx, hwm,
+                          clock_persist, s, errptr)))
+    goto fail;
+  kv_ts now;
+  if ((rc = kv_clock_now(&s->clock, &now, errptr))) goto fail;
+  /* Reads from before this open are forgotten: nothing may be written at
+  ** or below now. */
+  s->tscache = kv_tscache_new(o->tscache_bytes, now);
+  if (!s->tscache) {
+    rc = kv_err(errptr, KV_NOMEM, "out of memory");
+    goto fail;
+  }
+  if (o->gc_interval_ms > 0) {
+    if (pthread_create(&s->gc_thread, NULL, gc_main, s)) {
+      rc = kv_err(errptr, KV_NOMEM, "cannot start the GC thread");
+      goto fail;
+    }
+    s->gc_running = true;
+  }
+  *out = s;
+  return KV_OK;
+
+fail:
+  store_destroy(s);
+  return rc;
+}
+
+/* Resolves path to the registry key: the real path of the directory,
+** created first when allowed. */
+static int store_key(const char *path, const kv_options *o, char **key,
+                     char **errptr) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    if (errno != ENOENT)
+      return kv_err(errptr, KV_IOERR, "cannot open store %s: %s", path,
+                    strerror(errno));
+    if (!o->create_if_missing)
+      return kv_err(errptr, KV_IOERR, "store directory %s does not exist",
+                    path);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+      return kv_err(errptr, KV_IOERR, "cannot create store directory %s: %s",
+                    path, strerror(errno));
+  } else if (!S_ISDIR(st.st_mode)) {
+    return kv_err(errptr, KV_CORRUPT,
+                  "not a kvcore store: %s is not a directory", path);
+  }
+  char *rp = realpath(path, NULL);
+  if (!rp)
+    return kv_err(errptr, KV_IOERR, "cannot resolve store path %s: %s", path,
+                  strerror(errno));
+  *key = rp;
+  return KV_OK;
+}
+
+int kv_store_open(const char *path, const kv_options *opts, kv_store **out,
+                  char **errptr) {
+  kv_options dflt;
+  if (!opts) {
+    kv_options_init(&dflt);
+    opts = &dflt;
+  }
+  *out = NULL;
+  if (opts->synchronous < KV_SYNC_FULL || opts->synchronous > KV_SYNC_OFF)
+    return kv_err(errptr, KV_INVALID, "synchronous must be full, normal or "
+                  "off");
+  if (opts->lock_timeout_ms < 0 || opts->retention_ms < 0)
+    return kv_err(errptr, KV_INVALID, "negative timeout or retention");
+  pthread_once(&registry_once, registry_init);
+  bool in_memory = !path || !strcmp(path, ":memory:");
+  char *key = NULL;
+  if (in_memory) {
+    key = strdup("");
+    if (!key) return kv_err(errptr, KV_NOMEM, "out of memory");
+  } else {
+    int rc = store_key(path, opts, &key, errptr);
+    if (rc) return rc;
+  }
+  pthread_mutex_lock(&registry_mu);
+  pid_t me = getpid();
+  for (kv_store *s = registry; s; s = s->reg_next) {
+    if (s->pid == me && !strcmp(s->path, key)) {
+      s->refs++;
+      pthread_mutex_unlock(&registry_mu);
+      free(key);
+      *out = s;
+      return KV_OK;
+    }
+  }
+  kv_store *s = NULL;
+  int rc = store_create(key, in_memory, opts, &s, errptr);
+  if (rc == KV_OK) {
+    s->refs = 1;
+    s->reg_next = registry;
+    registry = s;
+    *out = s;
+  }
+  pthread_mutex_unlock(&registry_mu);
+  free(key);
+  return rc;
+}
+
+void kv_store_close(kv_store *s) {
+  if (!s) return;
+  pthread_mutex_lock(&registry_mu);
+  bool last = --s->refs == 0;
+  if (last) {
+    kv_store **pp = &registry;
+    while (*pp && *pp != s) pp = &(*pp)->reg_next;
+    if (*pp) *pp = s->reg_next;
+  }
+  pthread_mutex_unlock(&registry_mu);
+  if (last) store_destroy(s);
+}
+
+void kv_store_get_options(kv_store *s, kv_options *out) {
+  *out = s->opts;
+  out->lock_timeout_ms = atomic_load(&s->lock_timeout_ms);
+}
+
+void kv_store_set_lock_timeout(kv_store *s, int ms) {
+  atomic_store(&s->lock_timeout_ms, ms < 0 ? 0 : ms);
+}
+
+const char *kv_store_path(kv_store *s) { return s->path; }
+
+kv_ts kv_store_now(kv_store *s) {
+  kv_ts t;
+  if (kv_clock_now(&s->clock, &t, NULL)) t = kv_clock_peek(&s->clock);
+  return t;
+}
+
+int kv_store_meta_get(kv_store *s, const char *name, char **pval,
+                      size_t *plen, char **errptr) {
+  if (!strncmp(name, KV_RESERVED_META, strlen(KV_RESERVED_META)))
+    return kv_err(errptr, KV_INVALID, "metadata names starting with '%s' are "
+                  "reserved", KV_RESERVED_META);
+  return kv_engine_meta_get(&s->eng, name, pval, plen, errptr);
+}
+
+int kv_store_meta_put(kv_store *s, const char *name, const void *val,
+                      size_t len, char **errptr) {
+  if (!strncmp(name, KV_RESERVED_META, strlen(KV_RESERVED_META)))
+    return kv_err(errptr, KV_INVALID, "metadata names starting with '%s' are "
+                  "reserved", KV_RESERVED_META);
+  return kv_engine_meta_put(&s->eng, name, val, len, errptr);
+}
+
+int kv_store_delete_range(kv_store *s, const void *start, size_t slen,
+                          const void *end, size_t elen, char **errptr) {
+  if (kv_bytes_cmp(start, slen, end, elen) >= 0) return KV_OK;
+  return kv_engine_delete_range(&s->eng, start, slen, end, elen, errptr);
+}
+
+/* ------------------------------------------------- transaction table -- */
+
+int kv_store_register_txn(kv_store *s, kv_txn *t, char **errptr) {
+  kv_txn_shard *sh = &s->txns[t->id % KV_TXN_SHARDS];
+  pthread_mutex_lock(&sh->mu);
+  if (kv_ts_lt(t->read_ts, s->gc_threshold)) {
+    kv_ts g = s->gc_threshold;
+    pthread_mutex_unlock(&sh->mu);
+    return kv_err(errptr, KV_INVALID,
+                  "read timestamp %llu.%u is below the retention window "
+                  "(history up to %llu.%u was garbage-collected)",
+                  (unsigned long long)t->read_ts.wall, t->read_ts.logical,
+                  (unsigned long long)g.wall, g.logical);
+  }
+  t->tprev = NULL;
+  t->tnext = sh->head;
+  if (sh->head) sh->head->tprev = t;
+  sh->head = t;
+  pthread_mutex_unlock(&sh->mu);
+  return KV_OK;
+}
+
+void kv_store_unregister_txn(kv_store *s, kv_txn *t) {
+  kv_txn_shard *sh = &s->txns[t->id % KV_TXN_SHARDS];
+  pthread_mutex_lock(&sh->mu);
+  if (t->tprev)
+    t->tprev->tnext = t->tnext;
+  else if (sh->head == t)
+    sh->head = t->tnext;
+  if (t->tnext) t->tnext->tprev = t->tprev;
+  t->tnext = t->tprev = NULL;
+  pthread_mutex_unlock(&sh->mu);
+}
+
+size_t kv_store_list_txns(kv_store *s, void (*fn)(void *, const kv_txn_info *),
+                          void *ctx) {
+  size_t n = 0;
+  for (int i = 0; i < KV_TXN_SHARDS; i++) {
+    pthread_mutex_lock(&s->txns[i].mu);
+    for (kv_txn *t = s->txns[i].head; t; t = t->tnext) {
+      kv_txn_info info = {
+          .id = t->id,
+          .read_ts = {atomic_load(&t->read_wall),
+                      atomic_load(&t->read_logical)},
+          .write_ts = kv_txn_get_write_ts(t),
+          .age = t->age,
+          .priority = t->priority,
+          .boost = t->boost,
+          .read_only = t->read_only,
+          .status = atomic_load(&t->status) & 0xff,
+          .waiting_for = atomic_load(&t->waiting_for_id),
+          .locks = atomic_load(&t->nlocks),
+      };
+      fn(ctx, &info);
+      n++;
+    }
+    pthread_mutex_unlock(&s->txns[i].mu);
+  }
+  return n;
+}
+
+size_t kv_store_list_locks(kv_store *s,
+                           void (*fn)(void *, const void *, size_t, uint64_t,
+                                      int),
+                           void *ctx) {
+  return kv_locktable_list(&s->locks, fn, ctx);
+}
+
+void kv_store_stats(kv_store *s, kv_stats *o) {
+  memset(o, 0, sizeof(*o));
+  o->txns_begun = atomic_load(&s->st.txns_begun);
+  o->commits = atomic_load(&s->st.commits);
+  o->commits_readonly = atomic_load(&s->st.commits_readonly);
+  o->aborts = atomic_load(&s->st.aborts);
+  for (int i = 0; i < 6; i++) o->retries[i] = atomic_load(&s->st.retries[i]);
+  o->refreshes = atomic_load(&s->st.refreshes);
+  o->refresh_failures = atomic_load(&s->st.refresh_failures);
+  o->pushes_tscache = atomic_load(&s->st.pushes_tscache);
+  o->pushes_write_too_old = atomic_load(&s->st.pushes_write_too_old);
+  o->lock_waits = atomic_load(&s->locks.waits);
+  o->latch_waits = atomic_load(&s->latches.waits);
+  o->deadlocks = atomic_load(&s->waitq.deadlocks);
+  o->locks_held = atomic_load(&s->locks.held);
+  for (int i = 0; i < KV_TXN_SHARDS; i++) {
+    pthread_mutex_lock(&s->txns[i].mu);
+    for (kv_txn *t = s->txns[i].head; t; t = t->tnext) o->active_txns++;
+    pthread_mutex_unlock(&s->txns[i].mu);
+  }
+  kv_tscache_usage(s->tscache, &o->tscache_entries, &o->tscache_bytes);
+}
+
+/* ----------------------------------------------------------- GC thread -- */
+
+static void *gc_main(void *arg) {
+  kv_store *s = arg;
+  pthread_mutex_lock(&s->gc_mu);
+  while (!s->gc_stop) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec +
+                  (uint64_t)s->opts.gc_interval_ms * 1000000ULL;
+    ts.tv_sec += (time_t)(ns / 1000000000ULL);
+    ts.tv_nsec = (long)(ns % 1000000000ULL);
+    pthread_cond_timedwait(&s->gc_cond, &s->gc_mu, &ts);
+    if (s->gc_stop) break;
+    pthread_mutex_unlock(&s->gc_mu);
+    kv_store_gc(s, NULL, NULL);
+    pthread_mutex_lock(&s->gc_mu);
+  }
+  pthread_mutex_unlock(&s->gc_mu);
+  return NULL;
+}

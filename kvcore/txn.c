@@ -1,0 +1,785 @@
+/*
+** txn.c — transactions: the concurrency-control protocol of kvcore.
+**
+** =============================================================== DESIGN ===
+**
+** kvcore runs CockroachDB's transaction model (pkg/kv/kvserver/concurrency,
+** kv/kvclient/kvcoord) inside one process.  This comment is the map; each
+** mechanism's file has its details and invariants.
+**
+** GUARANTEES
+**  1. Serializable: committed transactions are equivalent to running them
+**     one at a time in the order of their commit timestamps.
+**  2. Strict: a transaction that begins after another's commit returned
+**     reads at a higher timestamp, so it sees that commit.
+**  3. Readers take no locks and never wait for a lock holder.  A read waits
+**     only for a commit that is writing the very keys it reads at or below
+**     its timestamp, for the length of one RocksDB write (the latch window).
+**  4. Writers queue FIFO per key; deadlocks are found when they form; every
+**     wait ends on an event (grant, abort, timeout), never by polling.
+**  5. A commit is one atomic RocksDB batch: nothing of an uncommitted or
+**     failed transaction is ever on disk or visible to anyone.
+**
+** STATE OF A TRANSACTION
+**   read_ts       the snapshot its reads see; moves only forward, and only
+**                 by a successful refresh.
+**   write_ts      where its writes will commit: >= read_ts, pushed up by
+**                 other transactions' reads (timestamp cache) and by newer
+**                 committed versions (write too old).  The commit timestamp
+**                 is the final write_ts.
+**   write buffer  its writes and locked keys, in memory (wbuf.c).
+**   read spans    the keys and ranges it read from the store (spanset.c).
+**
+** LIFE OF A READ (get, scan) at read_ts R
+**   R1. Own writes first: a key in the write buffer answers from there.
+**   R2. Timestamp cache: add(span, R, txn).                      [tscache.c]
+**   R3. Latches: wait out write latches over the span at <= R.   [latch.c]
+**   R4. Engine: a fresh RocksDB iterator; per key the newest version <= R.
+**       Locks are not consulted: an uncommitted write lives in its writer's
+**       memory, not in the store.                                  [mvcc.c]
+**   R5. Read spans += span.
+**   In CockroachDB a reader that meets a lock at or below its timestamp
+**   pushes the holder's timestamp above it (PUSH_TIMESTAMP) and goes on.
+**   Here R2 is that push: the holder finds the read in the timestamp cache
+**   when it commits (C2) and moves above R.  The reader neither waits nor
+**   needs to know who holds a lock; only a holder in the middle of writing
+**   its batch (latched, COMMITTING) makes it wait, for that short window.
+**
+** LIFE OF A WRITE (put, delete, locking read) of key K
+**   W1. Lock table: take K's exclusive lock; if it is held, queue FIFO and
+**       record the waits-for edge (deadlock detection), up to the lock
+**       timeout.  A writer of higher priority aborts the holder instead
+**       (PUSH_ABORT).                                 [locktable.c, waitq.c]
+**   W2. On first locking K, write too old: if K has a committed version at
+**       V >= write_ts, write_ts = V.next().  We hold K's lock, so nobody can
+**       add a version of K until we end: one check suffices.  If V > read_ts
+**       and we had read K, we cannot commit: fail now (write conflict).
+**   W3. Timestamp cache: if another transaction read K at T >= write_ts,
+**       write_ts = T.next() — strictly above, or the write would change what
+**       that reader saw.
+**   W4. Buffer the write with the next sequence number (for savepoints).
+**   A locking read (KV_READ_FOR_UPDATE; SQL's UPDATE reads its rows so) does
+**   W1-W3 and then, if K's latest version is above read_ts, refreshes the
+**   read timestamp to just above it: the read returns the latest value, and
+**   a read-modify-write waits for the lock instead of failing later.
+**
+** LIFE OF A COMMIT
+**   C1. Latches: write latches over the keys to write, at write_ts.
+**   C2. Timestamp cache, under the latches: for each key read by another
+**       transaction at T >= commit ts, commit ts = T.next().
+**   C3. If commit ts > read_ts and the transaction read anything: release
+**       the latches, refresh to commit ts, and go back to C1 (a new read
+**       may have pushed it meanwhile; at most KV_COMMIT_ATTEMPTS rounds).
+**   C4. Status PENDING -> COMMITTING (no longer abortable); one RocksDB batch
+**       with every write at the commit ts; clock.update(commit ts); status
+**       COMMITTED; release the latches; release the locks, each handed to
+**       its first waiter.
+**   A transaction that wrote nothing commits at its read_ts with no latch
+**   and no batch (CockroachDB elides its EndTxn the same way).
+**
+** READ REFRESH from A to B (CockroachDB's span refresher)
+**   A read of every read span at B: timestamp cache at B; latch wait at B;
+**   it fails iff some span has a committed version in (A, B].  Then
+**   read_ts = B and every read made at A counts as made at B.  Open
+**   iterators reopen at B after the last key they returned.  A failure is a
+**   retryable error and the transaction is dead.
+**
+** WHY THE LATCH WINDOW IS NEEDED, AND ENOUGH
+**   A reader at r and a committer W deciding commit ts c <= r on key k race:
+**   W checks the cache (C2) and finds no read >= c; then the reader adds its
+**   read and looks at the engine before W's batch lands, and misses a
+**   version that lands inside its snapshot.  But W inserted its latch on k
+**   (at write_ts <= c <= r) before its check, and the reader adds to the
+**   cache before it looks at latches, both through mutexes.  So either W's
+**   check saw the read (then c > r), or the reader saw W's latch (and waits
+**   for the batch), or the batch was already written.  In each case the
+**   reader's iterator, created after the wait, holds every version of k at
+**   or below r that will ever exist.  That is also why an open iterator may
+**   keep reading its snapshot while other transactions commit.
+**
+** WHY IT IS SERIALIZABLE
+**   Order committed transactions by commit timestamp.  A transaction T that
+**   commits at c and read anything has read_ts = c at commit (C3): all its
+**   reads count as reads at c.  Every read of T sees exactly the writes of
+**   the transactions ordered before it:
+**   (a) U with commit ts u <= c wrote k, which T read at its then read_ts
+**       r <= c.  If U's C2 on k came after T's R2, u > r.  Otherwise U's
+**       batch was visible to T's engine read (latch window) and T saw it.
+**       If u > r, each refresh of T from A to B with A < u <= B either finds
+**       U's version in (A, B] (T fails) or ran its own R2 at B before U's C2
+**       (so u > B) or waited for U's latch and found the version.  Hence
+**       u > c: contradiction.  So T saw U's write.
+**   (b) U with u > c: T's reads are at <= c and never see it.
+**   (c) Writes: a writer holds its key's lock from its first write to its
+**       commit and commits above every version present when it locked (W2),
+**       so each key's version order is its commit-ts order.
+**   Equal commit timestamps are only shared by transactions that do not
+**   conflict: a writer of k is pushed above every read of k (W3, C2), and a
+**   second writer of k above the first (W2).  So the history is equivalent to
+**   the serial one in commit-ts order.  Strictness: clock.update(c) happens
+**   before the commit returns, so a later begin reads above c.
+**
+** SIMPLIFIED FROM COCKROACHDB FOR ONE PROCESS
+**   - No intents on disk: writes are buffered and applied as one batch, so
+**     there is no intent resolution, no transaction record, no parallel
+**     commit, no heartbeat (a transaction belongs to a live thread), and
+**     crash recovery is RocksDB's own.  Locks are in memory (unreplicated).
+**   - Readers do not scan the lock table; pushes go through the timestamp
+**     cache, so the lock table needs no ordered structure.
+**   - Latches are inserted by commits only; reads run optimistically and
+**     then check (latch.c).
+**   - One clock: no uncertainty intervals, no closed timestamps.
+**   - The waits-for graph is exact and in memory (waitq.c): a deadlock is
+**     found when its last edge appears, not after a 100 ms push delay.
+**   - Priorities: classes LOW < NORMAL < HIGH decide PUSH_ABORT; within a
+**     class, boost (retries) and age choose deadlock victims.  A retry keeps
+**     its first attempt's age and gains boost, so it cannot starve there.
+**
+** WORKED RACE: A READ MEETS A LOCK
+**   T1 (read ts 10) puts k: it holds k's lock, write_ts 10.  T2 (ts 20) gets
+**   k: adds (k, 20, T2) to the cache and reads the version below 20 without
+**   waiting.  T1 commits: C2 finds (k, 20): commit ts 20.1.  T1 read nothing
+**   else, so no refresh is needed; had it read j, the refresh checks j over
+**   (10, 20.1].  T2's snapshot does not contain T1's write: T2 is before T1.
+**
+** WORKED RACE: A LOST UPDATE
+**   T1 and T2 read k at 10 and 11, then both put k.  T1 locks k; T2 queues.
+**   T1 commits above 11 (T2's read is in the cache).  T2 gets the lock, finds
+**   T1's version above its read_ts on a key it read: write conflict, T2
+**   restarts.  With locking reads (an SQL UPDATE), T2 waits at the read
+**   instead, refreshes above T1's commit and reads T1's value: no restart.
+** ==========================================================================
+*/
+#include "kvint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Commit rounds (C1-C3) before giving up on a transaction whose timestamp
+** keeps being pushed by new reads: CockroachDB allows 5 refreshes too. */
+#define KV_COMMIT_ATTEMPTS 5
+
+/* ------------------------------------------------------------ helpers -- */
+
+static int txn_status(const kv_txn *t) {
+  return atomic_load(&((kv_txn *)t)->status) & 0xff;
+}
+
+kv_ts kv_txn_get_write_ts(const kv_txn *t) {
+  return (kv_ts){atomic_load(&((kv_txn *)t)->write_wall),
+                 atomic_load(&((kv_txn *)t)->write_logical)};
+}
+
+static void txn_set_write_ts(kv_txn *t, kv_ts ts) {
+  atomic_store(&t->write_wall, ts.wall);
+  atomic_store(&t->write_logical, ts.logical);
+}
+
+/* Raises write_ts to at least ts. */
+static void txn_forward_write_ts(kv_txn *t, kv_ts ts) {
+  if (kv_ts_lt(kv_txn_get_write_ts(t), ts)) txn_set_write_ts(t, ts);
+}
+
+static void txn_publish_read_ts(kv_txn *t) {
+  atomic_store(&t->read_wall, t->read_ts.wall);
+  atomic_store(&t->read_logical, t->read_ts.logical);
+}
+
+static const char *key_repr(char *buf, size_t n, const void *k, size_t kl) {
+  return kv_key_repr(buf, n, k, kl);
+}
+
+/* Releases every lock t holds (its write buffer lists them). */
+static void txn_release_locks(kv_txn *t) {
+  if (!t->wbuf_ready) return;
+  kv_store *s = t->store;
+  for (kv_skl_node *n = kv_skl_first(t->wbuf.skl); n; n = kv_skl_next(n)) {
+    kv_wentry *e = n->val;
+    kv_lock_release(&s->locks, &s->waitq, t, e->key, e->klen);
+  }
+}
+
+static void txn_drop_state(kv_txn *t) {
+  txn_release_locks(t);
+  if (t->wbuf_ready) kv_wbuf_free(&t->wbuf);
+  t->wbuf_ready = false;
+  kv_spanset_clear(&t->spans);
+}
+
+int kv_txn_die(kv_txn *t, int rc, kv_retry_reason reason, char **errptr,
+               const char *fmt, ...) {
+  if (t->dead_rc) return kv_err(errptr, t->dead_rc, "%s", t->dead_msg);
+  va_list ap;
+  va_start(ap, fmt);
+  char *detail = kv_vmprintf(fmt, ap);
+  va_end(ap);
+  if (rc == KV_RETRY)
+    t->dead_msg = kv_mprintf("restart transaction: %s%s%s",
+                             kv_retry_reason_name(reason),
+                             detail && *detail ? ": " : "",
+                             detail ? detail : "");
+  else
+    t->dead_msg = detail ? kv_mprintf("%s", detail) : NULL;
+  free(detail);
+  if (!t->dead_msg) t->dead_msg = kv_mprintf("%s", kv_code_name(rc));
+  t->dead_rc = rc;
+  t->dead_reason = rc == KV_RETRY ? reason : KV_RETRY_NONE;
+  int expected = KV_TXN_PENDING;
+  atomic_compare_exchange_strong(&t->status, &expected,
+                                 KV_TXN_ABORTED | ((int)reason << 8));
+  if (rc == KV_RETRY) KV_STAT_INC(t->store, retries[reason]);
+  /* A dead transaction cannot commit: let others have its keys now. */
+  txn_drop_state(t);
+  return kv_err(errptr, rc, "%s", t->dead_msg ? t->dead_msg : "dead");
+}
+
+int kv_txn_check(kv_txn *t, char **errptr) {
+  if (t->dead_rc) return kv_err(errptr, t->dead_rc, "%s", t->dead_msg);
+  int st = atomic_load(&t->status);
+  if ((st & 0xff) == KV_TXN_ABORTED) {
+    kv_retry_reason r = (kv_retry_reason)(st >> 8);
+    return kv_txn_die(t, KV_RETRY, r, errptr, "%s",
+                      r == KV_RETRY_DEADLOCK
+                          ? "chosen as the victim of a deadlock"
+                          : "aborted by another transaction");
+  }
+  return KV_OK;
+}
+
+static int txn_nomem(kv_txn *t, char **errptr) {
+  return kv_txn_die(t, KV_NOMEM, KV_RETRY_NONE, errptr, "out of memory");
+}
+
+/* ------------------------------------------------------------- begin -- */
+
+void kv_txn_options_init(kv_txn_options *o) {
+  memset(o, 0, sizeof(*o));
+  o->priority = KV_PRIORITY_NORMAL;
+  o->lock_timeout_ms = -1;
+}
+
+static void txn_free(kv_txn *t) {
+  kv_store_unregister_txn(t->store, t);
+  if (t->wbuf_ready) kv_wbuf_free(&t->wbuf);
+  kv_spanset_free(&t->spans);
+  kv_buf_free(&t->vbuf);
+  kv_buf_free(&t->kbuf);
+  free(t->dead_msg);
+  pthread_mutex_destroy(&t->wmu);
+  pthread_cond_destroy(&t->wcond);
+  free(t);
+}
+
+int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
+                 char **errptr) {
+  kv_txn_options dflt;
+  if (!opts) {
+    kv_txn_options_init(&dflt);
+    opts = &dflt;
+  }
+  *out = NULL;
+  if (!kv_ts_is_zero(opts->read_ts) && !opts->read_only)
+    return kv_err(errptr, KV_INVALID,
+                  "a read timestamp in the past needs a read-only "
+                  "transaction");
+  if (opts->priority < KV_PRIORITY_LOW || opts->priority > KV_PRIORITY_HIGH)
+    return kv_err(errptr, KV_INVALID, "priority %d is not one of "
+                  "KV_PRIORITY_LOW/NORMAL/HIGH", opts->priority);
+  kv_txn *t = calloc(1, sizeof(*t));
+  if (!t) return kv_err(errptr, KV_NOMEM, "out of memory");
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&t->wcond, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_init(&t->wmu, NULL);
+  t->store = s;
+  t->id = atomic_fetch_add(&s->next_txn_id, 1) + 1;
+  t->read_only = opts->read_only;
+  t->lock_timeout_ms = opts->lock_timeout_ms >= 0
+                           ? opts->lock_timeout_ms
+                           : atomic_load(&s->lock_timeout_ms);
+  kv_spanset_init(&t->spans, s->opts.refresh_span_bytes);
+
+  int rc;
+  if (!kv_ts_is_zero(opts->read_ts)) {
+    kv_ts now = kv_clock_peek(&s->clock);
+    if (kv_ts_lt(now, opts->read_ts)) {
+      rc = kv_err(errptr, KV_INVALID, "read timestamp is in the future");
+      goto fail;
+    }
+    t->read_ts = opts->read_ts;
+  } else if ((rc = kv_clock_now(&s->clock, &t->read_ts, errptr))) {
+    goto fail;
+  }
+  txn_set_write_ts(t, t->read_ts);
+  txn_publish_read_ts(t);
+  if (opts->retry_of) {
+    t->age = opts->retry_of->age;
+    t->priority = opts->retry_of->priority;
+    t->boost = opts->retry_of->boost < 1000000 ? opts->retry_of->boost + 1
+                                               : opts->retry_of->boost;
+  } else {
+    t->age = t->read_ts;
+    t->priority = opts->priority;
+  }
+  if ((rc = kv_store_register_txn(s, t, errptr))) goto fail;
+  KV_STAT_INC(s, txns_begun);
+  *out = t;
+  return KV_OK;
+
+fail:
+  kv_spanset_free(&t->spans);
+  pthread_mutex_destroy(&t->wmu);
+  pthread_cond_destroy(&t->wcond);
+  free(t);
+  return rc;
+}
+
+/* ------------------------------------------------------------- reads -- */
+
+void kv_txn_prepare_read(kv_txn *t, const kv_span *sp, kv_ts ts) {
+  kv_store *s = t->store;
+  kv_tscache_add(s->tscache, sp, ts, t->id);
+  kv_latch_wait_read(&s->latches, sp, ts);
+}
+
+int kv_txn_note_read(kv_txn *t, const kv_span *sp, char **errptr) {
+  if (t->read_only) return KV_OK;
+  if (kv_spanset_add(&t->spans, sp) < 0) return txn_nomem(t, errptr);
+  if (t->spans.bytes > t->spans.budget && !kv_spanset_condense(&t->spans))
+    return txn_nomem(t, errptr);
+  return KV_OK;
+}
+
+/* The spans the transaction has read: its set plus what its open iterators
+** have observed.  Calls fn for each; stops at the first non-OK result. */
+static int txn_each_span(kv_txn *t, int (*fn)(kv_txn *, const kv_span *,
+                                               void *),
+                         void *ctx) {
+  for (size_t i = 0; i < t->spans.n; i++) {
+    int rc = fn(t, &t->spans.v[i], ctx);
+    if (rc) return rc;
+  }
+  for (kv_iter *it = t->iters; it; it = it->next) {
+    kv_span sp;
+    if (!kv_iter_covered(it, &sp)) continue;
+    int rc = fn(t, &sp, ctx);
+    if (rc) return rc;
+  }
+  return KV_OK;
+}
+
+typedef struct refresh_ctx {
+  kv_ts from, to;
+  rocksdb_iterator_t *it;
+  kv_buf key;
+  kv_ts when;
+  bool changed;
+  char **errptr;
+} refresh_ctx;
+
+static int refresh_publish(kv_txn *t, const kv_span *sp, void *ctx) {
+  refresh_ctx *r = ctx;
+  kv_txn_prepare_read(t, sp, r->to);
+  return KV_OK;
+}
+
+static int refresh_check(kv_txn *t, const kv_span *sp, void *ctx) {
+  refresh_ctx *r = ctx;
+  int rc = kv_mvcc_changed(r->it, &t->kbuf, sp, r->from, r->to, &r->changed,
+                           &r->key, &r->when, r->errptr);
+  if (rc) return rc;
+  return r->changed ? KV_RETRY : KV_OK;
+}
+
+/* Moves read_ts forward to `to` if nothing t read changed in between. */
+static int txn_refresh(kv_txn *t, kv_ts to, char **errptr) {
+  if (kv_ts_le(to, t->read_ts)) return KV_OK;
+  kv_store *s = t->store;
+  refresh_ctx r = {.from = t->read_ts, .to = to, .errptr = errptr};
+  kv_buf_init(&r.key);
+  txn_each_span(t, refresh_publish, &r);
+  r.it = kv_engine_iter(&s->eng);
+  int rc = r.it ? txn_each_span(t, refresh_check, &r) : KV_NOMEM;
+  if (r.it) rocksdb_iter_destroy(r.it);
+  if (rc == KV_RETRY) {
+    KV_STAT_INC(s, refresh_failures);
+    char kb[160];
+    key_repr(kb, sizeof kb, r.key.p, r.key.n);
+    bool wrote = t->wbuf_ready && kv_wbuf_find(&t->wbuf, r.key.p, r.key.n);
+    rc = kv_txn_die(
+        t, KV_RETRY,
+        wrote ? KV_RETRY_WRITE_CONFLICT : KV_RETRY_READ_REFRESH, errptr,
+        "key '%s' was written at %llu.%u, after this transaction read it at "
+        "%llu.%u",
+        kb, (unsigned long long)r.when.wall, r.when.logical,
+        (unsigned long long)r.from.wall, r.from.logical);
+  } else if (rc == KV_NOMEM) {
+    rc = txn_nomem(t, errptr);
+  } else if (rc) {
+    rc = kv_txn_die(t, rc, KV_RETRY_NONE, errptr, "refresh failed: %s",
+                    errptr && *errptr ? *errptr : kv_code_name(rc));
+  } else {
+    KV_STAT_INC(s, refreshes);
+    t->read_ts = to;
+    txn_publish_read_ts(t);
+    txn_forward_write_ts(t, to);
+    for (kv_iter *it = t->iters; it; it = it->next) it->reopen = true;
+  }
+  kv_buf_free(&r.key);
+  return rc;
+}
+
+int kv_txn_lock_key(kv_txn *t, const void *key, size_t klen, bool for_read,
+                    kv_wentry **out, char **errptr) {
+  kv_store *s = t->store;
+  if (!t->wbuf_ready) {
+    if (!kv_wbuf_init(&t->wbuf)) return txn_nomem(t, errptr);
+    t->wbuf_ready = true;
+  }
+  kv_wentry *e = kv_wbuf_find(&t->wbuf, key, klen);
+  if (e) {
+    *out = e;
+    return KV_OK;
+  }
+  bool newly;
+  kv_retry_reason reason = KV_RETRY_NONE;
+  int rc = kv_lock_acquire(&s->locks, &s->waitq, t, key, klen, &newly, &reason);
+  if (rc == KV_RETRY) {
+    char kb[160];
+    key_repr(kb, sizeof kb, key, klen);
+    if (reason == KV_RETRY_LOCK_TIMEOUT)
+      return kv_txn_die(t, KV_RETRY, reason, errptr,
+                        "waited more than %d ms for the lock on key '%s'",
+                        t->lock_timeout_ms, kb);
+    return kv_txn_die(t, KV_RETRY, reason, errptr,
+                      "while waiting for the lock on key '%s'", kb);
+  }
+  if (rc) return txn_nomem(t, errptr);
+
+  /* W2: write too old, against the newest committed version. */
+  rocksdb_iterator_t *it = kv_engine_iter(&s->eng);
+  bool found = false, is_del = false;
+  kv_ts vts = KV_TS_ZERO;
+  rc = it ? kv_mvcc_newest(it, &t->kbuf, key, klen, &found, &vts, &is_del,
+                           errptr)
+          : KV_NOMEM;
+  if (it) rocksdb_iter_destroy(it);
+  e = rc ? NULL : kv_wbuf_add(&t->wbuf, key, klen, found && !is_del);
+  if (!e) {
+    kv_lock_release(&s->locks, &s->waitq, t, key, klen);
+    if (rc && rc != KV_NOMEM)
+      return kv_txn_die(t, rc, KV_RETRY_NONE, errptr, "%s",
+                        errptr && *errptr ? *errptr : kv_code_name(rc));
+    return txn_nomem(t, errptr);
+  }
+  if (found && kv_ts_le(kv_txn_get_write_ts(t), vts)) {
+    txn_forward_write_ts(t, kv_ts_next(vts));
+    KV_STAT_INC(s, pushes_write_too_old);
+  }
+  /* W3: the timestamp cache. */
+  kv_ts rts = kv_tscache_max(s->tscache, key, klen, t->id);
+  if (kv_ts_le(kv_txn_get_write_ts(t), rts)) {
+    txn_forward_write_ts(t, kv_ts_next(rts));
+    KV_STAT_INC(s, pushes_tscache);
+  }
+  *out = e;
+  if (!found || kv_ts_le(vts, t->read_ts)) return KV_OK;
+
+  /* A version newer than our snapshot exists. */
+  if (for_read) return txn_refresh(t, kv_ts_next(vts), errptr);
+  if (kv_spanset_contains(&t->spans, key, klen)) {
+    char kb[160];
+    key_repr(kb, sizeof kb, key, klen);
+    return kv_txn_die(t, KV_RETRY, KV_RETRY_WRITE_CONFLICT, errptr,
+                      "key '%s' was written at %llu.%u, after this "
+                      "transaction read it at %llu.%u",
+                      kb, (unsigned long long)vts.wall, vts.logical,
+                      (unsigned long long)t->read_ts.wall,
+                      t->read_ts.logical);
+  }
+  return KV_OK;
+}
+
+int kv_txn_get(kv_txn *t, const void *key, size_t klen, int flags,
+               const void **pval, size_t *plen, char **errptr) {
+  int rc = kv_txn_check(t, errptr);
+  if (rc) return rc;
+  if (!key && klen) return kv_err(errptr, KV_INVALID, "NULL key");
+  if ((flags & KV_READ_FOR_UPDATE) && t->read_only)
+    return kv_err(errptr, KV_INVALID,
+                  "a read-only transaction cannot lock keys");
+  kv_wentry *e = NULL;
+  if (flags & KV_READ_FOR_UPDATE) {
+    if ((rc = kv_txn_lock_key(t, key, klen, true, &e, errptr))) return rc;
+  } else if (t->wbuf_ready) {
+    e = kv_wbuf_find(&t->wbuf, key, klen);
+  }
+  if (e) { /* R1: own writes */
+    const kv_wver *v = kv_wbuf_visible(e, t->wbuf.seq);
+    if (v->kind == KV_W_PUT) {
+      *pval = v->val;
+      *plen = v->vlen;
+      return KV_OK;
+    }
+    if (v->kind == KV_W_DEL) return KV_NOTFOUND;
+  }
+  kv_store *s = t->store;
+  kv_span sp = {.start = key, .slen = klen};
+  kv_txn_prepare_read(t, &sp, t->read_ts);
+  rocksdb_iterator_t *it = kv_engine_iter(&s->eng);
+  if (!it) return txn_nomem(t, errptr);
+  const char *v;
+  size_t vl;
+  kv_ts vts;
+  rc = kv_mvcc_get(it, &t->kbuf, key, klen, t->read_ts, &v, &vl, &vts, errptr);
+  if (rc == KV_OK && !kv_buf_set(&t->vbuf, v, vl)) rc = KV_NOMEM;
+  rocksdb_iter_destroy(it);
+  if (rc == KV_NOMEM) return txn_nomem(t, errptr);
+  if (rc != KV_OK && rc != KV_NOTFOUND)
+    return kv_txn_die(t, rc, KV_RETRY_NONE, errptr, "%s",
+                      errptr && *errptr ? *errptr : kv_code_name(rc));
+  int nrc = kv_txn_note_read(t, &sp, errptr);
+  if (nrc) return nrc;
+  if (rc == KV_OK) {
+    *pval = t->vbuf.p;
+    *plen = t->vbuf.n;
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------ writes -- */
+
+static int txn_write(kv_txn *t, const void *key, size_t klen, int kind,
+                     const void *val, size_t vlen, char **errptr) {
+  int rc = kv_txn_check(t, errptr);
+  if (rc) return rc;
+  if (t->read_only)
+    return kv_err(errptr, KV_INVALID, "cannot write in a read-only "
+                  "transaction");
+  if ((!key && klen) || (!val && vlen))
+    return kv_err(errptr, KV_INVALID, "NULL key or value");
+  kv_wentry *e;
+  if ((rc = kv_txn_lock_key(t, key, klen, false, &e, errptr))) return rc;
+  if (kind == KV_W_LOCK) return KV_OK;
+  if (!kv_wbuf_write(&t->wbuf, e, kind, val, vlen)) return txn_nomem(t, errptr);
+  return KV_OK;
+}
+
+int kv_txn_put(kv_txn *t, const void *key, size_t klen, const void *val,
+               size_t vlen, char **errptr) {
+  return txn_write(t, key, klen, KV_W_PUT, val ? val : "", vlen, errptr);
+}
+
+int kv_txn_delete(kv_txn *t, const void *key, size_t klen, char **errptr) {
+  return txn_write(t, key, klen, KV_W_DEL, NULL, 0, errptr);
+}
+
+int kv_txn_lock(kv_txn *t, const void *key, size_t klen, char **errptr) {
+  return txn_write(t, key, klen, KV_W_LOCK, NULL, 0, errptr);
+}
+
+/* -------------------------------------------------------- savepoints -- */
+
+int kv_txn_savepoint(kv_txn *t, uint32_t *mark, char **errptr) {
+  int rc = kv_txn_check(t, errptr);
+  if (rc) return rc;
+  *mark = t->wbuf_ready ? t->wbuf.seq : 0;
+  return KV_OK;
+}
+
+int kv_txn_rollback_to(kv_txn *t, uint32_t mark, char **errptr) {
+  int rc = kv_txn_check(t, errptr);
+  if (rc) return rc;
+  if (!t->wbuf_ready) return KV_OK;
+  if (mark > t->wbuf.seq)
+    return kv_err(errptr, KV_INVALID, "savepoint %u is not of this "
+                  "transaction", mark);
+  kv_wbuf_rollback(&t->wbuf, mark);
+  return KV_OK;
+}
+
+/* ------------------------------------------------------------ commit -- */
+
+/* Builds the batch of t's writes at ts. */
+static int txn_build_batch(kv_txn *t, kv_ts ts, rocksdb_writebatch_t *b) {
+  kv_store *s = t->store;
+  static const char tag = KV_VALUE_TAG;
+  for (kv_skl_node *n = kv_skl_first(t->wbuf.skl); n; n = kv_skl_next(n)) {
+    kv_wentry *e = n->val;
+    const kv_wver *v = e->head;
+    if (v->kind == KV_W_LOCK) continue;
+    if (v->kind == KV_W_DEL && !e->had_value) continue;
+    if (!kv_buf_set_mvcc_key(&t->kbuf, e->key, e->klen, ts)) return KV_NOMEM;
+    const char *kp = t->kbuf.p;
+    size_t kl = t->kbuf.n;
+    if (v->kind == KV_W_DEL) {
+      rocksdb_writebatch_put_cf(b, s->eng.cf_data, kp, kl, "", 0);
+    } else {
+      const char *parts[2] = {&tag, v->val};
+      size_t sizes[2] = {1, v->vlen};
+      rocksdb_writebatch_putv_cf(b, s->eng.cf_data, 1, &kp, &kl, 2, parts,
+                                 sizes);
+    }
+  }
+  return KV_OK;
+}
+
+static void txn_finish(kv_txn *t, kv_ts cts, kv_ts *commit_ts, bool wrote) {
+  kv_store *s = t->store;
+  txn_release_locks(t);
+  if (commit_ts) *commit_ts = cts;
+  KV_STAT_INC(s, commits);
+  if (!wrote) KV_STAT_INC(s, commits_readonly);
+  txn_free(t);
+}
+
+int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
+  int rc = kv_txn_check(t, errptr);
+  if (rc) return rc;
+  if (t->iters)
+    return kv_err(errptr, KV_INVALID,
+                  "close the transaction's iterators before committing");
+  kv_store *s = t->store;
+
+  /* The keys to write, in order (they stay in the arena until the end). */
+  size_t n = 0, cap = 0;
+  const char **keys = NULL;
+  size_t *klens = NULL;
+  if (t->wbuf_ready && t->wbuf.nwrites > 0) {
+    cap = t->wbuf.nwrites;
+    keys = malloc(cap * sizeof(*keys));
+    klens = malloc(cap * sizeof(*klens));
+    if (!keys || !klens) {
+      free(keys);
+      free(klens);
+      return txn_nomem(t, errptr);
+    }
+    for (kv_skl_node *x = kv_skl_first(t->wbuf.skl); x && n < cap;
+         x = kv_skl_next(x)) {
+      kv_wentry *e = x->val;
+      if (e->head->kind == KV_W_PUT ||
+          (e->head->kind == KV_W_DEL && e->had_value)) {
+        keys[n] = e->key;
+        klens[n] = e->klen;
+        n++;
+      }
+    }
+  }
+  if (n == 0) { /* nothing to write: commit at the snapshot */
+    free(keys);
+    free(klens);
+    int expected = KV_TXN_PENDING;
+    if (!atomic_compare_exchange_strong(&t->status, &expected,
+                                        KV_TXN_COMMITTED))
+      return kv_txn_check(t, errptr);
+    txn_finish(t, t->read_ts, commit_ts, false);
+    return KV_OK;
+  }
+
+  for (int attempt = 0;; attempt++) {
+    kv_ts cts = kv_txn_get_write_ts(t);
+    kv_latch_guard g;
+    if (kv_latch_acquire(&s->latches, &g, keys, klens, n, cts)) {
+      rc = txn_nomem(t, errptr);
+      break;
+    }
+    /* C2 */
+    for (size_t i = 0; i < n; i++) {
+      kv_ts r = kv_tscache_max(s->tscache, keys[i], klens[i], t->id);
+      if (kv_ts_le(cts, r)) {
+        cts = kv_ts_next(r);
+        KV_STAT_INC(s, pushes_tscache);
+      }
+    }
+    txn_forward_write_ts(t, cts);
+    if (kv_ts_lt(t->read_ts, cts) && t->spans.n > 0) {
+      /* C3 */
+      kv_latch_release(&s->latches, &g);
+      if (attempt + 1 >= KV_COMMIT_ATTEMPTS) {
+        rc = kv_txn_die(t, KV_RETRY, KV_RETRY_READ_REFRESH, errptr,
+                        "the commit timestamp was pushed %d times by "
+                        "concurrent reads",
+                        KV_COMMIT_ATTEMPTS);
+        break;
+      }
+      if ((rc = txn_refresh(t, cts, errptr))) break;
+      continue;
+    }
+    /* C4 */
+    int expected = KV_TXN_PENDING;
+    if (!atomic_compare_exchange_strong(&t->status, &expected,
+                                        KV_TXN_COMMITTING)) {
+      kv_latch_release(&s->latches, &g);
+      rc = kv_txn_check(t, errptr);
+      break;
+    }
+    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+    rc = b ? txn_build_batch(t, cts, b) : KV_NOMEM;
+    if (rc == KV_OK) rc = kv_engine_write(&s->eng, b, false, errptr);
+    if (b) rocksdb_writebatch_destroy(b);
+    if (rc) {
+      atomic_store(&t->status, KV_TXN_PENDING);
+      kv_latch_release(&s->latches, &g);
+      rc = rc == KV_NOMEM
+               ? txn_nomem(t, errptr)
+               : kv_txn_die(t, rc, KV_RETRY_NONE, errptr,
+                            "commit failed, nothing was written: %s",
+                            errptr && *errptr ? *errptr : kv_code_name(rc));
+      break;
+    }
+    kv_clock_update(&s->clock, cts);
+    atomic_store(&t->status, KV_TXN_COMMITTED);
+    kv_latch_release(&s->latches, &g);
+    free(keys);
+    free(klens);
+    txn_finish(t, cts, commit_ts, true);
+    return KV_OK;
+  }
+  free(keys);
+  free(klens);
+  return rc;
+}
+
+/* ------------------------------------------------------------- abort -- */
+
+void kv_txn_abort(kv_txn *t) {
+  if (!t) return;
+  while (t->iters) kv_iter_close(t->iters);
+  if (!t->dead_rc) {
+    int expected = KV_TXN_PENDING;
+    if (atomic_compare_exchange_strong(&t->status, &expected,
+                                       KV_TXN_ABORTED))
+      KV_STAT_INC(t->store, aborts);
+  }
+  txn_release_locks(t);
+  txn_free(t);
+}
+
+/* --------------------------------------------------------- accessors -- */
+
+uint64_t kv_txn_id(const kv_txn *t) { return t->id; }
+kv_ts kv_txn_read_ts(const kv_txn *t) { return t->read_ts; }
+kv_ts kv_txn_write_ts(const kv_txn *t) { return kv_txn_get_write_ts(t); }
+int kv_txn_is_dead(const kv_txn *t) {
+  return t->dead_rc != 0 || txn_status(t) == KV_TXN_ABORTED;
+}
+
+kv_retry_reason kv_txn_retry_reason(const kv_txn *t) {
+  if (t->dead_rc) return t->dead_reason;
+  int st = atomic_load(&((kv_txn *)t)->status);
+  if ((st & 0xff) == KV_TXN_ABORTED) return (kv_retry_reason)(st >> 8);
+  return KV_RETRY_NONE;
+}
+
+void kv_txn_retry_info(const kv_txn *t, kv_retry_info *out) {
+  out->age = t->age;
+  out->priority = t->priority;
+  out->boost = t->boost;
+}
+
+void kv_txn_set_lock_timeout(kv_txn *t, int ms) {
+  t->lock_timeout_ms = ms < 0 ? 0 : ms;
+}

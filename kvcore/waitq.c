@@ -1,0 +1,177 @@
+/*
+** waitq.c — the transaction wait queue: who waits for whom, deadlock
+** detection, aborting another transaction, and the wake-up primitive.
+**
+** CockroachDB detects deadlocks by having each waiting pusher query its own
+** record for transitive dependents every so often (after a 100 ms push
+** delay), across nodes.  In one process the whole waits-for graph is at
+** hand, so it is kept exactly and checked at the moment an edge is added:
+** a cycle is found when it closes, not after a delay or a timeout.
+**
+** The graph: a transaction waits for at most one lock at a time, so it has at
+** most one out-edge, `waiting_for` (the holder of the lock it queues for).
+** Edges are set by the waiter (kv_waitq_wait_for) and re-pointed by the lock
+** table when a lock changes hands, all under this module's mutex.  A cycle
+** through a new edge waiter -> holder exists iff following out-edges from
+** holder comes back to waiter.  Every member of a cycle is waiting, hence
+** pending, hence abortable.  The victim is chosen deterministically, so two
+** detectors can never abort two members of one cycle: the lowest priority,
+** then the lowest boost (fewest retries), then the youngest (latest age),
+** then the highest id.  A member already aborted means the cycle is being
+** broken: no second victim.
+**
+** Aborting another transaction is a compare-and-swap on its status from
+** PENDING (never a committing one) to ABORTED with the reason in the high
+** bits, then a wake-up of it and of every transaction waiting for it.  The
+** victim, when it wakes, leaves its queue and releases its own locks; a
+** waiter whose holder is aborted may also hand the lock on itself (see
+** locktable.c), so nobody waits for an aborted transaction's thread.
+**
+** Wake-ups use an event count per transaction: take a token, test the
+** condition under the lock that guards it, sleep while the token is
+** current.  A wake-up between the test and the sleep changes the token, so
+** none is lost; nobody polls.
+*/
+#include "kvint.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+int kv_waitq_init(kv_waitq *q) {
+  memset(q, 0, sizeof(*q));
+  return pthread_mutex_init(&q->mu, NULL) ? KV_NOMEM : KV_OK;
+}
+
+void kv_waitq_destroy(kv_waitq *q) { pthread_mutex_destroy(&q->mu); }
+
+static int txn_status(const kv_txn *t) {
+  return atomic_load(&((kv_txn *)t)->status) & 0xff;
+}
+
+/* Should a be aborted rather than b? */
+static bool victim_before(const kv_txn *a, const kv_txn *b) {
+  if (a->priority != b->priority) return a->priority < b->priority;
+  if (a->boost != b->boost) return a->boost < b->boost;
+  if (!kv_ts_eq(a->age, b->age)) return kv_ts_lt(b->age, a->age);
+  return a->id > b->id;
+}
+
+static void waitq_link(kv_waitq *q, kv_txn *t) {
+  if (t->in_waitq) return;
+  t->wprev = NULL;
+  t->wnext = q->waiting;
+  if (q->waiting) q->waiting->wprev = t;
+  q->waiting = t;
+  t->in_waitq = true;
+}
+
+static void waitq_unlink(kv_waitq *q, kv_txn *t) {
+  if (!t->in_waitq) return;
+  if (t->wprev)
+    t->wprev->wnext = t->wnext;
+  else
+    q->waiting = t->wnext;
+  if (t->wnext) t->wnext->wprev = t->wprev;
+  t->wnext = t->wprev = NULL;
+  t->in_waitq = false;
+}
+
+static void set_edge_locked(kv_txn *waiter, kv_txn *holder) {
+  waiter->waiting_for = holder;
+  atomic_store(&waiter->waiting_for_id, holder ? holder->id : 0);
+}
+
+kv_txn *kv_waitq_wait_for(kv_waitq *q, kv_txn *waiter, kv_txn *holder) {
+  pthread_mutex_lock(&q->mu);
+  waitq_link(q, waiter);
+  set_edge_locked(waiter, holder);
+  kv_txn *victim = NULL;
+  /* Follow out-edges from the holder.  Out-degree is at most one, so the walk
+  ** is a path; it is bounded in case it enters a cycle that is already
+  ** being broken elsewhere. */
+  size_t steps = 0;
+  bool cycle = false;
+  for (kv_txn *t = holder; t && steps < 1000000; t = t->waiting_for, steps++) {
+    if (t == waiter) {
+      cycle = true;
+      break;
+    }
+    if (txn_status(t) == KV_TXN_ABORTED) break;
+  }
+  if (cycle) {
+    kv_txn *t = waiter;
+    bool breaking = false;
+    do {
+      if (txn_status(t) == KV_TXN_ABORTED) breaking = true;
+      if (!victim || victim_before(t, victim)) victim = t;
+      t = t->waiting_for;
+    } while (t && t != waiter);
+    if (breaking)
+      victim = NULL;
+    else
+      atomic_fetch_add_explicit(&q->deadlocks, 1, memory_order_relaxed);
+  }
+  pthread_mutex_unlock(&q->mu);
+  return victim;
+}
+
+void kv_waitq_set_edge(kv_waitq *q, kv_txn *waiter, kv_txn *holder) {
+  pthread_mutex_lock(&q->mu);
+  set_edge_locked(waiter, holder);
+  pthread_mutex_unlock(&q->mu);
+}
+
+void kv_waitq_done(kv_waitq *q, kv_txn *waiter) {
+  pthread_mutex_lock(&q->mu);
+  set_edge_locked(waiter, NULL);
+  waitq_unlink(q, waiter);
+  pthread_mutex_unlock(&q->mu);
+}
+
+bool kv_txn_abort_by_other(kv_waitq *q, kv_txn *t, kv_retry_reason reason) {
+  int expected = KV_TXN_PENDING;
+  if (!atomic_compare_exchange_strong(&t->status, &expected,
+                                      KV_TXN_ABORTED | ((int)reason << 8)))
+    return false;
+  pthread_mutex_lock(&q->mu);
+  for (kv_txn *w = q->waiting; w; w = w->wnext)
+    if (w->waiting_for == t) kv_txn_wake(w);
+  pthread_mutex_unlock(&q->mu);
+  kv_txn_wake(t);
+  return true;
+}
+
+uint64_t kv_txn_wake_token(kv_txn *t) {
+  pthread_mutex_lock(&t->wmu);
+  uint64_t v = t->wake_seq;
+  pthread_mutex_unlock(&t->wmu);
+  return v;
+}
+
+void kv_txn_wake(kv_txn *t) {
+  pthread_mutex_lock(&t->wmu);
+  t->wake_seq++;
+  pthread_cond_broadcast(&t->wcond);
+  pthread_mutex_unlock(&t->wmu);
+}
+
+bool kv_txn_sleep(kv_txn *t, uint64_t token, uint64_t deadline) {
+  struct timespec ts;
+  if (deadline) {
+    ts.tv_sec = (time_t)(deadline / 1000000000ULL);
+    ts.tv_nsec = (long)(deadline % 1000000000ULL);
+  }
+  bool woken = true;
+  pthread_mutex_lock(&t->wmu);
+  while (t->wake_seq == token) {
+    if (!deadline) {
+      pthread_cond_wait(&t->wcond, &t->wmu);
+    } else if (pthread_cond_timedwait(&t->wcond, &t->wmu, &ts) == ETIMEDOUT) {
+      woken = t->wake_seq != token;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&t->wmu);
+  return woken;
+}
