@@ -1,0 +1,694 @@
+/*
+** test_txn.c — the transaction protocol, scenario by scenario (3-9 of the
+** kvcore issue) and the seed project's protocol bugs (B4-B8, B15):
+** write-write waits, reads that meet locks, timestamp-cache pushes, read
+** refresh success and failure (points and phantoms), write too old, lost
+** updates, deadlocks of two and three, lock timeouts, aborts that wake
+** waiters, savepoints, and retries that never wait on their own past.
+**
+** Waiting is observed, never assumed: a test that needs "T2 is now queued"
+** polls the lock table's introspection until T2 shows up as a waiter.
+*/
+#include "kvtest.h"
+
+typedef struct fixture {
+  char *dir;
+  kv_store *s;
+} fixture;
+
+static int setup_opts(void **state, int lock_timeout_ms) {
+  fixture *f = calloc(1, sizeof(*f));
+  f->dir = kvt_tempdir(0);
+  kv_options o;
+  kv_options_init(&o);
+  o.synchronous = KV_SYNC_NORMAL;
+  o.lock_timeout_ms = lock_timeout_ms;
+  f->s = kvt_open_dir(f->dir, &o);
+  *state = f;
+  return 0;
+}
+
+static int setup(void **state) { return setup_opts(state, 10000); }
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  kv_stats st;
+  kv_store_stats(f->s, &st);
+  /* Every test ends with nothing left behind. */
+  assert_int_equal(st.active_txns, 0);
+  assert_int_equal(st.locks_held, 0);
+  kv_store_close(f->s);
+  kvt_rmrf(f->dir);
+  free(f->dir);
+  free(f);
+  return 0;
+}
+
+/* ---------------------------------------------------------- helpers -- */
+
+typedef struct waiter_probe {
+  uint64_t id;
+  int found;
+} waiter_probe;
+
+static void probe_lock(void *ctx, const void *k, size_t kl, uint64_t id,
+                       int is_waiter) {
+  (void)k;
+  (void)kl;
+  waiter_probe *p = ctx;
+  if (is_waiter && id == p->id) p->found = 1;
+}
+
+/* Waits (bounded) until transaction id queues for a lock. */
+static void wait_until_queued(kv_store *s, uint64_t id) {
+  uint64_t deadline = kvt_now_ns() + 10ULL * 1000000000ULL;
+  for (;;) {
+    waiter_probe p = {id, 0};
+    kv_store_list_locks(s, probe_lock, &p);
+    if (p.found) return;
+    assert_true(kvt_now_ns() < deadline);
+    usleep(200);
+  }
+}
+
+/* A transaction run in another thread: one put, then commit. */
+typedef struct bg_put {
+  kv_store *s;
+  kv_txn *t;          /* begun by the main thread */
+  const char *k, *v;
+  int put_rc, commit_rc;
+  kv_retry_reason reason;
+  kv_ts cts;
+  uint64_t done_ns;
+  pthread_t th;
+} bg_put;
+
+static void *bg_put_main(void *arg) {
+  bg_put *b = arg;
+  b->put_rc = kv_txn_put(b->t, b->k, strlen(b->k), b->v, strlen(b->v), NULL);
+  b->done_ns = kvt_now_ns();
+  if (b->put_rc == KV_OK) {
+    b->commit_rc = kv_txn_commit(b->t, &b->cts, NULL);
+    if (b->commit_rc) {
+      b->reason = kv_txn_retry_reason(b->t);
+      kv_txn_abort(b->t);
+    }
+  } else {
+    b->reason = kv_txn_retry_reason(b->t);
+    kv_txn_abort(b->t);
+  }
+  return NULL;
+}
+
+static void bg_start(bg_put *b) {
+  assert_int_equal(pthread_create(&b->th, NULL, bg_put_main, b), 0);
+}
+
+static void bg_join(bg_put *b) { pthread_join(b->th, NULL); }
+
+static kv_ts commit_ts(kv_txn *t) {
+  kv_ts c;
+  KVT_OK(kv_txn_commit(t, &c, errptr));
+  return c;
+}
+
+/* ----------------------------------------------- 3. write-write -- */
+
+static void test_txn_second_writer_waits_for_commit(void **state) {
+  fixture *f = *state;
+  kv_txn *t1 = kvt_begin(f->s);
+  kvt_put(t1, "k", "t1");
+  bg_put b = {.s = f->s, .t = kvt_begin(f->s), .k = "k", .v = "t2"};
+  uint64_t id2 = kv_txn_id(b.t);
+  bg_start(&b);
+  wait_until_queued(f->s, id2);
+  uint64_t before = kvt_now_ns();
+  kv_ts c1 = commit_ts(t1);
+  bg_join(&b);
+  assert_int_equal(b.put_rc, KV_OK);
+  assert_int_equal(b.commit_rc, KV_OK);
+  assert_true(kv_ts_cmp(b.cts, c1) > 0);
+  /* Woken by the release, not by a timer. */
+  assert_true(b.done_ns - before < 200ULL * 1000000ULL);
+  kv_txn *r = kvt_begin(f->s);
+  assert_string_equal(kvt_get(r, "k"), "t2");
+  kvt_commit(r);
+}
+
+static void test_txn_second_writer_proceeds_when_first_aborts(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "k", "v0");
+  kv_txn *t1 = kvt_begin(f->s);
+  kvt_put(t1, "k", "t1");
+  bg_put b = {.s = f->s, .t = kvt_begin(f->s), .k = "k", .v = "t2"};
+  bg_start(&b);
+  wait_until_queued(f->s, kv_txn_id(b.t));
+  kv_txn_abort(t1);
+  bg_join(&b);
+  assert_int_equal(b.put_rc, KV_OK);
+  assert_int_equal(b.commit_rc, KV_OK);
+  kv_txn *r = kvt_begin(f->s);
+  assert_string_equal(kvt_get(r, "k"), "t2");
+  kvt_commit(r);
+}
+
+static void test_txn_waiters_are_served_fifo(void **state) {
+  fixture *f = *state;
+  kv_txn *t0 = kvt_begin(f->s);
+  kvt_put(t0, "q", "0");
+  enum { N = 4 };
+  bg_put b[N];
+  char vals[N][16];
+  for (int i = 0; i < N; i++) {
+    snprintf(vals[i], sizeof vals[i], "%d", i + 1);
+    b[i] = (bg_put){.s = f->s, .t = kvt_begin(f->s), .k = "q", .v = vals[i]};
+    bg_start(&b[i]);
+    wait_until_queued(f->s, kv_txn_id(b[i].t));
+  }
+  kvt_commit(t0);
+  for (int i = 0; i < N; i++) {
+    bg_join(&b[i]);
+    assert_int_equal(b[i].commit_rc, KV_OK);
+    if (i) assert_true(kv_ts_cmp(b[i].cts, b[i - 1].cts) > 0);
+  }
+  kv_txn *r = kvt_begin(f->s);
+  assert_string_equal(kvt_get(r, "q"), "4");
+  kvt_commit(r);
+}
+
+/* ------------------------------------------- 4. read meets lock -- */
+
+static void test_txn_read_meets_lock_does_not_block(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "k", "old");
+  kvt_put1(f->s, "j", "jj");
+  kv_txn *w = kvt_begin(f->s);
+  assert_string_equal(kvt_get(w, "j"), "jj"); /* the writer also read */
+  kvt_put(w, "k", "new");
+  kv_ts w_before = kv_txn_write_ts(w);
+  kv_txn *r = kvt_begin(f->s);
+  kv_ts rts = kv_txn_read_ts(r);
+  assert_true(kv_ts_cmp(rts, w_before) > 0);
+  /* Same thread, writer still holding its lock: returning at all proves
+  ** the read did not wait for it. */
+  assert_string_equal(kvt_get(r, "k"), "old");
+  kv_stats st;
+  kv_store_stats(f->s, &st);
+  assert_int_equal(st.locks_held, 1);
+  kvt_commit(r);
+  kv_ts wc = commit_ts(w); /* pushed above the read, and still commits */
+  assert_true(kv_ts_cmp(wc, rts) > 0);
+  kv_store_stats(f->s, &st);
+  assert_true(st.refreshes >= 1);
+}
+
+/* ------------------------------------------- 5. timestamp cache -- */
+
+static void test_txn_write_below_read_is_pushed_strictly_above(void **state) {
+  fixture *f = *state;
+  kv_txn *w = kvt_begin(f->s);
+  kv_txn *r = kvt_begin(f->s);
+  assert_null(kvt_get(r, "k"));
+  kv_ts rts = kv_txn_read_ts(r);
+  kvt_commit(r);
+  kvt_put(w, "k", "v");
+  kv_ts wts = kv_txn_write_ts(w);
+  assert_true(kv_ts_cmp(wts, rts) > 0); /* never equal (seed bug B4) */
+  kv_ts c = commit_ts(w);
+  assert_true(kv_ts_cmp(c, rts) > 0);
+}
+
+static void test_txn_pushed_txn_commits_when_refresh_passes(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "a", "1");
+  kv_txn *w = kvt_begin(f->s);
+  assert_string_equal(kvt_get(w, "a"), "1");
+  kv_ts wread = kv_txn_read_ts(w);
+  kv_txn *r = kvt_begin(f->s);
+  assert_null(kvt_get(r, "b"));
+  kv_ts rts = kv_txn_read_ts(r);
+  kvt_commit(r);
+  kvt_put(w, "b", "2");
+  /* Pushed above r's read; the refresh over (wread, c] finds nothing, so
+  ** it commits (seed bug B6 had this inverted). */
+  kv_ts c = commit_ts(w);
+  assert_true(kv_ts_cmp(c, rts) > 0 && kv_ts_cmp(c, wread) > 0);
+}
+
+/* ------------------------------------------- 6. refresh failure -- */
+
+static void test_txn_refresh_fails_when_read_key_changed(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "k", "v0");
+  kv_txn *t1 = kvt_begin(f->s);
+  assert_string_equal(kvt_get(t1, "k"), "v0");
+  kvt_put1(f->s, "k", "v1"); /* T2 writes k and commits */
+  kv_txn *t3 = kvt_begin(f->s);
+  assert_null(kvt_get(t3, "other")); /* a read that will push T1 */
+  kvt_commit(t3);
+  kvt_put(t1, "other", "x");
+  KVT_RC(KV_RETRY, kv_txn_commit(t1, NULL, errptr));
+  assert_int_equal(kv_txn_retry_reason(t1), KV_RETRY_READ_REFRESH);
+  /* Dead: every later call fails the same way. */
+  KVT_RC(KV_RETRY, kv_txn_put(t1, "z", 1, "z", 1, errptr));
+  kv_txn_abort(t1);
+  kv_txn *r = kvt_begin(f->s);
+  assert_null(kvt_get(r, "other"));
+  kvt_commit(r);
+}
+
+static void test_txn_refresh_fails_on_phantom(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "acct/1", "10");
+  kv_txn *t1 = kvt_begin(f->s);
+  kv_iter *it;
+  KVT_OK(kv_txn_scan(t1, "acct/", 5, "acct0", 5, 0, 0, &it, errptr));
+  int n = 0;
+  while (kv_iter_next(it, NULL) == KV_OK) n++;
+  kv_iter_close(it);
+  assert_int_equal(n, 1);
+  kvt_put1(f->s, "acct/2", "20"); /* the phantom */
+  kv_txn *t3 = kvt_begin(f->s);
+  assert_null(kvt_get(t3, "summary"));
+  kvt_commit(t3);
+  kvt_put(t1, "summary", "10");
+  KVT_RC(KV_RETRY, kv_txn_commit(t1, NULL, errptr));
+  assert_int_equal(kv_txn_retry_reason(t1), KV_RETRY_READ_REFRESH);
+  kv_txn_abort(t1);
+}
+
+static void test_txn_refresh_passes_outside_scanned_range(void **state) {
+  fixture *f = *state;
+  kv_txn *t1 = kvt_begin(f->s);
+  kv_iter *it;
+  KVT_OK(kv_txn_scan(t1, "acct/", 5, "acct0", 5, 0, 0, &it, errptr));
+  while (kv_iter_next(it, NULL) == KV_OK) {
+  }
+  kv_iter_close(it);
+  kvt_put1(f->s, "acct0", "outside"); /* just past the exclusive end */
+  kvt_put1(f->s, "acct.", "before");  /* just before the start */
+  kv_txn *t3 = kvt_begin(f->s);
+  assert_null(kvt_get(t3, "summary"));
+  kvt_commit(t3);
+  kvt_put(t1, "summary", "0");
+  kvt_commit(t1);
+}
+
+/* A scan that stopped early depends only on the rows it returned. */
+static void test_txn_limited_scan_depends_on_returned_rows(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "q/1", "a");
+  kvt_put1(f->s, "q/5", "b");
+  kv_txn *t1 = kvt_begin(f->s);
+  kv_iter *it;
+  KVT_OK(kv_txn_scan(t1, "q/", 2, "q0", 2, 0, 1, &it, errptr));
+  KVT_OK(kv_iter_next(it, errptr));
+  KVT_RC(KV_NOTFOUND, kv_iter_next(it, errptr));
+  kv_iter_close(it);
+  kvt_put1(f->s, "q/7", "c"); /* after the returned row */
+  kv_txn *t3 = kvt_begin(f->s);
+  assert_null(kvt_get(t3, "q-taken"));
+  kvt_commit(t3);
+  kvt_put(t1, "q-taken", "1");
+  kvt_commit(t1);
+}
+
+/* ---------------------------------------- 7. write too old, lost update -- */
+
+static void test_txn_write_too_old_moves_above_newer_version(void **state) {
+  fixture *f = *state;
+  kv_txn *t1 = kvt_begin(f->s);
+  kv_txn *t2 = kvt_begin(f->s);
+  kvt_put(t2, "k", "t2");
+  kv_ts c2 = commit_ts(t2);
+  kvt_put(t1, "k", "t1"); /* blind write below a newer version */
+  assert_true(kv_ts_cmp(kv_txn_write_ts(t1), c2) > 0);
+  kv_ts c1 = commit_ts(t1);
+  assert_true(kv_ts_cmp(c1, c2) > 0);
+  kv_txn *r = kvt_begin(f->s);
+  assert_string_equal(kvt_get(r, "k"), "t1");
+  kvt_commit(r);
+}
+
+static void test_txn_lost_update_is_impossible(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "n", "0");
+  kv_txn *a = kvt_begin(f->s);
+  kv_txn *b = kvt_begin(f->s);
+  assert_string_equal(kvt_get(a, "n"), "0");
+  assert_string_equal(kvt_get(b, "n"), "0");
+  kvt_put(a, "n", "1");
+  bg_put bb = {.s = f->s, .t = b, .k = "n", .v = "1"};
+  bg_start(&bb);
+  wait_until_queued(f->s, kv_txn_id(b));
+  kvt_commit(a);
+  bg_join(&bb);
+  /* b read 0 before a's commit: it must not commit its stale increment. */
+  assert_true(bb.put_rc == KV_RETRY || bb.commit_rc == KV_RETRY);
+  assert_int_equal(bb.reason, KV_RETRY_WRITE_CONFLICT);
+}
+
+/* With locking reads the same race waits instead of failing. */
+typedef struct locking_read {
+  kv_txn *t;
+  int rc;
+  char val[8];
+} locking_read;
+
+static void *locking_read_main(void *arg) {
+  locking_read *r = arg;
+  const void *v;
+  size_t vl;
+  r->rc = kv_txn_get(r->t, "n", 1, KV_READ_FOR_UPDATE, &v, &vl, NULL);
+  if (r->rc == KV_OK) {
+    if (vl > 7) vl = 7;
+    memcpy(r->val, v, vl);
+    r->val[vl] = 0;
+  }
+  return NULL;
+}
+
+static void test_txn_locking_read_waits_and_reads_latest(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "n", "0");
+  kv_txn *a = kvt_begin(f->s);
+  kv_txn *b = kvt_begin(f->s);
+  const void *v;
+  size_t vl;
+  KVT_OK(kv_txn_get(a, "n", 1, KV_READ_FOR_UPDATE, &v, &vl, errptr));
+  kvt_put(a, "n", "1");
+  locking_read r = {.t = b};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, locking_read_main, &r), 0);
+  wait_until_queued(f->s, kv_txn_id(b));
+  kv_ts ca = commit_ts(a);
+  pthread_join(th, NULL);
+  assert_int_equal(r.rc, KV_OK);
+  assert_string_equal(r.val, "1"); /* the latest value, not b's snapshot */
+  assert_true(kv_ts_cmp(kv_txn_read_ts(b), ca) > 0);
+  kvt_put(b, "n", "2");
+  kvt_commit(b);
+  kv_txn *c = kvt_begin(f->s);
+  assert_string_equal(kvt_get(c, "n"), "2");
+  kvt_commit(c);
+}
+
+/* ---------------------------------------------------- 8. deadlocks -- */
+
+typedef struct dl_member {
+  kv_txn *t;
+  const char *mine, *next;
+  pthread_barrier_t *bar;
+  int rc;
+  kv_retry_reason reason;
+  uint64_t start_ns, end_ns;
+} dl_member;
+
+static void *dl_main(void *arg) {
+  dl_member *m = arg;
+  m->rc = kv_txn_put(m->t, m->mine, strlen(m->mine), "x", 1, NULL);
+  pthread_barrier_wait(m->bar);
+  m->start_ns = kvt_now_ns();
+  if (m->rc == KV_OK)
+    m->rc = kv_txn_put(m->t, m->next, strlen(m->next), "y", 1, NULL);
+  m->end_ns = kvt_now_ns();
+  if (m->rc == KV_OK) {
+    /* Wait for the victim's error before committing, so the commit is not
+    ** what resolves the cycle. */
+    m->rc = kv_txn_commit(m->t, NULL, NULL);
+    if (m->rc) {
+      m->reason = kv_txn_retry_reason(m->t);
+      kv_txn_abort(m->t);
+    }
+  } else {
+    m->reason = kv_txn_retry_reason(m->t);
+    kv_txn_abort(m->t);
+  }
+  return NULL;
+}
+
+static void run_deadlock(kv_store *s, int n) {
+  const char *keys[] = {"A", "B", "C", "D"};
+  dl_member m[4];
+  pthread_t th[4];
+  pthread_barrier_t bar;
+  pthread_barrier_init(&bar, NULL, (unsigned)n);
+  for (int i = 0; i < n; i++) {
+    m[i] = (dl_member){.t = kvt_begin(s), .mine = keys[i],
+                       .next = keys[(i + 1) % n], .bar = &bar};
+  }
+  for (int i = 0; i < n; i++) pthread_create(&th[i], NULL, dl_main, &m[i]);
+  for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
+  pthread_barrier_destroy(&bar);
+  int aborted = 0, committed = 0;
+  for (int i = 0; i < n; i++) {
+    if (m[i].rc == KV_OK) {
+      committed++;
+    } else {
+      aborted++;
+      assert_int_equal(m[i].rc, KV_RETRY);
+      assert_int_equal(m[i].reason, KV_RETRY_DEADLOCK);
+      /* Found well under the 10 s lock timeout. */
+      assert_true(m[i].end_ns - m[i].start_ns < 100ULL * 1000000ULL);
+    }
+  }
+  assert_int_equal(aborted, 1);      /* never both (seed bug B15) */
+  assert_int_equal(committed, n - 1);
+  kv_stats st;
+  kv_store_stats(s, &st);
+  assert_true(st.deadlocks >= 1);
+}
+
+static void test_txn_deadlock_of_two(void **state) {
+  fixture *f = *state;
+  for (int round = 0; round < 5; round++) run_deadlock(f->s, 2);
+}
+
+static void test_txn_deadlock_of_three(void **state) {
+  fixture *f = *state;
+  for (int round = 0; round < 5; round++) run_deadlock(f->s, 3);
+}
+
+/* The victim is the lower priority, then the younger. */
+static void test_txn_deadlock_victim_rule(void **state) {
+  fixture *f = *state;
+  for (int variant = 0; variant < 3; variant++) {
+    kv_txn_options o1, o2;
+    kv_txn_options_init(&o1);
+    kv_txn_options_init(&o2);
+    kv_retry_info old_age;
+    kv_txn *t1 = NULL, *t2 = NULL;
+    if (variant == 0) { /* same priority: t2 is younger and loses */
+      KVT_OK(kv_txn_begin(f->s, &o1, &t1, errptr));
+      KVT_OK(kv_txn_begin(f->s, &o2, &t2, errptr));
+    } else if (variant == 1) { /* t2 is a retry of an older txn: t1 loses */
+      kv_txn *old = kvt_begin(f->s);
+      kv_txn_retry_info(old, &old_age);
+      kv_txn_abort(old);
+      KVT_OK(kv_txn_begin(f->s, &o1, &t1, errptr));
+      o2.retry_of = &old_age;
+      KVT_OK(kv_txn_begin(f->s, &o2, &t2, errptr));
+    } else { /* t1 has low priority: t1 loses although older */
+      o1.priority = KV_PRIORITY_LOW;
+      o2.priority = KV_PRIORITY_LOW;
+      KVT_OK(kv_txn_begin(f->s, &o1, &t1, errptr));
+      kv_txn_abort(t1);
+      kv_txn_options_init(&o2);
+      o2.priority = KV_PRIORITY_LOW;
+      o1.priority = KV_PRIORITY_LOW;
+      KVT_OK(kv_txn_begin(f->s, &o1, &t1, errptr));
+      kv_retry_info boosted;
+      kv_txn_retry_info(t1, &boosted);
+      kv_txn_abort(t1);
+      KVT_OK(kv_txn_begin(f->s, &o1, &t1, errptr)); /* boost 0, older */
+      o2.retry_of = &boosted;                       /* boost 1 */
+      KVT_OK(kv_txn_begin(f->s, &o2, &t2, errptr));
+    }
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 2);
+    dl_member m[2] = {
+        {.t = t1, .mine = "X", .next = "Y", .bar = &bar},
+        {.t = t2, .mine = "Y", .next = "X", .bar = &bar},
+    };
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, dl_main, &m[i]);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&bar);
+    int loser = variant == 0 ? 1 : 0;
+    assert_int_equal(m[loser].rc, KV_RETRY);
+    assert_int_equal(m[loser].reason, KV_RETRY_DEADLOCK);
+    assert_int_equal(m[!loser].rc, KV_OK);
+  }
+}
+
+/* A writer of higher priority aborts the holder instead of waiting. */
+static void test_txn_high_priority_aborts_holder(void **state) {
+  fixture *f = *state;
+  kv_txn *low = kvt_begin(f->s);
+  kvt_put(low, "k", "low");
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.priority = KV_PRIORITY_HIGH;
+  kv_txn *high = NULL;
+  KVT_OK(kv_txn_begin(f->s, &o, &high, errptr));
+  kvt_put(high, "k", "high"); /* does not wait */
+  kvt_commit(high);
+  KVT_RC(KV_RETRY, kv_txn_commit(low, NULL, errptr));
+  assert_int_equal(kv_txn_retry_reason(low), KV_RETRY_ABORTED_PRIORITY);
+  kv_txn_abort(low);
+  kv_txn *r = kvt_begin(f->s);
+  assert_string_equal(kvt_get(r, "k"), "high");
+  kvt_commit(r);
+}
+
+/* -------------------------------- 9. timeouts, aborts, savepoints -- */
+
+static void test_txn_lock_timeout_error(void **state) {
+  fixture *f = *state;
+  kv_txn *t1 = kvt_begin(f->s);
+  kvt_put(t1, "k", "1");
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.lock_timeout_ms = 50;
+  kv_txn *t2 = NULL;
+  KVT_OK(kv_txn_begin(f->s, &o, &t2, errptr));
+  uint64_t t0 = kvt_now_ns();
+  char *err = NULL;
+  assert_int_equal(kv_txn_put(t2, "k", 1, "2", 1, &err), KV_RETRY);
+  uint64_t waited = kvt_now_ns() - t0;
+  assert_true(waited >= 50ULL * 1000000ULL);
+  assert_int_equal(kv_txn_retry_reason(t2), KV_RETRY_LOCK_TIMEOUT);
+  assert_non_null(strstr(err, "restart transaction"));
+  assert_non_null(strstr(err, "lock timeout"));
+  kv_free(err);
+  kv_txn_abort(t2);
+  kvt_commit(t1);
+}
+
+static void test_txn_savepoint_rollback(void **state) {
+  fixture *f = *state;
+  kv_txn *t = kvt_begin(f->s);
+  kvt_put(t, "a", "1");
+  uint32_t sp1, sp2;
+  KVT_OK(kv_txn_savepoint(t, &sp1, errptr));
+  kvt_put(t, "b", "2");
+  kvt_put(t, "a", "1b");
+  KVT_OK(kv_txn_savepoint(t, &sp2, errptr));
+  KVT_OK(kv_txn_delete(t, "a", 1, errptr));
+  assert_null(kvt_get(t, "a"));
+  KVT_OK(kv_txn_rollback_to(t, sp2, errptr));
+  assert_string_equal(kvt_get(t, "a"), "1b");
+  KVT_OK(kv_txn_rollback_to(t, sp1, errptr));
+  assert_string_equal(kvt_get(t, "a"), "1");
+  assert_null(kvt_get(t, "b"));
+  kvt_put(t, "c", "3");
+  KVT_OK(kv_txn_rollback_to(t, sp1, errptr)); /* the mark stays valid */
+  assert_null(kvt_get(t, "c"));
+  kvt_put(t, "d", "4");
+  kvt_commit(t);
+  kv_txn *r = kvt_begin(f->s);
+  assert_string_equal(kvt_get(r, "a"), "1");
+  assert_null(kvt_get(r, "b"));
+  assert_null(kvt_get(r, "c"));
+  assert_string_equal(kvt_get(r, "d"), "4");
+  kvt_commit(r);
+}
+
+/* Seed bug B8: a failed commit kept its locks, and the retry then waited
+** on its own previous attempt. */
+static void test_txn_failed_commit_releases_locks(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "k", "v0");
+  kv_txn *t1 = kvt_begin(f->s);
+  assert_string_equal(kvt_get(t1, "k"), "v0");
+  kvt_put(t1, "w", "t1");
+  kvt_put1(f->s, "k", "v1");
+  kv_txn *t3 = kvt_begin(f->s);
+  assert_null(kvt_get(t3, "w2"));
+  kvt_commit(t3);
+  kvt_put(t1, "w2", "t1");
+  KVT_RC(KV_RETRY, kv_txn_commit(t1, NULL, errptr));
+  kv_stats st;
+  kv_store_stats(f->s, &st);
+  assert_int_equal(st.locks_held, 0); /* released before abort is called */
+  kv_retry_info info;
+  kv_txn_retry_info(t1, &info);
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.retry_of = &info;
+  o.lock_timeout_ms = 0; /* any wait at all would fail */
+  kv_txn *retry = NULL;
+  KVT_OK(kv_txn_begin(f->s, &o, &retry, errptr));
+  kvt_put(retry, "w", "retry");
+  kvt_put(retry, "w2", "retry");
+  kvt_commit(retry);
+  kv_txn_abort(t1);
+}
+
+static void test_txn_read_only_rejects_writes(void **state) {
+  fixture *f = *state;
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.read_only = 1;
+  kv_txn *t = NULL;
+  KVT_OK(kv_txn_begin(f->s, &o, &t, errptr));
+  KVT_RC(KV_INVALID, kv_txn_put(t, "a", 1, "b", 1, errptr));
+  assert_false(kv_txn_is_dead(t)); /* misuse does not kill it */
+  assert_null(kvt_get(t, "a"));
+  kvt_commit(t);
+  /* A past read timestamp needs read_only; a future one is refused. */
+  kv_txn_options_init(&o);
+  o.read_ts = (kv_ts){1, 0};
+  KVT_RC(KV_INVALID, kv_txn_begin(f->s, &o, &t, errptr));
+  o.read_only = 1;
+  o.read_ts = (kv_ts){UINT64_MAX - 5, 0};
+  KVT_RC(KV_INVALID, kv_txn_begin(f->s, &o, &t, errptr));
+}
+
+/* A commit that returned is seen by every transaction begun afterwards,
+** even when its timestamp was pushed ahead of the clock. */
+static void test_txn_commit_visible_to_later_begin(void **state) {
+  fixture *f = *state;
+  for (int i = 0; i < 50; i++) {
+    kv_txn *w = kvt_begin(f->s);
+    kv_txn *r = kvt_begin(f->s);
+    assert_null(kvt_get(r, "vis"));
+    kvt_commit(r);
+    kvt_put(w, "vis", "x");
+    kv_ts c = commit_ts(w); /* pushed above r's read */
+    kv_txn *later = kvt_begin(f->s);
+    assert_true(kv_ts_cmp(kv_txn_read_ts(later), c) > 0);
+    assert_string_equal(kvt_get(later, "vis"), "x");
+    KVT_OK(kv_txn_delete(later, "vis", 3, errptr));
+    kvt_commit(later);
+  }
+}
+
+int main(void) {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+  const struct CMUnitTest tests[] = {
+      T(test_txn_second_writer_waits_for_commit),
+      T(test_txn_second_writer_proceeds_when_first_aborts),
+      T(test_txn_waiters_are_served_fifo),
+      T(test_txn_read_meets_lock_does_not_block),
+      T(test_txn_write_below_read_is_pushed_strictly_above),
+      T(test_txn_pushed_txn_commits_when_refresh_passes),
+      T(test_txn_refresh_fails_when_read_key_changed),
+      T(test_txn_refresh_fails_on_phantom),
+      T(test_txn_refresh_passes_outside_scanned_range),
+      T(test_txn_limited_scan_depends_on_returned_rows),
+      T(test_txn_write_too_old_moves_above_newer_version),
+      T(test_txn_lost_update_is_impossible),
+      T(test_txn_locking_read_waits_and_reads_latest),
+      T(test_txn_deadlock_of_two),
+      T(test_txn_deadlock_of_three),
+      T(test_txn_deadlock_victim_rule),
+      T(test_txn_high_priority_aborts_holder),
+      T(test_txn_lock_timeout_error),
+      T(test_txn_savepoint_rollback),
+      T(test_txn_failed_commit_releases_locks),
+      T(test_txn_read_only_rejects_writes),
+      T(test_txn_commit_visible_to_later_begin),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
