@@ -1,0 +1,376 @@
+/*
+** test_store.c — opening stores (scenario 10 of the kvcore issue): one
+** store per directory per process, reference counted and thread safe; a
+** forked child gets "store is in use by another process" and harms
+** nothing; corrupt, foreign and missing directories give clear errors;
+** metadata, range deletion, garbage collection and statistics.
+*/
+#include "kvtest.h"
+
+#include <fcntl.h>
+#include <rocksdb/c.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static char *errbuf;
+
+static int open_rc(const char *dir, const kv_options *o, kv_store **out) {
+  kv_free(errbuf);
+  errbuf = NULL;
+  *out = NULL;
+  return kv_store_open(dir, o, out, &errbuf);
+}
+
+static void test_store_same_directory_is_one_store(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  kv_store *a = kvt_open_dir(dir, NULL);
+  char alias[600];
+  snprintf(alias, sizeof alias, "%s/../%s", dir, strrchr(dir, '/') + 1);
+  kv_store *b = kvt_open_dir(alias, NULL); /* another spelling of the path */
+  assert_ptr_equal(a, b);
+  kvt_put1(a, "k", "v");
+  kv_store_close(a);
+  kv_txn *t = kvt_begin(b); /* still open: one reference left */
+  assert_string_equal(kvt_get(t, "k"), "v");
+  kvt_commit(t);
+  kv_store_close(b);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+typedef struct opener {
+  const char *dir;
+  kv_store *s;
+} opener;
+
+static void *opener_main(void *arg) {
+  opener *o = arg;
+  kv_store_open(o->dir, NULL, &o->s, NULL);
+  return NULL;
+}
+
+static void test_store_concurrent_opens_share(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  enum { N = 8 };
+  opener o[N];
+  pthread_t th[N];
+  for (int i = 0; i < N; i++) {
+    o[i] = (opener){dir, NULL};
+    pthread_create(&th[i], NULL, opener_main, &o[i]);
+  }
+  for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < N; i++) {
+    assert_non_null(o[i].s);
+    assert_ptr_equal(o[i].s, o[0].s);
+  }
+  for (int i = 0; i < N; i++) kv_store_close(o[i].s);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+static void test_store_in_memory_is_shared(void **state) {
+  (void)state;
+  kv_store *a = kvt_open_dir(NULL, NULL);
+  kv_store *b = kvt_open_dir(":memory:", NULL);
+  assert_ptr_equal(a, b);
+  assert_string_equal(kv_store_path(a), "");
+  kvt_put1(a, "mem", "yes");
+  kv_txn *t = kvt_begin(b);
+  assert_string_equal(kvt_get(t, "mem"), "yes");
+  kvt_commit(t);
+  kv_store_close(a);
+  kv_store_close(b);
+}
+
+/* Scenario 10: a second process gets the busy error and harms nothing. */
+static void test_store_busy_in_other_process(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  kv_store *s = kvt_open_dir(dir, NULL);
+  kvt_put1(s, "k", "parent");
+  int pfd[2];
+  assert_int_equal(pipe(pfd), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(pfd[0]);
+    kv_store *c = NULL;
+    char *err = NULL;
+    int rc = kv_store_open(dir, NULL, &c, &err);
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "%d %s", rc, err ? err : "");
+    if (write(pfd[1], msg, (size_t)n) < 0) _exit(3);
+    _exit(c ? 2 : 0);
+  }
+  close(pfd[1]);
+  char msg[512] = {0};
+  ssize_t n = read(pfd[0], msg, sizeof msg - 1);
+  close(pfd[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(n > 0);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  assert_int_equal(atoi(msg), KV_BUSY);
+  assert_non_null(strstr(msg, "store is in use by another process"));
+  /* The parent's store is unharmed and writable. */
+  kvt_put1(s, "k2", "after");
+  kv_txn *t = kvt_begin(s);
+  assert_string_equal(kvt_get(t, "k"), "parent");
+  assert_string_equal(kvt_get(t, "k2"), "after");
+  kvt_commit(t);
+  kv_store_close(s);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+static void write_file(const char *path, const char *text) {
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs(text, fp);
+  fclose(fp);
+}
+
+static void test_store_foreign_directory_is_refused(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(1);
+  char path[600];
+  snprintf(path, sizeof path, "%s/notes.txt", dir);
+  write_file(path, "my files\n");
+  kv_store *s;
+  assert_int_equal(open_rc(dir, NULL, &s), KV_CORRUPT);
+  assert_null(s);
+  assert_non_null(strstr(errbuf, "not a kvcore store"));
+  /* Nothing was written into it. */
+  snprintf(path, sizeof path, "%s/CURRENT", dir);
+  assert_int_not_equal(access(path, F_OK), 0);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+static void test_store_corrupt_directory_is_refused(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  kv_store *s = kvt_open_dir(dir, NULL);
+  kvt_put1(s, "k", "v");
+  kv_store_close(s);
+  char path[600];
+  snprintf(path, sizeof path, "%s/CURRENT", dir);
+  write_file(path, "garbage-manifest-name\n");
+  int rc = open_rc(dir, NULL, &s);
+  assert_true(rc == KV_CORRUPT || rc == KV_IOERR);
+  assert_null(s);
+  assert_non_null(errbuf);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+static void test_store_plain_rocksdb_is_refused(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  rocksdb_options_t *o = rocksdb_options_create();
+  rocksdb_options_set_create_if_missing(o, 1);
+  char *rerr = NULL;
+  rocksdb_t *db = rocksdb_open(o, dir, &rerr);
+  assert_null(rerr);
+  rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+  rocksdb_put(db, wo, "x", 1, "y", 1, &rerr);
+  rocksdb_writeoptions_destroy(wo);
+  rocksdb_close(db);
+  rocksdb_options_destroy(o);
+  kv_store *s;
+  assert_int_equal(open_rc(dir, NULL, &s), KV_CORRUPT);
+  assert_non_null(strstr(errbuf, "not a kvcore store"));
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+static void test_store_missing_or_bad_paths(void **state) {
+  (void)state;
+  kv_options o;
+  kv_options_init(&o);
+  o.create_if_missing = 0;
+  kv_store *s;
+  char *dir = kvt_tempdir(0);
+  assert_int_equal(open_rc(dir, &o, &s), KV_IOERR);
+  assert_non_null(strstr(errbuf, "does not exist"));
+  assert_int_equal(open_rc("/dev/null/store", NULL, &s), KV_IOERR);
+  char file[600];
+  snprintf(file, sizeof file, "%s.file", dir);
+  write_file(file, "x");
+  assert_int_equal(open_rc(file, NULL, &s), KV_CORRUPT);
+  assert_non_null(strstr(errbuf, "not a directory"));
+  unlink(file);
+  kv_options_init(&o);
+  o.synchronous = 7;
+  assert_int_equal(open_rc(dir, &o, &s), KV_INVALID);
+  free(dir);
+}
+
+static void test_store_meta(void **state) {
+  (void)state;
+  kv_store *s = kvt_open_dir(NULL, NULL);
+  KVT_OK(kv_store_meta_put(s, "catalog.version", "7", 1, errptr));
+  char *v = NULL;
+  size_t n = 0;
+  KVT_OK(kv_store_meta_get(s, "catalog.version", &v, &n, errptr));
+  assert_int_equal(n, 1);
+  assert_memory_equal(v, "7", 1);
+  kv_free(v);
+  KVT_RC(KV_NOTFOUND, kv_store_meta_get(s, "nothing", &v, &n, errptr));
+  KVT_RC(KV_INVALID, kv_store_meta_put(s, "kvcore.clock_hwm", "", 0, errptr));
+  kv_store_close(s);
+}
+
+static void test_store_delete_range(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  kv_store *s = kvt_open_dir(dir, NULL);
+  const char *keys[] = {"t1/a", "t2/a", "t2/b", "t2/c", "t3/a"};
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < 5; i++) kvt_put1(s, keys[i], round ? "2" : "1");
+  KVT_OK(kv_store_delete_range(s, "t2/", 3, "t20", 3, errptr));
+  kv_txn *t = kvt_begin(s);
+  assert_string_equal(kvt_get(t, "t1/a"), "2");
+  assert_null(kvt_get(t, "t2/a"));
+  assert_null(kvt_get(t, "t2/c"));
+  assert_string_equal(kvt_get(t, "t3/a"), "2");
+  kvt_commit(t);
+  kv_history *h; /* every version in the range is gone */
+  KVT_OK(kv_store_history(s, "t2/", 3, "t20", 3, &h, errptr));
+  KVT_RC(KV_NOTFOUND, kv_history_next(h, errptr));
+  kv_history_close(h);
+  kv_store_close(s);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+static int count_versions(kv_store *s, const char *k) {
+  kv_history *h;
+  KVT_OK(kv_store_history(s, k, strlen(k), NULL, 0, &h, errptr));
+  int n = 0;
+  while (kv_history_next(h, NULL) == KV_OK) {
+    size_t kl;
+    const char *hk = kv_history_key(h, &kl);
+    if (kl != strlen(k) || memcmp(hk, k, kl)) break;
+    n++;
+  }
+  kv_history_close(h);
+  return n;
+}
+
+static void test_store_gc_keeps_what_readers_can_see(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  kvt_clock clk = {.now = 1000000000000ULL};
+  kv_options o;
+  kv_options_init(&o);
+  o.wall_clock = kvt_clock_read;
+  o.wall_clock_ctx = &clk;
+  o.retention_ms = 1000;
+  kv_store *s = kvt_open_dir(dir, &o);
+  kvt_put1(s, "k", "v1");
+  kvt_put1(s, "k", "v2");
+  kvt_put1(s, "gone", "x");
+  kv_txn *t = kvt_begin(s);
+  KVT_OK(kv_txn_delete(t, "gone", 4, errptr));
+  kvt_commit(t);
+  clk.now += 5000000000ULL; /* 5 s later: all of the above is history */
+  kv_txn *live = kvt_begin(s); /* a reader that must keep its snapshot */
+  kvt_put1(s, "k", "v3");
+  clk.now += 5000000000ULL;
+  kv_gc_stats st;
+  KVT_OK(kv_store_gc(s, &st, errptr));
+  /* The live reader pins the threshold at its read timestamp: it sees v2. */
+  assert_string_equal(kvt_get(live, "k"), "v2");
+  assert_int_equal(count_versions(s, "k"), 2);     /* v3, v2 */
+  assert_int_equal(count_versions(s, "gone"), 0);  /* deletion collected */
+  kvt_commit(live);
+  KVT_OK(kv_store_gc(s, &st, errptr));
+  assert_int_equal(count_versions(s, "k"), 1);
+  assert_true(st.versions_deleted >= 1);
+  kv_txn *r = kvt_begin(s);
+  assert_string_equal(kvt_get(r, "k"), "v3");
+  assert_null(kvt_get(r, "gone"));
+  kvt_commit(r);
+  /* Time travel below the threshold is refused with a clear error. */
+  kv_txn_options to;
+  kv_txn_options_init(&to);
+  to.read_only = 1;
+  to.read_ts = (kv_ts){1000000000000ULL + 1, 0};
+  kv_txn *old = NULL;
+  kv_free(errbuf);
+  errbuf = NULL;
+  assert_int_equal(kv_txn_begin(s, &to, &old, &errbuf), KV_INVALID);
+  assert_non_null(strstr(errbuf, "retention"));
+  kv_store_close(s);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+static void test_store_background_gc_thread(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  kvt_clock clk = {.now = 1000000000000ULL};
+  kv_options o;
+  kv_options_init(&o);
+  o.wall_clock = kvt_clock_read;
+  o.wall_clock_ctx = &clk;
+  o.retention_ms = 1;
+  o.gc_interval_ms = 5;
+  kv_store *s = kvt_open_dir(dir, &o);
+  for (int i = 0; i < 10; i++) kvt_put1(s, "k", "v");
+  clk.now += 10000000000ULL;
+  uint64_t deadline = kvt_now_ns() + 10ULL * 1000000000ULL;
+  while (count_versions(s, "k") > 1) { /* the thread collects on its own */
+    assert_true(kvt_now_ns() < deadline);
+    usleep(1000);
+  }
+  kv_store_close(s); /* stops and joins the thread */
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+static void test_store_stats_and_introspection(void **state) {
+  (void)state;
+  kv_store *s = kvt_open_dir(NULL, NULL);
+  kv_stats before, after;
+  kv_store_stats(s, &before);
+  kv_txn *t = kvt_begin(s);
+  kvt_put(t, "intro", "1");
+  kv_store_stats(s, &after);
+  assert_int_equal(after.active_txns, before.active_txns + 1);
+  assert_int_equal(after.locks_held, before.locks_held + 1);
+  kvt_commit(t);
+  kv_store_stats(s, &after);
+  assert_int_equal(after.commits, before.commits + 1);
+  assert_int_equal(after.active_txns, before.active_txns);
+  assert_int_equal(after.locks_held, before.locks_held);
+  kv_store_close(s);
+}
+
+static int cleanup(void **state) {
+  (void)state;
+  kv_free(errbuf);
+  errbuf = NULL;
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_store_same_directory_is_one_store),
+      cmocka_unit_test(test_store_concurrent_opens_share),
+      cmocka_unit_test(test_store_in_memory_is_shared),
+      cmocka_unit_test(test_store_busy_in_other_process),
+      cmocka_unit_test(test_store_foreign_directory_is_refused),
+      cmocka_unit_test(test_store_corrupt_directory_is_refused),
+      cmocka_unit_test(test_store_plain_rocksdb_is_refused),
+      cmocka_unit_test(test_store_missing_or_bad_paths),
+      cmocka_unit_test(test_store_meta),
+      cmocka_unit_test(test_store_delete_range),
+      cmocka_unit_test(test_store_gc_keeps_what_readers_can_see),
+      cmocka_unit_test(test_store_background_gc_thread),
+      cmocka_unit_test(test_store_stats_and_introspection),
+  };
+  return cmocka_run_group_tests(tests, NULL, cleanup);
+}
