@@ -423,16 +423,20 @@ typedef struct kv_waitq {
 int kv_waitq_init(kv_waitq *q);
 void kv_waitq_destroy(kv_waitq *q);
 /* Records that waiter waits for holder and looks for a cycle through the
-** new edge.  Returns the transaction to abort to break it, or NULL.  Caller
-** holds the lock-table shard mutex of the key. */
+** new edge.  When there is one it picks the victim and, if that is another
+** transaction, aborts it (waking it and its waiters).  Returns the victim,
+** or NULL.  Caller holds the lock-table shard mutex of the key. */
 struct kv_txn *kv_waitq_wait_for(kv_waitq *q, struct kv_txn *waiter,
                                  struct kv_txn *holder);
-/* Points every waiter in `waiters` (NULL-terminated via next_waiter) ... */
+/* Re-points waiter's out-edge (a lock changed hands); NULL clears it. */
 void kv_waitq_set_edge(kv_waitq *q, struct kv_txn *waiter,
                        struct kv_txn *holder);
+/* waiter stops waiting: clears its edge and leaves the graph. */
 void kv_waitq_done(kv_waitq *q, struct kv_txn *waiter);
 /* Aborts t (when still pending) with reason, waking it and every
-** transaction waiting for it.  Returns true if this call aborted it. */
+** transaction waiting for it.  Returns true if this call aborted it.  t must
+** stay alive for the call: the caller holds the shard mutex of a lock t
+** holds. */
 bool kv_txn_abort_by_other(kv_waitq *q, struct kv_txn *t,
                            kv_retry_reason reason);
 
@@ -553,6 +557,7 @@ struct kv_txn {
   _Atomic uint64_t waiting_for_id;
   struct kv_txn *qnext, *qprev;   /* in a lock's queue (lock shard mutex) */
   _Atomic uint64_t nlocks;
+  bool queued;                    /* in a lock's queue (lock shard mutex) */
 
   /* Transaction table (its shard's mutex). */
   struct kv_txn *tnext, *tprev;

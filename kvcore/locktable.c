@@ -19,7 +19,12 @@
 **   - the holder was aborted: the first waiter to notice hands the lock on
 **     in the holder's place, so nobody waits for the aborted thread;
 **   - its lock timeout passed.
-** On each wake-up it re-evaluates under the shard mutex.  Before sleeping it
+** On each wake-up it looks its entry up again and re-evaluates under the
+** shard mutex: while it slept the lock may have been handed to it, or handed
+** to it and taken over by the next waiter because it had been aborted
+** meanwhile (the entry may then be gone), so it never keeps a pointer to an
+** entry across a sleep.  A waiter granted the lock after it was aborted
+** passes it on and fails.  Before sleeping it
 ** records the waits-for edge, which runs deadlock detection; a writer of
 ** higher priority than the holder aborts the holder and takes the lock at
 ** once (CockroachDB's PUSH_ABORT succeeding by priority).  Preconditions:
@@ -131,6 +136,7 @@ static void lk_remove(kv_lock_shard *sh, lk_entry *e) {
 }
 
 static void q_push(lk_entry *e, kv_txn *t) {
+  t->queued = true;
   t->qnext = NULL;
   t->qprev = e->qtail;
   if (e->qtail)
@@ -150,6 +156,7 @@ static void q_remove(lk_entry *e, kv_txn *t) {
   else
     e->qtail = t->qprev;
   t->qnext = t->qprev = NULL;
+  t->queued = false;
 }
 
 /* Gives the lock to `to` (the old holder is gone or aborted) and points the
@@ -214,8 +221,24 @@ int kv_lock_acquire(kv_locktable *lt, kv_waitq *q, kv_txn *me,
   int rc = KV_OK;
   for (;;) {
     uint64_t token = kv_txn_wake_token(me);
-    if (e->holder == me) { /* handed to us (we were dequeued) */
+    /* Look the entry up again: while we slept it may have been handed to us,
+    ** or handed to us and then taken over because we had been aborted
+    ** meanwhile (then the entry may be gone). */
+    e = lk_find(sh, h, key, klen);
+    if (e && e->holder == me) { /* handed to us (we were dequeued) */
+      if (status_of(me) == KV_TXN_ABORTED) { /* too late: pass it on */
+        lk_handoff(lt, q, sh, e);
+        *reason = reason_of(me);
+        rc = KV_RETRY;
+        break;
+      }
       *newly = true;
+      break;
+    }
+    if (!me->queued) {
+      *reason = status_of(me) == KV_TXN_ABORTED ? reason_of(me)
+                                                 : KV_RETRY_DEADLOCK;
+      rc = KV_RETRY;
       break;
     }
     if (status_of(me) == KV_TXN_ABORTED) {
@@ -243,10 +266,7 @@ int kv_lock_acquire(kv_locktable *lt, kv_waitq *q, kv_txn *me,
       q_remove(e, me);
       break;
     }
-    if (victim) {
-      kv_txn_abort_by_other(q, victim, KV_RETRY_DEADLOCK);
-      continue;
-    }
+    if (victim) continue; /* aborted by the detector: look again */
     if (deadline && kv_mono_ns() >= deadline) {
       *reason = KV_RETRY_LOCK_TIMEOUT;
       rc = KV_RETRY;

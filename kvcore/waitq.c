@@ -82,6 +82,20 @@ static void set_edge_locked(kv_txn *waiter, kv_txn *holder) {
   atomic_store(&waiter->waiting_for_id, holder ? holder->id : 0);
 }
 
+/* Aborts t (if pending) and wakes it and its waiters; q->mu held.  Waking
+** under the mutex keeps t alive: a transaction leaves the graph
+** (kv_waitq_done) under the same mutex before it can be freed. */
+static bool abort_locked(kv_waitq *q, kv_txn *t, kv_retry_reason reason) {
+  int expected = KV_TXN_PENDING;
+  if (!atomic_compare_exchange_strong(&t->status, &expected,
+                                      KV_TXN_ABORTED | ((int)reason << 8)))
+    return false;
+  for (kv_txn *w = q->waiting; w; w = w->wnext)
+    if (w->waiting_for == t) kv_txn_wake(w);
+  kv_txn_wake(t);
+  return true;
+}
+
 kv_txn *kv_waitq_wait_for(kv_waitq *q, kv_txn *waiter, kv_txn *holder) {
   pthread_mutex_lock(&q->mu);
   waitq_link(q, waiter);
@@ -107,10 +121,14 @@ kv_txn *kv_waitq_wait_for(kv_waitq *q, kv_txn *waiter, kv_txn *holder) {
       if (!victim || victim_before(t, victim)) victim = t;
       t = t->waiting_for;
     } while (t && t != waiter);
-    if (breaking)
+    if (breaking) {
       victim = NULL;
-    else
+    } else {
       atomic_fetch_add_explicit(&q->deadlocks, 1, memory_order_relaxed);
+      /* Every member waits in the graph, so the victim is alive here. */
+      if (victim != waiter && !abort_locked(q, victim, KV_RETRY_DEADLOCK))
+        victim = NULL;
+    }
   }
   pthread_mutex_unlock(&q->mu);
   return victim;
@@ -130,16 +148,10 @@ void kv_waitq_done(kv_waitq *q, kv_txn *waiter) {
 }
 
 bool kv_txn_abort_by_other(kv_waitq *q, kv_txn *t, kv_retry_reason reason) {
-  int expected = KV_TXN_PENDING;
-  if (!atomic_compare_exchange_strong(&t->status, &expected,
-                                      KV_TXN_ABORTED | ((int)reason << 8)))
-    return false;
   pthread_mutex_lock(&q->mu);
-  for (kv_txn *w = q->waiting; w; w = w->wnext)
-    if (w->waiting_for == t) kv_txn_wake(w);
+  bool done = abort_locked(q, t, reason);
   pthread_mutex_unlock(&q->mu);
-  kv_txn_wake(t);
-  return true;
+  return done;
 }
 
 uint64_t kv_txn_wake_token(kv_txn *t) {

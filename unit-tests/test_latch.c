@@ -1,0 +1,208 @@
+/*
+** test_latch.c — the latch manager: write latches isolate overlapping
+** commits (an earlier latch makes a later one wait; disjoint ones do not);
+** an optimistic read waits for a write latch at or below its timestamp and
+** not for one above it; range latches cover their keys; waiters wake on the
+** release; many threads on overlapping sets never deadlock and never
+** overlap.
+*/
+#include "kvtest.h"
+
+#include "kvint.h"
+
+static kv_latch_mgr mgr;
+
+static int setup(void **state) {
+  (void)state;
+  return kv_latch_mgr_init(&mgr);
+}
+
+static int teardown(void **state) {
+  (void)state;
+  kv_latch_mgr_destroy(&mgr);
+  return 0;
+}
+
+static kv_ts ts(uint64_t w) { return (kv_ts){w, 0}; }
+
+typedef struct reader {
+  kv_span sp;
+  kv_ts at;
+  _Atomic int done;
+  pthread_t th;
+} reader;
+
+static void *reader_main(void *arg) {
+  reader *r = arg;
+  kv_latch_wait_read(&mgr, &r->sp, r->at);
+  atomic_store(&r->done, 1);
+  return NULL;
+}
+
+static void reader_start(reader *r) { pthread_create(&r->th, NULL, reader_main, r); }
+
+/* Waits up to 2 s for r->done to become `want`. */
+static void expect_done(reader *r, int want) {
+  uint64_t deadline = kvt_now_ns() + (want ? 2000ULL : 50ULL) * 1000000ULL;
+  while (atomic_load(&r->done) != want && kvt_now_ns() < deadline) usleep(100);
+  assert_int_equal(atomic_load(&r->done), want);
+}
+
+static void test_latch_read_waits_only_at_or_above(void **state) {
+  (void)state;
+  const char *k = "key";
+  size_t kl = 3;
+  kv_latch_guard g;
+  assert_int_equal(kv_latch_acquire(&mgr, &g, &k, &kl, 1, ts(100)), KV_OK);
+  /* A read below the latch's timestamp does not wait. */
+  reader below = {.sp = {.start = "key", .slen = 3}, .at = ts(99)};
+  reader_start(&below);
+  expect_done(&below, 1);
+  pthread_join(below.th, NULL);
+  /* Another key does not wait. */
+  reader other = {.sp = {.start = "kez", .slen = 3}, .at = ts(500)};
+  reader_start(&other);
+  expect_done(&other, 1);
+  pthread_join(other.th, NULL);
+  /* At or above: waits until the release, which wakes it. */
+  reader at = {.sp = {.start = "key", .slen = 3}, .at = ts(100)};
+  reader range = {.sp = {.start = "a", .slen = 1, .is_range = 1, .end_inf = 1},
+                  .at = ts(200)};
+  reader_start(&at);
+  reader_start(&range);
+  expect_done(&at, 0);
+  expect_done(&range, 0);
+  kv_latch_release(&mgr, &g);
+  expect_done(&at, 1);
+  expect_done(&range, 1);
+  pthread_join(at.th, NULL);
+  pthread_join(range.th, NULL);
+}
+
+static void test_latch_range_latch_covers_its_keys(void **state) {
+  (void)state;
+  enum { N = KV_LATCH_MAX_POINTS + 5 };
+  char keys[N][8];
+  const char *kp[N];
+  size_t kl[N];
+  for (int i = 0; i < N; i++) {
+    snprintf(keys[i], sizeof keys[i], "m%03d", i * 2);
+    kp[i] = keys[i];
+    kl[i] = strlen(keys[i]);
+  }
+  kv_latch_guard g;
+  assert_int_equal(kv_latch_acquire(&mgr, &g, kp, kl, N, ts(10)), KV_OK);
+  /* A key between two written keys is inside the condensed range. */
+  reader inside = {.sp = {.start = "m001", .slen = 4}, .at = ts(20)};
+  reader outside = {.sp = {.start = "n", .slen = 1}, .at = ts(20)};
+  reader_start(&inside);
+  reader_start(&outside);
+  expect_done(&outside, 1);
+  expect_done(&inside, 0);
+  kv_latch_release(&mgr, &g);
+  expect_done(&inside, 1);
+  pthread_join(inside.th, NULL);
+  pthread_join(outside.th, NULL);
+}
+
+typedef struct writer {
+  const char *key;
+  _Atomic int done;
+  pthread_t th;
+  kv_latch_guard g;
+} writer;
+
+static void *writer_main(void *arg) {
+  writer *w = arg;
+  size_t kl = strlen(w->key);
+  kv_latch_acquire(&mgr, &w->g, &w->key, &kl, 1, ts(5));
+  atomic_store(&w->done, 1);
+  return NULL;
+}
+
+static void test_latch_later_writer_waits_for_earlier(void **state) {
+  (void)state;
+  const char *k = "w";
+  size_t kl = 1;
+  kv_latch_guard g;
+  kv_latch_acquire(&mgr, &g, &k, &kl, 1, ts(50));
+  writer same = {.key = "w"}, other = {.key = "x"};
+  pthread_create(&same.th, NULL, writer_main, &same);
+  pthread_create(&other.th, NULL, writer_main, &other);
+  pthread_join(other.th, NULL);
+  assert_int_equal(atomic_load(&other.done), 1);
+  usleep(20000);
+  assert_int_equal(atomic_load(&same.done), 0); /* still behind ours */
+  kv_latch_release(&mgr, &g);
+  pthread_join(same.th, NULL);
+  assert_int_equal(atomic_load(&same.done), 1);
+  kv_latch_release(&mgr, &same.g);
+  kv_latch_release(&mgr, &other.g);
+}
+
+/* Many threads latch random overlapping sets (sorted, as commits do): each
+** checks that nobody else holds any of its keys while it holds them. */
+enum { NKEYS = 24, NTH = 8 };
+static _Atomic int owner[NKEYS];
+static char keyname[NKEYS][8];
+
+typedef struct hammer {
+  int id;
+  long iters;
+  int bad;
+} hammer;
+
+static void *hammer_main(void *arg) {
+  hammer *h = arg;
+  unsigned seed = (unsigned)h->id * 7919u + 1;
+  for (long it = 0; it < h->iters; it++) {
+    int n = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 4;
+    int pick[4], m = 0;
+    for (int i = 0; i < NKEYS && m < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      if ((seed >> 16) % (unsigned)(NKEYS - i) < (unsigned)(n - m)) pick[m++] = i;
+    }
+    const char *kp[4];
+    size_t kl[4];
+    for (int i = 0; i < m; i++) {
+      kp[i] = keyname[pick[i]];
+      kl[i] = strlen(kp[i]);
+    }
+    kv_latch_guard g;
+    kv_latch_acquire(&mgr, &g, kp, kl, (size_t)m, ts(1));
+    for (int i = 0; i < m; i++) {
+      int expect = 0;
+      if (!atomic_compare_exchange_strong(&owner[pick[i]], &expect, h->id + 1))
+        h->bad++;
+    }
+    for (int i = 0; i < m; i++) atomic_store(&owner[pick[i]], 0);
+    kv_latch_release(&mgr, &g);
+  }
+  return NULL;
+}
+
+static void test_latch_threads_never_overlap_or_deadlock(void **state) {
+  (void)state;
+  for (int i = 0; i < NKEYS; i++) snprintf(keyname[i], 8, "h%02d", i);
+  hammer h[NTH];
+  pthread_t th[NTH];
+  for (int i = 0; i < NTH; i++) {
+    h[i] = (hammer){i, kvt_scaled(20000), 0};
+    pthread_create(&th[i], NULL, hammer_main, &h[i]);
+  }
+  for (int i = 0; i < NTH; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(h[i].bad, 0);
+  }
+}
+
+int main(void) {
+#define T(n) cmocka_unit_test_setup_teardown(n, setup, teardown)
+  const struct CMUnitTest tests[] = {
+      T(test_latch_read_waits_only_at_or_above),
+      T(test_latch_range_latch_covers_its_keys),
+      T(test_latch_later_writer_waits_for_earlier),
+      T(test_latch_threads_never_overlap_or_deadlock),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
