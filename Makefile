@@ -93,5 +93,13 @@ tsan: deps
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" KV_TEST_SCALE=0.2 \
 	  ./unit-tests/run-tests build/tsan/tests $(TSAN_TESTS)
 
+# bench: benchmarks in one run each (about a minute); see bench/.
+bench: deps $(BUILD)/bench_kv
+	$(BUILD)/bench_kv
+
+$(BUILD)/bench_kv: bench/bench_kv.c $(KV_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Ikvcore -o $@ $< $(KV_LIB) $(LDLIBS)
+
 clean:
 	rm -rf build

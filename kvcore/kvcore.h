@@ -110,6 +110,7 @@ typedef struct kv_options {
   size_t refresh_span_bytes; /* default 1 MiB per transaction: past it, the
                              ** read spans are condensed into wider ones */
   size_t cache_bytes;        /* default 32 MiB: RocksDB block cache */
+  size_t write_buffer_bytes; /* default 32 MiB: RocksDB memtable size */
   /* Wall clock in nanoseconds since the epoch; NULL means CLOCK_REALTIME.
   ** Tests inject a manual clock here. */
   uint64_t (*wall_clock)(void *ctx);

@@ -221,11 +221,6 @@ int kv_engine_code(const char *rocks_err);
 int kv_mvcc_get(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
                 size_t klen, kv_ts at, const char **val, size_t *vlen,
                 kv_ts *vts, char **errptr);
-/* The newest version of key, deletions included; *found false if none. */
-int kv_mvcc_newest(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
-                   size_t klen, bool *found, kv_ts *ts, bool *is_delete,
-                   char **errptr);
-
 /* A span of keys: a point [start] or a range [start, end) (end_inf: no
 ** upper bound). */
 typedef struct kv_span {
@@ -372,7 +367,6 @@ typedef struct kv_wentry {
   const char *key;
   size_t klen;
   kv_wver *head;         /* never NULL: the oldest is a KV_W_LOCK at seq 0 */
-  bool had_value;        /* a live committed value existed when locked */
 } kv_wentry;
 
 typedef struct kv_wbuf {
@@ -389,8 +383,7 @@ bool kv_wbuf_init(kv_wbuf *w);
 void kv_wbuf_free(kv_wbuf *w);
 kv_wentry *kv_wbuf_find(kv_wbuf *w, const void *key, size_t klen);
 /* A new entry holding only a lock (key copied); NULL on OOM. */
-kv_wentry *kv_wbuf_add(kv_wbuf *w, const void *key, size_t klen,
-                       bool had_value);
+kv_wentry *kv_wbuf_add(kv_wbuf *w, const void *key, size_t klen);
 /* Pushes a new version (value copied); false on OOM. */
 bool kv_wbuf_write(kv_wbuf *w, kv_wentry *e, int kind, const void *val,
                    size_t vlen);
@@ -507,10 +500,15 @@ int kv_txn_check(struct kv_txn *t, char **errptr);
 int kv_txn_die(struct kv_txn *t, int rc, kv_retry_reason reason,
                char **errptr, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-/* Locks key for t (a no-op if held); for_read: the caller is about to read
-** it, so the read timestamp moves up to the latest committed version. */
+/* Locks key for t (a no-op if held), and pushes t's write timestamp above
+** every read and committed write of key (timestamp cache). */
 int kv_txn_lock_key(struct kv_txn *t, const void *key, size_t klen,
-                    bool for_read, kv_wentry **out, char **errptr);
+                    kv_wentry **out, char **errptr);
+/* A locking read: locks key, then reads its latest committed value, moving
+** t's read timestamp just above it when it is newer than the snapshot.
+** KV_OK with the value in t->vbuf, or KV_NOTFOUND. */
+int kv_txn_locking_read(struct kv_txn *t, const void *key, size_t klen,
+                        char **errptr);
 /* Publishes a read of sp at ts and waits out commits that could hide from
 ** it; after this an engine iterator created now sees everything at <= ts. */
 void kv_txn_prepare_read(struct kv_txn *t, const kv_span *sp, kv_ts ts);

@@ -154,20 +154,27 @@ int kv_latch_acquire(kv_latch_mgr *m, kv_latch_guard *g, const char **keys,
   g->n = need;
 
   /* Insert atomically across the shards, in ascending shard order. */
-  for (int s = 0; s < KV_LATCH_SHARDS; s++)
-    if (g->shard_mask >> s & 1) pthread_mutex_lock(&m->shards[s].mu);
+  for (uint64_t b = g->shard_mask; b; b &= b - 1)
+    pthread_mutex_lock(&m->shards[__builtin_ctzll(b)].mu);
   uint64_t seq = atomic_fetch_add(&m->seq, 1) + 1;
   for (size_t i = 0; i < g->n; i++) {
     g->latches[i].seq = seq;
     shard_insert(&m->shards[g->latches[i].shard], &g->latches[i]);
   }
-  for (int s = 0; s < KV_LATCH_SHARDS; s++)
-    if (g->shard_mask >> s & 1) pthread_mutex_unlock(&m->shards[s].mu);
+  /* Usually nothing earlier overlaps: then we are done in one pass. */
+  bool blocked = false;
+  for (uint64_t b = g->shard_mask; b && !blocked; b &= b - 1) {
+    int s = __builtin_ctzll(b);
+    blocked = shard_blocks_writer(&m->shards[s], g, s);
+  }
+  for (uint64_t b = g->shard_mask; b; b &= b - 1)
+    pthread_mutex_unlock(&m->shards[__builtin_ctzll(b)].mu);
+  if (!blocked) return KV_OK;
 
   /* Wait for earlier overlapping latches. */
   bool waited = false;
-  for (int s = 0; s < KV_LATCH_SHARDS; s++) {
-    if (!(g->shard_mask >> s & 1)) continue;
+  for (uint64_t b = g->shard_mask; b; b &= b - 1) {
+    int s = __builtin_ctzll(b);
     kv_latch_shard *sh = &m->shards[s];
     pthread_mutex_lock(&sh->mu);
     while (shard_blocks_writer(sh, g, s)) {
@@ -181,8 +188,8 @@ int kv_latch_acquire(kv_latch_mgr *m, kv_latch_guard *g, const char **keys,
 }
 
 void kv_latch_release(kv_latch_mgr *m, kv_latch_guard *g) {
-  for (int s = 0; s < KV_LATCH_SHARDS; s++) {
-    if (!(g->shard_mask >> s & 1)) continue;
+  for (uint64_t b = g->shard_mask; b; b &= b - 1) {
+    int s = __builtin_ctzll(b);
     kv_latch_shard *sh = &m->shards[s];
     pthread_mutex_lock(&sh->mu);
     for (size_t i = 0; i < g->n; i++)

@@ -74,26 +74,6 @@ int kv_mvcc_get(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
   return KV_OK;
 }
 
-int kv_mvcc_newest(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
-                   size_t klen, bool *found, kv_ts *ts, bool *is_delete,
-                   char **errptr) {
-  *found = false;
-  *is_delete = false;
-  if (!kv_buf_reserve(scratch, klen + KV_TS_LEN))
-    return kv_err(errptr, KV_NOMEM, "out of memory");
-  seek_to(it, scratch, key, klen, KV_TS_MAX);
-  if (!rocksdb_iter_valid(it)) return iter_status(it, errptr);
-  const char *k;
-  size_t kl;
-  if (!cur_version(it, &k, &kl, ts) || kv_bytes_cmp(k, kl, key, klen) != 0)
-    return KV_OK;
-  size_t n;
-  rocksdb_iter_value(it, &n);
-  *found = true;
-  *is_delete = n == 0;
-  return KV_OK;
-}
-
 /* Moves past every version of key (a copy, not iterator memory): a few
 ** steps first, since most keys have one or two versions, then a seek. */
 static void skip_key(rocksdb_iterator_t *it, kv_buf *scratch, const char *key,

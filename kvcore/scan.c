@@ -194,36 +194,24 @@ static int iter_fail(kv_iter *it, int rc, char **errptr) {
                     errptr && *errptr ? *errptr : kv_code_name(rc));
 }
 
-/* Locks the committed row the cursor holds and makes sure its value is the
-** latest; *skip when it turns out to be deleted.  Runs before the row
-** becomes it->last, so a refresh here does not cover the row itself. */
+/* Locks the committed row the cursor holds and reads its latest value
+** (kv_txn_locking_read); *skip when it turns out to be deleted.  Runs before
+** the row becomes it->last, so a refresh here does not cover the row. */
 static int iter_lock_row(kv_iter *it, bool *skip, char **errptr) {
   kv_txn *t = it->txn;
-  kv_wentry *e;
   *skip = false;
-  int rc = kv_txn_lock_key(t, it->cur.key.p, it->cur.key.n, true, &e, errptr);
-  if (rc) {
-    it->done = true;
-    return rc;
-  }
-  if (!it->reopen) return KV_OK; /* no refresh: the row is current */
-  /* The snapshot moved: read this row again at the new timestamp. */
-  kv_span sp = {.start = it->cur.key.p, .slen = it->cur.key.n};
-  kv_txn_prepare_read(t, &sp, t->read_ts);
-  rocksdb_iterator_t *ri = kv_engine_iter(&t->store->eng);
-  if (!ri) return iter_fail(it, KV_NOMEM, errptr);
-  const char *v;
-  size_t vl;
-  kv_ts vts;
-  rc = kv_mvcc_get(ri, &t->kbuf, it->cur.key.p, it->cur.key.n, t->read_ts, &v,
-                   &vl, &vts, errptr);
-  if (rc == KV_OK && !kv_buf_set(&it->cur.val, v, vl)) rc = KV_NOMEM;
-  rocksdb_iter_destroy(ri);
+  int rc = kv_txn_locking_read(t, it->cur.key.p, it->cur.key.n, errptr);
   if (rc == KV_NOTFOUND) {
     *skip = true;
     return KV_OK;
   }
-  return rc ? iter_fail(it, rc, errptr) : KV_OK;
+  if (rc) {
+    it->done = true;
+    return rc;
+  }
+  if (!kv_buf_set(&it->cur.val, t->vbuf.p, t->vbuf.n))
+    return iter_fail(it, KV_NOMEM, errptr);
+  return KV_OK;
 }
 
 int kv_iter_next(kv_iter *it, char **errptr) {

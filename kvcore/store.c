@@ -51,6 +51,7 @@ void kv_options_init(kv_options *o) {
   o->tscache_bytes = 16u << 20;
   o->refresh_span_bytes = 1u << 20;
   o->cache_bytes = 32u << 20;
+  o->write_buffer_bytes = 32u << 20;
 }
 
 static int clock_persist(void *ctx, uint64_t hwm, char **errptr) {

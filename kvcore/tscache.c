@@ -91,6 +91,12 @@ static uint64_t tc_hash(const void *k, size_t n) {
   return h ? h : 1;
 }
 
+/* Shards take the high bits of the hash; slots within a shard the low
+** bits, so every slot of a shard's table is used. */
+static unsigned tc_shard_of(uint64_t h) {
+  return (unsigned)(h >> 58) % KV_TSC_SHARDS;
+}
+
 /* Raises (ts, owner) to at least (nts, nowner): CockroachDB's ratchet. */
 static void tc_ratchet(kv_ts *ts, uint64_t *owner, kv_ts nts,
                        uint64_t nowner) {
@@ -189,7 +195,7 @@ static size_t gen_bytes(const tc_gen *g) {
 static void tc_add_point(kv_tscache *tc, const char *k, size_t n, kv_ts ts,
                          uint64_t owner) {
   uint64_t h = tc_hash(k, n);
-  tc_shard *sh = &tc->shards[h % KV_TSC_SHARDS];
+  tc_shard *sh = &tc->shards[tc_shard_of(h)];
   pthread_mutex_lock(&sh->mu);
   tc_gen *g = &sh->gen[sh->cur];
   tc_slot *s = gen_lookup(g, h, k, n);
@@ -426,7 +432,7 @@ kv_ts kv_tscache_max(kv_tscache *tc, const void *key, size_t klen,
                      uint64_t self) {
   kv_ts best = tc->floor;
   uint64_t h = tc_hash(key, klen);
-  tc_shard *sh = &tc->shards[h % KV_TSC_SHARDS];
+  tc_shard *sh = &tc->shards[tc_shard_of(h)];
   pthread_mutex_lock(&sh->mu);
   best = kv_ts_max(best, sh->low);
   for (int i = 0; i < 2; i++) {

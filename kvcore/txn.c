@@ -50,18 +50,21 @@
 **       record the waits-for edge (deadlock detection), up to the lock
 **       timeout.  A writer of higher priority aborts the holder instead
 **       (PUSH_ABORT).                                 [locktable.c, waitq.c]
-**   W2. On first locking K, write too old: if K has a committed version at
-**       V >= write_ts, write_ts = V.next().  We hold K's lock, so nobody can
-**       add a version of K until we end: one check suffices.  If V > read_ts
-**       and we had read K, we cannot commit: fail now (write conflict).
-**   W3. Timestamp cache: if another transaction read K at T >= write_ts,
-**       write_ts = T.next() — strictly above, or the write would change what
-**       that reader saw.
+**   W2. Write too old: K's newest committed version V must end up below
+**       our commit.  Every commit records its keys in the timestamp cache
+**       at its commit timestamp before releasing their locks (C4), and we
+**       hold K's lock, so no version of K can appear that the cache does not
+**       already bound: W3's lookup covers W2 without reading the store.
+**   W3. Timestamp cache: if another transaction read (or wrote) K at T >=
+**       write_ts, write_ts = T.next() — strictly above, or the write would
+**       change what that reader saw.
 **   W4. Buffer the write with the next sequence number (for savepoints).
 **   A locking read (KV_READ_FOR_UPDATE; SQL's UPDATE reads its rows so) does
-**   W1-W3 and then, if K's latest version is above read_ts, refreshes the
-**   read timestamp to just above it: the read returns the latest value, and
-**   a read-modify-write waits for the lock instead of failing later.
+**   W1-W3 and reads K's newest version; if that is above read_ts it
+**   refreshes the read timestamp to just above it: the read returns the
+**   latest value, and a read-modify-write waits for the lock instead of
+**   failing later.  With the lock held the value cannot change again, so it
+**   needs no read span.
 **
 ** LIFE OF A COMMIT
 **   C1. Latches: write latches over the keys to write, at write_ts.
@@ -71,9 +74,10 @@
 **       the latches, refresh to commit ts, and go back to C1 (a new read
 **       may have pushed it meanwhile; at most KV_COMMIT_ATTEMPTS rounds).
 **   C4. Status PENDING -> COMMITTING (no longer abortable); one RocksDB batch
-**       with every write at the commit ts; clock.update(commit ts); status
-**       COMMITTED; release the latches; release the locks, each handed to
-**       its first waiter.
+**       with every write at the commit ts; clock.update(commit ts); the
+**       written keys go into the timestamp cache at the commit ts (W2);
+**       status COMMITTED; release the latches; release the locks, each
+**       handed to its first waiter.
 **   A transaction that wrote nothing commits at its read_ts with no latch
 **   and no batch (CockroachDB elides its EndTxn the same way).
 **
@@ -111,8 +115,8 @@
 **       u > c: contradiction.  So T saw U's write.
 **   (b) U with u > c: T's reads are at <= c and never see it.
 **   (c) Writes: a writer holds its key's lock from its first write to its
-**       commit and commits above every version present when it locked (W2),
-**       so each key's version order is its commit-ts order.
+**       commit and commits above every version committed before it locked
+**       (W2), so each key's version order is its commit-ts order.
 **   Equal commit timestamps are only shared by transactions that do not
 **   conflict: a writer of k is pushed above every read of k (W3, C2), and a
 **   second writer of k above the first (W2).  So the history is equivalent to
@@ -144,9 +148,9 @@
 **
 ** WORKED RACE: A LOST UPDATE
 **   T1 and T2 read k at 10 and 11, then both put k.  T1 locks k; T2 queues.
-**   T1 commits above 11 (T2's read is in the cache).  T2 gets the lock, finds
-**   T1's version above its read_ts on a key it read: write conflict, T2
-**   restarts.  With locking reads (an SQL UPDATE), T2 waits at the read
+**   T1 commits above 11 (T2's read is in the cache).  T2 gets the lock and
+**   its write is pushed above T1's commit (W2), so its commit must refresh
+**   its read of k, which finds T1's version: write conflict, T2 restarts.  With locking reads (an SQL UPDATE), T2 waits at the read
 **   instead, refreshes above T1's commit and reads T1's value: no restart.
 ** ==========================================================================
 */
@@ -432,8 +436,8 @@ static int txn_refresh(kv_txn *t, kv_ts to, char **errptr) {
   return rc;
 }
 
-int kv_txn_lock_key(kv_txn *t, const void *key, size_t klen, bool for_read,
-                    kv_wentry **out, char **errptr) {
+int kv_txn_lock_key(kv_txn *t, const void *key, size_t klen, kv_wentry **out,
+                    char **errptr) {
   kv_store *s = t->store;
   if (!t->wbuf_ready) {
     if (!kv_wbuf_init(&t->wbuf)) return txn_nomem(t, errptr);
@@ -458,49 +462,52 @@ int kv_txn_lock_key(kv_txn *t, const void *key, size_t klen, bool for_read,
                       "while waiting for the lock on key '%s'", kb);
   }
   if (rc) return txn_nomem(t, errptr);
-
-  /* W2: write too old, against the newest committed version. */
-  rocksdb_iterator_t *it = kv_engine_iter(&s->eng);
-  bool found = false, is_del = false;
-  kv_ts vts = KV_TS_ZERO;
-  rc = it ? kv_mvcc_newest(it, &t->kbuf, key, klen, &found, &vts, &is_del,
-                           errptr)
-          : KV_NOMEM;
-  if (it) rocksdb_iter_destroy(it);
-  e = rc ? NULL : kv_wbuf_add(&t->wbuf, key, klen, found && !is_del);
+  e = kv_wbuf_add(&t->wbuf, key, klen);
   if (!e) {
     kv_lock_release(&s->locks, &s->waitq, t, key, klen);
-    if (rc && rc != KV_NOMEM)
-      return kv_txn_die(t, rc, KV_RETRY_NONE, errptr, "%s",
-                        errptr && *errptr ? *errptr : kv_code_name(rc));
     return txn_nomem(t, errptr);
   }
-  if (found && kv_ts_le(kv_txn_get_write_ts(t), vts)) {
-    txn_forward_write_ts(t, kv_ts_next(vts));
-    KV_STAT_INC(s, pushes_write_too_old);
-  }
-  /* W3: the timestamp cache. */
+  /* W2 + W3: commits record their keys in the timestamp cache at their
+  ** commit timestamp (C4) before they release their locks, so with the
+  ** lock held this one lookup bounds both every read of key and every
+  ** committed version of it: no engine read is needed to write. */
   kv_ts rts = kv_tscache_max(s->tscache, key, klen, t->id);
   if (kv_ts_le(kv_txn_get_write_ts(t), rts)) {
     txn_forward_write_ts(t, kv_ts_next(rts));
     KV_STAT_INC(s, pushes_tscache);
   }
   *out = e;
-  if (!found || kv_ts_le(vts, t->read_ts)) return KV_OK;
-
-  /* A version newer than our snapshot exists. */
-  if (for_read) return txn_refresh(t, kv_ts_next(vts), errptr);
-  if (kv_spanset_contains(&t->spans, key, klen)) {
-    char kb[160];
-    key_repr(kb, sizeof kb, key, klen);
-    return kv_txn_die(t, KV_RETRY, KV_RETRY_WRITE_CONFLICT, errptr,
-                      "key '%s' was written at %llu.%u, after this "
-                      "transaction read it at %llu.%u",
-                      kb, (unsigned long long)vts.wall, vts.logical,
-                      (unsigned long long)t->read_ts.wall,
-                      t->read_ts.logical);
-  }
   return KV_OK;
+}
+
+int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
+                        char **errptr) {
+  kv_wentry *e;
+  int rc = kv_txn_lock_key(t, key, klen, &e, errptr);
+  if (rc) return rc;
+  /* With the lock held nobody can commit key until we end, so its newest
+  ** version is final; no latch wait, timestamp-cache entry or read span is
+  ** needed for it. */
+  kv_store *s = t->store;
+  rocksdb_iterator_t *it = kv_engine_iter(&s->eng);
+  if (!it) return txn_nomem(t, errptr);
+  const char *v;
+  size_t vl;
+  kv_ts vts;
+  rc = kv_mvcc_get(it, &t->kbuf, key, klen, KV_TS_MAX, &v, &vl, &vts, errptr);
+  if (rc == KV_OK && !kv_buf_set(&t->vbuf, v, vl)) rc = KV_NOMEM;
+  rocksdb_iter_destroy(it);
+  if (rc == KV_NOMEM) return txn_nomem(t, errptr);
+  if (rc != KV_OK && rc != KV_NOTFOUND)
+    return kv_txn_die(t, rc, KV_RETRY_NONE, errptr, "%s",
+                      errptr && *errptr ? *errptr : kv_code_name(rc));
+  if (kv_ts_lt(t->read_ts, vts)) {
+    /* Newer than our snapshot: move the snapshot just above it. */
+    txn_forward_write_ts(t, kv_ts_next(vts));
+    int frc = txn_refresh(t, kv_ts_next(vts), errptr);
+    if (frc) return frc;
+  }
+  return rc;
 }
 
 int kv_txn_get(kv_txn *t, const void *key, size_t klen, int flags,
@@ -511,12 +518,7 @@ int kv_txn_get(kv_txn *t, const void *key, size_t klen, int flags,
   if ((flags & KV_READ_FOR_UPDATE) && t->read_only)
     return kv_err(errptr, KV_INVALID,
                   "a read-only transaction cannot lock keys");
-  kv_wentry *e = NULL;
-  if (flags & KV_READ_FOR_UPDATE) {
-    if ((rc = kv_txn_lock_key(t, key, klen, true, &e, errptr))) return rc;
-  } else if (t->wbuf_ready) {
-    e = kv_wbuf_find(&t->wbuf, key, klen);
-  }
+  kv_wentry *e = t->wbuf_ready ? kv_wbuf_find(&t->wbuf, key, klen) : NULL;
   if (e) { /* R1: own writes */
     const kv_wver *v = kv_wbuf_visible(e, t->wbuf.seq);
     if (v->kind == KV_W_PUT) {
@@ -525,6 +527,14 @@ int kv_txn_get(kv_txn *t, const void *key, size_t klen, int flags,
       return KV_OK;
     }
     if (v->kind == KV_W_DEL) return KV_NOTFOUND;
+  }
+  if (flags & KV_READ_FOR_UPDATE) {
+    rc = kv_txn_locking_read(t, key, klen, errptr);
+    if (rc == KV_OK) {
+      *pval = t->vbuf.p;
+      *plen = t->vbuf.n;
+    }
+    return rc;
   }
   kv_store *s = t->store;
   kv_span sp = {.start = key, .slen = klen};
@@ -562,7 +572,7 @@ static int txn_write(kv_txn *t, const void *key, size_t klen, int kind,
   if ((!key && klen) || (!val && vlen))
     return kv_err(errptr, KV_INVALID, "NULL key or value");
   kv_wentry *e;
-  if ((rc = kv_txn_lock_key(t, key, klen, false, &e, errptr))) return rc;
+  if ((rc = kv_txn_lock_key(t, key, klen, &e, errptr))) return rc;
   if (kind == KV_W_LOCK) return KV_OK;
   if (!kv_wbuf_write(&t->wbuf, e, kind, val, vlen)) return txn_nomem(t, errptr);
   return KV_OK;
@@ -611,7 +621,6 @@ static int txn_build_batch(kv_txn *t, kv_ts ts, rocksdb_writebatch_t *b) {
     kv_wentry *e = n->val;
     const kv_wver *v = e->head;
     if (v->kind == KV_W_LOCK) continue;
-    if (v->kind == KV_W_DEL && !e->had_value) continue;
     if (!kv_buf_set_mvcc_key(&t->kbuf, e->key, e->klen, ts)) return KV_NOMEM;
     const char *kp = t->kbuf.p;
     size_t kl = t->kbuf.n;
@@ -646,22 +655,25 @@ int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
 
   /* The keys to write, in order (they stay in the arena until the end). */
   size_t n = 0, cap = 0;
-  const char **keys = NULL;
-  size_t *klens = NULL;
+  const char *keys_small[8];
+  size_t klens_small[8];
+  const char **keys = keys_small;
+  size_t *klens = klens_small;
   if (t->wbuf_ready && t->wbuf.nwrites > 0) {
     cap = t->wbuf.nwrites;
-    keys = malloc(cap * sizeof(*keys));
-    klens = malloc(cap * sizeof(*klens));
+    if (cap > 8) {
+      keys = malloc(cap * sizeof(*keys));
+      klens = malloc(cap * sizeof(*klens));
+    }
     if (!keys || !klens) {
-      free(keys);
-      free(klens);
+      if (keys != keys_small) free(keys);
+      if (klens != klens_small) free(klens);
       return txn_nomem(t, errptr);
     }
     for (kv_skl_node *x = kv_skl_first(t->wbuf.skl); x && n < cap;
          x = kv_skl_next(x)) {
       kv_wentry *e = x->val;
-      if (e->head->kind == KV_W_PUT ||
-          (e->head->kind == KV_W_DEL && e->had_value)) {
+      if (e->head->kind != KV_W_LOCK) {
         keys[n] = e->key;
         klens[n] = e->klen;
         n++;
@@ -669,8 +681,8 @@ int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
     }
   }
   if (n == 0) { /* nothing to write: commit at the snapshot */
-    free(keys);
-    free(klens);
+    if (keys != keys_small) free(keys);
+    if (klens != klens_small) free(klens);
     int expected = KV_TXN_PENDING;
     if (!atomic_compare_exchange_strong(&t->status, &expected,
                                         KV_TXN_COMMITTED))
@@ -731,15 +743,21 @@ int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
       break;
     }
     kv_clock_update(&s->clock, cts);
+    /* Before the locks go: the next writer of each key finds this commit
+    ** in the timestamp cache and writes above it (W2). */
+    for (size_t i = 0; i < n; i++) {
+      kv_span ksp = {.start = keys[i], .slen = klens[i]};
+      kv_tscache_add(s->tscache, &ksp, cts, 0);
+    }
     atomic_store(&t->status, KV_TXN_COMMITTED);
     kv_latch_release(&s->latches, &g);
-    free(keys);
-    free(klens);
+    if (keys != keys_small) free(keys);
+    if (klens != klens_small) free(klens);
     txn_finish(t, cts, commit_ts, true);
     return KV_OK;
   }
-  free(keys);
-  free(klens);
+  if (keys != keys_small) free(keys);
+  if (klens != klens_small) free(klens);
   return rc;
 }
 

@@ -45,14 +45,13 @@ kv_wentry *kv_wbuf_find(kv_wbuf *w, const void *key, size_t klen) {
   return n ? n->val : NULL;
 }
 
-kv_wentry *kv_wbuf_add(kv_wbuf *w, const void *key, size_t klen,
-                       bool had_value) {
+kv_wentry *kv_wbuf_add(kv_wbuf *w, const void *key, size_t klen) {
   kv_wentry *e = kv_arena_alloc(&w->arena, sizeof(kv_wentry));
   kv_wver *v = kv_arena_alloc(&w->arena, sizeof(kv_wver));
   char *k = kv_arena_dup(&w->arena, key, klen ? klen : 1);
   if (!e || !v || !k) return NULL;
   *v = (kv_wver){0, KV_W_LOCK, NULL, 0, NULL};
-  *e = (kv_wentry){k, klen, v, had_value};
+  *e = (kv_wentry){k, klen, v};
   if (!kv_skl_insert(w->skl, k, klen, e)) return NULL;
   return e;
 }
