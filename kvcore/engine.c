@@ -133,7 +133,11 @@ static int engine_check_families(kv_engine *e, const char *path,
   char *rerr = NULL;
   size_t n = 0;
   char **names = rocksdb_list_column_families(e->dbopts, path, &n, &rerr);
-  if (rerr) return engine_fail(errptr, rerr, "cannot read store");
+  if (rerr) {
+    /* RocksDB returns an (empty) array even on failure. */
+    rocksdb_list_column_families_destroy(names, n);
+    return engine_fail(errptr, rerr, "cannot read store");
+  }
   bool ok = false;
   for (size_t i = 0; i < n; i++)
     if (!strcmp(names[i], "mvcc")) ok = true;

@@ -430,8 +430,12 @@ static void test_stress_soak_memory_is_flat(void **state) {
   print_message("    soak: %ld transactions after warm-up, resident memory "
                 "grew %ld KiB, timestamp cache peaked at %llu KiB\n",
                 16 * per, grown, (unsigned long long)(max_tsc / 1024));
-  /* A leak of 100 bytes per transaction would be 40 MB here at scale 1. */
+  /* A leak of 100 bytes per transaction would be 40 MB here at scale 1.
+  ** (Under AddressSanitizer freed memory sits in its quarantine, so
+  ** resident memory means nothing there; LeakSanitizer checks instead.) */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   assert_true(grown < 24 * 1024);
+#endif
   assert_true(max_tsc <= 2u * (2u << 20));
   report("soak", s);
   kv_store_close(s);
