@@ -26,8 +26,8 @@ TEST_SRC  = $(sort $(wildcard unit-tests/test_*.c))
 TEST_BIN  = $(TEST_SRC:unit-tests/%.c=$(BUILD)/tests/%)
 TEST_HELPERS = unit-tests/kvtest.h
 # Concurrency tests: the ones `make tsan` runs.
-TSAN_TESTS = test_latch test_locktable test_waitq test_txn_concurrency \
-             test_stress test_tscache test_clock
+TSAN_TESTS = test_latch test_locktable test_txn test_scan test_stress \
+             test_clock test_store
 
 .PHONY: all deps test unit-test asan tsan bench clean
 
@@ -90,7 +90,8 @@ asan: deps
 # tsan: the concurrency tests under ThreadSanitizer.
 tsan: deps
 	$(MAKE) BUILD=build/tsan OPT=-O1 SAN="-fsanitize=thread" all
-	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" KV_TEST_SCALE=0.2 \
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/unit-tests/tsan.supp" \
+	  KV_TEST_SCALE=0.2 \
 	  ./unit-tests/run-tests build/tsan/tests $(TSAN_TESTS)
 
 # bench: benchmarks in one run each (about a minute); see bench/.
