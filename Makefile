@@ -20,6 +20,10 @@ DEBIAN_PACKAGES = librocksdb-dev libsqlite3-dev sqlite3 libcmocka-dev \
 KV_SRC   = $(sort $(wildcard kvcore/*.c))
 KV_OBJ   = $(KV_SRC:%.c=$(BUILD)/obj/%.o)
 KV_LIB   = $(BUILD)/libkvcore.a
+EXT_SRC  = $(sort $(wildcard ext/*.c))
+EXT_OBJ  = $(EXT_SRC:%.c=$(BUILD)/obj/%.o)
+EXT_SO   = $(BUILD)/mvcc.so
+EXT_LIB  = $(BUILD)/libmvcc.a
 
 # Unit tests: one binary per unit-tests/test_*.c.  A test's extra sources:
 TEST_SRC  = $(sort $(wildcard unit-tests/test_*.c))
@@ -31,8 +35,8 @@ TSAN_TESTS = test_latch test_locktable test_txn test_scan test_stress \
 
 .PHONY: all deps test unit-test asan tsan bench clean
 
-# all: libraries and test binaries (about a minute from scratch).
-all: deps $(KV_LIB) $(TEST_BIN)
+# all: the extension, the libraries and the test binaries (about a minute).
+all: deps $(KV_LIB) $(EXT_SO) $(EXT_LIB) $(TEST_BIN)
 
 # deps: installs missing Debian packages (apt-get; sudo when not root).
 deps:
@@ -50,8 +54,20 @@ $(BUILD)/obj/%.o: %.c kvcore/kvcore.h kvcore/kvint.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -Ikvcore -c $< -o $@
 
+$(BUILD)/obj/ext/%.o: ext/%.c ext/mvcc_int.h ext/keycodec.h ext/rowcodec.h kvcore/kvcore.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -DMVCC_EXTENSION_BUILD -Ikvcore -Iext -c $< -o $@
+
 $(KV_LIB): $(KV_OBJ)
 	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# The loadable extension (entry point sqlite3_mvcc_init) ...
+$(EXT_SO): $(EXT_OBJ) $(KV_OBJ)
+	$(CC) $(BASEFLAGS) -shared -o $@ $^ $(LDLIBS)
+
+# ... and the same as a static library for sqlite3_auto_extension().
+$(EXT_LIB): $(EXT_OBJ) $(KV_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/tests/test_histcheck: unit-tests/test_histcheck.c unit-tests/histcheck.c unit-tests/histcheck.h

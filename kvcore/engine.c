@@ -13,8 +13,9 @@
 ** the format marker.  RocksDB's LOCK file keeps a second process out; its
 ** error becomes KV_BUSY.
 **
-** Durability (the `synchronous` option) is the WriteOptions of commits:
-** full = sync, normal = WAL without sync, off = no WAL.  Metadata writes are
+** Durability (the `synchronous` option, changeable while open) is the
+** WriteOptions of commits: full = sync, normal = WAL without sync, off = no
+** WAL.  Metadata writes are
 ** always synchronous.  RocksDB groups concurrent writers into one WAL write
 ** and one fsync (its write-thread leader/follower protocol), which is how
 ** concurrent commits share fsyncs: kvcore takes no lock around the write.
@@ -69,7 +70,8 @@ static int dir_state(const char *path, bool *has_current) {
 
 static void engine_free_opts(kv_engine *e) {
   if (e->ro) rocksdb_readoptions_destroy(e->ro);
-  if (e->wo_commit) rocksdb_writeoptions_destroy(e->wo_commit);
+  for (int i = 0; i < 3; i++)
+    if (e->wo[i]) rocksdb_writeoptions_destroy(e->wo[i]);
   if (e->wo_sync) rocksdb_writeoptions_destroy(e->wo_sync);
   if (e->cfopts_data) rocksdb_options_destroy(e->cfopts_data);
   if (e->dbopts) rocksdb_options_destroy(e->dbopts);
@@ -87,11 +89,11 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   e->bbto = rocksdb_block_based_options_create();
   e->cache = rocksdb_cache_create_lru(o->cache_bytes ? o->cache_bytes : 1);
   e->cmp = kv_mvcc_comparator_create();
-  e->wo_commit = rocksdb_writeoptions_create();
+  for (int i = 0; i < 3; i++) e->wo[i] = rocksdb_writeoptions_create();
   e->wo_sync = rocksdb_writeoptions_create();
   e->ro = rocksdb_readoptions_create();
   if (!e->dbopts || !e->cfopts_data || !e->bbto || !e->cache || !e->cmp ||
-      !e->wo_commit || !e->wo_sync || !e->ro)
+      !e->wo[0] || !e->wo[1] || !e->wo[2] || !e->wo_sync || !e->ro)
     return kv_err(errptr, KV_NOMEM, "out of memory creating RocksDB options");
   if (in_memory) {
     e->env = rocksdb_create_mem_env();
@@ -118,11 +120,10 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   rocksdb_options_set_max_write_buffer_number(e->cfopts_data, 3);
   rocksdb_options_set_compression(e->cfopts_data, rocksdb_lz4_compression);
 
-  switch (o->synchronous) {
-    case KV_SYNC_FULL: rocksdb_writeoptions_set_sync(e->wo_commit, 1); break;
-    case KV_SYNC_NORMAL: rocksdb_writeoptions_set_sync(e->wo_commit, 0); break;
-    default: rocksdb_writeoptions_disable_WAL(e->wo_commit, 1); break;
-  }
+  rocksdb_writeoptions_set_sync(e->wo[KV_SYNC_FULL], 1);
+  rocksdb_writeoptions_set_sync(e->wo[KV_SYNC_NORMAL], 0);
+  rocksdb_writeoptions_disable_WAL(e->wo[KV_SYNC_OFF], 1);
+  atomic_store(&e->sync_mode, (int)o->synchronous);
   rocksdb_writeoptions_set_sync(e->wo_sync, 1);
   return KV_OK;
 }
@@ -240,7 +241,8 @@ rocksdb_iterator_t *kv_engine_iter(kv_engine *e) {
 int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
                     char **errptr) {
   char *rerr = NULL;
-  rocksdb_write(e->db, sync_always ? e->wo_sync : e->wo_commit, b, &rerr);
+  rocksdb_write(e->db, sync_always ? e->wo_sync : e->wo[atomic_load(&e->sync_mode)],
+                b, &rerr);
   if (rerr) return engine_fail(errptr, rerr, "write failed");
   return KV_OK;
 }

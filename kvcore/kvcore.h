@@ -142,6 +142,16 @@ void kv_store_get_options(kv_store *store, kv_options *out);
 /* Changes the lock timeout for transactions begun from now on. */
 void kv_store_set_lock_timeout(kv_store *store, int ms);
 
+/* Changes the durability of commits from now on (the store-wide
+** `synchronous` option; kv_store_get_options() reports the new value). */
+void kv_store_set_synchronous(kv_store *store, kv_sync mode);
+
+/* A counter for the embedding layer's schema: it bumps it when it changes
+** what its keys mean (a table dropped), and other users of the store compare
+** it with the value they last validated, at the cost of one atomic load. */
+uint64_t kv_store_epoch(kv_store *store);
+void kv_store_bump_epoch(kv_store *store);
+
 /* The directory of the store ("" for the in-memory store); borrowed for the
 ** life of the store. */
 const char *kv_store_path(kv_store *store);
@@ -320,6 +330,12 @@ kv_retry_reason kv_txn_retry_reason(const kv_txn *txn);
 void kv_txn_retry_info(const kv_txn *txn, kv_retry_info *out);
 /* The transaction's lock timeout, changeable while it runs. */
 void kv_txn_set_lock_timeout(kv_txn *txn, int ms);
+/* Decides the lock timeout only when the transaction first has to wait:
+** fn(ctx) returns milliseconds, or a negative number for the timeout already
+** set.  It is called with no kvcore lock held, on the transaction's thread,
+** at most once.  (The SQLite layer reads the connection's busy timeout this
+** way, off the fast path.) */
+void kv_txn_set_lock_timeout_fn(kv_txn *txn, int (*fn)(void *ctx), void *ctx);
 
 /* --------------------------------------------------------------- history -- */
 

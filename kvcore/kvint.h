@@ -185,7 +185,8 @@ typedef struct kv_engine {
   rocksdb_comparator_t *cmp;
   rocksdb_column_family_handle_t *cf_meta;  /* "default": bytewise */
   rocksdb_column_family_handle_t *cf_data;  /* "mvcc": versioned keys */
-  rocksdb_writeoptions_t *wo_commit;    /* per the synchronous option */
+  rocksdb_writeoptions_t *wo[3];        /* per kv_sync mode */
+  _Atomic int sync_mode;                /* the synchronous option in force */
   rocksdb_writeoptions_t *wo_sync;      /* always fsync (metadata) */
   rocksdb_readoptions_t *ro;
 } kv_engine;
@@ -530,6 +531,8 @@ struct kv_txn {
   int boost;
   bool read_only;
   int lock_timeout_ms;
+  int (*lock_timeout_fn)(void *);  /* resolves the timeout at the first wait */
+  void *lock_timeout_ctx;
   _Atomic int status;      /* KV_TXN_* */
   _Atomic int abort_reason;    /* why another transaction aborted it */
 
@@ -581,6 +584,7 @@ struct kv_store {
 
   kv_options opts;
   _Atomic int lock_timeout_ms;
+  _Atomic uint64_t epoch;
   kv_engine eng;
   kv_clock clock;
   kv_tscache *tscache;

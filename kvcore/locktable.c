@@ -215,9 +215,19 @@ int kv_lock_acquire(kv_locktable *lt, kv_waitq *q, kv_txn *me,
 
   q_push(e, me);
   atomic_fetch_add_explicit(&lt->waits, 1, memory_order_relaxed);
-  uint64_t deadline = 0;
+  uint64_t start = kv_mono_ns(), deadline = 0;
+  if (me->lock_timeout_fn) {
+    /* Ask for the timeout now that we do wait, with no lock held; the
+    ** queue position is kept (we are in it).  Then look again. */
+    int (*fn)(void *) = me->lock_timeout_fn;
+    me->lock_timeout_fn = NULL;
+    pthread_mutex_unlock(&sh->mu);
+    int ms = fn(me->lock_timeout_ctx);
+    if (ms >= 0) me->lock_timeout_ms = ms;
+    pthread_mutex_lock(&sh->mu);
+  }
   if (me->lock_timeout_ms >= 0)
-    deadline = kv_mono_ns() + (uint64_t)me->lock_timeout_ms * 1000000ULL;
+    deadline = start + (uint64_t)me->lock_timeout_ms * 1000000ULL;
   int rc = KV_OK;
   for (;;) {
     uint64_t token = kv_txn_wake_token(me);

@@ -246,12 +246,21 @@ void kv_store_close(kv_store *s) {
 
 void kv_store_get_options(kv_store *s, kv_options *out) {
   *out = s->opts;
+  out->synchronous = (kv_sync)atomic_load(&s->eng.sync_mode);
   out->lock_timeout_ms = atomic_load(&s->lock_timeout_ms);
 }
 
 void kv_store_set_lock_timeout(kv_store *s, int ms) {
   atomic_store(&s->lock_timeout_ms, ms < 0 ? 0 : ms);
 }
+
+void kv_store_set_synchronous(kv_store *s, kv_sync mode) {
+  if (mode < KV_SYNC_FULL || mode > KV_SYNC_OFF) return;
+  atomic_store(&s->eng.sync_mode, (int)mode);
+}
+
+uint64_t kv_store_epoch(kv_store *s) { return atomic_load(&s->epoch); }
+void kv_store_bump_epoch(kv_store *s) { atomic_fetch_add(&s->epoch, 1); }
 
 const char *kv_store_path(kv_store *s) { return s->path; }
 

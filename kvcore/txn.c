@@ -801,3 +801,8 @@ void kv_txn_retry_info(const kv_txn *t, kv_retry_info *out) {
 void kv_txn_set_lock_timeout(kv_txn *t, int ms) {
   t->lock_timeout_ms = ms < 0 ? 0 : ms;
 }
+
+void kv_txn_set_lock_timeout_fn(kv_txn *t, int (*fn)(void *), void *ctx) {
+  t->lock_timeout_fn = fn;
+  t->lock_timeout_ctx = ctx;
+}

@@ -1,0 +1,415 @@
+/*
+** catalog.c — the tables of a store.
+**
+** The catalog lives in the store itself, as ordinary kvcore keys, so it is
+** shared by every connection and process that opens the store, survives
+** restarts, and changes transactionally:
+**
+**     0x00 'C' <table name, ASCII-lowercased>  ->  entry
+**     0x00 'I' <table id, 8 bytes BE>          ->  table name (for checks
+**                                                  by id: survives RENAME)
+**     0x00 'N'                                 ->  next table id (8 bytes BE)
+**
+** entry = 0x01 (format) ‖ id (8 bytes BE) ‖ name length (4 bytes BE) ‖ name
+**         ‖ column definitions (the rest)
+**
+** A table's rows are the keys 0x01 ‖ id ‖ encoded primary key, so dropping a
+** table is one range deletion of [0x01 ‖ id, 0x01 ‖ id+1), and ids are never
+** reused.  Catalog changes run in their own kvcore transactions with locking
+** reads, retried on conflicts, so two connections creating the same table
+** at once end up with one table.  They commit on their own: DDL is not
+** part of the user's SQL transaction.
+*/
+#include "mvcc_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CAT_FORMAT 0x01
+#define CAT_RETRIES 20
+
+static void put_be64(unsigned char *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--) {
+    p[i] = (unsigned char)(v & 0xff);
+    v >>= 8;
+  }
+}
+
+static uint64_t get_be64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
+  return v;
+}
+
+void mvcc_row_prefix(unsigned char *out, uint64_t id) {
+  out[0] = MVCC_ROW_PREFIX;
+  put_be64(out + 1, id);
+}
+
+void mvcc_catentry_clear(mvcc_catentry *e) {
+  sqlite3_free(e->name);
+  sqlite3_free(e->args);
+  memset(e, 0, sizeof(*e));
+}
+
+/* The catalog key of a name: 0x00 'C' lowercase(name).  sqlite3_free it. */
+static unsigned char *name_key(const char *name, size_t *len) {
+  size_t n = strlen(name);
+  unsigned char *k = sqlite3_malloc64(n + 2);
+  if (!k) return NULL;
+  k[0] = 0x00;
+  k[1] = 'C';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)name[i];
+    k[2 + i] = c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+  }
+  *len = n + 2;
+  return k;
+}
+
+static void id_key(unsigned char *k, uint64_t id) {
+  k[0] = 0x00;
+  k[1] = 'I';
+  put_be64(k + 2, id);
+}
+
+static const unsigned char next_id_key[2] = {0x00, 'N'};
+
+static int decode_entry(const unsigned char *v, size_t n, mvcc_catentry *e) {
+  if (n < 13 || v[0] != CAT_FORMAT) return SQLITE_CORRUPT;
+  uint32_t nl = (uint32_t)v[9] << 24 | (uint32_t)v[10] << 16 |
+                (uint32_t)v[11] << 8 | v[12];
+  if (13 + (size_t)nl > n) return SQLITE_CORRUPT;
+  e->id = get_be64(v + 1);
+  e->name = sqlite3_mprintf("%.*s", (int)nl, v + 13);
+  e->args = sqlite3_mprintf("%.*s", (int)(n - 13 - nl), v + 13 + nl);
+  return e->name && e->args ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+static unsigned char *encode_entry(uint64_t id, const char *name,
+                                   const char *args, size_t *len) {
+  size_t nl = strlen(name), al = strlen(args);
+  unsigned char *v = sqlite3_malloc64(13 + nl + al);
+  if (!v) return NULL;
+  v[0] = CAT_FORMAT;
+  put_be64(v + 1, id);
+  v[9] = (unsigned char)(nl >> 24);
+  v[10] = (unsigned char)(nl >> 16);
+  v[11] = (unsigned char)(nl >> 8);
+  v[12] = (unsigned char)nl;
+  memcpy(v + 13, name, nl);
+  memcpy(v + 13 + nl, args, al);
+  *len = 13 + nl + al;
+  return v;
+}
+
+/* Runs body in catalog transactions, retrying on conflicts. */
+typedef int (*cat_body)(kv_txn *t, void *ctx, char **pzErr);
+
+static int cat_run(kv_store *s, cat_body body, void *ctx, char **pzErr) {
+  kv_retry_info info;
+  bool retry = false;
+  for (int attempt = 0; attempt < CAT_RETRIES; attempt++) {
+    kv_txn_options o;
+    kv_txn_options_init(&o);
+    if (retry) o.retry_of = &info;
+    kv_txn *t = NULL;
+    char *err = NULL;
+    int krc = kv_txn_begin(s, &o, &t, &err);
+    if (krc) {
+      int rc = mvcc_kv_error(krc, err, false, pzErr);
+      kv_free(err);
+      return rc;
+    }
+    int rc = body(t, ctx, pzErr);
+    if (rc == SQLITE_OK) {
+      krc = kv_txn_commit(t, NULL, &err);
+      if (krc == KV_OK) return SQLITE_OK;
+      rc = mvcc_kv_error(krc, err, false, pzErr);
+      kv_free(err);
+    }
+    if (kv_txn_retry_reason(t) == KV_RETRY_NONE) {
+      kv_txn_abort(t);
+      return rc;
+    }
+    kv_txn_retry_info(t, &info);
+    retry = true;
+    kv_txn_abort(t);
+    sqlite3_free(*pzErr);
+    *pzErr = NULL;
+  }
+  *pzErr = sqlite3_mprintf("mvcc: the catalog is too busy, try again");
+  return SQLITE_BUSY;
+}
+
+/* A kvcore call's result as an SQLite code (with the message). */
+static int kvrc(int rc, char *err, char **pzErr) {
+  if (rc == KV_OK || rc == KV_NOTFOUND) {
+    kv_free(err);
+    return SQLITE_OK;
+  }
+  int src = mvcc_kv_error(rc, err, false, pzErr);
+  kv_free(err);
+  return src;
+}
+
+/* ----------------------------------------------------------- lookups -- */
+
+typedef struct get_ctx {
+  const char *name;
+  bool *found;
+  mvcc_catentry *out;
+  int flags;
+} get_ctx;
+
+static int get_body(kv_txn *t, void *vctx, char **pzErr) {
+  get_ctx *g = vctx;
+  size_t kl;
+  unsigned char *k = name_key(g->name, &kl);
+  if (!k) return SQLITE_NOMEM;
+  const void *v;
+  size_t vl;
+  char *err = NULL;
+  int krc = kv_txn_get(t, k, kl, g->flags, &v, &vl, &err);
+  sqlite3_free(k);
+  *g->found = krc == KV_OK;
+  if (krc != KV_OK) return kvrc(krc, err, pzErr);
+  int rc = decode_entry(v, vl, g->out);
+  if (rc == SQLITE_CORRUPT)
+    *pzErr = sqlite3_mprintf("mvcc: catalog entry of %s is corrupt", g->name);
+  return rc;
+}
+
+int mvcc_catalog_get(kv_store *s, const char *name, bool *found,
+                     mvcc_catentry *out, char **pzErr) {
+  memset(out, 0, sizeof(*out));
+  get_ctx g = {name, found, out, 0};
+  return cat_run(s, get_body, &g, pzErr);
+}
+
+/* ------------------------------------------------------------ create -- */
+
+typedef struct create_ctx {
+  const char *name, *args;
+  uint64_t id;
+} create_ctx;
+
+static int create_body(kv_txn *t, void *vctx, char **pzErr) {
+  create_ctx *c = vctx;
+  bool found;
+  mvcc_catentry e;
+  memset(&e, 0, sizeof(e));
+  get_ctx g = {c->name, &found, &e, KV_READ_FOR_UPDATE};
+  int rc = get_body(t, &g, pzErr);
+  if (rc) return rc;
+  if (found) {
+    if (strcmp(e.args, c->args) != 0) {
+      *pzErr = sqlite3_mprintf(
+          "mvcc: table %s already exists in the store with another "
+          "definition: (%s)",
+          e.name, e.args);
+      rc = SQLITE_ERROR;
+    }
+    c->id = e.id;
+    mvcc_catentry_clear(&e);
+    return rc;
+  }
+  const void *v;
+  size_t vl;
+  char *err = NULL;
+  int krc = kv_txn_get(t, next_id_key, 2, KV_READ_FOR_UPDATE, &v, &vl, &err);
+  if (krc != KV_OK && krc != KV_NOTFOUND) return kvrc(krc, err, pzErr);
+  c->id = krc == KV_OK && vl == 8 ? get_be64(v) : 1;
+  unsigned char nb[8], ik[10];
+  put_be64(nb, c->id + 1);
+  id_key(ik, c->id);
+  size_t kl, el;
+  unsigned char *k = name_key(c->name, &kl);
+  unsigned char *ev = encode_entry(c->id, c->name, c->args, &el);
+  if (!k || !ev) {
+    sqlite3_free(k);
+    sqlite3_free(ev);
+    return SQLITE_NOMEM;
+  }
+  krc = kv_txn_put(t, next_id_key, 2, nb, 8, &err);
+  if (!krc) krc = kv_txn_put(t, ik, sizeof ik, c->name, strlen(c->name), &err);
+  if (!krc) krc = kv_txn_put(t, k, kl, ev, el, &err);
+  sqlite3_free(k);
+  sqlite3_free(ev);
+  return kvrc(krc, err, pzErr);
+}
+
+int mvcc_catalog_create(kv_store *s, const char *name, const char *args,
+                        uint64_t *id, char **pzErr) {
+  create_ctx c = {name, args, 0};
+  int rc = cat_run(s, create_body, &c, pzErr);
+  *id = c.id;
+  return rc;
+}
+
+/* -------------------------------------------------------------- drop -- */
+
+typedef struct drop_ctx {
+  const char *name, *to;
+  uint64_t id;
+  bool done;
+} drop_ctx;
+
+static int drop_body(kv_txn *t, void *vctx, char **pzErr) {
+  drop_ctx *d = vctx;
+  bool found;
+  mvcc_catentry e;
+  memset(&e, 0, sizeof(e));
+  get_ctx g = {d->name, &found, &e, KV_READ_FOR_UPDATE};
+  int rc = get_body(t, &g, pzErr);
+  d->done = false;
+  if (rc || !found) return rc;
+  bool mine = e.id == d->id;
+  mvcc_catentry_clear(&e);
+  if (!mine) return SQLITE_OK; /* dropped and created again meanwhile */
+  size_t kl;
+  unsigned char *k = name_key(d->name, &kl);
+  if (!k) return SQLITE_NOMEM;
+  unsigned char ik[10];
+  id_key(ik, d->id);
+  char *err = NULL;
+  int krc = kv_txn_delete(t, k, kl, &err);
+  if (!krc) krc = kv_txn_delete(t, ik, sizeof ik, &err);
+  sqlite3_free(k);
+  d->done = krc == KV_OK;
+  return kvrc(krc, err, pzErr);
+}
+
+int mvcc_catalog_drop(kv_store *s, const char *name, uint64_t id,
+                      char **pzErr) {
+  drop_ctx d = {name, NULL, id, false};
+  int rc = cat_run(s, drop_body, &d, pzErr);
+  if (rc == SQLITE_OK && d.done) {
+    unsigned char lo[MVCC_KEY_PREFIX_LEN], hi[MVCC_KEY_PREFIX_LEN];
+    mvcc_row_prefix(lo, id);
+    mvcc_row_prefix(hi, id + 1);
+    char *err = NULL;
+    int krc = kv_store_delete_range(s, lo, sizeof lo, hi, sizeof hi, &err);
+    rc = kvrc(krc, err, pzErr);
+    kv_store_bump_epoch(s);
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------ rename -- */
+
+static int rename_body(kv_txn *t, void *vctx, char **pzErr) {
+  drop_ctx *d = vctx;
+  bool found;
+  mvcc_catentry e, other;
+  memset(&e, 0, sizeof(e));
+  memset(&other, 0, sizeof(other));
+  get_ctx g = {d->name, &found, &e, KV_READ_FOR_UPDATE};
+  int rc = get_body(t, &g, pzErr);
+  if (rc) return rc;
+  if (!found || e.id != d->id) {
+    mvcc_catentry_clear(&e);
+    *pzErr = sqlite3_mprintf("mvcc: table %s was dropped", d->name);
+    return SQLITE_ERROR;
+  }
+  bool same = sqlite3_stricmp(d->name, d->to) == 0;
+  if (!same) {
+    get_ctx g2 = {d->to, &found, &other, KV_READ_FOR_UPDATE};
+    rc = get_body(t, &g2, pzErr);
+    mvcc_catentry_clear(&other);
+    if (rc == SQLITE_OK && found) {
+      *pzErr = sqlite3_mprintf("mvcc: there is already a table named %s in "
+                               "the store",
+                               d->to);
+      rc = SQLITE_ERROR;
+    }
+  }
+  size_t ol, nl, el;
+  unsigned char *ok = name_key(d->name, &ol), *nk = name_key(d->to, &nl);
+  unsigned char *ev = encode_entry(d->id, d->to, e.args, &el);
+  unsigned char ik[10];
+  id_key(ik, d->id);
+  if (rc == SQLITE_OK && (!ok || !nk || !ev)) rc = SQLITE_NOMEM;
+  char *err = NULL;
+  int krc = KV_OK;
+  if (rc == SQLITE_OK && !same) krc = kv_txn_delete(t, ok, ol, &err);
+  if (rc == SQLITE_OK && !krc) krc = kv_txn_put(t, nk, nl, ev, el, &err);
+  if (rc == SQLITE_OK && !krc)
+    krc = kv_txn_put(t, ik, sizeof ik, d->to, strlen(d->to), &err);
+  if (rc == SQLITE_OK) rc = kvrc(krc, err, pzErr);
+  else kv_free(err);
+  sqlite3_free(ok);
+  sqlite3_free(nk);
+  sqlite3_free(ev);
+  mvcc_catentry_clear(&e);
+  return rc;
+}
+
+int mvcc_catalog_rename(kv_store *s, const char *from, const char *to,
+                        uint64_t id, char **pzErr) {
+  drop_ctx d = {from, to, id, false};
+  return cat_run(s, rename_body, &d, pzErr);
+}
+
+/* -------------------------------------------------------------- list -- */
+
+typedef struct list_ctx {
+  int (*fn)(void *, const mvcc_catentry *);
+  void *ctx;
+  int fn_rc;
+} list_ctx;
+
+static int list_body(kv_txn *t, void *vctx, char **pzErr) {
+  list_ctx *l = vctx;
+  static const unsigned char lo[2] = {0x00, 'C'}, hi[2] = {0x00, 'D'};
+  kv_iter *it;
+  char *err = NULL;
+  int krc = kv_txn_scan(t, lo, 2, hi, 2, 0, 0, &it, &err);
+  if (krc) return kvrc(krc, err, pzErr);
+  int rc = SQLITE_OK;
+  while ((krc = kv_iter_next(it, &err)) == KV_OK) {
+    size_t vl;
+    const unsigned char *v = kv_iter_value(it, &vl);
+    mvcc_catentry e;
+    memset(&e, 0, sizeof(e));
+    rc = decode_entry(v, vl, &e);
+    if (rc == SQLITE_CORRUPT)
+      *pzErr = sqlite3_mprintf("mvcc: a catalog entry is corrupt");
+    if (rc == SQLITE_OK) {
+      rc = l->fn(l->ctx, &e);
+      if (rc) l->fn_rc = rc;
+    }
+    mvcc_catentry_clear(&e);
+    if (rc) break;
+  }
+  kv_iter_close(it);
+  if (rc == SQLITE_OK && krc != KV_NOTFOUND) rc = kvrc(krc, err, pzErr);
+  else kv_free(err);
+  return rc;
+}
+
+int mvcc_catalog_list(kv_store *s,
+                      int (*fn)(void *ctx, const mvcc_catentry *e), void *ctx,
+                      char **pzErr) {
+  list_ctx l = {fn, ctx, 0};
+  return cat_run(s, list_body, &l, pzErr);
+}
+
+/* Is table id still in the catalog (under any name)? */
+int mvcc_catalog_has_id(kv_store *s, uint64_t id, bool *alive, char **pzErr) {
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.read_only = 1;
+  kv_txn *t = NULL;
+  char *err = NULL;
+  int krc = kv_txn_begin(s, &o, &t, &err);
+  if (krc) return kvrc(krc, err, pzErr);
+  unsigned char ik[10];
+  id_key(ik, id);
+  const void *v;
+  size_t vl;
+  krc = kv_txn_get(t, ik, sizeof ik, 0, &v, &vl, &err);
+  *alive = krc == KV_OK;
+  kv_txn_abort(t);
+  return kvrc(krc, err, pzErr);
+}

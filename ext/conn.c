@@ -1,0 +1,394 @@
+/*
+** conn.c — SQLite's transactions mapped onto kvcore's, per connection.
+**
+** Each SQLite connection has one mvcc_conn (the module's client data) and,
+** per store it uses, one mvcc_sconn holding the connection's current kvcore
+** transaction on that store.  Facts this relies on are in
+** shared/notes/sqlite-vtab-facts.md: xBegin comes only for statements that
+** write a virtual table; a read-only BEGIN ... COMMIT gets no callback at
+** all; xSync errors abort a COMMIT and reach the user; xCommit's result is
+** ignored; a virtual table's SQLITE_BUSY only undoes the statement.
+**
+** Two kinds of kvcore transaction:
+**   MVCC_TXN_AUTO  a read in autocommit mode with no write under way: a
+**                  read-only snapshot for the statement, ended when its last
+**                  cursor closes (SQLite's own read transaction lasts as
+**                  long as its statement, too).
+**   MVCC_TXN_SQL   part of SQLite's transaction: begun by the first xBegin
+**                  (a write) or, inside BEGIN, by the first read; ended by
+**                  SQLite's xSync / xCommit / xRollback.  A read inside BEGIN
+**                  gets no hook at all, so the first one runs
+**                  `DELETE FROM temp.mvcc_txn WHERE 0` on the marker table
+**                  (marker.c): that no-op write enrolls the connection in
+**                  SQLite's transaction, so the marker's xSync/xRollback mark
+**                  the end even when no mvcc table is written.  Under PRAGMA
+**                  query_only the pragma is lifted for that one statement.
+**
+** Commit: the first xSync of a COMMIT commits every SQL transaction of the
+** connection (validation and the durable write happen there, so every
+** failure reaches the user as a failed COMMIT); later xSync calls and
+** xCommit only tidy up.  A retryable failure is returned as
+** SQLITE_BUSY_SNAPSHOT: its primary code is SQLITE_BUSY, and unlike plain
+** SQLITE_BUSY it makes SQLite roll the transaction back rather than keep it
+** open for a retried COMMIT.  Inside BEGIN, a statement that hits a
+** retryable error leaves the kvcore transaction dead: every later statement
+** fails with the same message until ROLLBACK (or the failed COMMIT).  The
+** next transaction on the connection is begun as its retry (kvcore keeps
+** its age and raises its priority, so it cannot starve).
+**
+** Savepoints: SQLite numbers savepoints (user and per-statement) 0, 1, ...;
+** each SQL transaction keeps the kvcore mark of every open level.  Every
+** enrolled table receives the same calls, so a level's mark is set only by
+** the first xSavepoint for it; a table that joins late gets
+** xSavepoint(n-1) for levels opened before its transaction began, which
+** then all start at the transaction's beginning.
+**
+** Lock waits use the connection's busy timeout (PRAGMA busy_timeout, read
+** only when a wait actually happens) or else the store's lock timeout.
+*/
+#include "mvcc_int.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------ errors -- */
+
+int mvcc_kv_error(int kvrc, const char *msg, bool at_commit, char **pzErr) {
+  int rc;
+  switch (kvrc) {
+    case KV_OK:
+    case KV_NOTFOUND: return SQLITE_OK;
+    case KV_RETRY: rc = at_commit ? SQLITE_BUSY_SNAPSHOT : SQLITE_BUSY; break;
+    case KV_BUSY: rc = SQLITE_BUSY; break;
+    case KV_IOERR: rc = SQLITE_IOERR; break;
+    case KV_CORRUPT: rc = SQLITE_CORRUPT; break;
+    case KV_NOMEM: rc = SQLITE_NOMEM; break;
+    default: rc = SQLITE_ERROR; break;
+  }
+  if (pzErr) {
+    sqlite3_free(*pzErr);
+    if (kvrc == KV_RETRY)
+      *pzErr = sqlite3_mprintf("%s", msg ? msg : "restart transaction");
+    else
+      *pzErr = sqlite3_mprintf("mvcc: %s", msg ? msg : kv_code_name(kvrc));
+  }
+  return rc;
+}
+
+void mvcc_note_failure(mvcc_sconn *sc) {
+  mvcc_txn *t = sc->cur;
+  if (t && t->kv && kv_txn_retry_reason(t->kv) != KV_RETRY_NONE) {
+    kv_txn_retry_info(t->kv, &sc->retry);
+    sc->has_retry = true;
+  }
+}
+
+/* ------------------------------------------------------- connections -- */
+
+mvcc_conn *mvcc_conn_new(sqlite3 *db) {
+  mvcc_conn *c = sqlite3_malloc64(sizeof(*c));
+  if (!c) return NULL;
+  memset(c, 0, sizeof(*c));
+  c->db = db;
+  return c;
+}
+
+static void txn_free_if_done(mvcc_txn *t);
+
+/* Ends t's kvcore transaction: commit (read-only ones) or abort. */
+static void txn_finish_kv(mvcc_txn *t) {
+  if (!t->kv) return;
+  if (t->read_only) {
+    if (kv_txn_commit(t->kv, NULL, NULL) != KV_OK) kv_txn_abort(t->kv);
+  } else {
+    kv_txn_abort(t->kv);
+  }
+  t->kv = NULL;
+}
+
+/* Detaches t from its store-connection; it dies with its last cursor. */
+static void txn_detach(mvcc_txn *t) {
+  if (t->sc && t->sc->cur == t) t->sc->cur = NULL;
+  t->attached = false;
+  txn_free_if_done(t);
+}
+
+static void txn_free_if_done(mvcc_txn *t) {
+  if (t->attached || t->cursors > 0) return;
+  txn_finish_kv(t);
+  sqlite3_free(t);
+}
+
+void mvcc_conn_free(void *p) {
+  mvcc_conn *c = p;
+  if (!c) return;
+  mvcc_sconn *sc = c->stores;
+  while (sc) {
+    mvcc_sconn *next = sc->next;
+    if (sc->cur) {
+      mvcc_txn *t = sc->cur;
+      t->cursors = 0;
+      txn_detach(t);
+    }
+    kv_store_close(sc->store);
+    sqlite3_free(sc);
+    sc = next;
+  }
+  sqlite3_free(c->dflt_err);
+  sqlite3_free(c);
+}
+
+int mvcc_conn_store(mvcc_conn *c, const char *dir, mvcc_sconn **out,
+                    char **pzErr) {
+  kv_store *s = NULL;
+  char *err = NULL;
+  int krc = kv_store_open(dir && *dir ? dir : NULL, NULL, &s, &err);
+  if (krc) {
+    int rc = mvcc_kv_error(krc, err, false, pzErr);
+    kv_free(err);
+    return rc;
+  }
+  for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
+    if (sc->store == s) {
+      kv_store_close(s); /* we hold a reference already */
+      *out = sc;
+      return SQLITE_OK;
+    }
+  }
+  mvcc_sconn *sc = sqlite3_malloc64(sizeof(*sc));
+  if (!sc) {
+    kv_store_close(s);
+    return SQLITE_NOMEM;
+  }
+  memset(sc, 0, sizeof(*sc));
+  sc->conn = c;
+  sc->store = s;
+  sc->next = c->stores;
+  c->stores = sc;
+  /* The store-wide synchronous option, if a table set it. */
+  char *v = NULL;
+  size_t n = 0;
+  if (kv_store_meta_get(s, "mvcc.synchronous", &v, &n, NULL) == KV_OK &&
+      n == 1 && v[0] >= '0' && v[0] <= '2')
+    kv_store_set_synchronous(s, (kv_sync)(v[0] - '0'));
+  kv_free(v);
+  *out = sc;
+  return SQLITE_OK;
+}
+
+/* ----------------------------------------------------- transactions -- */
+
+/* Reads the connection's busy timeout when a lock wait first happens. */
+static int busy_timeout_cb(void *ctx) {
+  mvcc_conn *c = ctx;
+  sqlite3_stmt *st = NULL;
+  int ms = -1;
+  if (sqlite3_prepare_v2(c->db, "PRAGMA busy_timeout", -1, &st, NULL) ==
+          SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    int v = sqlite3_column_int(st, 0);
+    if (v > 0) ms = v;
+  }
+  sqlite3_finalize(st);
+  return ms;
+}
+
+static int txn_begin(mvcc_sconn *sc, int kind, bool read_only, mvcc_txn **out,
+                     char **pzErr) {
+  mvcc_txn *t = sqlite3_malloc64(sizeof(*t));
+  if (!t) return SQLITE_NOMEM;
+  memset(t, 0, sizeof(*t));
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.read_only = read_only;
+  if (!read_only && sc->has_retry) o.retry_of = &sc->retry;
+  char *err = NULL;
+  int krc = kv_txn_begin(sc->store, &o, &t->kv, &err);
+  if (krc) {
+    sqlite3_free(t);
+    int rc = mvcc_kv_error(krc, err, false, pzErr);
+    kv_free(err);
+    return rc;
+  }
+  if (!read_only) kv_txn_set_lock_timeout_fn(t->kv, busy_timeout_cb, sc->conn);
+  t->sc = sc;
+  t->kind = kind;
+  t->read_only = read_only;
+  t->attached = true;
+  sc->cur = t;
+  *out = t;
+  return SQLITE_OK;
+}
+
+/* Enrolls the connection in SQLite's transaction through the marker. */
+static int enroll(mvcc_conn *c, char **pzErr) {
+  c->enrolling = true;
+  int rc = sqlite3_exec(c->db, "DELETE FROM temp.mvcc_txn WHERE 0", NULL, NULL,
+                        NULL);
+  if (rc == SQLITE_ERROR &&
+      strstr(sqlite3_errmsg(c->db), "no such table")) {
+    rc = sqlite3_exec(c->db,
+                      "CREATE VIRTUAL TABLE IF NOT EXISTS temp.mvcc_txn USING "
+                      "mvcc_txn; DELETE FROM temp.mvcc_txn WHERE 0",
+                      NULL, NULL, NULL);
+  }
+  if (rc == SQLITE_READONLY) { /* PRAGMA query_only: lift it for the no-op */
+    rc = sqlite3_exec(c->db,
+                      "PRAGMA query_only=0; DELETE FROM temp.mvcc_txn WHERE 0;"
+                      " PRAGMA query_only=1",
+                      NULL, NULL, NULL);
+  }
+  c->enrolling = false;
+  if (rc != SQLITE_OK) {
+    *pzErr = sqlite3_mprintf("mvcc: cannot join the SQL transaction: %s",
+                             sqlite3_errmsg(c->db));
+    return rc;
+  }
+  return SQLITE_OK;
+}
+
+int mvcc_txn_for_read(mvcc_sconn *sc, mvcc_txn **out, char **pzErr) {
+  mvcc_conn *c = sc->conn;
+  bool autocommit = sqlite3_get_autocommit(c->db) != 0;
+  mvcc_txn *t = sc->cur;
+  if (t && t->kind == MVCC_TXN_AUTO && !autocommit) {
+    txn_detach(t); /* a BEGIN came while an autocommit read was open */
+    t = NULL;
+  } else if (t && t->kind == MVCC_TXN_SQL && autocommit && !c->enrolled) {
+    txn_detach(t); /* its SQL transaction ended unseen */
+    t = NULL;
+  }
+  if (!t) {
+    int rc = autocommit ? txn_begin(sc, MVCC_TXN_AUTO, true, &t, pzErr)
+                        : txn_begin(sc, MVCC_TXN_SQL, false, &t, pzErr);
+    if (rc) return rc;
+    if (!autocommit && !c->enrolled && (rc = enroll(c, pzErr))) {
+      txn_detach(t);
+      return rc;
+    }
+  }
+  t->cursors++;
+  *out = t;
+  return SQLITE_OK;
+}
+
+int mvcc_txn_for_write(mvcc_sconn *sc, mvcc_txn **out, char **pzErr) {
+  mvcc_conn *c = sc->conn;
+  mvcc_txn *t = sc->cur;
+  if (t && t->kind == MVCC_TXN_AUTO) {
+    txn_detach(t); /* still read by an earlier statement's cursors */
+    t = NULL;
+  } else if (t && !c->enrolled) {
+    txn_detach(t);
+    t = NULL;
+  }
+  if (!t) {
+    int rc = txn_begin(sc, MVCC_TXN_SQL, false, &t, pzErr);
+    if (rc) return rc;
+  }
+  c->enrolled = true;
+  *out = t;
+  return SQLITE_OK;
+}
+
+void mvcc_txn_release(mvcc_txn *t) {
+  if (!t) return;
+  if (t->cursors > 0) t->cursors--;
+  if (t->kind == MVCC_TXN_AUTO && t->cursors == 0 && t->attached)
+    txn_detach(t);
+  else
+    txn_free_if_done(t);
+}
+
+/* ------------------------------------------------------------- hooks -- */
+
+int mvcc_conn_sync(mvcc_conn *c, char **pzErr) {
+  if (c->syncing) return SQLITE_OK;
+  c->syncing = true;
+  for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
+    mvcc_txn *t = sc->cur;
+    if (!t || t->kind != MVCC_TXN_SQL || t->committed || !t->kv) continue;
+    char *err = NULL;
+    int krc = kv_txn_commit(t->kv, NULL, &err);
+    if (krc == KV_OK) {
+      t->kv = NULL; /* freed by kvcore */
+      t->committed = true;
+      sc->has_retry = false;
+      continue;
+    }
+    mvcc_note_failure(sc);
+    int rc = mvcc_kv_error(krc, err, true, pzErr);
+    kv_free(err);
+    return rc; /* SQLite now calls xRollback, which aborts the rest */
+  }
+  return SQLITE_OK;
+}
+
+static void end_sql_txns(mvcc_conn *c) {
+  for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
+    mvcc_txn *t = sc->cur;
+    if (!t || t->kind != MVCC_TXN_SQL) continue;
+    if (t->kv && !t->committed) mvcc_note_failure(sc);
+    txn_detach(t);
+  }
+  c->syncing = false;
+  c->enrolled = false;
+}
+
+void mvcc_conn_commit(mvcc_conn *c) {
+  if (!c->enrolled && !c->syncing) return;
+  end_sql_txns(c);
+}
+
+void mvcc_conn_rollback(mvcc_conn *c) {
+  if (!c->enrolled && !c->syncing) return;
+  end_sql_txns(c);
+}
+
+/* Savepoint levels of every SQL transaction of the connection. */
+int mvcc_conn_savepoint(mvcc_conn *c, int n, char **pzErr) {
+  (void)pzErr;
+  if (n < 0) return SQLITE_OK;
+  for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
+    mvcc_txn *t = sc->cur;
+    if (!t || t->kind != MVCC_TXN_SQL || !t->kv) continue;
+    if (n >= (int)(sizeof t->sp / sizeof t->sp[0])) {
+      *pzErr = sqlite3_mprintf("mvcc: too many nested savepoints");
+      return SQLITE_ERROR;
+    }
+    uint32_t mark = 0;
+    if (kv_txn_savepoint(t->kv, &mark, NULL) != KV_OK) mark = 0;
+    /* Levels opened before this transaction began start at its start. */
+    while (t->nsp < n) t->sp[t->nsp++] = 0;
+    if (t->nsp == n) t->sp[t->nsp++] = mark;
+  }
+  return SQLITE_OK;
+}
+
+int mvcc_conn_release(mvcc_conn *c, int n, char **pzErr) {
+  (void)pzErr;
+  for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
+    mvcc_txn *t = sc->cur;
+    if (t && t->kind == MVCC_TXN_SQL && t->nsp > n) t->nsp = n < 0 ? 0 : n;
+  }
+  return SQLITE_OK;
+}
+
+int mvcc_conn_rollback_to(mvcc_conn *c, int n, char **pzErr) {
+  for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
+    mvcc_txn *t = sc->cur;
+    if (!t || t->kind != MVCC_TXN_SQL || !t->kv) continue;
+    uint32_t mark = n >= 0 && n < t->nsp ? t->sp[n] : 0;
+    if (n < 0) t->nsp = 0;
+    else if (t->nsp > n + 1) t->nsp = n + 1;
+    char *err = NULL;
+    int krc = kv_txn_rollback_to(t->kv, mark, &err);
+    /* A dead transaction stays dead: its error shows at the next use. */
+    if (krc && !kv_txn_is_dead(t->kv)) {
+      int rc = mvcc_kv_error(krc, err, false, pzErr);
+      kv_free(err);
+      return rc;
+    }
+    kv_free(err);
+  }
+  return SQLITE_OK;
+}

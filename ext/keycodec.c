@@ -1,0 +1,212 @@
+/*
+** keycodec.c — order-preserving byte encoding of SQLite key values.
+**
+** Goal: for any two key values a and b, memcmp order of enc(a) and enc(b)
+** (shorter prefix first) is SQLite's comparison of a and b under the key
+** column's collation, and equal values (3 and 3.0) encode to equal bytes.
+** SQLite orders NULL < numbers < TEXT < BLOB; numbers compare numerically
+** and exactly across INTEGER and REAL.
+**
+** Bytes of one value (every encoding is self-delimiting, so a composite key
+** is just the concatenation of its columns' encodings):
+**
+**   0x10                        -infinity
+**   0x11 ~E(2) ~M(8)            a negative number (E, M of its magnitude,
+**                               complemented: bigger magnitudes sort first)
+**   0x12                        zero (and -0.0)
+**   0x13 E(2) M(8)              a positive number
+**   0x14                        +infinity
+**   0x30 escaped-text 0x00 0x01     TEXT
+**   0x40 escaped-bytes 0x00 0x01    BLOB
+**
+** Numbers: a positive value is m * 2^(E - 63) with m a 64-bit integer whose
+** top bit is set; E is stored big-endian plus a bias of 1100 (doubles reach
+** 2^-1074 and 2^1023), m big-endian.  Every int64 (63 significant bits) and
+** every finite double (53) is exact here, so 9007199254740993 and
+** 9007199254740992.0 differ and 3 equals 3.0, as in sqlite3IntFloatCompare.
+** NaN never reaches a key (SQLite stores NaN as NULL) and is refused.
+**
+** TEXT and BLOB: each 0x00 byte becomes 0x00 0xFF and the value ends with
+** 0x00 0x01, which keeps memcmp order and makes the encoding prefix-free.
+** Collations act before escaping: NOCASE folds ASCII A-Z to a-z (as
+** SQLite's NOCASE does), RTRIM drops trailing spaces.
+**
+** A DESC key column complements every byte of its encoding; prefix-freeness
+** makes that an exact order reversal.
+*/
+#ifdef MVCC_EXTENSION_BUILD
+#include "sqlite3ext.h"
+SQLITE_EXTENSION_INIT3
+#else
+#include <sqlite3.h>
+#endif
+
+#include <math.h>
+#include <string.h>
+
+#include "keycodec.h"
+
+#define K_NEG_INF 0x10
+#define K_NEG 0x11
+#define K_ZERO 0x12
+#define K_POS 0x13
+#define K_POS_INF 0x14
+#define K_TEXT 0x30
+#define K_BLOB 0x40
+#define E_BIAS 1100
+
+void mvcc_keybuf_init(mvcc_keybuf *b) { memset(b, 0, sizeof(*b)); }
+void mvcc_keybuf_reset(mvcc_keybuf *b) { b->n = 0; }
+
+void mvcc_keybuf_free(mvcc_keybuf *b) {
+  sqlite3_free(b->p);
+  memset(b, 0, sizeof(*b));
+}
+
+static int kb_reserve(mvcc_keybuf *b, size_t extra) {
+  if (b->n + extra <= b->cap) return SQLITE_OK;
+  size_t cap = b->cap ? b->cap : 32;
+  while (cap < b->n + extra) cap *= 2;
+  unsigned char *p = sqlite3_realloc64(b->p, cap);
+  if (!p) return SQLITE_NOMEM;
+  b->p = p;
+  b->cap = cap;
+  return SQLITE_OK;
+}
+
+int mvcc_keybuf_append(mvcc_keybuf *b, const void *p, size_t n) {
+  if (kb_reserve(b, n ? n : 1)) return SQLITE_NOMEM;
+  if (n) memcpy(b->p + b->n, p, n);
+  b->n += n;
+  return SQLITE_OK;
+}
+
+int mvcc_coll_from_name(const char *z) {
+  if (!z || !*z || !sqlite3_stricmp(z, "BINARY")) return MVCC_COLL_BINARY;
+  if (!sqlite3_stricmp(z, "NOCASE")) return MVCC_COLL_NOCASE;
+  if (!sqlite3_stricmp(z, "RTRIM")) return MVCC_COLL_RTRIM;
+  return -1;
+}
+
+static void complement(mvcc_keybuf *b, size_t from) {
+  for (size_t i = from; i < b->n; i++) b->p[i] = (unsigned char)~b->p[i];
+}
+
+/* A positive magnitude m * 2^(e - 63), m normalized. */
+static int put_magnitude(mvcc_keybuf *b, int negative, int e, uint64_t m) {
+  if (kb_reserve(b, 11)) return SQLITE_NOMEM;
+  unsigned char *o = b->p + b->n;
+  unsigned int be = (unsigned int)(e + E_BIAS);
+  o[0] = negative ? K_NEG : K_POS;
+  o[1] = (unsigned char)(be >> 8);
+  o[2] = (unsigned char)be;
+  for (int i = 0; i < 8; i++) o[3 + i] = (unsigned char)(m >> (56 - 8 * i));
+  if (negative)
+    for (int i = 1; i < 11; i++) o[i] = (unsigned char)~o[i];
+  b->n += 11;
+  return SQLITE_OK;
+}
+
+static int put_byte(mvcc_keybuf *b, unsigned char c) {
+  return mvcc_keybuf_append(b, &c, 1);
+}
+
+int mvcc_key_append_int64(mvcc_keybuf *b, sqlite3_int64 v, int desc) {
+  size_t from = b->n;
+  int rc;
+  if (v == 0) {
+    rc = put_byte(b, K_ZERO);
+  } else {
+    uint64_t u = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
+    int lz = __builtin_clzll(u);
+    rc = put_magnitude(b, v < 0, 63 - lz, u << lz);
+  }
+  if (rc == SQLITE_OK && desc) complement(b, from);
+  return rc;
+}
+
+int mvcc_key_append_double(mvcc_keybuf *b, double v, int desc) {
+  size_t from = b->n;
+  int rc;
+  if (isnan(v)) return SQLITE_CONSTRAINT;
+  if (v == 0) {
+    rc = put_byte(b, K_ZERO);
+  } else if (isinf(v)) {
+    rc = put_byte(b, v < 0 ? K_NEG_INF : K_POS_INF);
+  } else {
+    int e;
+    double f = frexp(fabs(v), &e); /* |v| = f * 2^e, f in [0.5, 1) */
+    uint64_t m = (uint64_t)ldexp(f, 64);
+    rc = put_magnitude(b, v < 0, e - 1, m);
+  }
+  if (rc == SQLITE_OK && desc) complement(b, from);
+  return rc;
+}
+
+/* Escaped bytes with the terminator. */
+static int put_escaped(mvcc_keybuf *b, unsigned char cls,
+                       const unsigned char *z, size_t n, int fold) {
+  size_t zeros = 0;
+  for (size_t i = 0; i < n; i++) zeros += z[i] == 0;
+  if (kb_reserve(b, 1 + n + zeros + 2)) return SQLITE_NOMEM;
+  unsigned char *o = b->p + b->n;
+  *o++ = cls;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = z[i];
+    if (fold && c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+    *o++ = c;
+    if (c == 0) *o++ = 0xFF;
+  }
+  *o++ = 0x00;
+  *o++ = 0x01;
+  b->n = (size_t)(o - b->p);
+  return SQLITE_OK;
+}
+
+int mvcc_key_append_text(mvcc_keybuf *b, const unsigned char *z, size_t n,
+                         int coll, int desc) {
+  size_t from = b->n;
+  if (coll == MVCC_COLL_RTRIM)
+    while (n > 0 && z[n - 1] == ' ') n--;
+  int rc = put_escaped(b, K_TEXT, z ? z : (const unsigned char *)"", n,
+                       coll == MVCC_COLL_NOCASE);
+  if (rc == SQLITE_OK && desc) complement(b, from);
+  return rc;
+}
+
+int mvcc_key_append_blob(mvcc_keybuf *b, const void *p, size_t n, int desc) {
+  size_t from = b->n;
+  int rc = put_escaped(b, K_BLOB, p ? p : "", n, 0);
+  if (rc == SQLITE_OK && desc) complement(b, from);
+  return rc;
+}
+
+int mvcc_key_append_value(mvcc_keybuf *b, sqlite3_value *v, int coll,
+                          int desc) {
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_INTEGER:
+      return mvcc_key_append_int64(b, sqlite3_value_int64(v), desc);
+    case SQLITE_FLOAT:
+      return mvcc_key_append_double(b, sqlite3_value_double(v), desc);
+    case SQLITE_TEXT: {
+      const unsigned char *z = sqlite3_value_text(v);
+      if (!z) return SQLITE_NOMEM;
+      return mvcc_key_append_text(b, z, (size_t)sqlite3_value_bytes(v), coll,
+                                  desc);
+    }
+    case SQLITE_BLOB:
+      return mvcc_key_append_blob(b, sqlite3_value_blob(v),
+                                  (size_t)sqlite3_value_bytes(v), desc);
+    default: return SQLITE_CONSTRAINT;
+  }
+}
+
+int mvcc_key_prefix_successor(const unsigned char *p, size_t n,
+                              mvcc_keybuf *out) {
+  while (n > 0 && p[n - 1] == 0xFF) n--;
+  if (n == 0) return -1;
+  mvcc_keybuf_reset(out);
+  if (mvcc_keybuf_append(out, p, n)) return -1;
+  out->p[n - 1]++;
+  return 0;
+}

@@ -1,0 +1,136 @@
+/*
+** mvcc.c — the extension's entry point and per-connection setup.
+**
+**     .load ./build/mvcc                       (sqlite3 shell)
+**     sqlite3_auto_extension((void(*)(void))sqlite3_mvcc_init);  (C)
+**
+** For each connection it loads into, the extension
+**   1. registers the `mvcc` and `mvcc_txn` modules, with one mvcc_conn (the
+**      connection's transaction state, conn.c) as their client data;
+**   2. opens the connection's default store: the directory
+**      "<main database file>-mvcc" beside the main database, or the
+**      process's in-memory store when the main database is in memory or
+**      temporary;
+**   3. creates the marker table temp.mvcc_txn and declares every table of
+**      the default store in temp, so a table created once is there for
+**      every connection, now and after a restart;
+**   4. registers the SQL function mvcc_attach([dir]), which opens another
+**      store (or, without an argument, the default one again) and declares
+**      its tables, including tables other connections created since.
+** If the default store cannot be opened (another process holds it), the
+** extension still loads: native tables keep working, and using an mvcc
+** table reports why the store is unavailable.
+**
+** The init function returns SQLITE_OK_LOAD_PERMANENTLY: RocksDB's
+** background threads must never see the library unloaded.  Loading it twice
+** into one connection is harmless (the second load finds mvcc_attach and
+** does nothing).
+*/
+#include "mvcc_int.h"
+
+SQLITE_EXTENSION_INIT1
+
+#include <string.h>
+
+/* mvcc_attach([dir]): declares the tables of a store in temp; returns the
+** number of tables declared. */
+static void attach_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  mvcc_conn *c = sqlite3_user_data(ctx);
+  const char *dir = argc > 0 ? (const char *)sqlite3_value_text(argv[0]) : NULL;
+  char *err = NULL;
+  mvcc_sconn *sc = NULL;
+  int rc;
+  if (dir && *dir) {
+    rc = mvcc_conn_store(c, dir, &sc, &err);
+  } else if (c->dflt) {
+    sc = c->dflt;
+    rc = SQLITE_OK;
+  } else {
+    /* Try the default store again: its holder may be gone. */
+    const char *main = sqlite3_db_filename(c->db, "main");
+    char *path = main && *main ? sqlite3_mprintf("%s-mvcc", main) : NULL;
+    rc = mvcc_conn_store(c, path, &sc, &err);
+    sqlite3_free(path);
+    if (rc == SQLITE_OK) {
+      c->dflt = sc;
+      sqlite3_free(c->dflt_err);
+      c->dflt_err = NULL;
+    }
+  }
+  if (rc == SQLITE_OK) rc = mvcc_declare_store_tables(sc, &err);
+  if (rc) {
+    sqlite3_result_error(ctx, err ? err : sqlite3_errstr(rc), -1);
+    sqlite3_result_error_code(ctx, rc);
+    sqlite3_free(err);
+    return;
+  }
+  sqlite3_result_int(ctx, 1);
+}
+
+static bool already_loaded(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  bool found = false;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT 1 FROM pragma_function_list WHERE name = "
+                         "'mvcc_attach'",
+                         -1, &st, NULL) == SQLITE_OK)
+    found = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  return found;
+}
+
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
+                      const sqlite3_api_routines *pApi) {
+  SQLITE_EXTENSION_INIT2(pApi);
+  if (already_loaded(db)) return SQLITE_OK_LOAD_PERMANENTLY;
+  mvcc_conn *c = mvcc_conn_new(db);
+  if (!c) return SQLITE_NOMEM;
+  int rc = sqlite3_create_module_v2(db, "mvcc", &mvcc_module, c,
+                                    mvcc_conn_free);
+  if (rc != SQLITE_OK) {
+    /* create_module_v2 has already called the destructor on failure. */
+    *pzErrMsg = sqlite3_mprintf("mvcc: cannot register the module");
+    return rc;
+  }
+  rc = sqlite3_create_module_v2(db, "mvcc_txn", &mvcc_marker_module, c, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_function(db, "mvcc_attach", 0, SQLITE_UTF8, c,
+                                 attach_fn, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_function(db, "mvcc_attach", 1, SQLITE_UTF8, c,
+                                 attach_fn, NULL, NULL);
+  if (rc == SQLITE_OK) rc = mvcc_register_stats(db, c);
+  if (rc != SQLITE_OK) {
+    *pzErrMsg = sqlite3_mprintf("mvcc: %s", sqlite3_errmsg(db));
+    return rc;
+  }
+  if (sqlite3_exec(db, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.mvcc_txn "
+                       "USING mvcc_txn",
+                   NULL, NULL, NULL) != SQLITE_OK) {
+    *pzErrMsg = sqlite3_mprintf("mvcc: cannot create temp.mvcc_txn: %s",
+                                sqlite3_errmsg(db));
+    return SQLITE_ERROR;
+  }
+
+  const char *main = sqlite3_db_filename(db, "main");
+  char *path = main && *main ? sqlite3_mprintf("%s-mvcc", main) : NULL;
+  char *err = NULL;
+  mvcc_sconn *sc = NULL;
+  rc = mvcc_conn_store(c, path, &sc, &err);
+  sqlite3_free(path);
+  if (rc == SQLITE_OK) {
+    c->dflt = sc;
+    rc = mvcc_declare_store_tables(sc, &err);
+    if (rc != SQLITE_OK) {
+      *pzErrMsg = err;
+      return rc;
+    }
+  } else {
+    /* Not fatal: native tables keep working; mvcc tables say why not. */
+    c->dflt_err = err;
+  }
+  return SQLITE_OK_LOAD_PERMANENTLY;
+}

@@ -1,0 +1,214 @@
+/*
+** mvcc_int.h — internal interfaces between the files of the SQLite
+** extension (ext/).  The extension talks to the transaction core only
+** through kvcore.h.
+**
+**   mvcc.c      entry point, per-connection setup, SQL functions
+**   conn.c      per-connection transaction tracking: SQLite's transaction
+**               hooks mapped onto kvcore transactions
+**   catalog.c   the tables of a store (its catalog) and their key prefixes
+**   schema.c    CREATE VIRTUAL TABLE arguments: columns, key, options
+**   vtab.c      the `mvcc` virtual table: planning, cursors, writes
+**   marker.c    `mvcc_txn`, the marker table that enrolls read-only
+**               transactions in SQLite's transaction
+**   stats.c     introspection tables
+**   keycodec.c, rowcodec.c   byte encodings of keys and rows
+**
+** Key layout in the store (all under kvcore's MVCC):
+**   0x00 'C' <lowercased table name>   catalog entry of a table
+**   0x00 'N'                           next table id (8 bytes big-endian)
+**   0x01 <table id, 8 bytes BE> <encoded primary key>   a row
+** Table ids are never reused, so a dropped table's range stays empty.
+*/
+#ifndef MVCC_INT_H
+#define MVCC_INT_H
+
+#include "sqlite3ext.h"
+SQLITE_EXTENSION_INIT3
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kvcore.h"
+
+/* ------------------------------------------------------------ schema.c -- */
+
+/* SQLite's type affinities, as its internal SQLITE_AFF_* letters. */
+enum { MVCC_AFF_BLOB = 'A', MVCC_AFF_TEXT = 'B', MVCC_AFF_NUMERIC = 'C',
+       MVCC_AFF_INTEGER = 'D', MVCC_AFF_REAL = 'E' };
+
+#define MVCC_MAX_KEY_COLUMNS 16
+#define MVCC_HIDDEN_KEY "__mvcc_key"
+
+typedef struct mvcc_column {
+  char *name;          /* as declared, unquoted */
+  char *type;          /* declared type, "" if none */
+  char affinity;       /* MVCC_AFF_* */
+  bool notnull;
+  int coll;            /* key columns: MVCC_COLL_* (keycodec.h) */
+  bool desc;           /* key columns: PRIMARY KEY ... DESC */
+} mvcc_column;
+
+typedef struct mvcc_tabledef {
+  char *name;
+  int ncol;
+  mvcc_column *cols;
+  int npk;
+  int pk[MVCC_MAX_KEY_COLUMNS]; /* column indexes, in key order */
+  char *args;          /* the column definitions as stored in the catalog */
+  char *declare;       /* CREATE TABLE text for sqlite3_declare_vtab */
+  /* Options (not part of the stored definition). */
+  char *store;         /* store='DIR', or NULL */
+  int synchronous;     /* kv_sync, or -1 when not given */
+} mvcc_tabledef;
+
+/* Composite keys are exposed to SQLite as a hidden BLOB primary key column
+** (index ncol) holding the encoded key. */
+static inline bool mvcc_hidden_key(const mvcc_tabledef *d) { return d->npk > 1; }
+
+/* Parses the module arguments argv[0..argc) of CREATE VIRTUAL TABLE.  On
+** success *out is a new definition (free with mvcc_tabledef_free); on error
+** *pzErr is an sqlite3_mprintf'd message. */
+int mvcc_schema_parse(sqlite3 *db, const char *name, int argc,
+                      const char *const *argv, mvcc_tabledef **out,
+                      char **pzErr);
+void mvcc_tabledef_free(mvcc_tabledef *d);
+/* A value after affinity: what gets encoded into keys and rows. */
+typedef struct mvcc_value {
+  int type;                  /* SQLITE_INTEGER/FLOAT/TEXT/BLOB/NULL */
+  sqlite3_int64 i;
+  double r;
+  const unsigned char *p;    /* TEXT and BLOB bytes (borrowed or owned) */
+  int n;
+  char *owned;               /* converted text, freed by mvcc_value_clear */
+} mvcc_value;
+
+/* Sets *out to v with column affinity applied as SQLite applies it when it
+** stores a value (SQLite does not do it for virtual tables).  *out borrows
+** v's bytes: v must outlive it. */
+int mvcc_value_set(mvcc_value *out, sqlite3_value *v, char affinity);
+void mvcc_value_clear(mvcc_value *v);
+/* Quotes an identifier for SQL ("..."); sqlite3_mprintf'd. */
+char *mvcc_quote_ident(const char *z);
+
+/* ----------------------------------------------------------- catalog.c -- */
+
+#define MVCC_ROW_PREFIX 0x01
+#define MVCC_KEY_PREFIX_LEN 9   /* 0x01 + 8-byte table id */
+
+typedef struct mvcc_catentry {
+  uint64_t id;
+  char *name;          /* as created (or renamed) */
+  char *args;          /* column definitions */
+} mvcc_catentry;
+
+void mvcc_catentry_clear(mvcc_catentry *e);
+/* Looks up name: SQLITE_OK with *found, or an error. */
+int mvcc_catalog_get(kv_store *s, const char *name, bool *found,
+                     mvcc_catentry *out, char **pzErr);
+/* Creates the table (or finds an identical one).  *id receives its id. */
+int mvcc_catalog_create(kv_store *s, const char *name, const char *args,
+                        uint64_t *id, char **pzErr);
+/* Removes the entry (if its id matches) and deletes the table's rows. */
+int mvcc_catalog_drop(kv_store *s, const char *name, uint64_t id,
+                      char **pzErr);
+int mvcc_catalog_rename(kv_store *s, const char *from, const char *to,
+                        uint64_t id, char **pzErr);
+/* Is table id still in the catalog (under any name)? */
+int mvcc_catalog_has_id(kv_store *s, uint64_t id, bool *alive, char **pzErr);
+/* Calls fn for each table of the store; stops at a non-OK return. */
+int mvcc_catalog_list(kv_store *s,
+                      int (*fn)(void *ctx, const mvcc_catentry *e), void *ctx,
+                      char **pzErr);
+/* Writes the 9-byte row-key prefix of table id into out. */
+void mvcc_row_prefix(unsigned char *out, uint64_t id);
+
+/* -------------------------------------------------------------- conn.c -- */
+
+typedef struct mvcc_conn mvcc_conn;
+typedef struct mvcc_sconn mvcc_sconn;
+typedef struct mvcc_txn mvcc_txn;
+
+/* How a kvcore transaction is tied to SQLite's. */
+enum {
+  MVCC_TXN_AUTO = 1,   /* an autocommit read: ends when its cursors close */
+  MVCC_TXN_SQL = 2     /* part of SQLite's transaction: ends at its
+                       ** xSync/xCommit/xRollback */
+};
+
+struct mvcc_txn {
+  kv_txn *kv;          /* NULL once committed or ended */
+  mvcc_sconn *sc;
+  int kind;            /* MVCC_TXN_* */
+  bool attached;       /* it is sc->cur */
+  int cursors;         /* open cursors reading with it */
+  bool read_only;
+  bool committed;      /* by the first xSync */
+  uint32_t sp[64];     /* savepoint marks by SQLite savepoint number */
+  int nsp;
+};
+
+/* A store as seen by one connection. */
+struct mvcc_sconn {
+  mvcc_conn *conn;
+  kv_store *store;
+  mvcc_txn *cur;           /* the current transaction, or NULL */
+  kv_retry_info retry;     /* the last attempt that failed, if has_retry */
+  bool has_retry;
+  mvcc_sconn *next;
+};
+
+struct mvcc_conn {
+  sqlite3 *db;
+  mvcc_sconn *stores;
+  mvcc_sconn *dflt;        /* the default store, or NULL */
+  char *dflt_err;          /* why the default store could not be opened */
+  bool enrolled;           /* some mvcc or marker table is in SQLite's
+                           ** transaction: it will call xSync/xRollback */
+  bool syncing;            /* between the first xSync and xCommit/xRollback */
+  bool enrolling;          /* running the nested marker statement */
+};
+
+mvcc_conn *mvcc_conn_new(sqlite3 *db);
+void mvcc_conn_free(void *p);
+/* Opens (or finds) the connection's handle on the store in dir (NULL or ""
+** for the in-memory store). */
+int mvcc_conn_store(mvcc_conn *c, const char *dir, mvcc_sconn **out,
+                    char **pzErr);
+
+/* The transaction a cursor reads with (begun when there is none): an
+** autocommit read, or the SQL transaction (enrolled in SQLite's through
+** the marker table when only reads touch mvcc tables).  Adds a reference
+** that the caller drops with mvcc_txn_release. */
+int mvcc_txn_for_read(mvcc_sconn *sc, mvcc_txn **out, char **pzErr);
+/* The SQL transaction a write statement uses (from xBegin). */
+int mvcc_txn_for_write(mvcc_sconn *sc, mvcc_txn **out, char **pzErr);
+void mvcc_txn_release(mvcc_txn *t);
+
+/* SQLite's transaction hooks, for every mvcc and marker table. */
+int mvcc_conn_sync(mvcc_conn *c, char **pzErr);
+void mvcc_conn_commit(mvcc_conn *c);
+void mvcc_conn_rollback(mvcc_conn *c);
+int mvcc_conn_savepoint(mvcc_conn *c, int n, char **pzErr);
+int mvcc_conn_release(mvcc_conn *c, int n, char **pzErr);
+int mvcc_conn_rollback_to(mvcc_conn *c, int n, char **pzErr);
+
+/* Maps a kvcore error (with its message) onto an SQLite code and sets
+** *pzErr; `at_commit` selects SQLITE_BUSY_SNAPSHOT for retryable errors so
+** that SQLite rolls the transaction back instead of keeping it open. */
+int mvcc_kv_error(int kvrc, const char *msg, bool at_commit, char **pzErr);
+/* Notes a retryable failure of sc's current transaction, for the retry. */
+void mvcc_note_failure(mvcc_sconn *sc);
+
+/* -------------------------------------------------------------- vtab.c -- */
+
+extern const sqlite3_module mvcc_module;
+extern const sqlite3_module mvcc_marker_module;
+/* Declares every table of sc's store in the connection's temp schema. */
+int mvcc_declare_store_tables(mvcc_sconn *sc, char **pzErr);
+
+/* ------------------------------------------------------------- stats.c -- */
+
+int mvcc_register_stats(sqlite3 *db, mvcc_conn *c);
+
+#endif /* MVCC_INT_H */

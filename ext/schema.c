@@ -1,0 +1,501 @@
+/*
+** schema.c — the definition of an mvcc table, from the arguments of
+** CREATE VIRTUAL TABLE ... USING mvcc(...).
+**
+** Arguments are column definitions as in CREATE TABLE, at most one table
+** constraint PRIMARY KEY(a, b, ...), and options written name=value:
+**     store='DIR'                   the store holding the table
+**     synchronous=full|normal|off   durability of commits (store-wide)
+** With no column definitions the table is (key PRIMARY KEY, value).
+**
+** The column definitions are parsed by SQLite itself: they are replayed as
+** CREATE TABLE x(...) WITHOUT ROWID in a private in-memory database, whose
+** PRAGMA table_xinfo / index_xinfo / index_list then give each column's
+** name, declared type, NOT NULL, and the primary key's columns, collations
+** and directions.  So the grammar, the quoting rules and the error messages
+** ("near ...: syntax error", "table ... has more than one primary key") are
+** exactly SQLite's, and no SQL parser is written here.  What SQLite accepts
+** but an mvcc table cannot honour is refused with a clear message: a
+** missing primary key, UNIQUE, CHECK, foreign keys, generated columns,
+** AUTOINCREMENT, and key collations other than BINARY, NOCASE and RTRIM.
+**
+** The declaration handed to sqlite3_declare_vtab() reuses the column
+** definitions verbatim (so DEFAULT and COLLATE clauses keep working).  A
+** single-column key stays the table's PRIMARY KEY; a composite key becomes
+** a hidden BLOB column __mvcc_key holding the encoded key, because SQLite
+** only lets a writable WITHOUT ROWID virtual table have a one-column key.
+**
+** Affinity: SQLite does not apply column affinity to values written to a
+** virtual table, so mvcc_apply_affinity() does it with SQLite's rules.
+*/
+#include "mvcc_int.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "keycodec.h"
+
+void mvcc_tabledef_free(mvcc_tabledef *d) {
+  if (!d) return;
+  for (int i = 0; i < d->ncol; i++) {
+    sqlite3_free(d->cols[i].name);
+    sqlite3_free(d->cols[i].type);
+  }
+  sqlite3_free(d->cols);
+  sqlite3_free(d->name);
+  sqlite3_free(d->args);
+  sqlite3_free(d->declare);
+  sqlite3_free(d->store);
+  sqlite3_free(d);
+}
+
+char *mvcc_quote_ident(const char *z) { return sqlite3_mprintf("\"%w\"", z); }
+
+/* SQLite's affinity of a declared type (sqlite3AffinityType). */
+static char type_affinity(const char *t) {
+  char buf[256];
+  size_t n = strlen(t);
+  if (n >= sizeof buf) n = sizeof buf - 1;
+  for (size_t i = 0; i < n; i++) buf[i] = (char)toupper((unsigned char)t[i]);
+  buf[n] = 0;
+  if (strstr(buf, "INT")) return MVCC_AFF_INTEGER;
+  if (strstr(buf, "CHAR") || strstr(buf, "CLOB") || strstr(buf, "TEXT"))
+    return MVCC_AFF_TEXT;
+  if (strstr(buf, "BLOB") || n == 0) return MVCC_AFF_BLOB;
+  if (strstr(buf, "REAL") || strstr(buf, "FLOA") || strstr(buf, "DOUB"))
+    return MVCC_AFF_REAL;
+  return MVCC_AFF_NUMERIC;
+}
+
+/* ------------------------------------------------------------ options -- */
+
+/* If arg is `name = value`, copies name and value (unquoted) and returns
+** true. */
+static bool split_option(const char *arg, char *name, size_t namesz,
+                         char **value) {
+  const char *p = arg;
+  while (isspace((unsigned char)*p)) p++;
+  const char *s = p;
+  if (!isalpha((unsigned char)*p) && *p != '_') return false;
+  while (isalnum((unsigned char)*p) || *p == '_') p++;
+  size_t n = (size_t)(p - s);
+  while (isspace((unsigned char)*p)) p++;
+  if (*p != '=') return false;
+  p++;
+  while (isspace((unsigned char)*p)) p++;
+  if (n >= namesz) n = namesz - 1;
+  memcpy(name, s, n);
+  name[n] = 0;
+  size_t vl = strlen(p);
+  while (vl && isspace((unsigned char)p[vl - 1])) vl--;
+  if (vl >= 2 && (p[0] == '\'' || p[0] == '"') && p[vl - 1] == p[0]) {
+    char q = p[0];
+    char *v = sqlite3_malloc64(vl);
+    if (!v) return true;
+    size_t o = 0;
+    for (size_t i = 1; i + 1 < vl; i++) {
+      v[o++] = p[i];
+      if (p[i] == q && p[i + 1] == q) i++; /* '' inside '...' */
+    }
+    v[o] = 0;
+    *value = v;
+  } else {
+    *value = sqlite3_mprintf("%.*s", (int)vl, p);
+  }
+  return true;
+}
+
+static int parse_option(mvcc_tabledef *d, const char *arg, bool *is_option,
+                        char **pzErr) {
+  char name[64];
+  char *value = NULL;
+  *is_option = split_option(arg, name, sizeof name, &value);
+  if (!*is_option) return SQLITE_OK;
+  if (!value) return SQLITE_NOMEM;
+  int rc = SQLITE_OK;
+  if (!sqlite3_stricmp(name, "store")) {
+    if (!value[0]) {
+      *pzErr = sqlite3_mprintf("mvcc: store='' needs a directory");
+      rc = SQLITE_ERROR;
+    } else if (d->store) {
+      *pzErr = sqlite3_mprintf("mvcc: option store given twice");
+      rc = SQLITE_ERROR;
+    } else {
+      d->store = value;
+      value = NULL;
+    }
+  } else if (!sqlite3_stricmp(name, "synchronous")) {
+    if (!sqlite3_stricmp(value, "full") || !strcmp(value, "2"))
+      d->synchronous = KV_SYNC_FULL;
+    else if (!sqlite3_stricmp(value, "normal") || !strcmp(value, "1"))
+      d->synchronous = KV_SYNC_NORMAL;
+    else if (!sqlite3_stricmp(value, "off") || !strcmp(value, "0"))
+      d->synchronous = KV_SYNC_OFF;
+    else {
+      *pzErr = sqlite3_mprintf(
+          "mvcc: synchronous must be full, normal or off, not '%s'", value);
+      rc = SQLITE_ERROR;
+    }
+  } else {
+    *pzErr = sqlite3_mprintf("mvcc: unknown option '%s' (options are store "
+                             "and synchronous)",
+                             name);
+    rc = SQLITE_ERROR;
+  }
+  sqlite3_free(value);
+  return rc;
+}
+
+/* ------------------------------------------------------- definitions -- */
+
+/* The first word of a definition, uppercased, skipping quotes. */
+static void first_word(const char *arg, char *out, size_t outsz) {
+  const char *p = arg;
+  while (isspace((unsigned char)*p)) p++;
+  size_t n = 0;
+  while (isalpha((unsigned char)*p) && n + 1 < outsz)
+    out[n++] = (char)toupper((unsigned char)*p++);
+  out[n] = 0;
+}
+
+/* Looks for keywords SQLite accepts but mvcc tables cannot honour, outside
+** quoted strings and identifiers; returns the first one or NULL. */
+static const char *unsupported_keyword(const char *z) {
+  static const char *const words[] = {"CHECK", "REFERENCES", "FOREIGN",
+                                      "GENERATED", "AUTOINCREMENT", "AS"};
+  const char *p = z;
+  while (*p) {
+    if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
+      char close = *p == '[' ? ']' : *p;
+      p++;
+      while (*p && *p != close) p++;
+      if (*p) p++;
+      continue;
+    }
+    if (isalpha((unsigned char)*p) || *p == '_') {
+      const char *s = p;
+      while (isalnum((unsigned char)*p) || *p == '_') p++;
+      size_t n = (size_t)(p - s);
+      for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strlen(words[i]) == n && !sqlite3_strnicmp(s, words[i], (int)n))
+          return words[i];
+      continue;
+    }
+    p++;
+  }
+  return NULL;
+}
+
+/* Whitespace-normalised copy (runs of spaces become one), for comparing
+** stored definitions. */
+static char *normalize(const char *z) {
+  char *o = sqlite3_malloc64(strlen(z) + 1);
+  if (!o) return NULL;
+  size_t n = 0;
+  bool space = false;
+  for (const char *p = z; *p; p++) {
+    if (isspace((unsigned char)*p)) {
+      space = n > 0;
+      continue;
+    }
+    if (space) o[n++] = ' ';
+    space = false;
+    o[n++] = *p;
+  }
+  o[n] = 0;
+  return o;
+}
+
+/* Runs the definitions through SQLite in a scratch database and reads the
+** columns and key back. */
+static int describe(mvcc_tabledef *d, const char *defs, char **pzErr) {
+  sqlite3 *tmp = NULL;
+  sqlite3_stmt *st = NULL;
+  char *sql = NULL;
+  int rc = sqlite3_open_v2(":memory:", &tmp,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  if (rc != SQLITE_OK) {
+    *pzErr = sqlite3_mprintf("mvcc: cannot open a scratch database");
+    goto done;
+  }
+  sql = sqlite3_mprintf("CREATE TABLE x(%s) WITHOUT ROWID", defs);
+  if (!sql) {
+    rc = SQLITE_NOMEM;
+    goto done;
+  }
+  rc = sqlite3_exec(tmp, sql, NULL, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    const char *m = sqlite3_errmsg(tmp);
+    if (strstr(m, "PRIMARY KEY missing"))
+      *pzErr = sqlite3_mprintf(
+          "mvcc: table %s has no PRIMARY KEY (declare one column PRIMARY "
+          "KEY, or PRIMARY KEY(a, b))",
+          d->name);
+    else if (strstr(m, "more than one primary key"))
+      *pzErr = sqlite3_mprintf("mvcc: table %s has more than one PRIMARY KEY",
+                               d->name);
+    else
+      *pzErr = sqlite3_mprintf("mvcc: bad column definitions for %s: %s",
+                               d->name, m);
+    rc = SQLITE_ERROR;
+    goto done;
+  }
+
+  /* Columns. */
+  rc = sqlite3_prepare_v2(tmp, "PRAGMA table_xinfo(x)", -1, &st, NULL);
+  int cap = 8;
+  d->cols = sqlite3_malloc64(sizeof(mvcc_column) * (size_t)cap);
+  if (rc == SQLITE_OK && !d->cols) rc = SQLITE_NOMEM;
+  while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    if (d->ncol == cap) {
+      cap *= 2;
+      mvcc_column *nc = sqlite3_realloc64(d->cols, sizeof(mvcc_column) *
+                                                       (size_t)cap);
+      if (!nc) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      d->cols = nc;
+    }
+    mvcc_column *c = &d->cols[d->ncol];
+    memset(c, 0, sizeof(*c));
+    c->name = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 1));
+    c->type = sqlite3_mprintf("%s", sqlite3_column_text(st, 2)
+                                        ? (const char *)sqlite3_column_text(st, 2)
+                                        : "");
+    if (!c->name || !c->type) rc = SQLITE_NOMEM;
+    c->affinity = type_affinity(c->type);
+    c->notnull = sqlite3_column_int(st, 3) != 0;
+    d->ncol++;
+    if (c->name && !sqlite3_stricmp(c->name, MVCC_HIDDEN_KEY)) {
+      *pzErr = sqlite3_mprintf("mvcc: column name %s is reserved",
+                               MVCC_HIDDEN_KEY);
+      rc = SQLITE_ERROR;
+    }
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (rc) goto done;
+
+  /* The key: the WITHOUT ROWID table's primary-key index. */
+  rc = sqlite3_prepare_v2(tmp, "PRAGMA index_list(x)", -1, &st, NULL);
+  char pkindex[128] = "";
+  while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    const char *origin = (const char *)sqlite3_column_text(st, 3);
+    const char *iname = (const char *)sqlite3_column_text(st, 1);
+    if (origin && !strcmp(origin, "pk")) {
+      snprintf(pkindex, sizeof pkindex, "%s", iname);
+    } else {
+      *pzErr = sqlite3_mprintf(
+          "mvcc: UNIQUE constraints other than the PRIMARY KEY are not "
+          "supported on mvcc tables");
+      rc = SQLITE_ERROR;
+    }
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (rc) goto done;
+  char *q = sqlite3_mprintf("PRAGMA index_xinfo(%Q)", pkindex);
+  rc = q ? sqlite3_prepare_v2(tmp, q, -1, &st, NULL) : SQLITE_NOMEM;
+  sqlite3_free(q);
+  while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    if (!sqlite3_column_int(st, 5)) continue; /* not a key column */
+    int cid = sqlite3_column_int(st, 1);
+    if (cid < 0 || cid >= d->ncol) continue;
+    if (d->npk == MVCC_MAX_KEY_COLUMNS) {
+      *pzErr = sqlite3_mprintf("mvcc: at most %d key columns",
+                               MVCC_MAX_KEY_COLUMNS);
+      rc = SQLITE_ERROR;
+      break;
+    }
+    mvcc_column *c = &d->cols[cid];
+    c->desc = sqlite3_column_int(st, 3) != 0;
+    const char *coll = (const char *)sqlite3_column_text(st, 4);
+    c->coll = mvcc_coll_from_name(coll);
+    if (c->coll < 0) {
+      *pzErr = sqlite3_mprintf(
+          "mvcc: key column %s has collation %s; key columns support BINARY, "
+          "NOCASE and RTRIM",
+          c->name, coll ? coll : "?");
+      rc = SQLITE_ERROR;
+      break;
+    }
+    d->pk[d->npk++] = cid;
+  }
+  if (rc == SQLITE_OK && d->npk == 0) {
+    *pzErr = sqlite3_mprintf("mvcc: table %s has no PRIMARY KEY", d->name);
+    rc = SQLITE_ERROR;
+  }
+
+done:
+  sqlite3_finalize(st);
+  sqlite3_free(sql);
+  sqlite3_close(tmp);
+  return rc;
+}
+
+int mvcc_schema_parse(sqlite3 *db, const char *name, int argc,
+                      const char *const *argv, mvcc_tabledef **out,
+                      char **pzErr) {
+  (void)db;
+  *out = NULL;
+  mvcc_tabledef *d = sqlite3_malloc64(sizeof(*d));
+  if (!d) return SQLITE_NOMEM;
+  memset(d, 0, sizeof(*d));
+  d->synchronous = -1;
+  d->name = sqlite3_mprintf("%s", name);
+  sqlite3_str *cols = sqlite3_str_new(NULL);   /* column definitions */
+  sqlite3_str *decl = sqlite3_str_new(NULL);   /* declared columns */
+  int rc = d->name ? SQLITE_OK : SQLITE_NOMEM;
+  int ndefs = 0, ncoldefs = 0;
+  bool has_table_pk = false;
+  for (int i = 0; rc == SQLITE_OK && i < argc; i++) {
+    bool is_option;
+    rc = parse_option(d, argv[i], &is_option, pzErr);
+    if (rc || is_option) continue;
+    const char *bad = unsupported_keyword(argv[i]);
+    if (bad) {
+      *pzErr = sqlite3_mprintf("mvcc: %s is not supported on mvcc tables "
+                               "(in \"%s\")",
+                               bad, argv[i]);
+      rc = SQLITE_ERROR;
+      break;
+    }
+    char w[16];
+    first_word(argv[i], w, sizeof w);
+    bool table_constraint = !strcmp(w, "PRIMARY") || !strcmp(w, "CONSTRAINT") ||
+                            !strcmp(w, "UNIQUE");
+    if (ndefs++) sqlite3_str_appendall(cols, ", ");
+    sqlite3_str_appendall(cols, argv[i]);
+    if (!strcmp(w, "PRIMARY") || !strcmp(w, "CONSTRAINT")) has_table_pk = true;
+    if (!table_constraint) {
+      if (ncoldefs++) sqlite3_str_appendall(decl, ", ");
+      sqlite3_str_appendall(decl, argv[i]);
+    }
+  }
+  if (rc == SQLITE_OK && ndefs == 0) {
+    sqlite3_str_appendall(cols, "key PRIMARY KEY, value");
+    sqlite3_str_appendall(decl, "key PRIMARY KEY, value");
+  }
+  char *defs = sqlite3_str_finish(cols);
+  char *declcols = sqlite3_str_finish(decl);
+  if (rc == SQLITE_OK && (!defs || !declcols)) rc = SQLITE_NOMEM;
+  if (rc == SQLITE_OK) rc = describe(d, defs, pzErr);
+  if (rc == SQLITE_OK) {
+    d->args = normalize(defs);
+    if (mvcc_hidden_key(d) || has_table_pk) {
+      /* The key columns lose their PRIMARY KEY clause to the hidden key. */
+      if (!mvcc_hidden_key(d)) {
+        /* PRIMARY KEY(a) of one column: a plain single key, but it was a
+        ** table constraint; declare it on the column instead. */
+        sqlite3_free(declcols);
+        sqlite3_str *x = sqlite3_str_new(NULL);
+        for (int i = 0; i < d->ncol; i++) {
+          char *qn = mvcc_quote_ident(d->cols[i].name);
+          sqlite3_str_appendf(x, "%s%s %s%s", i ? ", " : "", qn,
+                              d->cols[i].type,
+                              i == d->pk[0] ? " PRIMARY KEY" : "");
+          sqlite3_free(qn);
+        }
+        declcols = sqlite3_str_finish(x);
+        d->declare = sqlite3_mprintf("CREATE TABLE x(%s) WITHOUT ROWID",
+                                     declcols);
+      } else {
+        d->declare = sqlite3_mprintf(
+            "CREATE TABLE x(%s, %s BLOB HIDDEN PRIMARY KEY) WITHOUT ROWID",
+            declcols, MVCC_HIDDEN_KEY);
+      }
+    } else {
+      d->declare = sqlite3_mprintf("CREATE TABLE x(%s) WITHOUT ROWID", declcols);
+    }
+    if (!d->args || !d->declare) rc = SQLITE_NOMEM;
+  }
+  sqlite3_free(defs);
+  sqlite3_free(declcols);
+  if (rc) {
+    mvcc_tabledef_free(d);
+    if (rc == SQLITE_NOMEM && !*pzErr) *pzErr = sqlite3_mprintf("out of memory");
+    return rc;
+  }
+  *out = d;
+  return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------ affinity -- */
+
+void mvcc_value_clear(mvcc_value *v) {
+  sqlite3_free(v->owned);
+  memset(v, 0, sizeof(*v));
+}
+
+/* A REAL that is exactly an int64 becomes INTEGER (sqlite3VdbeIntegerAffinity). */
+static void integer_if_exact(mvcc_value *v) {
+  double r = v->r;
+  if (r > -9223372036854775808.0 && r < 9223372036854775808.0) {
+    sqlite3_int64 i = (sqlite3_int64)r;
+    if ((double)i == r && i > INT64_MIN && i < INT64_MAX) {
+      v->type = SQLITE_INTEGER;
+      v->i = i;
+    }
+  }
+}
+
+int mvcc_value_set(mvcc_value *out, sqlite3_value *v, char affinity) {
+  memset(out, 0, sizeof(*out));
+  out->type = sqlite3_value_type(v);
+  switch (out->type) {
+    case SQLITE_INTEGER: out->i = sqlite3_value_int64(v); break;
+    case SQLITE_FLOAT: out->r = sqlite3_value_double(v); break;
+    case SQLITE_TEXT:
+      out->p = sqlite3_value_text(v);
+      out->n = sqlite3_value_bytes(v);
+      if (!out->p) return SQLITE_NOMEM;
+      break;
+    case SQLITE_BLOB:
+      out->p = sqlite3_value_blob(v);
+      out->n = sqlite3_value_bytes(v);
+      if (!out->p) out->p = (const unsigned char *)"";
+      break;
+    default: return SQLITE_OK;
+  }
+  switch (affinity) {
+    case MVCC_AFF_TEXT:
+      if (out->type == SQLITE_INTEGER || out->type == SQLITE_FLOAT) {
+        out->owned = out->type == SQLITE_INTEGER
+                         ? sqlite3_mprintf("%lld", out->i)
+                         : sqlite3_mprintf("%!.15g", out->r);
+        if (!out->owned) return SQLITE_NOMEM;
+        out->type = SQLITE_TEXT;
+        out->p = (const unsigned char *)out->owned;
+        out->n = (int)strlen(out->owned);
+      }
+      break;
+    case MVCC_AFF_NUMERIC:
+    case MVCC_AFF_INTEGER:
+    case MVCC_AFF_REAL:
+      if (out->type == SQLITE_TEXT) {
+        sqlite3_value *d = sqlite3_value_dup(v);
+        if (!d) return SQLITE_NOMEM;
+        int t = sqlite3_value_numeric_type(d);
+        if (t == SQLITE_INTEGER) {
+          out->type = SQLITE_INTEGER;
+          out->i = sqlite3_value_int64(d);
+        } else if (t == SQLITE_FLOAT) {
+          out->type = SQLITE_FLOAT;
+          out->r = sqlite3_value_double(d);
+        }
+        sqlite3_value_free(d);
+      }
+      if (affinity == MVCC_AFF_REAL && out->type == SQLITE_INTEGER) {
+        out->type = SQLITE_FLOAT;
+        out->r = (double)out->i;
+      } else if (affinity != MVCC_AFF_REAL && out->type == SQLITE_FLOAT) {
+        integer_if_exact(out);
+      }
+      break;
+    default: break;
+  }
+  return SQLITE_OK;
+}

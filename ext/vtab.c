@@ -1,0 +1,1116 @@
+/*
+** vtab.c — the `mvcc` virtual table: SQL tables whose rows live in a
+** kvcore store.
+**
+**     CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, v TEXT);
+**
+** Rows: key 0x01 ‖ table id ‖ keycodec(primary key), value rowcodec(all
+** columns).  The key encoding sorts like SQLite compares the key's values,
+** so point lookups, IN lists, ranges and ORDER BY on the key all come
+** straight from the store's order (xBestIndex below).
+**
+** Where tables live: only in the connection's temp schema.  A table declared
+** in main (or an attached database) would make SQLite take that file's write
+** lock for every statement that writes it, serialising all writers again;
+** xCreate therefore refuses any schema but temp.  The store's catalog
+** (catalog.c) is the source of truth, and every connection declares the
+** store's tables in its own temp schema (mvcc.c).
+**
+** Planning (xBestIndex).  idxNum packs the plan:
+**     bits 0-4   number of leading key columns fixed by = (or IS, or IN)
+**     bit  5     some of them are IN lists handled as a whole
+**                (sqlite3_vtab_in), probed in key order
+**     bits 6, 7  a lower bound on the next key column; inclusive
+**     bits 8, 9  an upper bound on it; inclusive
+**     bit  10    scan in descending key order (ORDER BY consumed)
+**     bits 11,12 LIMIT, OFFSET pushed down
+** and xFilter's argv holds, in order: the fixed values, the bounds, LIMIT,
+** OFFSET.  A constraint is used only when its collation is the key column's
+** (a NOCASE key cannot serve a BINARY comparison).  Every constraint used
+** is omitted from SQLite's own checks, because the values get the key
+** column's affinity before they are encoded, exactly as SQLite compares
+** them.  LIMIT and OFFSET are pushed down only when every constraint of the
+** query is handled here and the ORDER BY (if any) is consumed.  A full key
+** fixed by = is a unique plan (SQLITE_INDEX_SCAN_UNIQUE, one row), which
+** also makes SQLite's UPDATE and DELETE one-pass.
+**
+** Reads inside an UPDATE or DELETE lock the rows they return (CockroachDB's
+** implicit SELECT FOR UPDATE), so autocommit read-modify-writes queue on the
+** lock instead of failing; a cursor knows it serves a writing statement
+** when the connection has a busy statement that is not read-only.
+**
+** Writes (xUpdate) apply column affinity and NOT NULL, check the key for
+** conflicts with a locking read, and resolve them by the statement's
+** conflict mode (sqlite3_vtab_on_conflict; SQLITE_VTAB_CONSTRAINT_SUPPORT is
+** on, so OR IGNORE skips the row, OR FAIL keeps earlier rows, OR ROLLBACK
+** ends the transaction, OR REPLACE overwrites).  A failed xUpdate undoes its
+** own partial writes through a kvcore savepoint, since SQLite gives a
+** single-row statement no statement savepoint.
+*/
+#include "mvcc_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "keycodec.h"
+#include "rowcodec.h"
+
+typedef struct mvcc_vtab {
+  sqlite3_vtab base;
+  mvcc_conn *conn;
+  mvcc_sconn *sc;
+  mvcc_tabledef *def;
+  char *name;               /* the table's name here, for messages */
+  uint64_t id;
+  unsigned char prefix[MVCC_KEY_PREFIX_LEN];
+  uint64_t epoch;           /* store epoch when last found alive */
+  bool dropped;
+} mvcc_vtab;
+
+enum { PLAN_NEQ = 0x1f, PLAN_IN = 1 << 5, PLAN_LO = 1 << 6, PLAN_LO_INCL = 1 << 7,
+       PLAN_HI = 1 << 8, PLAN_HI_INCL = 1 << 9, PLAN_DESC = 1 << 10,
+       PLAN_LIMIT = 1 << 11, PLAN_OFFSET = 1 << 12 };
+
+typedef struct mvcc_cursor {
+  sqlite3_vtab_cursor base;
+  mvcc_txn *txn;
+  int flags;                /* kvcore read flags: KV_READ_FOR_UPDATE */
+  /* Probes: sorted key prefixes, each a point get or a range scan. */
+  mvcc_keybuf *probes;
+  int nprobe, iprobe;
+  bool point;               /* probes are whole keys */
+  mvcc_keybuf lo, hi;       /* bounds of the range part (after the prefix) */
+  bool has_lo, has_hi, lo_incl, hi_incl;
+  bool desc;
+  kv_iter *it;
+  sqlite3_int64 limit, offset;   /* -1: none */
+  sqlite3_int64 returned;
+  bool eof;
+  /* The current row (copies: a point get's value is only borrowed). */
+  mvcc_keybuf key;
+  unsigned char *val;
+  size_t vlen, vcap;
+  mvcc_row row;
+  bool parsed;
+} mvcc_cursor;
+
+static int vtab_err(mvcc_vtab *v, int rc, char *msg) {
+  sqlite3_free(v->base.zErrMsg);
+  v->base.zErrMsg = msg;
+  return rc;
+}
+
+/* Checks that the table still exists (another connection may have dropped
+** it).  Cheap unless the store's schema epoch moved. */
+static int vtab_check(mvcc_vtab *v) {
+  if (v->dropped)
+    return vtab_err(v, SQLITE_ERROR,
+                    sqlite3_mprintf("mvcc: table %s was dropped", v->name));
+  uint64_t ep = kv_store_epoch(v->sc->store);
+  if (ep == v->epoch) return SQLITE_OK;
+  bool alive = true;
+  char *err = NULL;
+  int rc = mvcc_catalog_has_id(v->sc->store, v->id, &alive, &err);
+  if (rc) return vtab_err(v, rc, err);
+  if (!alive) {
+    v->dropped = true;
+    return vtab_err(v, SQLITE_ERROR,
+                    sqlite3_mprintf("mvcc: table %s was dropped", v->name));
+  }
+  v->epoch = ep;
+  return SQLITE_OK;
+}
+
+/* --------------------------------------------------------- keys, rows -- */
+
+static int key_append(mvcc_keybuf *kb, const mvcc_value *x, int coll,
+                      int desc) {
+  switch (x->type) {
+    case SQLITE_INTEGER: return mvcc_key_append_int64(kb, x->i, desc);
+    case SQLITE_FLOAT: return mvcc_key_append_double(kb, x->r, desc);
+    case SQLITE_TEXT:
+      return mvcc_key_append_text(kb, x->p, (size_t)x->n, coll, desc);
+    case SQLITE_BLOB: return mvcc_key_append_blob(kb, x->p, (size_t)x->n, desc);
+    default: return SQLITE_CONSTRAINT;
+  }
+}
+
+/* Encodes the value of key column k (0-based within the key) into kb. */
+static int key_append_col(mvcc_vtab *v, mvcc_keybuf *kb, int k,
+                          sqlite3_value *val) {
+  const mvcc_column *c = &v->def->cols[v->def->pk[k]];
+  mvcc_value x;
+  int rc = mvcc_value_set(&x, val, c->affinity);
+  if (rc == SQLITE_OK) rc = key_append(kb, &x, c->coll, c->desc);
+  mvcc_value_clear(&x);
+  return rc;
+}
+
+static int keybuf_set_prefix(mvcc_vtab *v, mvcc_keybuf *kb) {
+  mvcc_keybuf_reset(kb);
+  return mvcc_keybuf_append(kb, v->prefix, sizeof v->prefix);
+}
+
+/* --------------------------------------------------------- lifecycle -- */
+
+static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                     sqlite3_vtab **out, char **pzErr, bool create) {
+  mvcc_conn *c = aux;
+  *out = NULL;
+  if (strcmp(argv[1], "temp") != 0) {
+    *pzErr = sqlite3_mprintf(
+        "mvcc tables live in the store and are declared in each "
+        "connection's temp schema: write CREATE VIRTUAL TABLE temp.%s USING "
+        "mvcc(...) (declared in %s, SQLite's file lock would let only one "
+        "connection write at a time)",
+        argv[2], argv[1]);
+    return SQLITE_ERROR;
+  }
+  mvcc_tabledef *d = NULL;
+  int rc = mvcc_schema_parse(db, argv[2], argc - 3, argv + 3, &d, pzErr);
+  if (rc) return rc;
+  mvcc_sconn *sc = NULL;
+  if (d->store) {
+    rc = mvcc_conn_store(c, d->store, &sc, pzErr);
+  } else if (c->dflt) {
+    sc = c->dflt;
+  } else {
+    *pzErr = sqlite3_mprintf("mvcc: %s", c->dflt_err ? c->dflt_err
+                                                      : "no default store");
+    rc = SQLITE_CANTOPEN;
+  }
+  if (rc == SQLITE_OK && d->synchronous >= 0) {
+    /* synchronous is store-wide: set it once, and refuse a different one. */
+    char *cur = NULL;
+    size_t n = 0;
+    char want = (char)('0' + d->synchronous);
+    static const char *const names[] = {"full", "normal", "off"};
+    if (kv_store_meta_get(sc->store, "mvcc.synchronous", &cur, &n, NULL) ==
+            KV_OK &&
+        n == 1 && cur[0] != want && cur[0] >= '0' && cur[0] <= '2') {
+      *pzErr = sqlite3_mprintf(
+          "mvcc: synchronous=%s conflicts with the store's synchronous=%s "
+          "(a store-wide option)",
+          names[d->synchronous], names[cur[0] - '0']);
+      rc = SQLITE_ERROR;
+    } else if (!cur || cur[0] != want) {
+      char *err = NULL;
+      int krc = kv_store_meta_put(sc->store, "mvcc.synchronous", &want, 1, &err);
+      if (krc) rc = mvcc_kv_error(krc, err, false, pzErr);
+      else kv_store_set_synchronous(sc->store, (kv_sync)d->synchronous);
+      kv_free(err);
+    }
+    kv_free(cur);
+  }
+  uint64_t id = 0;
+  if (rc == SQLITE_OK) {
+    if (create) {
+      rc = mvcc_catalog_create(sc->store, d->name, d->args, &id, pzErr);
+    } else {
+      bool found = false;
+      mvcc_catentry e;
+      rc = mvcc_catalog_get(sc->store, d->name, &found, &e, pzErr);
+      if (rc == SQLITE_OK && !found) {
+        *pzErr = sqlite3_mprintf("mvcc: table %s was dropped", d->name);
+        rc = SQLITE_ERROR;
+      }
+      if (rc == SQLITE_OK) id = e.id;
+      mvcc_catentry_clear(&e);
+    }
+  }
+  if (rc == SQLITE_OK) rc = sqlite3_declare_vtab(db, d->declare);
+  if (rc == SQLITE_OK)
+    sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
+  mvcc_vtab *v = rc == SQLITE_OK ? sqlite3_malloc64(sizeof(*v)) : NULL;
+  if (rc == SQLITE_OK && !v) rc = SQLITE_NOMEM;
+  if (rc) {
+    mvcc_tabledef_free(d);
+    if (!*pzErr) *pzErr = sqlite3_mprintf("%s", sqlite3_errstr(rc));
+    return rc;
+  }
+  memset(v, 0, sizeof(*v));
+  v->conn = c;
+  v->sc = sc;
+  v->def = d;
+  v->name = sqlite3_mprintf("%s", argv[2]);
+  v->id = id;
+  v->epoch = kv_store_epoch(sc->store);
+  mvcc_row_prefix(v->prefix, id);
+  *out = &v->base;
+  return SQLITE_OK;
+}
+
+static int mvccCreate(sqlite3 *db, void *aux, int argc,
+                      const char *const *argv, sqlite3_vtab **out,
+                      char **pzErr) {
+  return vtab_open(db, aux, argc, argv, out, pzErr, true);
+}
+
+static int mvccConnect(sqlite3 *db, void *aux, int argc,
+                       const char *const *argv, sqlite3_vtab **out,
+                       char **pzErr) {
+  return vtab_open(db, aux, argc, argv, out, pzErr, false);
+}
+
+static int mvccDisconnect(sqlite3_vtab *vt) {
+  mvcc_vtab *v = (mvcc_vtab *)vt;
+  mvcc_tabledef_free(v->def);
+  sqlite3_free(v->name);
+  sqlite3_free(v);
+  return SQLITE_OK;
+}
+
+static int mvccDestroy(sqlite3_vtab *vt) {
+  mvcc_vtab *v = (mvcc_vtab *)vt;
+  char *err = NULL;
+  int rc = mvcc_catalog_drop(v->sc->store, v->def->name, v->id, &err);
+  if (rc) return vtab_err(v, rc, err);
+  return mvccDisconnect(vt);
+}
+
+static int mvccRename(sqlite3_vtab *vt, const char *zNew) {
+  mvcc_vtab *v = (mvcc_vtab *)vt;
+  char *err = NULL;
+  int rc = mvcc_catalog_rename(v->sc->store, v->def->name, zNew, v->id, &err);
+  if (rc) return vtab_err(v, rc, err);
+  char *n1 = sqlite3_mprintf("%s", zNew), *n2 = sqlite3_mprintf("%s", zNew);
+  if (!n1 || !n2) {
+    sqlite3_free(n1);
+    sqlite3_free(n2);
+    return SQLITE_NOMEM;
+  }
+  sqlite3_free(v->name);
+  sqlite3_free(v->def->name);
+  v->name = n1;
+  v->def->name = n2;
+  return SQLITE_OK;
+}
+
+/* ----------------------------------------------------------- planning -- */
+
+/* Which key position column iCol is, or -1. */
+static int key_pos(const mvcc_tabledef *d, int iCol) {
+  for (int k = 0; k < d->npk; k++)
+    if (d->pk[k] == iCol) return k;
+  return -1;
+}
+
+static const char *coll_name(int coll) {
+  return coll == MVCC_COLL_NOCASE ? "NOCASE"
+         : coll == MVCC_COLL_RTRIM ? "RTRIM"
+                                   : "BINARY";
+}
+
+static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
+  mvcc_vtab *v = (mvcc_vtab *)vt;
+  const mvcc_tabledef *d = v->def;
+  int eq[MVCC_MAX_KEY_COLUMNS];
+  int lo = -1, hi = -1, lim = -1, off = -1;
+  for (int k = 0; k < d->npk; k++) eq[k] = -1;
+
+  /* Usable constraints on key columns, with the key's collation. */
+  for (int i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    if (!c->usable) continue;
+    if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT) {
+      lim = i;
+      continue;
+    }
+    if (c->op == SQLITE_INDEX_CONSTRAINT_OFFSET) {
+      off = i;
+      continue;
+    }
+    int k = key_pos(d, c->iColumn);
+    if (k < 0) continue;
+    const char *coll = sqlite3_vtab_collation(info, i);
+    if (sqlite3_stricmp(coll ? coll : "BINARY",
+                        coll_name(d->cols[d->pk[k]].coll)) != 0)
+      continue;
+    switch (c->op) {
+      case SQLITE_INDEX_CONSTRAINT_EQ:
+      case SQLITE_INDEX_CONSTRAINT_IS:
+        if (eq[k] < 0) eq[k] = i;
+        break;
+      default: break;
+    }
+  }
+  int neq = 0;
+  while (neq < d->npk && eq[neq] >= 0) neq++;
+  /* A range on the next key column. */
+  int lo_op = 0, hi_op = 0;
+  if (neq < d->npk) {
+    int col = d->pk[neq];
+    for (int i = 0; i < info->nConstraint; i++) {
+      const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+      if (!c->usable || c->iColumn != col) continue;
+      const char *coll = sqlite3_vtab_collation(info, i);
+      if (sqlite3_stricmp(coll ? coll : "BINARY",
+                          coll_name(d->cols[col].coll)) != 0)
+        continue;
+      if ((c->op == SQLITE_INDEX_CONSTRAINT_GT ||
+           c->op == SQLITE_INDEX_CONSTRAINT_GE) && lo < 0) {
+        lo = i;
+        lo_op = c->op;
+      } else if ((c->op == SQLITE_INDEX_CONSTRAINT_LT ||
+                  c->op == SQLITE_INDEX_CONSTRAINT_LE) && hi < 0) {
+        hi = i;
+        hi_op = c->op;
+      }
+    }
+  }
+
+  int plan = neq, argv = 0;
+  bool has_in = false;
+  for (int k = 0; k < neq; k++) {
+    info->aConstraintUsage[eq[k]].argvIndex = ++argv;
+    info->aConstraintUsage[eq[k]].omit = 1;
+    if (sqlite3_vtab_in(info, eq[k], -1)) {
+      sqlite3_vtab_in(info, eq[k], 1); /* the whole list at once */
+      has_in = true;
+    }
+  }
+  if (has_in) plan |= PLAN_IN;
+  if (lo >= 0) {
+    info->aConstraintUsage[lo].argvIndex = ++argv;
+    info->aConstraintUsage[lo].omit = 1;
+    plan |= PLAN_LO | (lo_op == SQLITE_INDEX_CONSTRAINT_GE ? PLAN_LO_INCL : 0);
+  }
+  if (hi >= 0) {
+    info->aConstraintUsage[hi].argvIndex = ++argv;
+    info->aConstraintUsage[hi].omit = 1;
+    plan |= PLAN_HI | (hi_op == SQLITE_INDEX_CONSTRAINT_LE ? PLAN_HI_INCL : 0);
+  }
+
+  /* ORDER BY: the key columns after the fixed ones, in key order, all one
+  ** direction (relative to how each column is stored). */
+  bool ordered = info->nOrderBy == 0;
+  if (info->nOrderBy > 0) {
+    int want = neq, dir = -1;
+    ordered = true;
+    for (int i = 0; i < info->nOrderBy && ordered; i++) {
+      int k = key_pos(d, info->aOrderBy[i].iColumn);
+      if (k >= 0 && k < neq) continue; /* fixed: any order */
+      if (k != want) {
+        ordered = false;
+        break;
+      }
+      want++;
+      int desc = info->aOrderBy[i].desc ^ (d->cols[d->pk[k]].desc ? 1 : 0);
+      if (dir < 0)
+        dir = desc;
+      else if (dir != desc)
+        ordered = false;
+    }
+    if (ordered) {
+      info->orderByConsumed = 1;
+      if (dir == 1) plan |= PLAN_DESC;
+    }
+  }
+
+  /* LIMIT / OFFSET only when we do all of the filtering and ordering. */
+  bool all_handled = ordered;
+  for (int i = 0; i < info->nConstraint && all_handled; i++) {
+    int op = info->aConstraint[i].op;
+    if (op == SQLITE_INDEX_CONSTRAINT_LIMIT ||
+        op == SQLITE_INDEX_CONSTRAINT_OFFSET)
+      continue;
+    if (!info->aConstraintUsage[i].omit) all_handled = false;
+  }
+  if (all_handled && lim >= 0) {
+    info->aConstraintUsage[lim].argvIndex = ++argv;
+    info->aConstraintUsage[lim].omit = 1;
+    plan |= PLAN_LIMIT;
+    if (off >= 0) {
+      info->aConstraintUsage[off].argvIndex = ++argv;
+      info->aConstraintUsage[off].omit = 1;
+      plan |= PLAN_OFFSET;
+    }
+  }
+
+  /* Costs: lookups by the whole key are cheapest, then prefixes, ranges,
+  ** and a full scan last. */
+  double rows;
+  if (neq == d->npk) {
+    rows = 1;
+    if (!has_in) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+  } else if (neq > 0) {
+    rows = 100.0;
+  } else if (lo >= 0 && hi >= 0) {
+    rows = 2500.0;
+  } else if (lo >= 0 || hi >= 0) {
+    rows = 250000.0;
+  } else {
+    rows = 1000000.0;
+  }
+  if (has_in) rows *= 10;
+  info->estimatedRows = (sqlite3_int64)rows;
+  info->estimatedCost = rows + 1;
+  info->idxNum = plan;
+  return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------ cursors -- */
+
+static int mvccOpen(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
+  mvcc_cursor *c = sqlite3_malloc64(sizeof(*c));
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof(*c));
+  mvcc_keybuf_init(&c->lo);
+  mvcc_keybuf_init(&c->hi);
+  mvcc_keybuf_init(&c->key);
+  c->eof = true;
+  (void)vt;
+  *out = &c->base;
+  return SQLITE_OK;
+}
+
+static void cursor_reset(mvcc_cursor *c) {
+  if (c->it) kv_iter_close(c->it);
+  c->it = NULL;
+  for (int i = 0; i < c->nprobe; i++) mvcc_keybuf_free(&c->probes[i]);
+  sqlite3_free(c->probes);
+  c->probes = NULL;
+  c->nprobe = c->iprobe = 0;
+  if (c->txn) mvcc_txn_release(c->txn);
+  c->txn = NULL;
+  c->eof = true;
+  c->parsed = false;
+}
+
+static int mvccClose(sqlite3_vtab_cursor *cur) {
+  mvcc_cursor *c = (mvcc_cursor *)cur;
+  cursor_reset(c);
+  mvcc_row_clear(&c->row);
+  mvcc_keybuf_free(&c->lo);
+  mvcc_keybuf_free(&c->hi);
+  mvcc_keybuf_free(&c->key);
+  sqlite3_free(c->val);
+  sqlite3_free(c);
+  return SQLITE_OK;
+}
+
+static int cursor_err(mvcc_cursor *c, int kvrc, char *kerr) {
+  mvcc_vtab *v = (mvcc_vtab *)c->base.pVtab;
+  char *msg = NULL;
+  int rc = mvcc_kv_error(kvrc, kerr, false, &msg);
+  kv_free(kerr);
+  if (kvrc == KV_RETRY) mvcc_note_failure(v->sc);
+  c->eof = true;
+  return vtab_err(v, rc, msg);
+}
+
+/* Does the connection run a statement that writes?  Then this cursor feeds
+** an UPDATE or DELETE (or INSERT ... SELECT) and its reads lock. */
+static bool writing_statement(sqlite3 *db) {
+  for (sqlite3_stmt *s = sqlite3_next_stmt(db, NULL); s;
+       s = sqlite3_next_stmt(db, s))
+    if (sqlite3_stmt_busy(s) && !sqlite3_stmt_readonly(s)) return true;
+  return false;
+}
+
+static int copy_row(mvcc_cursor *c, const void *k, size_t kl, const void *v,
+                    size_t vl) {
+  mvcc_keybuf_reset(&c->key);
+  int rc = mvcc_keybuf_append(&c->key, k, kl);
+  if (rc) return rc;
+  if (vl > c->vcap) {
+    unsigned char *p = sqlite3_realloc64(c->val, vl);
+    if (!p) return SQLITE_NOMEM;
+    c->val = p;
+    c->vcap = vl;
+  }
+  if (vl) memcpy(c->val, v, vl);
+  c->vlen = vl;
+  c->parsed = false;
+  return SQLITE_OK;
+}
+
+/* Opens the scan of the current probe's range. */
+static int probe_scan(mvcc_cursor *c) {
+  mvcc_keybuf *p = &c->probes[c->iprobe];
+  mvcc_keybuf lo, hi;
+  mvcc_keybuf_init(&lo);
+  mvcc_keybuf_init(&hi);
+  int rc = mvcc_keybuf_append(&lo, p->p, p->n);
+  bool hi_inf = false;
+  if (rc == SQLITE_OK && c->has_lo) {
+    rc = mvcc_keybuf_append(&lo, c->lo.p, c->lo.n);
+    if (rc == SQLITE_OK && !c->lo_incl) {
+      mvcc_keybuf t;
+      mvcc_keybuf_init(&t);
+      if (mvcc_key_prefix_successor(lo.p, lo.n, &t) == 0) {
+        mvcc_keybuf_reset(&lo);
+        rc = mvcc_keybuf_append(&lo, t.p, t.n);
+      }
+      mvcc_keybuf_free(&t);
+    }
+  }
+  if (rc == SQLITE_OK) {
+    rc = mvcc_keybuf_append(&hi, p->p, p->n);
+    if (rc == SQLITE_OK && c->has_hi) rc = mvcc_keybuf_append(&hi, c->hi.p, c->hi.n);
+    if (rc == SQLITE_OK && (!c->has_hi || c->hi_incl)) {
+      mvcc_keybuf t;
+      mvcc_keybuf_init(&t);
+      if (mvcc_key_prefix_successor(hi.p, hi.n, &t) == 0) {
+        mvcc_keybuf_reset(&hi);
+        rc = mvcc_keybuf_append(&hi, t.p, t.n);
+      } else {
+        hi_inf = true;
+      }
+      mvcc_keybuf_free(&t);
+    }
+  }
+  if (rc) {
+    mvcc_keybuf_free(&lo);
+    mvcc_keybuf_free(&hi);
+    return rc;
+  }
+  uint64_t limit = 0;
+  if (c->limit >= 0) limit = (uint64_t)(c->limit + (c->offset > 0 ? c->offset : 0));
+  char *err = NULL;
+  int krc = kv_txn_scan(c->txn->kv, lo.p, lo.n, hi_inf ? NULL : hi.p,
+                        hi_inf ? 0 : hi.n,
+                        c->flags | (c->desc ? KV_SCAN_REVERSE : 0), limit,
+                        &c->it, &err);
+  mvcc_keybuf_free(&lo);
+  mvcc_keybuf_free(&hi);
+  return krc ? cursor_err(c, krc, err) : SQLITE_OK;
+}
+
+/* Moves to the next row of the probes; sets eof at the end. */
+static int cursor_step(mvcc_cursor *c) {
+  for (;;) {
+    if (c->limit >= 0 && c->returned >= c->limit + (c->offset > 0 ? c->offset : 0)) {
+      c->eof = true;
+      return SQLITE_OK;
+    }
+    if (c->it) {
+      char *err = NULL;
+      int krc = kv_iter_next(c->it, &err);
+      if (krc == KV_OK) {
+        size_t kl, vl;
+        const void *k = kv_iter_key(c->it, &kl);
+        const void *v = kv_iter_value(c->it, &vl);
+        int rc = copy_row(c, k, kl, v, vl);
+        if (rc) return rc;
+        c->returned++;
+        return SQLITE_OK;
+      }
+      kv_iter_close(c->it);
+      c->it = NULL;
+      if (krc != KV_NOTFOUND) return cursor_err(c, krc, err);
+      c->iprobe++;
+    }
+    if (c->iprobe >= c->nprobe) {
+      c->eof = true;
+      return SQLITE_OK;
+    }
+    if (!c->point) {
+      int rc = probe_scan(c);
+      if (rc) return rc;
+      continue;
+    }
+    mvcc_keybuf *p = &c->probes[c->iprobe++];
+    const void *v;
+    size_t vl;
+    char *err = NULL;
+    int krc = kv_txn_get(c->txn->kv, p->p, p->n, c->flags, &v, &vl, &err);
+    if (krc == KV_NOTFOUND) continue;
+    if (krc) return cursor_err(c, krc, err);
+    int rc = copy_row(c, p->p, p->n, v, vl);
+    if (rc) return rc;
+    c->returned++;
+    return SQLITE_OK;
+  }
+}
+
+static int probe_cmp(const void *a, const void *b) {
+  const mvcc_keybuf *x = a, *y = b;
+  size_t n = x->n < y->n ? x->n : y->n;
+  int r = n ? memcmp(x->p, y->p, n) : 0;
+  if (r) return r;
+  return x->n < y->n ? -1 : x->n > y->n;
+}
+
+/* Builds the sorted, distinct key prefixes fixed by the = and IN
+** constraints (the cartesian product of their values). */
+static int build_probes(mvcc_cursor *c, mvcc_vtab *v, int neq, bool in,
+                        sqlite3_value **argv) {
+  int cap = 1, n = 1;
+  c->probes = sqlite3_malloc64(sizeof(mvcc_keybuf));
+  if (!c->probes) return SQLITE_NOMEM;
+  mvcc_keybuf_init(&c->probes[0]);
+  int rc = keybuf_set_prefix(v, &c->probes[0]);
+  for (int k = 0; k < neq && rc == SQLITE_OK && n > 0; k++) {
+    sqlite3_value *vals[4096];
+    int nv = 0;
+    sqlite3_value *x;
+    if (in && sqlite3_vtab_in_first(argv[k], &x) == SQLITE_OK) {
+      do {
+        if (nv == (int)(sizeof vals / sizeof vals[0])) {
+          rc = SQLITE_TOOBIG;
+          break;
+        }
+        vals[nv++] = x;
+      } while (sqlite3_vtab_in_next(argv[k], &x) == SQLITE_OK);
+    } else {
+      vals[nv++] = argv[k];
+    }
+    if (rc) break;
+    /* Each prefix times each value (NULL matches nothing: drop it). */
+    int m = 0;
+    mvcc_keybuf *np = sqlite3_malloc64(sizeof(mvcc_keybuf) * (size_t)(n * nv + 1));
+    if (!np) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    for (int i = 0; i < n && rc == SQLITE_OK; i++) {
+      for (int j = 0; j < nv; j++) {
+        if (sqlite3_value_type(vals[j]) == SQLITE_NULL) continue;
+        mvcc_keybuf_init(&np[m]);
+        rc = mvcc_keybuf_append(&np[m], c->probes[i].p, c->probes[i].n);
+        if (rc == SQLITE_OK) rc = key_append_col(v, &np[m], k, vals[j]);
+        m++;
+        if (rc) break;
+      }
+    }
+    for (int i = 0; i < n; i++) mvcc_keybuf_free(&c->probes[i]);
+    sqlite3_free(c->probes);
+    c->probes = np;
+    n = m;
+    cap = m;
+  }
+  (void)cap;
+  c->nprobe = n;
+  if (rc) return rc;
+  qsort(c->probes, (size_t)n, sizeof(mvcc_keybuf), probe_cmp);
+  int m = 0;
+  for (int i = 0; i < n; i++) {
+    if (m && probe_cmp(&c->probes[m - 1], &c->probes[i]) == 0) {
+      mvcc_keybuf_free(&c->probes[i]);
+      continue;
+    }
+    c->probes[m++] = c->probes[i];
+  }
+  c->nprobe = m;
+  return SQLITE_OK;
+}
+
+/* Encodes a bound on key column k; false when the bound excludes every row
+** (a NULL bound: comparisons with NULL are never true). */
+static int encode_bound(mvcc_vtab *v, int k, sqlite3_value *val,
+                        mvcc_keybuf *out, bool *never) {
+  *never = sqlite3_value_type(val) == SQLITE_NULL;
+  if (*never) return SQLITE_OK;
+  return key_append_col(v, out, k, val);
+}
+
+static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
+                      int argc, sqlite3_value **argv) {
+  mvcc_cursor *c = (mvcc_cursor *)cur;
+  mvcc_vtab *v = (mvcc_vtab *)cur->pVtab;
+  (void)idxStr;
+  (void)argc;
+  cursor_reset(c);
+  int rc = vtab_check(v);
+  if (rc) return rc;
+  char *err = NULL;
+  rc = mvcc_txn_for_read(v->sc, &c->txn, &err);
+  if (rc) return vtab_err(v, rc, err);
+  if (!c->txn->kv)
+    return vtab_err(v, SQLITE_ERROR,
+                    sqlite3_mprintf("mvcc: the transaction has ended"));
+  c->flags = !c->txn->read_only && writing_statement(v->conn->db)
+                 ? KV_READ_FOR_UPDATE
+                 : 0;
+  const mvcc_tabledef *d = v->def;
+  int neq = idxNum & PLAN_NEQ, a = 0;
+  c->desc = (idxNum & PLAN_DESC) != 0;
+  c->limit = c->offset = -1;
+  c->returned = 0;
+  c->point = neq == d->npk;
+  rc = build_probes(c, v, neq, (idxNum & PLAN_IN) != 0, argv);
+  a = neq;
+  bool never = false;
+  mvcc_keybuf_reset(&c->lo);
+  mvcc_keybuf_reset(&c->hi);
+  c->has_lo = c->has_hi = false;
+  if (rc == SQLITE_OK && (idxNum & PLAN_LO)) {
+    bool nv;
+    rc = encode_bound(v, neq, argv[a++], &c->lo, &nv);
+    c->has_lo = true;
+    c->lo_incl = (idxNum & PLAN_LO_INCL) != 0;
+    never |= nv;
+  }
+  if (rc == SQLITE_OK && (idxNum & PLAN_HI)) {
+    bool nv;
+    rc = encode_bound(v, neq, argv[a++], &c->hi, &nv);
+    c->has_hi = true;
+    c->hi_incl = (idxNum & PLAN_HI_INCL) != 0;
+    never |= nv;
+  }
+  if (rc == SQLITE_OK && neq < d->npk && d->cols[d->pk[neq]].desc) {
+    /* A DESC column is stored complemented: its bounds swap. */
+    mvcc_keybuf t = c->lo;
+    c->lo = c->hi;
+    c->hi = t;
+    bool b = c->has_lo;
+    c->has_lo = c->has_hi;
+    c->has_hi = b;
+    b = c->lo_incl;
+    c->lo_incl = c->hi_incl;
+    c->hi_incl = b;
+  }
+  if (rc == SQLITE_OK && (idxNum & PLAN_LIMIT))
+    c->limit = sqlite3_value_int64(argv[a++]);
+  if (rc == SQLITE_OK && (idxNum & PLAN_OFFSET))
+    c->offset = sqlite3_value_int64(argv[a++]);
+  if (rc == SQLITE_CONSTRAINT) { /* a NULL or NaN key value matches nothing */
+    rc = SQLITE_OK;
+    never = true;
+  }
+  if (rc) return vtab_err(v, rc, sqlite3_mprintf("mvcc: %s", sqlite3_errstr(rc)));
+  if (never || c->limit == 0 || c->nprobe == 0) {
+    c->eof = true;
+    return SQLITE_OK;
+  }
+  if (c->desc) { /* probes in descending order */
+    for (int i = 0, j = c->nprobe - 1; i < j; i++, j--) {
+      mvcc_keybuf t = c->probes[i];
+      c->probes[i] = c->probes[j];
+      c->probes[j] = t;
+    }
+  }
+  c->eof = false;
+  c->iprobe = 0;
+  rc = cursor_step(c);
+  while (rc == SQLITE_OK && !c->eof && c->offset > 0 &&
+         c->returned <= c->offset)
+    rc = cursor_step(c);
+  return rc;
+}
+
+static int mvccNext(sqlite3_vtab_cursor *cur) {
+  return cursor_step((mvcc_cursor *)cur);
+}
+
+static int mvccEof(sqlite3_vtab_cursor *cur) {
+  return ((mvcc_cursor *)cur)->eof;
+}
+
+static int mvccColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
+  mvcc_cursor *c = (mvcc_cursor *)cur;
+  mvcc_vtab *v = (mvcc_vtab *)cur->pVtab;
+  if (i == v->def->ncol) { /* the hidden composite key */
+    sqlite3_result_blob(ctx, c->key.p + MVCC_KEY_PREFIX_LEN,
+                        (int)(c->key.n - MVCC_KEY_PREFIX_LEN), SQLITE_TRANSIENT);
+    return SQLITE_OK;
+  }
+  if (!c->parsed) {
+    int rc = mvcc_row_parse(&c->row, c->val, c->vlen);
+    if (rc) {
+      sqlite3_result_error(ctx, "mvcc: corrupt row", -1);
+      return rc;
+    }
+    c->parsed = true;
+  }
+  return mvcc_row_result(&c->row, i, ctx);
+}
+
+static int mvccRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
+  (void)cur;
+  *rowid = 0; /* WITHOUT ROWID: not called */
+  return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------- writes -- */
+
+static char *unique_msg(mvcc_vtab *v) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  sqlite3_str_appendall(s, "UNIQUE constraint failed: ");
+  for (int k = 0; k < v->def->npk; k++)
+    sqlite3_str_appendf(s, "%s%s.%s", k ? ", " : "", v->name,
+                        v->def->cols[v->def->pk[k]].name);
+  return sqlite3_str_finish(s);
+}
+
+/* Does key exist?  (A locking read: the key stays ours.) */
+static int key_exists(mvcc_vtab *v, kv_txn *t, const mvcc_keybuf *key,
+                      bool *exists) {
+  const void *val;
+  size_t vl;
+  char *err = NULL;
+  int krc = kv_txn_get(t, key->p, key->n, KV_READ_FOR_UPDATE, &val, &vl, &err);
+  *exists = krc == KV_OK;
+  if (krc == KV_OK || krc == KV_NOTFOUND) return SQLITE_OK;
+  char *msg = NULL;
+  int rc = mvcc_kv_error(krc, err, false, &msg);
+  kv_free(err);
+  if (krc == KV_RETRY) mvcc_note_failure(v->sc);
+  return vtab_err(v, rc, msg);
+}
+
+static int kv_fail(mvcc_vtab *v, int krc, char *err) {
+  char *msg = NULL;
+  int rc = mvcc_kv_error(krc, err, false, &msg);
+  kv_free(err);
+  if (krc == KV_RETRY) mvcc_note_failure(v->sc);
+  return vtab_err(v, rc, msg);
+}
+
+/* The key of a row being written, from its column values. */
+static int row_key(mvcc_vtab *v, mvcc_value *vals, mvcc_keybuf *key) {
+  int rc = keybuf_set_prefix(v, key);
+  for (int k = 0; k < v->def->npk && rc == SQLITE_OK; k++) {
+    const mvcc_column *col = &v->def->cols[v->def->pk[k]];
+    const mvcc_value *x = &vals[v->def->pk[k]];
+    if (x->type == SQLITE_NULL) {
+      rc = SQLITE_CONSTRAINT_NOTNULL;
+      vtab_err(v, rc, sqlite3_mprintf("NOT NULL constraint failed: %s.%s",
+                                      v->name, col->name));
+      break;
+    }
+    rc = key_append(key, x, col->coll, col->desc);
+    if (rc == SQLITE_CONSTRAINT) {
+      rc = SQLITE_CONSTRAINT_NOTNULL;
+      vtab_err(v, rc, sqlite3_mprintf("NOT NULL constraint failed: %s.%s "
+                                      "(NaN)",
+                                      v->name, col->name));
+    }
+  }
+  return rc;
+}
+
+/* The key of the existing row SQLite passes as argv[0]. */
+static int old_key(mvcc_vtab *v, sqlite3_value *pk, mvcc_keybuf *key) {
+  int rc = keybuf_set_prefix(v, key);
+  if (rc) return rc;
+  if (mvcc_hidden_key(v->def))
+    return mvcc_keybuf_append(key, sqlite3_value_blob(pk),
+                              (size_t)sqlite3_value_bytes(pk));
+  return key_append_col(v, key, 0, pk);
+}
+
+static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
+  const mvcc_tabledef *d = v->def;
+  mvcc_keybuf key, okey;
+  mvcc_keybuf_init(&key);
+  mvcc_keybuf_init(&okey);
+  mvcc_value *vals = NULL;
+  unsigned char *row = NULL;
+  size_t rowlen = 0;
+  int rc = SQLITE_OK;
+  char *err = NULL;
+
+  if (argc == 1) { /* DELETE */
+    rc = old_key(v, argv[0], &okey);
+    if (rc == SQLITE_OK) {
+      int krc = kv_txn_delete(t, okey.p, okey.n, &err);
+      if (krc) rc = kv_fail(v, krc, err);
+    }
+    goto done;
+  }
+
+  vals = sqlite3_malloc64(sizeof(mvcc_value) * (size_t)d->ncol);
+  if (!vals) {
+    rc = SQLITE_NOMEM;
+    goto done;
+  }
+  memset(vals, 0, sizeof(mvcc_value) * (size_t)d->ncol);
+  for (int i = 0; i < d->ncol && rc == SQLITE_OK; i++)
+    rc = mvcc_value_set(&vals[i], argv[2 + i], d->cols[i].affinity);
+  for (int i = 0; i < d->ncol && rc == SQLITE_OK; i++) {
+    if (d->cols[i].notnull && vals[i].type == SQLITE_NULL) {
+      rc = SQLITE_CONSTRAINT_NOTNULL;
+      vtab_err(v, rc, sqlite3_mprintf("NOT NULL constraint failed: %s.%s",
+                                      v->name, d->cols[i].name));
+    }
+  }
+  if (rc == SQLITE_OK) rc = row_key(v, vals, &key);
+  if (rc == SQLITE_OK) {
+    mvcc_cell small[16];
+    mvcc_cell *cells =
+        d->ncol <= 16 ? small
+                      : sqlite3_malloc64(sizeof(mvcc_cell) * (size_t)d->ncol);
+    if (!cells) {
+      rc = SQLITE_NOMEM;
+    } else {
+      for (int i = 0; i < d->ncol; i++)
+        cells[i] = (mvcc_cell){vals[i].type, vals[i].i, vals[i].r, vals[i].p,
+                               (size_t)vals[i].n};
+      rc = mvcc_row_encode_cells(d->ncol, cells, &row, &rowlen);
+      if (cells != small) sqlite3_free(cells);
+    }
+  }
+  if (rc) goto done;
+
+  bool insert = sqlite3_value_type(argv[0]) == SQLITE_NULL;
+  bool moved = true;
+  if (!insert) {
+    rc = old_key(v, argv[0], &okey);
+    if (rc) goto done;
+    moved = probe_cmp(&okey, &key) != 0;
+  }
+  if (moved) { /* the target key must be free, or replaced */
+    bool exists;
+    rc = key_exists(v, t, &key, &exists);
+    if (rc) goto done;
+    if (exists && sqlite3_vtab_on_conflict(v->conn->db) != SQLITE_REPLACE) {
+      rc = SQLITE_CONSTRAINT_PRIMARYKEY;
+      vtab_err(v, rc, unique_msg(v));
+      goto done;
+    }
+    if (!insert) {
+      int krc = kv_txn_delete(t, okey.p, okey.n, &err);
+      if (krc) {
+        rc = kv_fail(v, krc, err);
+        goto done;
+      }
+    }
+  }
+  int krc = kv_txn_put(t, key.p, key.n, row, rowlen, &err);
+  if (krc) rc = kv_fail(v, krc, err);
+
+done:
+  if (vals)
+    for (int i = 0; i < d->ncol; i++) mvcc_value_clear(&vals[i]);
+  sqlite3_free(vals);
+  sqlite3_free(row);
+  mvcc_keybuf_free(&key);
+  mvcc_keybuf_free(&okey);
+  return rc;
+}
+
+static int mvccUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
+                      sqlite3_int64 *rowid) {
+  mvcc_vtab *v = (mvcc_vtab *)vt;
+  (void)rowid;
+  int rc = vtab_check(v);
+  if (rc) return rc;
+  mvcc_txn *t = v->sc->cur;
+  if (!t || t->kind != MVCC_TXN_SQL || !t->kv)
+    return vtab_err(v, SQLITE_ERROR,
+                    sqlite3_mprintf("mvcc: write outside a transaction"));
+  /* One xUpdate is atomic: undo its partial writes on failure. */
+  uint32_t mark;
+  char *err = NULL;
+  int krc = kv_txn_savepoint(t->kv, &mark, &err);
+  if (krc) return kv_fail(v, krc, err);
+  rc = do_update(v, t->kv, argc, argv);
+  if (rc != SQLITE_OK && t->kv && !kv_txn_is_dead(t->kv))
+    kv_txn_rollback_to(t->kv, mark, NULL);
+  return rc;
+}
+
+/* ------------------------------------------------------- transactions -- */
+
+static int mvccBegin(sqlite3_vtab *vt) {
+  mvcc_vtab *v = (mvcc_vtab *)vt;
+  int rc = vtab_check(v);
+  if (rc) return rc;
+  mvcc_txn *t;
+  char *err = NULL;
+  rc = mvcc_txn_for_write(v->sc, &t, &err);
+  return rc ? vtab_err(v, rc, err) : SQLITE_OK;
+}
+
+static int mvccSync(sqlite3_vtab *vt) {
+  mvcc_vtab *v = (mvcc_vtab *)vt;
+  char *err = NULL;
+  int rc = mvcc_conn_sync(v->conn, &err);
+  return rc ? vtab_err(v, rc, err) : SQLITE_OK;
+}
+
+static int mvccCommit(sqlite3_vtab *vt) {
+  mvcc_conn_commit(((mvcc_vtab *)vt)->conn);
+  return SQLITE_OK;
+}
+
+static int mvccRollback(sqlite3_vtab *vt) {
+  mvcc_conn_rollback(((mvcc_vtab *)vt)->conn);
+  return SQLITE_OK;
+}
+
+static int mvccSavepoint(sqlite3_vtab *vt, int n) {
+  mvcc_vtab *v = (mvcc_vtab *)vt;
+  char *err = NULL;
+  int rc = mvcc_conn_savepoint(v->conn, n, &err);
+  return rc ? vtab_err(v, rc, err) : SQLITE_OK;
+}
+
+static int mvccRelease(sqlite3_vtab *vt, int n) {
+  mvcc_vtab *v = (mvcc_vtab *)vt;
+  char *err = NULL;
+  int rc = mvcc_conn_release(v->conn, n, &err);
+  return rc ? vtab_err(v, rc, err) : SQLITE_OK;
+}
+
+static int mvccRollbackTo(sqlite3_vtab *vt, int n) {
+  mvcc_vtab *v = (mvcc_vtab *)vt;
+  char *err = NULL;
+  int rc = mvcc_conn_rollback_to(v->conn, n, &err);
+  return rc ? vtab_err(v, rc, err) : SQLITE_OK;
+}
+
+const sqlite3_module mvcc_module = {
+    .iVersion = 2,
+    .xCreate = mvccCreate,
+    .xConnect = mvccConnect,
+    .xBestIndex = mvccBestIndex,
+    .xDisconnect = mvccDisconnect,
+    .xDestroy = mvccDestroy,
+    .xOpen = mvccOpen,
+    .xClose = mvccClose,
+    .xFilter = mvccFilter,
+    .xNext = mvccNext,
+    .xEof = mvccEof,
+    .xColumn = mvccColumn,
+    .xRowid = mvccRowid,
+    .xUpdate = mvccUpdate,
+    .xBegin = mvccBegin,
+    .xSync = mvccSync,
+    .xCommit = mvccCommit,
+    .xRollback = mvccRollback,
+    .xRename = mvccRename,
+    .xSavepoint = mvccSavepoint,
+    .xRelease = mvccRelease,
+    .xRollbackTo = mvccRollbackTo,
+};
+
+/* ----------------------------------------------- declaring the store -- */
+
+typedef struct declare_ctx {
+  mvcc_sconn *sc;
+  char **pzErr;
+} declare_ctx;
+
+static int declare_one(void *vctx, const mvcc_catentry *e) {
+  declare_ctx *x = vctx;
+  mvcc_conn *c = x->sc->conn;
+  char *qn = mvcc_quote_ident(e->name);
+  char *sql;
+  if (x->sc == c->dflt)
+    sql = sqlite3_mprintf("CREATE VIRTUAL TABLE IF NOT EXISTS temp.%s USING "
+                          "mvcc(%s)",
+                          qn, e->args);
+  else
+    sql = sqlite3_mprintf("CREATE VIRTUAL TABLE IF NOT EXISTS temp.%s USING "
+                          "mvcc(%s, store=%Q)",
+                          qn, e->args, kv_store_path(x->sc->store));
+  sqlite3_free(qn);
+  if (!sql) return SQLITE_NOMEM;
+  char *err = NULL;
+  int rc = sqlite3_exec(c->db, sql, NULL, NULL, &err);
+  sqlite3_free(sql);
+  if (rc) {
+    *x->pzErr = sqlite3_mprintf("mvcc: cannot declare table %s: %s", e->name,
+                                err ? err : sqlite3_errstr(rc));
+    sqlite3_free(err);
+  }
+  return rc;
+}
+
+int mvcc_declare_store_tables(mvcc_sconn *sc, char **pzErr) {
+  declare_ctx x = {sc, pzErr};
+  return mvcc_catalog_list(sc->store, declare_one, &x, pzErr);
+}
