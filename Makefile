@@ -29,14 +29,18 @@ EXT_LIB  = $(BUILD)/libmvcc.a
 TEST_SRC  = $(sort $(wildcard unit-tests/test_*.c))
 TEST_BIN  = $(TEST_SRC:unit-tests/%.c=$(BUILD)/tests/%)
 TEST_HELPERS = unit-tests/kvtest.h
+# SQL-level tests: C drivers with many connections (sql-tests/test_*.c),
+# linked with the static extension.
+SQLT_SRC  = $(sort $(wildcard sql-tests/test_*.c))
+SQLT_BIN  = $(SQLT_SRC:sql-tests/%.c=$(BUILD)/tests/%)
 # Concurrency tests: the ones `make tsan` runs.
 TSAN_TESTS = test_latch test_locktable test_txn test_scan test_stress \
-             test_clock test_store
+             test_clock test_store test_hermitage test_sqlconc
 
 .PHONY: all deps test unit-test asan tsan bench clean
 
 # all: the extension, the libraries and the test binaries (about a minute).
-all: deps $(KV_LIB) $(EXT_SO) $(EXT_LIB) $(TEST_BIN)
+all: deps $(KV_LIB) $(EXT_SO) $(EXT_LIB) $(TEST_BIN) $(SQLT_BIN)
 
 # deps: installs missing Debian packages (apt-get; sudo when not root).
 deps:
@@ -86,13 +90,22 @@ $(BUILD)/tests/test_rowcodec: unit-tests/test_rowcodec.c ext/rowcodec.c ext/rowc
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -Iext -o $@ unit-tests/test_rowcodec.c ext/rowcodec.c $(TESTLIBS)
 
+$(BUILD)/tests/test_sqlconc: sql-tests/test_sqlconc.c sql-tests/sqltest.h unit-tests/histcheck.c $(EXT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Isql-tests -Iunit-tests -o $@ $< unit-tests/histcheck.c $(EXT_LIB) $(TESTLIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: sql-tests/%.c sql-tests/sqltest.h $(EXT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Isql-tests -o $@ $< $(EXT_LIB) $(TESTLIBS) $(LDLIBS)
+
 $(BUILD)/tests/%: unit-tests/%.c $(TEST_HELPERS) $(KV_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -Ikvcore -Iunit-tests -o $@ $< $(KV_LIB) $(TESTLIBS) $(LDLIBS)
 
 # test: builds and runs every test (a few minutes on 2 cores).
 test: all
-	@./unit-tests/run-tests $(BUILD)/tests $(TEST_BIN:$(BUILD)/tests/%=%)
+	@./unit-tests/run-tests $(BUILD)/tests $(TEST_BIN:$(BUILD)/tests/%=%) \
+	  $(SQLT_BIN:$(BUILD)/tests/%=%)
 
 # asan: the same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
@@ -101,7 +114,7 @@ asan: deps
 	  all
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  KV_TEST_SCALE=0.3 ./unit-tests/run-tests build/asan/tests \
-	  $(TEST_BIN:$(BUILD)/tests/%=%)
+	  $(TEST_BIN:$(BUILD)/tests/%=%) $(SQLT_BIN:$(BUILD)/tests/%=%)
 
 # tsan: the concurrency tests under ThreadSanitizer.
 tsan: deps

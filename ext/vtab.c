@@ -301,6 +301,30 @@ static const char *coll_name(int coll) {
                                    : "BINARY";
 }
 
+/* The plan in words, for EXPLAIN QUERY PLAN ("INDEX <idxNum>:<this>"). */
+static char *plan_describe(const mvcc_tabledef *d, int plan) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  int neq = plan & PLAN_NEQ;
+  if (neq == 0 && !(plan & (PLAN_LO | PLAN_HI)))
+    sqlite3_str_appendall(s, "full scan");
+  for (int k = 0; k < neq; k++)
+    sqlite3_str_appendf(s, "%s%s=?", k ? " AND " : "key ",
+                        d->cols[d->pk[k]].name);
+  if (plan & PLAN_IN) sqlite3_str_appendall(s, " (IN lists)");
+  if (plan & (PLAN_LO | PLAN_HI)) {
+    const char *c = d->cols[d->pk[neq]].name;
+    sqlite3_str_appendf(s, "%skey range", neq ? ", " : "");
+    if (plan & PLAN_LO)
+      sqlite3_str_appendf(s, " %s%s?", c, plan & PLAN_LO_INCL ? ">=" : ">");
+    if (plan & PLAN_HI)
+      sqlite3_str_appendf(s, " %s%s?", c, plan & PLAN_HI_INCL ? "<=" : "<");
+  }
+  if (plan & PLAN_DESC) sqlite3_str_appendall(s, ", descending");
+  if (plan & PLAN_LIMIT) sqlite3_str_appendall(s, ", LIMIT");
+  if (plan & PLAN_OFFSET) sqlite3_str_appendall(s, " OFFSET");
+  return sqlite3_str_finish(s);
+}
+
 static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
   mvcc_vtab *v = (mvcc_vtab *)vt;
   const mvcc_tabledef *d = v->def;
@@ -360,13 +384,16 @@ static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
   }
 
   int plan = neq, argv = 0;
-  bool has_in = false;
+  bool has_in = false, fixed[MVCC_MAX_KEY_COLUMNS];
+  for (int k = 0; k < d->npk; k++) fixed[k] = false;
   for (int k = 0; k < neq; k++) {
     info->aConstraintUsage[eq[k]].argvIndex = ++argv;
     info->aConstraintUsage[eq[k]].omit = 1;
     if (sqlite3_vtab_in(info, eq[k], -1)) {
       sqlite3_vtab_in(info, eq[k], 1); /* the whole list at once */
       has_in = true;
+    } else {
+      fixed[k] = true; /* one value: any ORDER BY on it holds */
     }
   }
   if (has_in) plan |= PLAN_IN;
@@ -381,16 +408,18 @@ static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
     plan |= PLAN_HI | (hi_op == SQLITE_INDEX_CONSTRAINT_LE ? PLAN_HI_INCL : 0);
   }
 
-  /* ORDER BY: the key columns after the fixed ones, in key order, all one
-  ** direction (relative to how each column is stored). */
+  /* ORDER BY: the key columns not fixed to one value, in key order from
+  ** the first, all one direction (relative to how each column is stored).
+  ** IN lists are probed in key order, so their columns count as ordered. */
   bool ordered = info->nOrderBy == 0;
   if (info->nOrderBy > 0) {
-    int want = neq, dir = -1;
+    int want = 0, dir = -1;
     ordered = true;
     for (int i = 0; i < info->nOrderBy && ordered; i++) {
       int k = key_pos(d, info->aOrderBy[i].iColumn);
-      if (k >= 0 && k < neq) continue; /* fixed: any order */
-      if (k != want) {
+      if (k >= 0 && fixed[k]) continue;
+      while (want < d->npk && fixed[want]) want++;
+      if (k < 0 || k != want) {
         ordered = false;
         break;
       }
@@ -446,6 +475,8 @@ static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
   info->estimatedRows = (sqlite3_int64)rows;
   info->estimatedCost = rows + 1;
   info->idxNum = plan;
+  info->idxStr = plan_describe(d, plan);
+  info->needToFreeIdxStr = 1;
   return SQLITE_OK;
 }
 
@@ -632,66 +663,74 @@ static int probe_cmp(const void *a, const void *b) {
   return x->n < y->n ? -1 : x->n > y->n;
 }
 
+/* Appends, for every prefix in old[0..nold), prefix ‖ enc(val) to *out
+** (NULL matches nothing: adds none). */
+static int extend_probes(mvcc_vtab *v, int k, sqlite3_value *val,
+                         const mvcc_keybuf *old, int nold, mvcc_keybuf **out,
+                         int *n, int *cap) {
+  if (sqlite3_value_type(val) == SQLITE_NULL) return SQLITE_OK;
+  for (int i = 0; i < nold; i++) {
+    if (*n == *cap) {
+      int ncap = *cap ? *cap * 2 : 8;
+      mvcc_keybuf *np = sqlite3_realloc64(*out, sizeof(mvcc_keybuf) * (size_t)ncap);
+      if (!np) return SQLITE_NOMEM;
+      *out = np;
+      *cap = ncap;
+    }
+    mvcc_keybuf *b = &(*out)[(*n)++];
+    mvcc_keybuf_init(b);
+    int rc = mvcc_keybuf_append(b, old[i].p, old[i].n);
+    if (rc == SQLITE_OK) rc = key_append_col(v, b, k, val);
+    if (rc) return rc;
+  }
+  return SQLITE_OK;
+}
+
+static void free_probes(mvcc_keybuf *p, int n) {
+  for (int i = 0; i < n; i++) mvcc_keybuf_free(&p[i]);
+  sqlite3_free(p);
+}
+
 /* Builds the sorted, distinct key prefixes fixed by the = and IN
-** constraints (the cartesian product of their values). */
+** constraints (the cartesian product of their values).  IN values are
+** encoded as they come: sqlite3_vtab_in_next() reuses its value. */
 static int build_probes(mvcc_cursor *c, mvcc_vtab *v, int neq, bool in,
                         sqlite3_value **argv) {
-  int cap = 1, n = 1;
-  c->probes = sqlite3_malloc64(sizeof(mvcc_keybuf));
-  if (!c->probes) return SQLITE_NOMEM;
-  mvcc_keybuf_init(&c->probes[0]);
-  int rc = keybuf_set_prefix(v, &c->probes[0]);
+  mvcc_keybuf *cur = sqlite3_malloc64(sizeof(mvcc_keybuf));
+  if (!cur) return SQLITE_NOMEM;
+  mvcc_keybuf_init(&cur[0]);
+  int n = 1;
+  int rc = keybuf_set_prefix(v, &cur[0]);
   for (int k = 0; k < neq && rc == SQLITE_OK && n > 0; k++) {
-    sqlite3_value *vals[4096];
-    int nv = 0;
+    mvcc_keybuf *next = NULL;
+    int m = 0, cap = 0;
     sqlite3_value *x;
     if (in && sqlite3_vtab_in_first(argv[k], &x) == SQLITE_OK) {
       do {
-        if (nv == (int)(sizeof vals / sizeof vals[0])) {
-          rc = SQLITE_TOOBIG;
-          break;
-        }
-        vals[nv++] = x;
-      } while (sqlite3_vtab_in_next(argv[k], &x) == SQLITE_OK);
+        rc = extend_probes(v, k, x, cur, n, &next, &m, &cap);
+      } while (rc == SQLITE_OK &&
+               sqlite3_vtab_in_next(argv[k], &x) == SQLITE_OK);
     } else {
-      vals[nv++] = argv[k];
+      rc = extend_probes(v, k, argv[k], cur, n, &next, &m, &cap);
     }
-    if (rc) break;
-    /* Each prefix times each value (NULL matches nothing: drop it). */
-    int m = 0;
-    mvcc_keybuf *np = sqlite3_malloc64(sizeof(mvcc_keybuf) * (size_t)(n * nv + 1));
-    if (!np) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    for (int i = 0; i < n && rc == SQLITE_OK; i++) {
-      for (int j = 0; j < nv; j++) {
-        if (sqlite3_value_type(vals[j]) == SQLITE_NULL) continue;
-        mvcc_keybuf_init(&np[m]);
-        rc = mvcc_keybuf_append(&np[m], c->probes[i].p, c->probes[i].n);
-        if (rc == SQLITE_OK) rc = key_append_col(v, &np[m], k, vals[j]);
-        m++;
-        if (rc) break;
-      }
-    }
-    for (int i = 0; i < n; i++) mvcc_keybuf_free(&c->probes[i]);
-    sqlite3_free(c->probes);
-    c->probes = np;
+    free_probes(cur, n);
+    cur = next;
     n = m;
-    cap = m;
   }
-  (void)cap;
-  c->nprobe = n;
-  if (rc) return rc;
-  qsort(c->probes, (size_t)n, sizeof(mvcc_keybuf), probe_cmp);
+  if (rc) {
+    free_probes(cur, n);
+    return rc;
+  }
+  qsort(cur, (size_t)n, sizeof(mvcc_keybuf), probe_cmp);
   int m = 0;
   for (int i = 0; i < n; i++) {
-    if (m && probe_cmp(&c->probes[m - 1], &c->probes[i]) == 0) {
-      mvcc_keybuf_free(&c->probes[i]);
+    if (m && probe_cmp(&cur[m - 1], &cur[i]) == 0) {
+      mvcc_keybuf_free(&cur[i]);
       continue;
     }
-    c->probes[m++] = c->probes[i];
+    cur[m++] = cur[i];
   }
+  c->probes = cur;
   c->nprobe = m;
   return SQLITE_OK;
 }

@@ -1,0 +1,490 @@
+/*
+** test_sqlconc.c — concurrency through SQL: many connections (one thread
+** each) on one database file, checked by invariants and by the history
+** checker, never by timing.
+**
+**   - two connections' write transactions overlap on one file and both
+**     commit: SQLite's own file lock is never taken for mvcc tables;
+**   - read-only transactions: a snapshot held across other commits, a fresh
+**     one after COMMIT, the same for a transaction that reads then writes,
+**     and ROLLBACK ending a read-only transaction;
+**   - autocommit read-modify-writes from 4 threads never lose an update and
+**     never fail;
+**   - a deadlock between two connections: one restarts, promptly; the busy
+**     timeout bounds lock waits; a dead transaction fails every statement
+**     until it ends, and its COMMIT rolls back;
+**   - 8 threads of bank transfers with scans (every committed scan sums to
+**     the total) and a list-append history (checked for cycles);
+**   - another process opening the store gets a clear error, and its native
+**     tables keep working.
+*/
+#include "sqltest.h"
+
+#include <sys/wait.h>
+
+#include "histcheck.h"
+
+typedef struct fixture {
+  char *db;
+  sqlt_conn *a, *b, *obs;
+} fixture;
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  f->db = sqlt_tempdb();
+  f->obs = sqlt_open(f->db);
+  SQLT_OK(f->obs, "CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY "
+                  "KEY, n INTEGER); INSERT INTO t VALUES (1, 0), (2, 0)");
+  f->a = sqlt_open(f->db);
+  f->b = sqlt_open(f->db);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  sqlt_close(f->a);
+  sqlt_close(f->b);
+  sqlt_close(f->obs);
+  sqlt_rmdb(f->db);
+  free(f);
+  return 0;
+}
+
+static void test_sqlconc_writers_do_not_share_the_file_lock(void **state) {
+  fixture *f = *state;
+  SQLT_OK(f->a, "BEGIN; INSERT INTO t VALUES (10, 1)");
+  SQLT_OK(f->b, "BEGIN; INSERT INTO t VALUES (20, 2)"); /* no SQLITE_BUSY */
+  SQLT_OK(f->a, "UPDATE t SET n = 5 WHERE id = 1");
+  SQLT_OK(f->b, "UPDATE t SET n = 6 WHERE id = 2");
+  SQLT_OK(f->a, "COMMIT");
+  SQLT_OK(f->b, "COMMIT");
+  SQLT_ROWS(f->obs, "SELECT * FROM t", "1|5\n2|6\n10|1\n20|2\n");
+}
+
+static void test_sqlconc_readonly_snapshot_and_fresh_after_commit(void **state) {
+  fixture *f = *state;
+  /* (a) BEGIN; SELECT keeps its snapshot across another commit. */
+  SQLT_OK(f->a, "BEGIN");
+  SQLT_ROWS(f->a, "SELECT n FROM t WHERE id = 1", "0\n");
+  SQLT_OK(f->b, "UPDATE t SET n = 1 WHERE id = 1");
+  SQLT_ROWS(f->a, "SELECT n FROM t WHERE id = 1", "0\n");
+  SQLT_OK(f->a, "COMMIT");
+  /* (b) the next transaction sees it: no stale snapshot carried over. */
+  SQLT_OK(f->a, "BEGIN");
+  SQLT_ROWS(f->a, "SELECT n FROM t WHERE id = 1", "1\n");
+  SQLT_OK(f->a, "COMMIT");
+  /* (c) the same for a transaction that reads, then writes. */
+  SQLT_OK(f->a, "BEGIN");
+  SQLT_ROWS(f->a, "SELECT n FROM t WHERE id = 1", "1\n");
+  SQLT_OK(f->b, "UPDATE t SET n = 2 WHERE id = 1");
+  SQLT_ROWS(f->a, "SELECT n FROM t WHERE id = 1", "1\n");
+  SQLT_OK(f->a, "UPDATE t SET n = 7 WHERE id = 2");
+  SQLT_OK(f->a, "COMMIT");
+  SQLT_OK(f->a, "BEGIN");
+  SQLT_ROWS(f->a, "SELECT n FROM t ORDER BY id", "2\n7\n");
+  /* (d) ROLLBACK ends a read-only transaction too. */
+  SQLT_OK(f->a, "ROLLBACK");
+  SQLT_OK(f->b, "UPDATE t SET n = 3 WHERE id = 1");
+  SQLT_OK(f->a, "BEGIN");
+  SQLT_ROWS(f->a, "SELECT n FROM t WHERE id = 1", "3\n");
+  SQLT_OK(f->a, "COMMIT");
+}
+
+static void test_sqlconc_readonly_under_query_only(void **state) {
+  fixture *f = *state;
+  SQLT_OK(f->a, "PRAGMA query_only = 1");
+  SQLT_OK(f->a, "BEGIN");
+  SQLT_ROWS(f->a, "SELECT n FROM t WHERE id = 1", "0\n");
+  SQLT_OK(f->b, "UPDATE t SET n = 9 WHERE id = 1");
+  SQLT_ROWS(f->a, "SELECT n FROM t WHERE id = 1", "0\n");
+  SQLT_OK(f->a, "COMMIT");
+  SQLT_ROWS(f->a, "SELECT n FROM t WHERE id = 1", "9\n");
+  SQLT_ROWS(f->a, "PRAGMA query_only", "1\n"); /* restored */
+  SQLT_FAILS(f->a, "UPDATE t SET n = 1", SQLITE_READONLY, "readonly");
+}
+
+typedef struct counter_thread {
+  const char *db;
+  int n, failures;
+  pthread_t th;
+} counter_thread;
+
+static void *counter_main(void *arg) {
+  counter_thread *c = arg;
+  sqlite3 *db;
+  sqlite3_open(c->db, &db);
+  sqlite3_stmt *st;
+  sqlite3_prepare_v2(db, "UPDATE t SET n = n + 1 WHERE id = 1", -1, &st, NULL);
+  for (int i = 0; i < c->n; i++) {
+    if (sqlite3_step(st) != SQLITE_DONE) c->failures++;
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return NULL;
+}
+
+static void test_sqlconc_autocommit_counter(void **state) {
+  fixture *f = *state;
+  enum { N = 4 };
+  int per = (int)(1000 * sqlt_scale());
+  if (per < 10) per = 10;
+  counter_thread c[N];
+  for (int i = 0; i < N; i++) {
+    c[i] = (counter_thread){.db = f->db, .n = per};
+    pthread_create(&c[i].th, NULL, counter_main, &c[i]);
+  }
+  for (int i = 0; i < N; i++) {
+    pthread_join(c[i].th, NULL);
+    assert_int_equal(c[i].failures, 0);
+  }
+  char want[32];
+  snprintf(want, sizeof want, "%d\n", N * per);
+  SQLT_ROWS(f->obs, "SELECT n FROM t WHERE id = 1", want);
+}
+
+static void test_sqlconc_deadlock_between_connections(void **state) {
+  fixture *f = *state;
+  SQLT_OK(f->a, "BEGIN; UPDATE t SET n = 1 WHERE id = 1");
+  SQLT_OK(f->b, "BEGIN; UPDATE t SET n = 2 WHERE id = 2");
+  sqlt_start(f->a, "UPDATE t SET n = 1 WHERE id = 2");
+  sqlt_wait_waiting(f->obs, 1);
+  uint64_t t0 = sqlt_now_ns();
+  int rb = sqlt_do(f->b, "UPDATE t SET n = 2 WHERE id = 1");
+  int ra = sqlt_wait(f->a);
+  /* Found at once (the default lock timeout is 5 s). */
+  assert_true(sqlt_now_ns() - t0 < 1000000000ULL);
+  assert_true((ra == SQLITE_OK) != (rb == SQLITE_OK)); /* exactly one */
+  sqlt_conn *loser = ra == SQLITE_OK ? f->b : f->a;
+  sqlt_conn *winner = ra == SQLITE_OK ? f->a : f->b;
+  assert_non_null(strstr(loser->err, "restart transaction: deadlock"));
+  SQLT_OK(loser, "ROLLBACK");
+  SQLT_OK(winner, "COMMIT");
+  SQLT_ROWS(f->obs, "SELECT n FROM t ORDER BY id",
+            winner == f->a ? "1\n1\n" : "2\n2\n");
+}
+
+static void test_sqlconc_busy_timeout_bounds_lock_waits(void **state) {
+  fixture *f = *state;
+  SQLT_OK(f->a, "BEGIN; UPDATE t SET n = 1 WHERE id = 1");
+  SQLT_OK(f->b, "PRAGMA busy_timeout = 150");
+  uint64_t t0 = sqlt_now_ns();
+  SQLT_FAILS(f->b, "UPDATE t SET n = 2 WHERE id = 1", SQLITE_BUSY,
+             "restart transaction: lock timeout");
+  uint64_t waited = sqlt_now_ns() - t0;
+  assert_true(waited >= 150000000ULL && waited < 4000000000ULL);
+  SQLT_OK(f->a, "COMMIT");
+  SQLT_OK(f->b, "UPDATE t SET n = 2 WHERE id = 1"); /* the retry works */
+  SQLT_ROWS(f->obs, "SELECT n FROM t WHERE id = 1", "2\n");
+}
+
+static void test_sqlconc_dead_transaction_until_rollback(void **state) {
+  fixture *f = *state;
+  SQLT_OK(f->a, "BEGIN; UPDATE t SET n = 1 WHERE id = 1");
+  SQLT_OK(f->b, "PRAGMA busy_timeout = 50; BEGIN; INSERT INTO t VALUES (5, 5)");
+  SQLT_FAILS(f->b, "UPDATE t SET n = 2 WHERE id = 1", SQLITE_BUSY,
+             "restart transaction: lock timeout");
+  /* Dead: every later statement fails the same way, reads included. */
+  SQLT_FAILS(f->b, "SELECT * FROM t", SQLITE_BUSY, "lock timeout");
+  SQLT_FAILS(f->b, "UPDATE t SET n = 3 WHERE id = 2", SQLITE_BUSY,
+             "lock timeout");
+  /* COMMIT fails and rolls back. */
+  SQLT_FAILS(f->b, "COMMIT", SQLITE_BUSY, "restart transaction");
+  assert_int_not_equal(sqlite3_get_autocommit(f->b->db), 0);
+  SQLT_OK(f->a, "COMMIT");
+  SQLT_ROWS(f->obs, "SELECT * FROM t", "1|1\n2|0\n"); /* nothing of b */
+  SQLT_OK(f->b, "BEGIN; INSERT INTO t VALUES (5, 5); COMMIT");
+  SQLT_ROWS(f->obs, "SELECT count(*) FROM t", "3\n");
+}
+
+/* ---------------------------------------------------------------- bank -- */
+
+enum { NTHREADS = 8, NACC = 16, INITIAL = 1000 };
+
+typedef struct bank_thread {
+  const char *db;
+  int id, iters;
+  long transfers, scans, bad, retries, errors;
+  pthread_t th;
+} bank_thread;
+
+static unsigned rnd(unsigned *s) {
+  *s = *s * 1103515245u + 12345u;
+  return (*s >> 16) & 0x7fff;
+}
+
+static int exec1(sqlite3 *db, const char *sql) {
+  return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static void *bank_main(void *arg) {
+  bank_thread *b = arg;
+  sqlite3 *db;
+  sqlite3_open(b->db, &db);
+  unsigned seed = 7919u * (unsigned)b->id + 3;
+  for (int i = 0; i < b->iters; i++) {
+    bool scan = rnd(&seed) % 4 == 0;
+    int from = (int)(rnd(&seed) % NACC), to = (int)(rnd(&seed) % (NACC - 1));
+    if (to >= from) to++;
+    int amt = (int)(rnd(&seed) % 20);
+    for (;;) {
+      int rc;
+      long sum = 0, rows = 0;
+      if (scan) {
+        sqlite3_stmt *st;
+        rc = exec1(db, "BEGIN");
+        if (rc == SQLITE_OK)
+          rc = sqlite3_prepare_v2(db, "SELECT bal FROM acct", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+          while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            sum += sqlite3_column_int64(st, 0);
+            rows++;
+          }
+          sqlite3_finalize(st);
+          if (rc == SQLITE_DONE) rc = SQLITE_OK;
+        }
+      } else {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "BEGIN; UPDATE acct SET bal = bal - %d WHERE id = %d; "
+                 "UPDATE acct SET bal = bal + %d WHERE id = %d",
+                 amt, from, amt, to);
+        rc = exec1(db, sql);
+      }
+      if (rc == SQLITE_OK) rc = exec1(db, "COMMIT");
+      if (rc == SQLITE_OK) {
+        if (scan) {
+          b->scans++;
+          if (sum != (long)NACC * INITIAL || rows != NACC) b->bad++;
+        } else {
+          b->transfers++;
+        }
+        break;
+      }
+      exec1(db, "ROLLBACK");
+      if ((rc & 0xff) != SQLITE_BUSY) {
+        b->errors++;
+        break;
+      }
+      b->retries++;
+    }
+  }
+  sqlite3_close(db);
+  return NULL;
+}
+
+static void test_sqlconc_bank_invariant(void **state) {
+  fixture *f = *state;
+  SQLT_OK(f->obs, "CREATE VIRTUAL TABLE temp.acct USING mvcc(id INTEGER "
+                  "PRIMARY KEY, bal INTEGER)");
+  for (int i = 0; i < NACC; i++) {
+    char sql[80];
+    snprintf(sql, sizeof sql, "INSERT INTO acct VALUES (%d, %d)", i, INITIAL);
+    SQLT_OK(f->obs, sql);
+  }
+  bank_thread b[NTHREADS];
+  for (int i = 0; i < NTHREADS; i++) {
+    b[i] = (bank_thread){.db = f->db, .id = i,
+                         .iters = (int)(300 * sqlt_scale()) + 1};
+    pthread_create(&b[i].th, NULL, bank_main, &b[i]);
+  }
+  long transfers = 0, scans = 0, retries = 0;
+  for (int i = 0; i < NTHREADS; i++) {
+    pthread_join(b[i].th, NULL);
+    assert_int_equal(b[i].bad, 0);
+    assert_int_equal(b[i].errors, 0);
+    transfers += b[i].transfers;
+    scans += b[i].scans;
+    retries += b[i].retries;
+  }
+  char want[32];
+  snprintf(want, sizeof want, "%d|%d\n", NACC * INITIAL, NACC);
+  SQLT_ROWS(f->obs, "SELECT sum(bal), count(*) FROM acct", want);
+  print_message("    bank over SQL: %ld transfers, %ld consistent scans, "
+                "%ld retries\n",
+                transfers, scans, retries);
+}
+
+/* --------------------------------------------------------- list-append -- */
+
+enum { LA_KEYS = 5, LA_OPS = 3 };
+
+typedef struct la_txn {
+  int status;
+  uint64_t start, end;
+  int nops;
+  hc_op ops[LA_OPS];
+  int64_t *lists[LA_OPS];
+} la_txn;
+
+typedef struct la_thread {
+  const char *db;
+  int id, iters, n;
+  la_txn *log;
+  pthread_t th;
+} la_thread;
+
+/* The list is stored as text "v1,v2,..."; parse into an array. */
+static int64_t *parse_list(const unsigned char *z, size_t *n) {
+  *n = 0;
+  if (!z || !*z) return NULL;
+  size_t cap = 8;
+  int64_t *v = malloc(cap * sizeof(int64_t));
+  const char *p = (const char *)z;
+  while (*p) {
+    if (*n == cap) v = realloc(v, (cap *= 2) * sizeof(int64_t));
+    v[(*n)++] = strtoll(p, (char **)&p, 10);
+    if (*p == ',') p++;
+  }
+  return v;
+}
+
+static void *la_main(void *arg) {
+  la_thread *l = arg;
+  sqlite3 *db;
+  sqlite3_open(l->db, &db);
+  sqlite3_stmt *rd, *up;
+  sqlite3_prepare_v2(db, "SELECT v FROM lists WHERE k = ?", -1, &rd, NULL);
+  sqlite3_prepare_v2(db,
+                     "INSERT OR REPLACE INTO lists VALUES (?1, coalesce((SELECT "
+                     "v || ',' FROM lists WHERE k = ?1), '') || ?2)",
+                     -1, &up, NULL);
+  unsigned seed = 131u * (unsigned)l->id + 1;
+  int64_t next = (int64_t)(l->id + 1) * 1000000;
+  for (int i = 0; i < l->iters; i++) {
+    la_txn *x = &l->log[l->n++];
+    memset(x, 0, sizeof(*x));
+    x->nops = 1 + (int)(rnd(&seed) % LA_OPS);
+    for (int j = 0; j < x->nops; j++) {
+      x->ops[j].key = (int64_t)(rnd(&seed) % LA_KEYS);
+      x->ops[j].is_read = (int)(rnd(&seed) % 2);
+      if (!x->ops[j].is_read) x->ops[j].value = ++next;
+    }
+    x->start = sqlt_now_ns();
+    int rc = exec1(db, "BEGIN");
+    for (int j = 0; j < x->nops && rc == SQLITE_OK; j++) {
+      hc_op *op = &x->ops[j];
+      if (op->is_read) {
+        sqlite3_bind_int64(rd, 1, op->key);
+        rc = sqlite3_step(rd);
+        size_t n = 0;
+        x->lists[j] = rc == SQLITE_ROW ? parse_list(sqlite3_column_text(rd, 0), &n)
+                                       : NULL;
+        op->list = x->lists[j];
+        op->list_len = n;
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+        sqlite3_reset(rd);
+      } else {
+        sqlite3_bind_int64(up, 1, op->key);
+        sqlite3_bind_int64(up, 2, op->value);
+        rc = sqlite3_step(up);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+        sqlite3_reset(up);
+      }
+    }
+    if (rc == SQLITE_OK) rc = exec1(db, "COMMIT");
+    x->end = sqlt_now_ns();
+    if (rc == SQLITE_OK) {
+      x->status = HC_COMMITTED;
+    } else {
+      exec1(db, "ROLLBACK");
+      x->status = (rc & 0xff) == SQLITE_BUSY ? HC_ABORTED : HC_UNKNOWN;
+    }
+  }
+  sqlite3_finalize(rd);
+  sqlite3_finalize(up);
+  sqlite3_close(db);
+  return NULL;
+}
+
+static void test_sqlconc_list_append_is_serializable(void **state) {
+  fixture *f = *state;
+  SQLT_OK(f->obs, "CREATE VIRTUAL TABLE temp.lists USING mvcc(k INTEGER "
+                  "PRIMARY KEY, v TEXT)");
+  la_thread l[NTHREADS];
+  int iters = (int)(250 * sqlt_scale()) + 1;
+  for (int i = 0; i < NTHREADS; i++) {
+    l[i] = (la_thread){.db = f->db, .id = i, .iters = iters};
+    l[i].log = calloc((size_t)iters, sizeof(la_txn));
+    pthread_create(&l[i].th, NULL, la_main, &l[i]);
+  }
+  hc_history *h = hc_create();
+  long committed = 0;
+  for (int i = 0; i < NTHREADS; i++) {
+    pthread_join(l[i].th, NULL);
+    for (int j = 0; j < l[i].n; j++) {
+      la_txn *x = &l[i].log[j];
+      assert_true(hc_add_txn(h, x->status, x->ops, (size_t)x->nops, x->start,
+                             x->end) >= 0);
+      committed += x->status == HC_COMMITTED;
+      for (int k = 0; k < x->nops; k++) free(x->lists[k]);
+    }
+    free(l[i].log);
+  }
+  hc_result r;
+  assert_int_equal(hc_check(h, HC_CHECK_REALTIME, &r), 0);
+  print_message("    list-append over SQL: %ld of %d committed; edges ww %zu "
+                "wr %zu rw %zu: %s\n",
+                committed, NTHREADS * iters, r.nedges_ww, r.nedges_wr,
+                r.nedges_rw, r.anomaly ? r.desc : "no anomaly");
+  assert_int_equal(r.anomaly, HC_OK);
+  assert_true(committed > 0);
+  hc_destroy(h);
+}
+
+/* ------------------------------------------------------ other process -- */
+
+static void test_sqlconc_second_process_gets_clear_error(void **state) {
+  fixture *f = *state;
+  int pfd[2];
+  assert_int_equal(pipe(pfd), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(pfd[0]);
+    sqlite3 *db;
+    char msg[600] = "";
+    int ok = sqlite3_open(f->db, &db) == SQLITE_OK;
+    /* Native tables keep working in the second process. */
+    ok = ok && exec1(db, "CREATE TABLE native(x); INSERT INTO native "
+                         "VALUES (1)") == SQLITE_OK;
+    char *err = NULL;
+    int rc = sqlite3_exec(db, "CREATE VIRTUAL TABLE temp.t USING mvcc(id "
+                              "INTEGER PRIMARY KEY, n INTEGER)",
+                          NULL, NULL, &err);
+    snprintf(msg, sizeof msg, "%d %d %s", ok, rc, err ? err : "");
+    if (write(pfd[1], msg, strlen(msg)) < 0) _exit(2);
+    sqlite3_free(err);
+    sqlite3_close(db);
+    _exit(0);
+  }
+  close(pfd[1]);
+  char msg[600] = {0};
+  assert_true(read(pfd[0], msg, sizeof msg - 1) > 0);
+  close(pfd[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  assert_int_equal(msg[0], '1');                  /* native tables worked */
+  assert_int_not_equal(atoi(msg + 2), SQLITE_OK); /* mvcc refused */
+  assert_non_null(strstr(msg, "store is in use by another process"));
+  SQLT_ROWS(f->obs, "SELECT count(*) FROM t", "2\n"); /* store unharmed */
+  SQLT_ROWS(f->obs, "SELECT count(*) FROM main.native", "1\n");
+}
+
+int main(void) {
+#define T(n) cmocka_unit_test_setup_teardown(n, setup, teardown)
+  const struct CMUnitTest tests[] = {
+      T(test_sqlconc_writers_do_not_share_the_file_lock),
+      T(test_sqlconc_readonly_snapshot_and_fresh_after_commit),
+      T(test_sqlconc_readonly_under_query_only),
+      T(test_sqlconc_autocommit_counter),
+      T(test_sqlconc_deadlock_between_connections),
+      T(test_sqlconc_busy_timeout_bounds_lock_waits),
+      T(test_sqlconc_dead_transaction_until_rollback),
+      T(test_sqlconc_bank_invariant),
+      T(test_sqlconc_list_append_is_serializable),
+      T(test_sqlconc_second_process_gets_clear_error),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
