@@ -37,7 +37,7 @@ SQLT_BIN  = $(SQLT_SRC:sql-tests/%.c=$(BUILD)/tests/%)
 TSAN_TESTS = test_latch test_locktable test_txn test_scan test_stress \
              test_clock test_store test_hermitage test_sqlconc
 
-.PHONY: all deps test unit-test asan tsan bench clean
+.PHONY: all deps test asan tsan bench shell clean
 
 # all: the extension, the libraries and the test binaries (about a minute).
 all: deps $(KV_LIB) $(EXT_SO) $(EXT_LIB) $(TEST_BIN) $(SQLT_BIN)
@@ -102,10 +102,23 @@ $(BUILD)/tests/%: unit-tests/%.c $(TEST_HELPERS) $(KV_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -Ikvcore -Iunit-tests -o $@ $< $(KV_LIB) $(TESTLIBS) $(LDLIBS)
 
-# test: builds and runs every test (a few minutes on 2 cores).
+# shell: builds the extension and opens the sqlite3 shell on a demo
+# database; its store holds an example table from the first run on.
+DEMO = $(BUILD)/demo/demo.db
+shell: deps $(EXT_SO)
+	@mkdir -p $(dir $(DEMO))
+	@test -d $(DEMO)-mvcc || sqlite3 -batch -bail \
+	  -cmd ".load $(CURDIR)/$(BUILD)/mvcc" $(DEMO) < sql-tests/demo.sql
+	@sqlite3 -cmd ".load $(CURDIR)/$(BUILD)/mvcc" \
+	  -cmd ".print mvcc loaded; try: SELECT * FROM accounts;" $(DEMO)
+
+# test: builds and runs every test (a few minutes on 2 cores): the cmocka
+# programs, the SQL scripts, the README's examples and the Python smoke test.
 test: all
 	@./unit-tests/run-tests $(BUILD)/tests $(TEST_BIN:$(BUILD)/tests/%=%) \
 	  $(SQLT_BIN:$(BUILD)/tests/%=%)
+	@if [ -x sql-tests/run-sql-tests ]; then ./sql-tests/run-sql-tests $(BUILD); fi
+	@./sql-tests/run-examples $(BUILD)
 
 # asan: the same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
