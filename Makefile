@@ -120,19 +120,22 @@ test: all
 	@if [ -x sql-tests/run-sql-tests ]; then ./sql-tests/run-sql-tests $(BUILD); fi
 	@./sql-tests/run-examples $(BUILD)
 
-# asan: the same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
-asan: deps
+# asan: the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+# (the sqlite3 shell they start loads the plain build of the extension).
+asan: deps $(EXT_SO)
 	$(MAKE) BUILD=build/asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  all
-	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	@MVCC_EXT=$(CURDIR)/$(BUILD)/mvcc \
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  KV_TEST_SCALE=0.3 ./unit-tests/run-tests build/asan/tests \
 	  $(TEST_BIN:$(BUILD)/tests/%=%) $(SQLT_BIN:$(BUILD)/tests/%=%)
 
 # tsan: the concurrency tests under ThreadSanitizer.
-tsan: deps
+tsan: deps $(EXT_SO)
 	$(MAKE) BUILD=build/tsan OPT=-O1 SAN="-fsanitize=thread" all
-	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/unit-tests/tsan.supp" \
+	@MVCC_EXT=$(CURDIR)/$(BUILD)/mvcc \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 die_after_fork=0 suppressions=$(CURDIR)/unit-tests/tsan.supp" \
 	  KV_TEST_SCALE=0.2 \
 	  ./unit-tests/run-tests build/tsan/tests $(TSAN_TESTS)
 

@@ -84,7 +84,16 @@ __declspec(dllexport)
 #endif
 int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
                       const sqlite3_api_routines *pApi) {
-  SQLITE_EXTENSION_INIT2(pApi);
+  /* SQLITE_EXTENSION_INIT2, made safe for connections opened at once on
+  ** many threads (sqlite3_auto_extension): set once, with a barrier. */
+  const sqlite3_api_routines *cur = __atomic_load_n(&sqlite3_api,
+                                                    __ATOMIC_ACQUIRE);
+  if (!cur &&
+      !__atomic_compare_exchange_n(&sqlite3_api, &cur, pApi, false,
+                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    cur = __atomic_load_n(&sqlite3_api, __ATOMIC_ACQUIRE);
+  if (cur && cur != pApi)
+    return SQLITE_ERROR; /* loaded into two different SQLite libraries */
   if (already_loaded(db)) return SQLITE_OK_LOAD_PERMANENTLY;
   mvcc_conn *c = mvcc_conn_new(db);
   if (!c) return SQLITE_NOMEM;
