@@ -206,6 +206,9 @@ typedef struct kv_stats {
   uint64_t locks_held;             /* keys locked now */
   uint64_t tscache_entries;        /* entries in the timestamp cache now */
   uint64_t tscache_bytes;          /* bytes used by it now */
+  uint64_t wal_writes;             /* RocksDB: write-ahead log writes */
+  uint64_t wal_syncs;              /* ... and fsyncs: fewer than commits when
+                                   ** concurrent commits share them */
 } kv_stats;
 void kv_store_stats(kv_store *store, kv_stats *out);
 

@@ -205,6 +205,8 @@ int kv_engine_meta_put(kv_engine *e, const char *name, const void *val,
                        size_t len, char **errptr);
 int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,
                            const void *end, size_t elen, char **errptr);
+/* Cumulative write-ahead-log writes and syncs since the store opened. */
+void kv_engine_wal_stats(kv_engine *e, uint64_t *writes, uint64_t *syncs);
 /* Maps a RocksDB error string to a KV_* code. */
 int kv_engine_code(const char *rocks_err);
 
