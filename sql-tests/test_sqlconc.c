@@ -434,6 +434,27 @@ static void test_sqlconc_list_append_is_serializable(void **state) {
 
 /* ------------------------------------------------------ other process -- */
 
+/* Tables are shared through the store: one connection's CREATE reaches
+** the others with mvcc_attach(), its DROP is reported to them. */
+static void test_sqlconc_catalog_across_connections(void **state) {
+  fixture *f = *state;
+  SQLT_OK(f->a, "CREATE VIRTUAL TABLE temp.shared USING mvcc(k PRIMARY KEY, "
+                "v); INSERT INTO shared VALUES ('x', 1)");
+  SQLT_FAILS(f->b, "SELECT * FROM shared", SQLITE_ERROR, "no such table");
+  SQLT_ROWS(f->b, "SELECT mvcc_attach()", "1\n");
+  SQLT_ROWS(f->b, "SELECT * FROM shared", "x|1\n");
+  SQLT_OK(f->a, "DROP TABLE shared");
+  SQLT_FAILS(f->b, "SELECT * FROM shared", SQLITE_ERROR,
+             "table shared was dropped");
+  SQLT_FAILS(f->b, "INSERT INTO shared VALUES ('y', 2)", SQLITE_ERROR,
+             "table shared was dropped");
+  /* A new connection does not see it at all. */
+  sqlt_conn *c = sqlt_open(f->db);
+  SQLT_FAILS(c, "SELECT * FROM shared", SQLITE_ERROR, "no such table");
+  SQLT_ROWS(c, "SELECT count(*) FROM t", "2\n");
+  sqlt_close(c);
+}
+
 /* The extension built beside this test program (build/mvcc.so). */
 static char ext_path[1024];
 
@@ -485,6 +506,7 @@ int main(int argc, char **argv) {
       T(test_sqlconc_dead_transaction_until_rollback),
       T(test_sqlconc_bank_invariant),
       T(test_sqlconc_list_append_is_serializable),
+      T(test_sqlconc_catalog_across_connections),
       T(test_sqlconc_second_process_gets_clear_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
