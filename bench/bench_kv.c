@@ -253,6 +253,28 @@ static void *kv_thread_main(void *arg) {
   return NULL;
 }
 
+static void *kv_get_thread_main(void *arg) {
+  bench_thread *k = arg;
+  k->ops = kv_gets(k->s);
+  return NULL;
+}
+
+static void *rdb_get_thread_main(void *arg) {
+  bench_thread *k = arg;
+  k->ops = rdb_gets(k->r);
+  return NULL;
+}
+
+static double gets_2threads(kv_store *s, rdb *r) {
+  bench_thread th[2] = {{s, r, NULL, 0, 0, 0}, {s, r, NULL, 0, 1, 0}};
+  pthread_t p[2];
+  for (int i = 0; i < 2; i++)
+    pthread_create(&p[i], NULL, s ? kv_get_thread_main : rdb_get_thread_main,
+                   &th[i]);
+  for (int i = 0; i < 2; i++) pthread_join(p[i], NULL);
+  return th[0].ops + th[1].ops;
+}
+
 static void *rdb_thread_main(void *arg) {
   bench_thread *k = arg;
   k->ops = rdb_puts(k->r, k->wo, k->base + k->offset * 100000000L);
@@ -331,6 +353,7 @@ int main(int argc, char **argv) {
   double r_2t = puts_2threads(NULL, &r, r.wo_off, b * 4);
   double k_2tf = puts_2threads(sf, NULL, NULL, b * 5);
   double r_2tf = puts_2threads(NULL, &r, r.wo_full, b * 6);
+  double k_2tg = gets_2threads(s, NULL), r_2tg = gets_2threads(NULL, &r);
 
   printf("\nkvcore vs raw RocksDB (%s, %.1f s per phase, %d-byte values)\n",
          base, bench_seconds, VLEN);
@@ -348,9 +371,14 @@ int main(int argc, char **argv) {
          k_2t, k_2t / r_2t);
   printf("%-28s %14.0f %14.0f %8.2f\n", "put+commit full, 2 threads", r_2tf,
          k_2tf, k_2tf / r_2tf);
-  printf("\nscaling, 2 threads / 1 thread:  sync off: RocksDB %.2f, kvcore "
-         "%.2f;  sync full: RocksDB %.2f, kvcore %.2f\n",
-         r_2t / r_off, k_2t / k_off, r_2tf / r_full, k_2tf / k_full);
+  printf("%-28s %14.0f %14.0f %8.2f\n", "get, 2 threads", r_2tg, k_2tg,
+         k_2tg / r_2tg);
+  printf("\nscaling, 2 threads / 1 thread:\n"
+         "  get:                    RocksDB %.2f, kvcore %.2f\n"
+         "  put+commit, sync off:   RocksDB %.2f, kvcore %.2f\n"
+         "  put+commit, sync full:  RocksDB %.2f, kvcore %.2f\n",
+         r_2tg / r_get, k_2tg / k_get, r_2t / r_off, k_2t / k_off,
+         r_2tf / r_full, k_2tf / k_full);
 
   kv_store_close(s);
   kv_store_close(sf);

@@ -71,12 +71,14 @@ static int dir_state(const char *path, bool *has_current) {
 
 static void engine_free_opts(kv_engine *e) {
   if (e->ro) rocksdb_readoptions_destroy(e->ro);
+  if (e->ro_point) rocksdb_readoptions_destroy(e->ro_point);
   for (int i = 0; i < 3; i++)
     if (e->wo[i]) rocksdb_writeoptions_destroy(e->wo[i]);
   if (e->wo_sync) rocksdb_writeoptions_destroy(e->wo_sync);
   if (e->cfopts_data) rocksdb_options_destroy(e->cfopts_data);
   if (e->dbopts) rocksdb_options_destroy(e->dbopts);
   if (e->bbto) rocksdb_block_based_options_destroy(e->bbto);
+  /* the filter policy belongs to the table options now */
   if (e->cache) rocksdb_cache_destroy(e->cache);
   if (e->cmp) rocksdb_comparator_destroy(e->cmp);
   if (e->env) rocksdb_env_destroy(e->env);
@@ -93,6 +95,21 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   for (int i = 0; i < 3; i++) e->wo[i] = rocksdb_writeoptions_create();
   e->wo_sync = rocksdb_writeoptions_create();
   e->ro = rocksdb_readoptions_create();
+  e->ro_point = rocksdb_readoptions_create();
+  e->filter = rocksdb_filterpolicy_create_bloom_full(10);
+  rocksdb_slicetransform_t *px = kv_mvcc_prefix_extractor_create();
+  if (!e->ro_point || !e->filter || !px) {
+    if (px) rocksdb_slicetransform_destroy(px);
+    return kv_err(errptr, KV_NOMEM, "out of memory creating RocksDB options");
+  }
+  /* Options take ownership of the extractor and, through the table
+  ** options, of the filter policy. */
+  rocksdb_options_set_prefix_extractor(e->cfopts_data, px);
+  rocksdb_options_set_memtable_prefix_bloom_size_ratio(e->cfopts_data, 0.05);
+  rocksdb_block_based_options_set_filter_policy(e->bbto, e->filter);
+  rocksdb_block_based_options_set_whole_key_filtering(e->bbto, 0);
+  rocksdb_readoptions_set_total_order_seek(e->ro, 1);
+  rocksdb_readoptions_set_prefix_same_as_start(e->ro_point, 1);
   if (!e->dbopts || !e->cfopts_data || !e->bbto || !e->cache || !e->cmp ||
       !e->wo[0] || !e->wo[1] || !e->wo[2] || !e->wo_sync || !e->ro)
     return kv_err(errptr, KV_NOMEM, "out of memory creating RocksDB options");
@@ -237,6 +254,10 @@ void kv_engine_close(kv_engine *e) {
 
 rocksdb_iterator_t *kv_engine_iter(kv_engine *e) {
   return rocksdb_create_iterator_cf(e->db, e->ro, e->cf_data);
+}
+
+rocksdb_iterator_t *kv_engine_point_iter(kv_engine *e) {
+  return rocksdb_create_iterator_cf(e->db, e->ro_point, e->cf_data);
 }
 
 int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,

@@ -128,3 +128,38 @@ bool kv_buf_set_mvcc_key(kv_buf *b, const void *key, size_t klen, kv_ts ts) {
   b->n = klen + KV_TS_LEN;
   return true;
 }
+
+/* The prefix of a versioned key is its user key: RocksDB's prefix blooms
+** (memtable and table filters) then answer "no version of this key" without
+** a search, which is what most point reads and duplicate checks find. */
+static char *prefix_transform(void *state, const char *key, size_t len,
+                              size_t *dst_len) {
+  (void)state;
+  *dst_len = len >= KV_TS_LEN ? len - KV_TS_LEN : len;
+  return (char *)key;
+}
+
+static unsigned char prefix_in_domain(void *state, const char *key,
+                                      size_t len) {
+  (void)state;
+  (void)key;
+  return len >= KV_TS_LEN;
+}
+
+static unsigned char prefix_in_range(void *state, const char *key, size_t len) {
+  (void)state;
+  (void)key;
+  (void)len;
+  return 0;
+}
+
+static const char *prefix_name(void *state) {
+  (void)state;
+  return "kvcore.userkey.v1";
+}
+
+rocksdb_slicetransform_t *kv_mvcc_prefix_extractor_create(void) {
+  return rocksdb_slicetransform_create(NULL, mvcc_destroy, prefix_transform,
+                                       prefix_in_domain, prefix_in_range,
+                                       prefix_name);
+}

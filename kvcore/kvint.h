@@ -159,6 +159,8 @@ void kv_mvcc_key_encode(char *out, const void *key, size_t klen, kv_ts ts);
 bool kv_mvcc_key_decode(const char *ek, size_t eklen, const char **key,
                         size_t *klen, kv_ts *ts);
 rocksdb_comparator_t *kv_mvcc_comparator_create(void);
+/* Maps a versioned key to its user key (RocksDB prefix blooms). */
+rocksdb_slicetransform_t *kv_mvcc_prefix_extractor_create(void);
 extern const char kv_mvcc_comparator_name[];
 
 /* A growable byte buffer owned by its user. */
@@ -188,7 +190,9 @@ typedef struct kv_engine {
   rocksdb_writeoptions_t *wo[3];        /* per kv_sync mode */
   _Atomic int sync_mode;                /* the synchronous option in force */
   rocksdb_writeoptions_t *wo_sync;      /* always fsync (metadata) */
-  rocksdb_readoptions_t *ro;
+  rocksdb_readoptions_t *ro;            /* scans: total order */
+  rocksdb_readoptions_t *ro_point;      /* one user key: prefix blooms */
+  rocksdb_filterpolicy_t *filter;
 } kv_engine;
 
 int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
@@ -197,6 +201,10 @@ void kv_engine_close(kv_engine *e);
 /* A fresh iterator over the data column family (sees every write that
 ** completed before the call).  Caller destroys it. */
 rocksdb_iterator_t *kv_engine_iter(kv_engine *e);
+/* The same for reading the versions of one user key only: seeks may skip
+** memtables and files whose prefix bloom says the key is absent, and the
+** iterator stops at the key's last version. */
+rocksdb_iterator_t *kv_engine_point_iter(kv_engine *e);
 int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
                     char **errptr);
 int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,

@@ -55,7 +55,7 @@ typedef struct tc_shard {
   tc_gen gen[2];       /* gen[cur] is written; the other is older */
   int cur;
   kv_ts low;
-  char pad[64];
+  char pad[64];        /* shards are hot: one cache line each, at least */
 } tc_shard;
 
 typedef struct tc_range {
@@ -80,7 +80,6 @@ struct kv_tscache {
   _Atomic int nranges;    /* hint: skip the lock when there are none */
   _Atomic bool range_low_set;
 
-  _Atomic uint64_t entries, bytes;
 };
 
 #define TC_SLOT_BYTES sizeof(tc_slot)
@@ -206,13 +205,10 @@ static void tc_add_point(kv_tscache *tc, const char *k, size_t n, kv_ts ts,
       /* Rotate: forget the older generation into the low-water mark. */
       tc_gen *old = &sh->gen[!sh->cur];
       sh->low = kv_ts_max(sh->low, old->maxts);
-      atomic_fetch_sub(&tc->entries, old->n);
-      atomic_fetch_sub(&tc->bytes, gen_bytes(old));
       gen_clear(old);
       sh->cur = !sh->cur;
       g = old;
     }
-    size_t before = gen_bytes(g);
     char *kc = (g->n + 1) * 2 > g->cap && !gen_grow(g)
                    ? NULL
                    : kv_arena_dup(&g->arena, k, n ? n : 1);
@@ -224,9 +220,7 @@ static void tc_add_point(kv_tscache *tc, const char *k, size_t n, kv_ts ts,
       while (g->slots[i].hash) i = (i + 1) & mask;
       g->slots[i] = (tc_slot){h, kc, n, ts, owner};
       g->n++;
-      atomic_fetch_add(&tc->entries, 1);
     }
-    atomic_fetch_add(&tc->bytes, gen_bytes(g) - before);
   }
   if (kv_ts_lt(g->maxts, ts)) g->maxts = ts;
   pthread_mutex_unlock(&sh->mu);
@@ -408,7 +402,6 @@ static bool tc_add_range_locked(kv_tscache *tc, const kv_span *sp, kv_ts ts,
 static void tc_add_range(kv_tscache *tc, const kv_span *sp, kv_ts ts,
                          uint64_t owner) {
   pthread_rwlock_wrlock(&tc->rmu);
-  size_t before = tc->range_bytes;
   if (!tc_add_range_locked(tc, sp, ts, owner)) {
     /* Out of memory part way: fall back to the pessimistic mark. */
     tc->range_low = kv_ts_max(tc->range_low, ts);
@@ -416,7 +409,6 @@ static void tc_add_range(kv_tscache *tc, const kv_span *sp, kv_ts ts,
   }
   if (tc->range_bytes > tc->range_budget) ranges_evict(tc);
   atomic_store(&tc->nranges, (int)kv_skl_count(tc->ranges));
-  atomic_fetch_add(&tc->bytes, tc->range_bytes - before);
   pthread_rwlock_unlock(&tc->rmu);
 }
 
@@ -456,9 +448,22 @@ kv_ts kv_tscache_max(kv_tscache *tc, const void *key, size_t klen,
 }
 
 void kv_tscache_usage(kv_tscache *tc, uint64_t *entries, uint64_t *bytes) {
+  /* Summed on demand: counters shared by all readers would make every read
+  ** of every thread write one cache line. */
+  uint64_t n = 0, b = 0;
+  for (int i = 0; i < KV_TSC_SHARDS; i++) {
+    tc_shard *sh = &tc->shards[i];
+    pthread_mutex_lock(&sh->mu);
+    for (int g = 0; g < 2; g++) {
+      n += sh->gen[g].n;
+      b += gen_bytes(&sh->gen[g]);
+    }
+    pthread_mutex_unlock(&sh->mu);
+  }
   pthread_rwlock_rdlock(&tc->rmu);
-  uint64_t nr = kv_skl_count(tc->ranges);
+  n += kv_skl_count(tc->ranges);
+  b += tc->range_bytes;
   pthread_rwlock_unlock(&tc->rmu);
-  *entries = atomic_load(&tc->entries) + nr;
-  *bytes = atomic_load(&tc->bytes);
+  *entries = n;
+  *bytes = b;
 }

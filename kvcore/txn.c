@@ -489,7 +489,7 @@ int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
   ** version is final; no latch wait, timestamp-cache entry or read span is
   ** needed for it. */
   kv_store *s = t->store;
-  rocksdb_iterator_t *it = kv_engine_iter(&s->eng);
+  rocksdb_iterator_t *it = kv_engine_point_iter(&s->eng);
   if (!it) return txn_nomem(t, errptr);
   const char *v;
   size_t vl;
@@ -539,7 +539,7 @@ int kv_txn_get(kv_txn *t, const void *key, size_t klen, int flags,
   kv_store *s = t->store;
   kv_span sp = {.start = key, .slen = klen};
   kv_txn_prepare_read(t, &sp, t->read_ts);
-  rocksdb_iterator_t *it = kv_engine_iter(&s->eng);
+  rocksdb_iterator_t *it = kv_engine_point_iter(&s->eng);
   if (!it) return txn_nomem(t, errptr);
   const char *v;
   size_t vl;
