@@ -28,8 +28,10 @@
 **
 ** TEXT and BLOB: each 0x00 byte becomes 0x00 0xFF and the value ends with
 ** 0x00 0x01, which keeps memcmp order and makes the encoding prefix-free.
-** Collations act before escaping: NOCASE folds ASCII A-Z to a-z (as
-** SQLite's NOCASE does), RTRIM drops trailing spaces.
+** Collations act before escaping: RTRIM drops trailing spaces; NOCASE folds
+** ASCII A-Z to a-z and, like SQLite's sqlite3StrNICmp, looks only at the
+** bytes before the first NUL, then at the total length: a NOCASE text is
+** 0x30 escaped-folded-prefix 0x00 0x01 length(8 bytes BE).
 **
 ** A DESC key column complements every byte of its encoding; prefix-freeness
 ** makes that an exact order reversal.
@@ -166,10 +168,23 @@ static int put_escaped(mvcc_keybuf *b, unsigned char cls,
 int mvcc_key_append_text(mvcc_keybuf *b, const unsigned char *z, size_t n,
                          int coll, int desc) {
   size_t from = b->n;
+  if (!z) z = (const unsigned char *)"";
   if (coll == MVCC_COLL_RTRIM)
     while (n > 0 && z[n - 1] == ' ') n--;
-  int rc = put_escaped(b, K_TEXT, z ? z : (const unsigned char *)"", n,
-                       coll == MVCC_COLL_NOCASE);
+  int rc;
+  if (coll == MVCC_COLL_NOCASE) {
+    /* SQLite's NOCASE (sqlite3StrNICmp) stops at the first NUL byte and
+    ** then orders by total length: encode the folded text before the first
+    ** NUL, then the length. */
+    size_t cut = 0;
+    while (cut < n && z[cut]) cut++;
+    rc = put_escaped(b, K_TEXT, z, cut, 1);
+    unsigned char len[8];
+    for (int i = 0; i < 8; i++) len[i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+    if (rc == SQLITE_OK) rc = mvcc_keybuf_append(b, len, 8);
+  } else {
+    rc = put_escaped(b, K_TEXT, z, n, 0);
+  }
   if (rc == SQLITE_OK && desc) complement(b, from);
   return rc;
 }
