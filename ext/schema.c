@@ -17,10 +17,12 @@
 ** exactly SQLite's, and no SQL parser is written here.  What SQLite accepts
 ** but an mvcc table cannot honour is refused with a clear message: a
 ** missing primary key, UNIQUE, CHECK, foreign keys, generated columns,
-** AUTOINCREMENT, and key collations other than BINARY, NOCASE and RTRIM.
+** AUTOINCREMENT, DEFAULT (SQLite passes an omitted column to a virtual table
+** as NULL, so a default could never apply), and key collations other than
+** BINARY, NOCASE and RTRIM.
 **
 ** The declaration handed to sqlite3_declare_vtab() reuses the column
-** definitions verbatim (so DEFAULT and COLLATE clauses keep working).  A
+** definitions verbatim (so COLLATE clauses keep working).  A
 ** single-column key stays the table's PRIMARY KEY; a composite key becomes
 ** a hidden BLOB column __mvcc_key holding the encoded key, because SQLite
 ** only lets a writable WITHOUT ROWID virtual table have a one-column key.
@@ -163,8 +165,11 @@ static void first_word(const char *arg, char *out, size_t outsz) {
 /* Looks for keywords SQLite accepts but mvcc tables cannot honour, outside
 ** quoted strings and identifiers; returns the first one or NULL. */
 static const char *unsupported_keyword(const char *z) {
-  static const char *const words[] = {"CHECK", "REFERENCES", "FOREIGN",
-                                      "GENERATED", "AUTOINCREMENT", "AS"};
+  /* DEFAULT: SQLite hands a virtual table NULL for an omitted column, so a
+  ** default could never apply; refusing it beats ignoring it. */
+  static const char *const words[] = {"CHECK",         "REFERENCES", "FOREIGN",
+                                      "GENERATED",     "AS",         "DEFAULT",
+                                      "AUTOINCREMENT"};
   const char *p = z;
   while (*p) {
     if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {

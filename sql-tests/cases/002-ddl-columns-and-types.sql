@@ -1,0 +1,9 @@
+-- Column definitions as in CREATE TABLE: declared types, NOT NULL, DEFAULT,
+-- an INTEGER PRIMARY KEY.  The declared schema is what SQLite reports.
+.mode list
+CREATE VIRTUAL TABLE temp.people USING mvcc(id INTEGER PRIMARY KEY, name TEXT NOT NULL, age INT, score REAL, extra);
+SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info('people') ORDER BY cid;
+INSERT INTO people(id, name) VALUES (1, 'ann');
+INSERT INTO people VALUES (2, 'bob', 40, 7, x'ff');
+SELECT id, name, age, score, typeof(score), quote(extra) FROM people;
+CREATE VIRTUAL TABLE temp.bad USING mvcc(id INTEGER PRIMARY KEY, n INT DEFAULT 3);

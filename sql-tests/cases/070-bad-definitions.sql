@@ -1,0 +1,13 @@
+-- Bad table definitions get clear errors and create nothing.
+.mode list
+CREATE VIRTUAL TABLE temp.t1 USING mvcc(a, b);
+CREATE VIRTUAL TABLE temp.t2 USING mvcc(a PRIMARY KEY, b PRIMARY KEY);
+CREATE VIRTUAL TABLE temp.t3 USING mvcc(a PRIMARY KEY, b UNIQUE);
+CREATE VIRTUAL TABLE temp.t4 USING mvcc(a PRIMARY KEY, b CHECK (b > 0));
+CREATE VIRTUAL TABLE temp.t5 USING mvcc(a PRIMARY KEY, b REFERENCES x(y));
+CREATE VIRTUAL TABLE temp.t6 USING mvcc(a INTEGER PRIMARY KEY AUTOINCREMENT, b);
+CREATE VIRTUAL TABLE temp.t7 USING mvcc(a TEXT COLLATE xyz PRIMARY KEY);
+CREATE VIRTUAL TABLE temp.t8 USING mvcc(a PRIMARY KEY, __mvcc_key);
+CREATE VIRTUAL TABLE temp.t9 USING mvcc(a PRIMARY KEY, b AS (a + 1));
+CREATE VIRTUAL TABLE temp.t12 USING mvcc(PRIMARY KEY(a), b);
+SELECT count(*) FROM sqlite_temp_master WHERE name LIKE 't%';
