@@ -96,6 +96,12 @@ static unsigned tc_shard_of(uint64_t h) {
   return (unsigned)(h >> 58) % KV_TSC_SHARDS;
 }
 
+/* Is an entry with this owner a read of `self` alone?  Owner 0 is nobody
+** (a tie between transactions, or a commit's own keys). */
+static bool owned_by(uint64_t owner, uint64_t self) {
+  return owner != 0 && owner == self;
+}
+
 /* Raises (ts, owner) to at least (nts, nowner): CockroachDB's ratchet. */
 static void tc_ratchet(kv_ts *ts, uint64_t *owner, kv_ts nts,
                        uint64_t nowner) {
@@ -429,7 +435,7 @@ kv_ts kv_tscache_max(kv_tscache *tc, const void *key, size_t klen,
   best = kv_ts_max(best, sh->low);
   for (int i = 0; i < 2; i++) {
     tc_slot *s = gen_lookup(&sh->gen[i], h, key, klen);
-    if (s && s->owner != self) best = kv_ts_max(best, s->ts);
+    if (s && !owned_by(s->owner, self)) best = kv_ts_max(best, s->ts);
   }
   pthread_mutex_unlock(&sh->mu);
 
@@ -440,7 +446,7 @@ kv_ts kv_tscache_max(kv_tscache *tc, const void *key, size_t klen,
   kv_skl_node *n = kv_skl_seek_le(tc->ranges, key, klen);
   if (n) {
     tc_range *r = n->val;
-    if (range_cmp_end(r, key, klen) > 0 && r->owner != self)
+    if (range_cmp_end(r, key, klen) > 0 && !owned_by(r->owner, self))
       best = kv_ts_max(best, r->ts);
   }
   pthread_rwlock_unlock(&tc->rmu);
