@@ -143,7 +143,12 @@ int mvcc_conn_store(mvcc_conn *c, const char *dir, mvcc_sconn **out,
   char *err = NULL;
   int krc = kv_store_open(dir && *dir ? dir : NULL, NULL, &s, &err);
   if (krc) {
+    /* A store that cannot be opened is bad input, not a broken database:
+    ** SQLITE_IOERR or SQLITE_CORRUPT would make SQLite roll back (or
+    ** refuse) the surrounding transaction, SQLITE_CANTOPEN fails only the
+    ** statement.  Another process's store stays SQLITE_BUSY. */
     int rc = mvcc_kv_error(krc, err, false, pzErr);
+    if (krc != KV_BUSY && krc != KV_NOMEM) rc = SQLITE_CANTOPEN;
     kv_free(err);
     return rc;
   }

@@ -129,7 +129,10 @@ static int parse_option(mvcc_tabledef *d, const char *arg, bool *is_option,
       value = NULL;
     }
   } else if (!sqlite3_stricmp(name, "synchronous")) {
-    if (!sqlite3_stricmp(value, "full") || !strcmp(value, "2"))
+    if (d->synchronous >= 0) {
+      *pzErr = sqlite3_mprintf("mvcc: option synchronous given twice");
+      rc = SQLITE_ERROR;
+    } else if (!sqlite3_stricmp(value, "full") || !strcmp(value, "2"))
       d->synchronous = KV_SYNC_FULL;
     else if (!sqlite3_stricmp(value, "normal") || !strcmp(value, "1"))
       d->synchronous = KV_SYNC_NORMAL;
@@ -193,6 +196,37 @@ static const char *unsupported_keyword(const char *z) {
   return NULL;
 }
 
+/* Does z hold ON CONFLICT (outside quotes)?  A column's conflict clause
+** cannot be honoured: SQLite tells a virtual table only the statement's
+** conflict mode, and reports a plain INSERT as OR ABORT, so the table
+** cannot tell when the column's default should apply. */
+static bool has_on_conflict(const char *z) {
+  const char *p = z;
+  bool after_on = false;
+  while (*p) {
+    if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
+      char close = *p == '[' ? ']' : *p;
+      p++;
+      while (*p && *p != close) p++;
+      if (*p) p++;
+      after_on = false;
+      continue;
+    }
+    if (isalpha((unsigned char)*p) || *p == '_') {
+      const char *s = p;
+      while (isalnum((unsigned char)*p) || *p == '_') p++;
+      int n = (int)(p - s);
+      if (after_on && n == 8 && !sqlite3_strnicmp(s, "CONFLICT", 8))
+        return true;
+      after_on = n == 2 && !sqlite3_strnicmp(s, "ON", 2);
+      continue;
+    }
+    if (!isspace((unsigned char)*p)) after_on = false;
+    p++;
+  }
+  return false;
+}
+
 /* Whitespace-normalised copy (runs of spaces become one), for comparing
 ** stored definitions. */
 static char *normalize(const char *z) {
@@ -213,9 +247,29 @@ static char *normalize(const char *z) {
   return o;
 }
 
+#define MVCC_MAX_COLLATIONS 16
+
+static int placeholder_collation(void *ctx, int n1, const void *p1, int n2,
+                                 const void *p2) {
+  (void)ctx;
+  int r = memcmp(p1, p2, (size_t)(n1 < n2 ? n1 : n2));
+  return r ? r : n1 - n2;
+}
+
+/* Does the connection know the collation? */
+static bool has_collation(sqlite3 *db, const char *name) {
+  char *sql = sqlite3_mprintf("SELECT '' = '' COLLATE \"%w\"", name);
+  sqlite3_stmt *st = NULL;
+  bool ok = sql && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
+  sqlite3_finalize(st);
+  sqlite3_free(sql);
+  return ok;
+}
+
 /* Runs the definitions through SQLite in a scratch database and reads the
-** columns and key back. */
-static int describe(mvcc_tabledef *d, const char *defs, char **pzErr) {
+** columns and key back.  db is the connection, for its collations. */
+static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
+                    char **pzErr) {
   sqlite3 *tmp = NULL;
   sqlite3_stmt *st = NULL;
   char *sql = NULL;
@@ -230,7 +284,23 @@ static int describe(mvcc_tabledef *d, const char *defs, char **pzErr) {
     rc = SQLITE_NOMEM;
     goto done;
   }
-  rc = sqlite3_exec(tmp, sql, NULL, NULL, NULL);
+  /* The scratch database lacks the connection's own collations (the
+  ** shell's "uint", an application's): each one the definitions name is
+  ** stood in for by a placeholder, since only the parse is wanted here.
+  ** The real declaration (sqlite3_declare_vtab) uses the real one. */
+  static const char no_coll[] = "no such collation sequence: ";
+  for (int tries = 0;; tries++) {
+    rc = sqlite3_exec(tmp, sql, NULL, NULL, NULL);
+    const char *m = sqlite3_errmsg(tmp);
+    if (rc != SQLITE_ERROR || tries == MVCC_MAX_COLLATIONS ||
+        strncmp(m, no_coll, sizeof no_coll - 1) != 0)
+      break;
+    const char *coll = m + sizeof no_coll - 1;
+    if (!has_collation(db, coll) ||
+        sqlite3_create_collation(tmp, coll, SQLITE_UTF8, NULL,
+                                 placeholder_collation) != SQLITE_OK)
+      break;
+  }
   if (rc != SQLITE_OK) {
     const char *m = sqlite3_errmsg(tmp);
     if (strstr(m, "PRIMARY KEY missing"))
@@ -344,7 +414,6 @@ done:
 int mvcc_schema_parse(sqlite3 *db, const char *name, int argc,
                       const char *const *argv, mvcc_tabledef **out,
                       char **pzErr) {
-  (void)db;
   *out = NULL;
   mvcc_tabledef *d = sqlite3_malloc64(sizeof(*d));
   if (!d) return SQLITE_NOMEM;
@@ -360,6 +429,16 @@ int mvcc_schema_parse(sqlite3 *db, const char *name, int argc,
     bool is_option;
     rc = parse_option(d, argv[i], &is_option, pzErr);
     if (rc || is_option) continue;
+    if (has_on_conflict(argv[i])) {
+      *pzErr = sqlite3_mprintf(
+          "mvcc: ON CONFLICT in a column definition is not supported on mvcc "
+          "tables (SQLite passes a virtual table only the statement's "
+          "conflict mode): write INSERT OR REPLACE, INSERT OR IGNORE, ... "
+          "instead (in \"%s\")",
+          argv[i]);
+      rc = SQLITE_ERROR;
+      break;
+    }
     const char *bad = unsupported_keyword(argv[i]);
     if (bad) {
       *pzErr = sqlite3_mprintf("mvcc: %s is not supported on mvcc tables "
@@ -387,7 +466,7 @@ int mvcc_schema_parse(sqlite3 *db, const char *name, int argc,
   char *defs = sqlite3_str_finish(cols);
   char *declcols = sqlite3_str_finish(decl);
   if (rc == SQLITE_OK && (!defs || !declcols)) rc = SQLITE_NOMEM;
-  if (rc == SQLITE_OK) rc = describe(d, defs, pzErr);
+  if (rc == SQLITE_OK) rc = describe(db, d, defs, pzErr);
   if (rc == SQLITE_OK) {
     d->args = normalize(defs);
     if (mvcc_hidden_key(d) || has_table_pk) {

@@ -135,12 +135,16 @@ static int key_append(mvcc_keybuf *kb, const mvcc_value *x, int coll,
   }
 }
 
-/* Encodes the value of key column k (0-based within the key) into kb. */
+/* Encodes the value of key column k (0-based within the key) into kb.
+** A value compared with a REAL column gets NUMERIC affinity, not REAL:
+** SQLite compares an integer with a stored real exactly, so the constant
+** 9007199254740993 must not become the double 9007199254740992.0. */
 static int key_append_col(mvcc_vtab *v, mvcc_keybuf *kb, int k,
                           sqlite3_value *val) {
   const mvcc_column *c = &v->def->cols[v->def->pk[k]];
   mvcc_value x;
-  int rc = mvcc_value_set(&x, val, c->affinity);
+  char aff = c->affinity == MVCC_AFF_REAL ? MVCC_AFF_NUMERIC : c->affinity;
+  int rc = mvcc_value_set(&x, val, aff);
   if (rc == SQLITE_OK) rc = key_append(kb, &x, c->coll, c->desc);
   mvcc_value_clear(&x);
   return rc;
@@ -175,8 +179,8 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
   } else if (c->dflt) {
     sc = c->dflt;
   } else {
-    *pzErr = sqlite3_mprintf("mvcc: %s", c->dflt_err ? c->dflt_err
-                                                      : "no default store");
+    *pzErr = sqlite3_mprintf("%s", c->dflt_err ? c->dflt_err
+                                               : "mvcc: no default store");
     rc = SQLITE_CANTOPEN;
   }
   if (rc == SQLITE_OK && d->synchronous >= 0) {
@@ -203,18 +207,23 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
     kv_free(cur);
   }
   uint64_t id = 0;
+  bool dropped = false;
   if (rc == SQLITE_OK) {
     if (create) {
       rc = mvcc_catalog_create(sc->store, d->name, d->args, &id, pzErr);
     } else {
+      /* Reconnecting a declaration (SQLite reloads a temp schema after a
+      ** rollback, for one).  If the store no longer has this table, or has
+      ** another table of that name now, the declaration connects as a
+      ** dropped table: every use says so, and DROP TABLE only removes the
+      ** declaration, never the other table. */
       bool found = false;
       mvcc_catentry e;
       rc = mvcc_catalog_get(sc->store, d->name, &found, &e, pzErr);
-      if (rc == SQLITE_OK && !found) {
-        *pzErr = sqlite3_mprintf("mvcc: table %s was dropped", d->name);
-        rc = SQLITE_ERROR;
+      if (rc == SQLITE_OK) {
+        dropped = !found || strcmp(e.args, d->args) != 0;
+        if (!dropped) id = e.id;
       }
-      if (rc == SQLITE_OK) id = e.id;
       mvcc_catentry_clear(&e);
     }
   }
@@ -234,6 +243,7 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
   v->def = d;
   v->name = sqlite3_mprintf("%s", argv[2]);
   v->id = id;
+  v->dropped = dropped;
   v->epoch = kv_store_epoch(sc->store);
   mvcc_row_prefix(v->prefix, id);
   *out = &v->base;
@@ -263,7 +273,9 @@ static int mvccDisconnect(sqlite3_vtab *vt) {
 static int mvccDestroy(sqlite3_vtab *vt) {
   mvcc_vtab *v = (mvcc_vtab *)vt;
   char *err = NULL;
-  int rc = mvcc_catalog_drop(v->sc->store, v->def->name, v->id, &err);
+  int rc = v->dropped ? SQLITE_OK
+                      : mvcc_catalog_drop(v->sc->store, v->def->name, v->id,
+                                          &err);
   if (rc) return vtab_err(v, rc, err);
   return mvccDisconnect(vt);
 }
@@ -449,9 +461,13 @@ static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
     info->aConstraintUsage[lim].argvIndex = ++argv;
     info->aConstraintUsage[lim].omit = 1;
     plan |= PLAN_LIMIT;
+    /* The OFFSET is read but not omitted: SQLite still skips the rows
+    ** itself.  In a compound SELECT every arm is offered the OFFSET while
+    ** SQLite counts it across the arms, so an arm that skipped rows on its
+    ** own would skip them twice.  The scan stops after LIMIT + OFFSET. */
     if (off >= 0) {
       info->aConstraintUsage[off].argvIndex = ++argv;
-      info->aConstraintUsage[off].omit = 1;
+      info->aConstraintUsage[off].omit = 0;
       plan |= PLAN_OFFSET;
     }
   }
@@ -596,8 +612,7 @@ static int probe_scan(mvcc_cursor *c) {
     mvcc_keybuf_free(&hi);
     return rc;
   }
-  uint64_t limit = 0;
-  if (c->limit >= 0) limit = (uint64_t)(c->limit + (c->offset > 0 ? c->offset : 0));
+  uint64_t limit = c->limit >= 0 ? (uint64_t)(c->limit - c->returned) : 0;
   char *err = NULL;
   int krc = kv_txn_scan(c->txn->kv, lo.p, lo.n, hi_inf ? NULL : hi.p,
                         hi_inf ? 0 : hi.n,
@@ -611,7 +626,7 @@ static int probe_scan(mvcc_cursor *c) {
 /* Moves to the next row of the probes; sets eof at the end. */
 static int cursor_step(mvcc_cursor *c) {
   for (;;) {
-    if (c->limit >= 0 && c->returned >= c->limit + (c->offset > 0 ? c->offset : 0)) {
+    if (c->limit >= 0 && c->returned >= c->limit) {
       c->eof = true;
       return SQLITE_OK;
     }
@@ -804,6 +819,11 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     c->limit = sqlite3_value_int64(argv[a++]);
   if (rc == SQLITE_OK && (idxNum & PLAN_OFFSET))
     c->offset = sqlite3_value_int64(argv[a++]);
+  if (c->limit < 0) {
+    c->limit = -1; /* a negative LIMIT means none */
+  } else if (c->offset > 0) { /* SQLite skips the OFFSET rows itself */
+    c->limit = c->limit > INT64_MAX - c->offset ? -1 : c->limit + c->offset;
+  }
   if (rc == SQLITE_CONSTRAINT) { /* a NULL or NaN key value matches nothing */
     rc = SQLITE_OK;
     never = true;
@@ -822,11 +842,7 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   }
   c->eof = false;
   c->iprobe = 0;
-  rc = cursor_step(c);
-  while (rc == SQLITE_OK && !c->eof && c->offset > 0 &&
-         c->returned <= c->offset)
-    rc = cursor_step(c);
-  return rc;
+  return cursor_step(c);
 }
 
 static int mvccNext(sqlite3_vtab_cursor *cur) {
@@ -1026,10 +1042,18 @@ static int mvccUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
   (void)rowid;
   int rc = vtab_check(v);
   if (rc) return rc;
+  /* Normally xBegin began the transaction.  A table created inside BEGIN
+  ** is enrolled by SQLite without an xBegin (sqlite3VtabCallCreate), so
+  ** its first write begins it here; xSync/xRollback still come. */
   mvcc_txn *t = v->sc->cur;
-  if (!t || t->kind != MVCC_TXN_SQL || !t->kv)
-    return vtab_err(v, SQLITE_ERROR,
-                    sqlite3_mprintf("mvcc: write outside a transaction"));
+  if (!t || t->kind != MVCC_TXN_SQL || !t->kv) {
+    char *berr = NULL;
+    rc = mvcc_txn_for_write(v->sc, &t, &berr);
+    if (rc) return vtab_err(v, rc, berr);
+    if (!t->kv)
+      return vtab_err(v, SQLITE_ERROR,
+                      sqlite3_mprintf("mvcc: the transaction has ended"));
+  }
   /* One xUpdate is atomic: undo its partial writes on failure. */
   uint32_t mark;
   char *err = NULL;

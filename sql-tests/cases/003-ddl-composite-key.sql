@@ -2,6 +2,7 @@
 -- (a, b) are answered by the store (EXPLAIN QUERY PLAN), and the hidden key
 -- column stays hidden from SELECT *.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.pairs USING mvcc(a INTEGER, b TEXT, c, PRIMARY KEY(a, b));
 INSERT INTO pairs VALUES (2, 'x', 1), (1, 'z', 2), (1, 'a', 3), (2, 'b', 4), (3, 'a', 5);
 SELECT * FROM pairs;

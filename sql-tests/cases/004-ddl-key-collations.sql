@@ -1,6 +1,7 @@
 -- TEXT keys with NOCASE and RTRIM collations: equal under the collation is
 -- the same key, and order follows the collation.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.nc USING mvcc(name TEXT COLLATE NOCASE PRIMARY KEY, v);
 INSERT INTO nc VALUES ('Apple', 1), ('banana', 2), ('_under', 3), ('Cherry', 4);
 SELECT name FROM nc;

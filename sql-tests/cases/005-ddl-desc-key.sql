@@ -1,6 +1,7 @@
 -- A DESC key column is stored in descending order: a full scan returns it
 -- descending, and ranges and ORDER BY still come out right.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.d USING mvcc(k INTEGER, v, PRIMARY KEY(k DESC));
 INSERT INTO d VALUES (1, 'a'), (3, 'c'), (2, 'b'), (-1, 'z');
 SELECT k FROM d;

@@ -1,6 +1,7 @@
 -- A table declared in main (or an attached database) would make SQLite's
 -- file lock serialize every writer: refused, with the reason and the fix.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE t USING mvcc;
 CREATE VIRTUAL TABLE main.t USING mvcc;
 ATTACH ':memory:' AS aux;

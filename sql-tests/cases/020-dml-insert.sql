@@ -1,6 +1,7 @@
 -- INSERT forms: single row, multi-row, INSERT ... SELECT (also from the same
 -- table), column lists, and a duplicate key.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, a TEXT, b REAL);
 INSERT INTO t VALUES (1, 'x', 1.5);
 INSERT INTO t VALUES (2, 'y', 2), (3, 'z', 3);

@@ -1,6 +1,7 @@
 -- OR ABORT (the default): a failing row undoes the whole statement, the
 -- transaction goes on.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, v);
 INSERT INTO t VALUES (2, 'b');
 BEGIN;

@@ -1,5 +1,6 @@
 -- OR IGNORE: conflicting rows are skipped, the others go in.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, v);
 INSERT INTO t VALUES (2, 'b');
 INSERT OR IGNORE INTO t VALUES (1, 'a'), (2, 'dup'), (3, 'c');

@@ -1,6 +1,7 @@
 -- OR ROLLBACK: a conflict ends the whole transaction, earlier statements
 -- included.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, v);
 INSERT INTO t VALUES (2, 'b');
 BEGIN;

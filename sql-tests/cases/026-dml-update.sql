@@ -1,6 +1,7 @@
 -- UPDATE of values, of the key (the row moves), by range, with expressions
 -- reading the row; moving onto an existing key is a constraint error.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, n INTEGER, s TEXT);
 INSERT INTO t VALUES (1, 10, 'a'), (2, 20, 'b'), (3, 30, 'c');
 UPDATE t SET n = n + 1 WHERE id = 2;

@@ -1,5 +1,6 @@
 -- DELETE by key, by IN list, by range, by a non-key predicate, all.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, v);
 INSERT INTO t SELECT value, value * 10 FROM generate_series(1, 20);
 DELETE FROM t WHERE id = 1;

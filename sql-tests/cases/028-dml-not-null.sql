@@ -1,6 +1,7 @@
 -- NOT NULL columns and NULL keys are constraint errors; OR IGNORE skips
 -- such rows; nothing partial is left.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, name TEXT NOT NULL);
 INSERT INTO t VALUES (1, NULL);
 INSERT INTO t VALUES (NULL, 'x');

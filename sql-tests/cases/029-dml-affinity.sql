@@ -1,6 +1,7 @@
 -- Column affinity applies as on a native table: compare typeof() of the
 -- same values stored in an mvcc table and in a native one.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.m USING mvcc(k INTEGER PRIMARY KEY, i INTEGER, r REAL, t TEXT, n NUMERIC, b BLOB, x);
 CREATE TABLE nat(k INTEGER PRIMARY KEY, i INTEGER, r REAL, t TEXT, n NUMERIC, b BLOB, x);
 INSERT INTO m VALUES (1, '5', '5', 5, '5.0', '5', '5'), (2, 5.0, 5, 5.5, '1e3', 5, 5.0),

@@ -1,6 +1,7 @@
 -- Numeric keys sort as SQLite compares them (integers and reals together,
 -- exactly): the mvcc order equals a native WITHOUT ROWID table's, both ways.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.m USING mvcc(k PRIMARY KEY, v);
 CREATE TABLE nat(k PRIMARY KEY, v) WITHOUT ROWID;
 INSERT INTO nat VALUES (0, 'a'), (-1, 'b'), (1, 'c'), (9223372036854775807, 'd'), (-9223372036854775808, 'e'),

@@ -1,6 +1,7 @@
 -- In a key without affinity, values order by SQLite's type order: numbers,
 -- then text, then blobs; ranges cross the types as SQLite's comparisons do.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.m USING mvcc(k PRIMARY KEY, v);
 CREATE TABLE nat(k PRIMARY KEY, v) WITHOUT ROWID;
 INSERT INTO nat VALUES (x'00', 'a'), (x'', 'b'), ('', 'c'), ('a', 'd'), ('a' || char(0) || 'b', 'e'), ('ab', 'f'),

@@ -1,6 +1,7 @@
 -- TEXT keys under BINARY, NOCASE and RTRIM order like native tables with the
 -- same collation.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.b USING mvcc(k TEXT PRIMARY KEY, v);
 CREATE VIRTUAL TABLE temp.n USING mvcc(k TEXT COLLATE NOCASE PRIMARY KEY, v);
 CREATE VIRTUAL TABLE temp.r USING mvcc(k TEXT COLLATE RTRIM PRIMARY KEY, v);

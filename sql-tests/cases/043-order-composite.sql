@@ -1,6 +1,7 @@
 -- Composite keys order by their columns in turn (with DESC columns
 -- reversed), like a native WITHOUT ROWID table with the same key.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.m USING mvcc(a, b, c TEXT, v, PRIMARY KEY(a, b DESC, c));
 CREATE TABLE nat(a, b, c TEXT, v, PRIMARY KEY(a, b DESC, c)) WITHOUT ROWID;
 INSERT INTO nat VALUES (1, 1, 'x', 'a'), (1, 2, 'x', 'b'), (1, 2, 'y', 'c'), (2, 1, '', 'd'), (2, 1.5, 'z', 'e'),

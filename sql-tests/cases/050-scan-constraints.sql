@@ -1,6 +1,7 @@
 -- Point lookups, IN lists, ranges with each comparison, BETWEEN, ORDER BY in
 -- both directions and LIMIT/OFFSET, all answered from the store.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, v);
 INSERT INTO t SELECT value, 'v' || value FROM generate_series(1, 30);
 SELECT v FROM t WHERE id = 7;
@@ -9,6 +10,7 @@ SELECT v FROM t WHERE id = NULL;
 SELECT v FROM t WHERE id IS 8;
 SELECT group_concat(id) FROM t WHERE id IN (5, 3, 99, 3, 1);
 SELECT group_concat(id) FROM (SELECT id FROM t WHERE id IN (5, 3, 1) ORDER BY id DESC);
+SELECT group_concat(id) FROM (SELECT id FROM t WHERE id IN (5, 3, 1) ORDER BY id ASC);
 SELECT group_concat(id) FROM t WHERE id IN (SELECT value * 10 FROM generate_series(1, 5));
 SELECT group_concat(id) FROM t WHERE id < 4;
 SELECT group_concat(id) FROM t WHERE id <= 4;

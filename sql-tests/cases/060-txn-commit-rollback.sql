@@ -1,6 +1,7 @@
 -- BEGIN ... COMMIT and ROLLBACK; reads see the transaction's own writes;
 -- a transaction over two tables of one store is atomic.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.a USING mvcc(id INTEGER PRIMARY KEY, n);
 CREATE VIRTUAL TABLE temp.b USING mvcc(id INTEGER PRIMARY KEY, n);
 INSERT INTO a VALUES (1, 100);

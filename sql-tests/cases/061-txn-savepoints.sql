@@ -1,5 +1,6 @@
 -- SAVEPOINT, ROLLBACK TO and RELEASE, nested, inside BEGIN and on their own.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, v);
 BEGIN;
 INSERT INTO t VALUES (1, 'a');

@@ -1,6 +1,7 @@
 -- A failing statement inside BEGIN undoes only its own effects; the
 -- transaction goes on and commits the rest.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, v);
 INSERT INTO t VALUES (10, 'x');
 BEGIN;

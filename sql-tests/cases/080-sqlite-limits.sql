@@ -1,12 +1,22 @@
 -- What SQLite refuses on any virtual table (said in the README): UPSERT,
--- CREATE INDEX, triggers on the table.  INSERT OR REPLACE is the way.
+-- CREATE INDEX, triggers on the table, ALTER TABLE other than RENAME.  The
+-- messages are SQLite's.  INSERT OR REPLACE is the way to upsert; triggers
+-- on other tables and INSTEAD OF triggers on views may write the table.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, n);
 INSERT INTO t VALUES (1, 1) ON CONFLICT(id) DO UPDATE SET n = n + 1;
+INSERT INTO t VALUES (1, 1) ON CONFLICT DO NOTHING;
 CREATE INDEX temp.ti ON t(n);
 CREATE TRIGGER temp.tt AFTER INSERT ON t BEGIN SELECT 1; END;
+ALTER TABLE t ADD COLUMN z;
+ALTER TABLE t RENAME COLUMN n TO m;
+ALTER TABLE t DROP COLUMN n;
 INSERT OR REPLACE INTO t VALUES (1, 2);
 CREATE TABLE log(x);
 CREATE TEMP TRIGGER lt AFTER INSERT ON log BEGIN INSERT INTO t VALUES (NEW.x, 0); END;
 INSERT INTO log VALUES (5);
+CREATE TEMP VIEW v AS SELECT * FROM t;
+CREATE TEMP TRIGGER vt INSTEAD OF INSERT ON v BEGIN INSERT INTO t VALUES (NEW.id, NEW.n * 10); END;
+INSERT INTO v VALUES (3, 3);
 SELECT * FROM t;

@@ -1,5 +1,6 @@
 -- Introspection tables: counters per store, live transactions and locks.
 .mode list
+.headers off
 CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, n);
 INSERT INTO t VALUES (1, 1);
 SELECT name FROM mvcc_stats ORDER BY rowid;
