@@ -144,7 +144,7 @@ static void test_latch_later_writer_waits_for_earlier(void **state) {
 ** checks that nobody else holds any of its keys while it holds them. */
 enum { NKEYS = 24, NTH = 8 };
 static _Atomic int owner[NKEYS];
-static char keyname[NKEYS][8];
+static char keyname[NKEYS][16]; /* room for any int: no truncation */
 
 typedef struct hammer {
   int id;
@@ -183,7 +183,8 @@ static void *hammer_main(void *arg) {
 
 static void test_latch_threads_never_overlap_or_deadlock(void **state) {
   (void)state;
-  for (int i = 0; i < NKEYS; i++) snprintf(keyname[i], 8, "h%02d", i);
+  for (int i = 0; i < NKEYS; i++)
+    snprintf(keyname[i], sizeof keyname[i], "h%02d", i);
   hammer h[NTH];
   pthread_t th[NTH];
   for (int i = 0; i < NTH; i++) {
