@@ -139,9 +139,18 @@ tsan: deps $(EXT_SO)
 	  KV_TEST_SCALE=0.2 \
 	  ./unit-tests/run-tests build/tsan/tests $(TSAN_TESTS)
 
-# bench: benchmarks in one run each (about a minute); see bench/.
-bench: deps $(BUILD)/bench_kv
-	$(BUILD)/bench_kv
+# bench: kvcore against raw RocksDB (bench_kv), then the mvcc table against
+# native SQLite, RocksDB and TransactionDB (bench_sql), each in one run (about
+# two minutes on 2 cores); bench_sql writes bench/RESULTS.md.  BENCH_SECONDS
+# sets the seconds per timed phase.
+bench: deps $(BUILD)/bench_kv $(BUILD)/bench_sql
+	@$(BUILD)/bench_kv > $(BUILD)/bench_kv.txt; rc=$$?; \
+	  cat $(BUILD)/bench_kv.txt; exit $$rc
+	$(BUILD)/bench_sql bench/RESULTS.md $(BUILD)/bench_kv.txt
+
+$(BUILD)/bench_sql: bench/bench_sql.c $(EXT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -o $@ $< $(EXT_LIB) -lsqlite3 $(LDLIBS)
 
 $(BUILD)/bench_kv: bench/bench_kv.c $(KV_LIB)
 	@mkdir -p $(dir $@)
