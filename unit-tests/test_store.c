@@ -3,7 +3,9 @@
 ** store per directory per process, reference counted and thread safe; a
 ** forked child gets "store is in use by another process" and harms
 ** nothing; corrupt, foreign and missing directories give clear errors;
-** metadata, range deletion, garbage collection and statistics.
+** metadata, range deletion, garbage collection and statistics; the
+** synchronous option (off, normal, full) told apart by RocksDB's WAL write
+** and fsync counters, at open and when changed while open.
 */
 #include "kvtest.h"
 
@@ -349,6 +351,164 @@ static void test_store_stats_and_introspection(void **state) {
   kv_store_close(s);
 }
 
+/* ------------------------------------------------------ synchronous -- */
+
+/* The WAL counters move by N single-put commits under each mode: off writes
+** no log at all, normal writes it once per commit without fsync, full
+** fsyncs every commit (one thread: no group to share an fsync with).  A
+** manual clock stands still so the clock's lease (a synchronous metadata
+** write every 2 s of wall time) cannot land inside the measurement. */
+enum { SYNC_N = 40 };
+
+static void commit_n(kv_store *s, const char *prefix, int n,
+                     uint64_t *dwrites, uint64_t *dsyncs) {
+  kv_stats a, b;
+  kv_store_stats(s, &a);
+  for (int i = 0; i < n; i++) {
+    char k[64];
+    snprintf(k, sizeof k, "%s/%03d", prefix, i);
+    kvt_put1(s, k, prefix);
+  }
+  kv_store_stats(s, &b);
+  assert_int_equal(b.commits - a.commits, (uint64_t)n);
+  *dwrites = b.wal_writes - a.wal_writes;
+  *dsyncs = b.wal_syncs - a.wal_syncs;
+}
+
+static void expect_wal(kv_sync mode, int n, uint64_t w, uint64_t sy) {
+  static const char *names[] = {"full", "normal", "off"};
+  print_message("synchronous=%s: %d commits, %llu WAL writes, %llu syncs\n",
+                names[mode], n, (unsigned long long)w,
+                (unsigned long long)sy);
+  switch (mode) {
+  case KV_SYNC_OFF:
+    assert_int_equal(w, 0);
+    assert_int_equal(sy, 0);
+    break;
+  case KV_SYNC_NORMAL:
+    assert_true(w >= (uint64_t)n);
+    assert_int_equal(sy, 0);
+    break;
+  case KV_SYNC_FULL:
+    assert_true(w >= (uint64_t)n);
+    assert_true(sy >= (uint64_t)n); /* each returned commit was fsynced */
+    break;
+  }
+}
+
+static void test_store_synchronous_modes_at_open(void **state) {
+  (void)state;
+  const kv_sync modes[] = {KV_SYNC_OFF, KV_SYNC_NORMAL, KV_SYNC_FULL};
+  for (int m = 0; m < 3; m++) {
+    char *dir = kvt_tempdir(0);
+    kvt_clock clk = {.now = 1000000000000ULL};
+    kv_options o;
+    kv_options_init(&o);
+    o.synchronous = modes[m];
+    o.wall_clock = kvt_clock_read;
+    o.wall_clock_ctx = &clk;
+    kv_store *s = kvt_open_dir(dir, &o);
+    kv_options got;
+    kv_store_get_options(s, &got);
+    assert_int_equal(got.synchronous, modes[m]);
+    kvt_put1(s, "warm", "up"); /* the clock's first lease, outside */
+    uint64_t w, sy;
+    commit_n(s, "m", SYNC_N, &w, &sy);
+    expect_wal(modes[m], SYNC_N, w, sy);
+    kv_store_close(s);
+    /* A clean close keeps every commit, WAL or not (off: the memtable is
+    ** flushed on close). */
+    clk.now += 1000000000ULL;
+    s = kvt_open_dir(dir, &o);
+    kv_txn *t = kvt_begin(s);
+    for (int i = 0; i < SYNC_N; i++) {
+      char k[64];
+      snprintf(k, sizeof k, "m/%03d", i);
+      const char *v = kvt_get(t, k);
+      assert_non_null(v);
+      assert_string_equal(v, "m");
+    }
+    kvt_commit(t);
+    kv_store_close(s);
+    kvt_rmrf(dir);
+    free(dir);
+  }
+}
+
+static void test_store_set_synchronous_takes_effect_at_once(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  kvt_clock clk = {.now = 1000000000000ULL};
+  kv_options o;
+  kv_options_init(&o); /* full */
+  o.wall_clock = kvt_clock_read;
+  o.wall_clock_ctx = &clk;
+  kv_store *s = kvt_open_dir(dir, &o);
+  kvt_put1(s, "warm", "up");
+  const kv_sync seq[] = {KV_SYNC_OFF, KV_SYNC_NORMAL, KV_SYNC_FULL,
+                         KV_SYNC_NORMAL, KV_SYNC_OFF, KV_SYNC_FULL};
+  for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+    kv_store_set_synchronous(s, seq[i]);
+    kv_options got;
+    kv_store_get_options(s, &got);
+    assert_int_equal(got.synchronous, seq[i]);
+    char prefix[16];
+    snprintf(prefix, sizeof prefix, "p%zu", i);
+    uint64_t w, sy;
+    commit_n(s, prefix, SYNC_N, &w, &sy);
+    expect_wal(seq[i], SYNC_N, w, sy);
+  }
+  /* An out-of-range mode is ignored. */
+  kv_store_set_synchronous(s, (kv_sync)7);
+  kv_options got;
+  kv_store_get_options(s, &got);
+  assert_int_equal(got.synchronous, KV_SYNC_FULL);
+  kv_store_close(s);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+/* The counters stay exact past 10,000 WAL writes.  (RocksDB prints its
+** "Cumulative WAL" counts as 12K, 3M, ... from 10,000 on.) */
+static void test_store_wal_counters_exact_past_ten_thousand(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  kvt_clock clk = {.now = 1000000000000ULL};
+  kv_options o;
+  kv_options_init(&o);
+  o.synchronous = KV_SYNC_NORMAL;
+  o.wall_clock = kvt_clock_read;
+  o.wall_clock_ctx = &clk;
+  kv_store *s = kvt_open_dir(dir, &o);
+  kv_stats a, b;
+  kv_store_stats(s, &a);
+  enum { N = 10500 };
+  uint64_t last = a.wal_writes;
+  for (int i = 0; i < N; i++) {
+    char k[32];
+    snprintf(k, sizeof k, "c/%05d", i % 1000);
+    kvt_put1(s, k, "v");
+    if (i % 500 == 499) {
+      kv_store_stats(s, &b);
+      if (b.wal_writes < last + 500)
+        print_error("after %d commits: wal_writes %llu, was %llu 500 "
+                    "commits before\n", i + 1,
+                    (unsigned long long)b.wal_writes,
+                    (unsigned long long)last);
+      assert_true(b.wal_writes >= last + 500);
+      last = b.wal_writes;
+    }
+  }
+  kv_store_stats(s, &b);
+  assert_true(b.wal_writes - a.wal_writes >= N);
+  /* The syncs counter must not be dragged down with it: the clock's lease
+  ** and the format marker were fsynced. */
+  assert_true(b.wal_syncs >= a.wal_syncs);
+  kv_store_close(s);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
 static int cleanup(void **state) {
   (void)state;
   kv_free(errbuf);
@@ -371,6 +531,9 @@ int main(void) {
       cmocka_unit_test(test_store_gc_keeps_what_readers_can_see),
       cmocka_unit_test(test_store_background_gc_thread),
       cmocka_unit_test(test_store_stats_and_introspection),
+      cmocka_unit_test(test_store_synchronous_modes_at_open),
+      cmocka_unit_test(test_store_set_synchronous_takes_effect_at_once),
+      cmocka_unit_test(test_store_wal_counters_exact_past_ten_thousand),
   };
   return cmocka_run_group_tests(tests, NULL, cleanup);
 }

@@ -4,12 +4,17 @@
 ** write-write waits, reads that meet locks, timestamp-cache pushes, read
 ** refresh success and failure (points and phantoms), write too old, lost
 ** updates, deadlocks of two and three, lock timeouts, aborts that wake
-** waiters, savepoints, and retries that never wait on their own past.
+** waiters, savepoints, and retries that never wait on their own past; a
+** lock wait well past 1.25 s (a seed project crashed there) that ends in a
+** commit, the waiter asleep throughout and its transaction intact.
 **
 ** Waiting is observed, never assumed: a test that needs "T2 is now queued"
 ** polls the lock table's introspection until T2 shows up as a waiter.
 */
 #include "kvtest.h"
+
+#include <stdatomic.h>
+#include <sys/resource.h>
 
 typedef struct fixture {
   char *dir;
@@ -664,6 +669,195 @@ static void test_txn_commit_visible_to_later_begin(void **state) {
   }
 }
 
+/* ------------------------------------------------- long lock waits -- */
+
+/* A seed project crashed when a waiter waited more than about 1.25 s.  A
+** waiter that writes a key of its own, then waits well past that for a key
+** that a live holder keeps using, and finally gets it and commits. */
+typedef struct long_waiter {
+  kv_store *s;
+  kv_txn *t;
+  const char *early, *key, *after; /* writes before, during, after waiting */
+  int rc_early, rc_key, rc_after, rc_commit;
+  kv_retry_reason reason;
+  kv_ts cts;
+  uint64_t start_ns, granted_ns;
+  uint64_t cpu_ns;     /* thread CPU time spent inside the waiting put */
+  long nvcsw;          /* voluntary context switches inside it */
+  _Atomic int granted;   /* its put of key returned */
+  _Atomic int finished;  /* the thread is done (committed or failed) */
+  pthread_t th;
+} long_waiter;
+
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static long thread_nvcsw(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_THREAD, &ru);
+  return ru.ru_nvcsw;
+}
+
+static void *long_waiter_main(void *arg) {
+  long_waiter *w = arg;
+  w->rc_early = kv_txn_put(w->t, w->early, strlen(w->early), "early", 5, NULL);
+  if (w->rc_early == KV_OK) {
+    w->start_ns = kvt_now_ns();
+    uint64_t cpu0 = thread_cpu_ns();
+    long sw0 = thread_nvcsw();
+    w->rc_key = kv_txn_put(w->t, w->key, strlen(w->key), "waiter", 6, NULL);
+    w->cpu_ns = thread_cpu_ns() - cpu0;
+    w->nvcsw = thread_nvcsw() - sw0;
+    w->granted_ns = kvt_now_ns();
+    atomic_store(&w->granted, 1);
+  }
+  if (w->rc_early == KV_OK && w->rc_key == KV_OK)
+    w->rc_after = kv_txn_put(w->t, w->after, strlen(w->after), "after", 5,
+                             NULL);
+  if (w->rc_early == KV_OK && w->rc_key == KV_OK && w->rc_after == KV_OK) {
+    w->rc_commit = kv_txn_commit(w->t, &w->cts, NULL);
+    if (w->rc_commit == KV_OK) {
+      atomic_store(&w->finished, 1);
+      return NULL;
+    }
+  }
+  w->reason = kv_txn_retry_reason(w->t);
+  kv_txn_abort(w->t);
+  atomic_store(&w->finished, 1);
+  return NULL;
+}
+
+/* Fails at once, saying why, if a waiter stopped waiting. */
+static void assert_still_waiting(long_waiter *w, char name) {
+  if (atomic_load(&w->granted) || atomic_load(&w->finished)) {
+    print_error("waiter %c stopped waiting after %.3f s: put %d (%s)\n", name,
+                (double)(kvt_now_ns() - w->start_ns) / 1e9, w->rc_key,
+                kv_retry_reason_name(w->reason));
+    fail();
+  }
+}
+
+typedef struct txn_probe {
+  uint64_t id;
+  kv_txn_info info;
+  int found;
+} txn_probe;
+
+static void probe_txn(void *ctx, const kv_txn_info *ti) {
+  txn_probe *p = ctx;
+  if (ti->id == p->id) {
+    p->info = *ti;
+    p->found = 1;
+  }
+}
+
+static kv_txn_info txn_info(kv_store *s, uint64_t id) {
+  txn_probe p = {.id = id};
+  kv_store_list_txns(s, probe_txn, &p);
+  assert_true(p.found);
+  return p.info;
+}
+
+static int short_timeout_then_long(void *ctx) {
+  (void)ctx;
+  return 10000; /* as the SQLite layer's busy timeout would */
+}
+
+#define LONG_WAIT_NS (1600ULL * 1000000ULL)
+
+static void test_txn_long_lock_wait_then_commit(void **state) {
+  fixture *f = *state; /* store lock timeout: 10 s */
+  kv_stats st0;
+  kv_store_stats(f->s, &st0);
+  kv_txn *holder = kvt_begin(f->s);
+  kvt_put(holder, "k", "holder");
+  kvt_put(holder, "k2", "holder");
+  /* a: the store's 10 s timeout.  b: begun with a 100 ms timeout that its
+  ** timeout function raises to 10 s when it first has to wait. */
+  long_waiter a = {.s = f->s, .t = kvt_begin(f->s), .early = "a-early",
+                   .key = "k", .after = "a-after"};
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.lock_timeout_ms = 100;
+  kv_txn *tb = NULL;
+  KVT_OK(kv_txn_begin(f->s, &o, &tb, errptr));
+  kv_txn_set_lock_timeout_fn(tb, short_timeout_then_long, NULL);
+  long_waiter b = {.s = f->s, .t = tb, .early = "b-early", .key = "k2",
+                   .after = "b-after"};
+  uint64_t ida = kv_txn_id(a.t), idb = kv_txn_id(b.t);
+  assert_int_equal(pthread_create(&a.th, NULL, long_waiter_main, &a), 0);
+  assert_int_equal(pthread_create(&b.th, NULL, long_waiter_main, &b), 0);
+  wait_until_queued(f->s, ida);
+  wait_until_queued(f->s, idb);
+  uint64_t queued = kvt_now_ns();
+  /* The holder stays alive and busy while they wait; they keep waiting for
+  ** it, still pending, the whole time. */
+  int checks = 0;
+  while (kvt_now_ns() - queued < LONG_WAIT_NS) {
+    assert_still_waiting(&a, 'a');
+    assert_still_waiting(&b, 'b');
+    kv_txn_info ia = txn_info(f->s, ida), ib = txn_info(f->s, idb);
+    assert_int_equal(ia.status, 0);
+    assert_int_equal(ib.status, 0);
+    assert_int_equal(ia.waiting_for, kv_txn_id(holder));
+    assert_int_equal(ib.waiting_for, kv_txn_id(holder));
+    assert_int_equal(ia.locks, 1); /* its early write's lock */
+    assert_int_equal(ib.locks, 1);
+    char key[32];
+    snprintf(key, sizeof key, "h/%d", checks++);
+    kvt_put(holder, key, "busy");
+    usleep(50000);
+  }
+  assert_true(checks >= 2);
+  uint64_t before = kvt_now_ns();
+  kv_ts ch = commit_ts(holder);
+  pthread_join(a.th, NULL);
+  pthread_join(b.th, NULL);
+  long_waiter *w[2] = {&a, &b};
+  for (int i = 0; i < 2; i++) {
+    if (w[i]->rc_early || w[i]->rc_key || w[i]->rc_after || w[i]->rc_commit)
+      print_error("waiter %c: early %d key %d after %d commit %d (%s)\n",
+                  'a' + i, w[i]->rc_early, w[i]->rc_key, w[i]->rc_after,
+                  w[i]->rc_commit, kv_retry_reason_name(w[i]->reason));
+    assert_int_equal(w[i]->rc_early, KV_OK);
+    assert_int_equal(w[i]->rc_key, KV_OK);
+    assert_int_equal(w[i]->rc_after, KV_OK);
+    assert_int_equal(w[i]->rc_commit, KV_OK);
+    assert_true(kv_ts_cmp(w[i]->cts, ch) > 0);
+    uint64_t waited = w[i]->granted_ns - w[i]->start_ns;
+    print_message("waiter %c: waited %.3f s, woken %.3f ms after the commit "
+                  "began, %.3f ms CPU and %ld voluntary switches while "
+                  "waiting\n", 'a' + i, (double)waited / 1e9,
+                  (double)(w[i]->granted_ns - before) / 1e6,
+                  (double)w[i]->cpu_ns / 1e6, w[i]->nvcsw);
+    assert_true(waited >= LONG_WAIT_NS - 100ULL * 1000000ULL);
+    /* Woken by the holder's release, not by a timer. */
+    assert_true(w[i]->granted_ns - before < 500ULL * 1000000ULL);
+    /* Asleep, not spinning or polling, through the long wait. */
+    assert_true(w[i]->cpu_ns < 150ULL * 1000000ULL);
+    assert_true(w[i]->nvcsw < 20);
+  }
+  /* Both transactions intact: the writes from before, during and after the
+  ** wait all committed, above the holder's. */
+  kv_txn *r = kvt_begin(f->s);
+  assert_string_equal(kvt_get(r, "k"), "waiter");
+  assert_string_equal(kvt_get(r, "k2"), "waiter");
+  assert_string_equal(kvt_get(r, "a-early"), "early");
+  assert_string_equal(kvt_get(r, "a-after"), "after");
+  assert_string_equal(kvt_get(r, "b-early"), "early");
+  assert_string_equal(kvt_get(r, "b-after"), "after");
+  assert_string_equal(kvt_get(r, "h/0"), "busy");
+  kvt_commit(r);
+  kv_stats st;
+  kv_store_stats(f->s, &st);
+  assert_int_equal(st.lock_waits - st0.lock_waits, 2);
+  for (int i = 0; i < 6; i++) assert_int_equal(st.retries[i], st0.retries[i]);
+  assert_int_equal(st.deadlocks, st0.deadlocks);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -685,6 +879,7 @@ int main(void) {
       T(test_txn_deadlock_victim_rule),
       T(test_txn_high_priority_aborts_holder),
       T(test_txn_lock_timeout_error),
+      T(test_txn_long_lock_wait_then_commit),
       T(test_txn_savepoint_rollback),
       T(test_txn_failed_commit_releases_locks),
       T(test_txn_read_only_rejects_writes),
