@@ -348,7 +348,9 @@ static int rename_body(kv_txn *t, void *vctx, char **pzErr) {
 int mvcc_catalog_rename(kv_store *s, const char *from, const char *to,
                         uint64_t id, char **pzErr) {
   drop_ctx d = {from, to, id, false};
-  return cat_run(s, rename_body, &d, pzErr);
+  int rc = cat_run(s, rename_body, &d, pzErr);
+  if (rc == SQLITE_OK) kv_store_bump_epoch(s); /* others' names are stale */
+  return rc;
 }
 
 /* -------------------------------------------------------------- list -- */
@@ -395,8 +397,10 @@ int mvcc_catalog_list(kv_store *s,
   return cat_run(s, list_body, &l, pzErr);
 }
 
-/* Is table id still in the catalog (under any name)? */
-int mvcc_catalog_has_id(kv_store *s, uint64_t id, bool *alive, char **pzErr) {
+/* The current name of table id, or NULL when it was dropped. */
+int mvcc_catalog_name_of(kv_store *s, uint64_t id, char **name,
+                         char **pzErr) {
+  *name = NULL;
   kv_txn_options o;
   kv_txn_options_init(&o);
   o.read_only = 1;
@@ -409,7 +413,19 @@ int mvcc_catalog_has_id(kv_store *s, uint64_t id, bool *alive, char **pzErr) {
   const void *v;
   size_t vl;
   krc = kv_txn_get(t, ik, sizeof ik, 0, &v, &vl, &err);
-  *alive = krc == KV_OK;
+  if (krc == KV_OK) {
+    *name = sqlite3_mprintf("%.*s", (int)vl, (const char *)v);
+    if (!*name) krc = KV_NOMEM;
+  }
   kv_txn_abort(t);
   return kvrc(krc, err, pzErr);
+}
+
+/* Is table id still in the catalog (under any name)? */
+int mvcc_catalog_has_id(kv_store *s, uint64_t id, bool *alive, char **pzErr) {
+  char *name = NULL;
+  int rc = mvcc_catalog_name_of(s, id, &name, pzErr);
+  *alive = name != NULL;
+  sqlite3_free(name);
+  return rc;
 }

@@ -24,10 +24,11 @@
 **                  the end even when no mvcc table is written.  Under PRAGMA
 **                  query_only the pragma is lifted for that one statement.
 **
-** Commit: the first xSync of a COMMIT commits every SQL transaction of the
-** connection (validation and the durable write happen there, so every
-** failure reaches the user as a failed COMMIT); later xSync calls and
-** xCommit only tidy up.  A retryable failure is returned as
+** Commit is two-phase: the first xSync of a COMMIT prepares every SQL
+** transaction of the connection (kv_txn_prepare: the validation, so every
+** conflict reaches the user as a failed COMMIT); SQLite then commits its
+** own btrees, and xCommit writes the prepared transactions, or xRollback
+** aborts them when SQLite's commit failed.  Later xSync calls are no-ops.  A retryable failure is returned as
 ** SQLITE_BUSY_SNAPSHOT: its primary code is SQLITE_BUSY, and unlike plain
 ** SQLITE_BUSY it makes SQLite roll the transaction back rather than keep it
 ** open for a retried COMMIT.  Inside BEGIN, a statement that hits a
@@ -74,6 +75,64 @@ int mvcc_kv_error(int kvrc, const char *msg, bool at_commit, char **pzErr) {
   return rc;
 }
 
+/* "a row of t", for the key a conflict was about. */
+static char *key_owner(kv_store *s, const unsigned char *k, size_t kl) {
+  if (kl < MVCC_KEY_PREFIX_LEN || k[0] != MVCC_ROW_PREFIX)
+    return sqlite3_mprintf("the store's catalog");
+  uint64_t id = 0;
+  for (int i = 1; i < MVCC_KEY_PREFIX_LEN; i++) id = id << 8 | k[i];
+  char *name = NULL, *err = NULL;
+  mvcc_catalog_name_of(s, id, &name, &err);
+  sqlite3_free(err);
+  char *r = name ? sqlite3_mprintf("a row of %s", name)
+                 : sqlite3_mprintf("a row of a dropped table");
+  sqlite3_free(name);
+  return r;
+}
+
+char *mvcc_retry_message(kv_store *s, kv_txn *t, const char *kvmsg) {
+  kv_retry_reason r = t ? kv_txn_retry_reason(t) : KV_RETRY_NONE;
+  size_t kl = 0;
+  const unsigned char *k = t ? kv_txn_retry_key(t, &kl) : NULL;
+  if (r == KV_RETRY_NONE || !k)
+    return sqlite3_mprintf("%s", kvmsg ? kvmsg : "restart transaction");
+  char *what = key_owner(s, k, kl);
+  const char *why = kv_retry_reason_name(r);
+  char *m;
+  switch (r) {
+    case KV_RETRY_LOCK_TIMEOUT:
+      m = sqlite3_mprintf("restart transaction: %s: another transaction held "
+                          "the lock on %s longer than the busy timeout",
+                          why, what);
+      break;
+    case KV_RETRY_WRITE_CONFLICT:
+    case KV_RETRY_READ_REFRESH:
+      m = sqlite3_mprintf("restart transaction: %s: another transaction "
+                          "changed %s after this one read it",
+                          why, what);
+      break;
+    default:
+      m = sqlite3_mprintf("restart transaction: %s (while waiting for the "
+                          "lock on %s)",
+                          why, what);
+      break;
+  }
+  sqlite3_free(what);
+  return m;
+}
+
+int mvcc_txn_fail(mvcc_sconn *sc, kv_txn *t, int krc, char *err,
+                  bool at_commit, char **pzErr) {
+  int rc = mvcc_kv_error(krc, err, at_commit, pzErr);
+  if (krc == KV_RETRY && pzErr) {
+    mvcc_note_failure(sc);
+    sqlite3_free(*pzErr);
+    *pzErr = mvcc_retry_message(sc->store, t, err);
+  }
+  kv_free(err);
+  return rc;
+}
+
 void mvcc_note_failure(mvcc_sconn *sc) {
   mvcc_txn *t = sc->cur;
   if (t && t->kv && kv_txn_retry_reason(t->kv) != KV_RETRY_NONE) {
@@ -115,6 +174,7 @@ static void txn_detach(mvcc_txn *t) {
 static void txn_free_if_done(mvcc_txn *t) {
   if (t->attached || t->cursors > 0) return;
   txn_finish_kv(t);
+  sqlite3_free(t->sp);
   sqlite3_free(t);
 }
 
@@ -134,6 +194,7 @@ void mvcc_conn_free(void *p) {
     sc = next;
   }
   sqlite3_free(c->dflt_err);
+  sqlite3_free(c->commit_err);
   sqlite3_free(c);
 }
 
@@ -253,6 +314,7 @@ static int enroll(mvcc_conn *c, char **pzErr) {
 
 int mvcc_txn_for_read(mvcc_sconn *sc, mvcc_txn **out, char **pzErr) {
   mvcc_conn *c = sc->conn;
+  mvcc_conn_resume(c);
   bool autocommit = sqlite3_get_autocommit(c->db) != 0;
   mvcc_txn *t = sc->cur;
   if (t && t->kind == MVCC_TXN_AUTO && !autocommit) {
@@ -278,6 +340,7 @@ int mvcc_txn_for_read(mvcc_sconn *sc, mvcc_txn **out, char **pzErr) {
 
 int mvcc_txn_for_write(mvcc_sconn *sc, mvcc_txn **out, char **pzErr) {
   mvcc_conn *c = sc->conn;
+  mvcc_conn_resume(c);
   mvcc_txn *t = sc->cur;
   if (t && t->kind == MVCC_TXN_AUTO) {
     txn_detach(t); /* still read by an earlier statement's cursors */
@@ -306,26 +369,73 @@ void mvcc_txn_release(mvcc_txn *t) {
 
 /* ------------------------------------------------------------- hooks -- */
 
+/* The first xSync prepares every SQL transaction of the connection: all
+** that can fail (refresh, pushes) happens here and reaches the user as a
+** failed COMMIT.  xCommit, after SQLite's own commit succeeded, writes
+** them; if SQLite's commit fails instead (a native table's file is locked)
+** xRollback aborts them, so a transaction over native and mvcc tables, or
+** over several stores, is all or nothing. */
 int mvcc_conn_sync(mvcc_conn *c, char **pzErr) {
   if (c->syncing) return SQLITE_OK;
   c->syncing = true;
   for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
     mvcc_txn *t = sc->cur;
-    if (!t || t->kind != MVCC_TXN_SQL || t->committed || !t->kv) continue;
+    if (!t || t->kind != MVCC_TXN_SQL || t->prepared || !t->kv) continue;
+    char *err = NULL;
+    int krc = kv_txn_prepare(t->kv, &err);
+    if (krc == KV_OK) {
+      t->prepared = true;
+      continue;
+    }
+    /* SQLite now calls xRollback, which aborts them all. */
+    return mvcc_txn_fail(sc, t->kv, krc, err, true, pzErr);
+  }
+  return SQLITE_OK;
+}
+
+/* SQLite kept its transaction open after a COMMIT that failed past xSync
+** (SQLITE_BUSY on a native file lock): the connection goes on, so its
+** prepared transactions go back to work. */
+void mvcc_conn_resume(mvcc_conn *c) {
+  if (!c->syncing) return;
+  for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
+    mvcc_txn *t = sc->cur;
+    if (t && t->prepared && t->kv) kv_txn_unprepare(t->kv);
+    if (t) t->prepared = false;
+  }
+  c->syncing = false;
+}
+
+/* Writes the prepared transactions (xCommit).  Only a storage error can
+** fail now, and xCommit cannot report it: it is kept for the connection's
+** next statement, so that it is not lost silently. */
+static void commit_prepared(mvcc_conn *c) {
+  for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
+    mvcc_txn *t = sc->cur;
+    if (!t || t->kind != MVCC_TXN_SQL || !t->prepared || !t->kv) continue;
     char *err = NULL;
     int krc = kv_txn_commit(t->kv, NULL, &err);
     if (krc == KV_OK) {
       t->kv = NULL; /* freed by kvcore */
       t->committed = true;
       sc->has_retry = false;
-      continue;
+    } else if (!c->commit_err) {
+      c->commit_err = sqlite3_mprintf(
+          "mvcc: the last COMMIT failed after SQLite committed; its writes "
+          "to the store in %s were lost: %s",
+          *kv_store_path(sc->store) ? kv_store_path(sc->store) : ":memory:",
+          err ? err : kv_code_name(krc));
     }
-    mvcc_note_failure(sc);
-    int rc = mvcc_kv_error(krc, err, true, pzErr);
     kv_free(err);
-    return rc; /* SQLite now calls xRollback, which aborts the rest */
   }
-  return SQLITE_OK;
+}
+
+int mvcc_conn_take_commit_error(mvcc_conn *c, char **pzErr) {
+  if (!c->commit_err) return SQLITE_OK;
+  sqlite3_free(*pzErr);
+  *pzErr = c->commit_err;
+  c->commit_err = NULL;
+  return SQLITE_IOERR;
 }
 
 static void end_sql_txns(mvcc_conn *c) {
@@ -341,6 +451,7 @@ static void end_sql_txns(mvcc_conn *c) {
 
 void mvcc_conn_commit(mvcc_conn *c) {
   if (!c->enrolled && !c->syncing) return;
+  commit_prepared(c);
   end_sql_txns(c);
 }
 
@@ -356,9 +467,13 @@ int mvcc_conn_savepoint(mvcc_conn *c, int n, char **pzErr) {
   for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
     mvcc_txn *t = sc->cur;
     if (!t || t->kind != MVCC_TXN_SQL || !t->kv) continue;
-    if (n >= (int)(sizeof t->sp / sizeof t->sp[0])) {
-      *pzErr = sqlite3_mprintf("mvcc: too many nested savepoints");
-      return SQLITE_ERROR;
+    if (n >= t->spcap) {
+      int cap = t->spcap ? t->spcap : 16;
+      while (cap <= n) cap *= 2;
+      uint32_t *sp = sqlite3_realloc64(t->sp, sizeof(*sp) * (size_t)cap);
+      if (!sp) return SQLITE_NOMEM;
+      t->sp = sp;
+      t->spcap = cap;
     }
     uint32_t mark = 0;
     if (kv_txn_savepoint(t->kv, &mark, NULL) != KV_OK) mark = 0;

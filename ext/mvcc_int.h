@@ -114,6 +114,9 @@ int mvcc_catalog_drop(kv_store *s, const char *name, uint64_t id,
                       char **pzErr);
 int mvcc_catalog_rename(kv_store *s, const char *from, const char *to,
                         uint64_t id, char **pzErr);
+/* The current name of table id (sqlite3_malloc'd; the caller frees it),
+** or NULL when the table was dropped. */
+int mvcc_catalog_name_of(kv_store *s, uint64_t id, char **name, char **pzErr);
 /* Is table id still in the catalog (under any name)? */
 int mvcc_catalog_has_id(kv_store *s, uint64_t id, bool *alive, char **pzErr);
 /* Calls fn for each table of the store; stops at a non-OK return. */
@@ -143,9 +146,10 @@ struct mvcc_txn {
   bool attached;       /* it is sc->cur */
   int cursors;         /* open cursors reading with it */
   bool read_only;
-  bool committed;      /* by the first xSync */
-  uint32_t sp[64];     /* savepoint marks by SQLite savepoint number */
-  int nsp;
+  bool prepared;       /* by the first xSync (kv_txn_prepare) */
+  bool committed;      /* by xCommit */
+  uint32_t *sp;        /* savepoint marks by SQLite savepoint number */
+  int nsp, spcap;
 };
 
 /* A store as seen by one connection. */
@@ -167,6 +171,8 @@ struct mvcc_conn {
                            ** transaction: it will call xSync/xRollback */
   bool syncing;            /* between the first xSync and xCommit/xRollback */
   bool enrolling;          /* running the nested marker statement */
+  char *commit_err;        /* a write that failed in xCommit, for the next
+                           ** statement to report */
 };
 
 mvcc_conn *mvcc_conn_new(sqlite3 *db);
@@ -187,6 +193,10 @@ void mvcc_txn_release(mvcc_txn *t);
 
 /* SQLite's transaction hooks, for every mvcc and marker table. */
 int mvcc_conn_sync(mvcc_conn *c, char **pzErr);
+void mvcc_conn_resume(mvcc_conn *c);
+/* SQLITE_IOERR with the message of a write that failed in xCommit (once),
+** or SQLITE_OK. */
+int mvcc_conn_take_commit_error(mvcc_conn *c, char **pzErr);
 void mvcc_conn_commit(mvcc_conn *c);
 void mvcc_conn_rollback(mvcc_conn *c);
 int mvcc_conn_savepoint(mvcc_conn *c, int n, char **pzErr);
@@ -197,6 +207,15 @@ int mvcc_conn_rollback_to(mvcc_conn *c, int n, char **pzErr);
 ** *pzErr; `at_commit` selects SQLITE_BUSY_SNAPSHOT for retryable errors so
 ** that SQLite rolls the transaction back instead of keeping it open. */
 int mvcc_kv_error(int kvrc, const char *msg, bool at_commit, char **pzErr);
+/* The message of a retryable failure of kvcore transaction t on store s:
+** "restart transaction: <reason>: ..." naming the table of the row it was
+** about rather than an encoded key.  sqlite3_mprintf'd. */
+char *mvcc_retry_message(kv_store *s, kv_txn *t, const char *kvmsg);
+/* A failed kvcore call on sc's transaction t: frees err, sets *pzErr (the
+** retry message for KV_RETRY, noting the failure for the retry) and
+** returns the SQLite code. */
+int mvcc_txn_fail(mvcc_sconn *sc, kv_txn *t, int krc, char *err,
+                  bool at_commit, char **pzErr);
 /* Notes a retryable failure of sc's current transaction, for the retry. */
 void mvcc_note_failure(mvcc_sconn *sc);
 

@@ -64,7 +64,8 @@ typedef struct mvcc_vtab {
   uint64_t id;
   unsigned char prefix[MVCC_KEY_PREFIX_LEN];
   uint64_t epoch;           /* store epoch when last found alive */
-  bool dropped;
+  bool dropped;             /* gone from the store, or renamed elsewhere */
+  char *renamed_to;         /* the table's name now, if renamed elsewhere */
 } mvcc_vtab;
 
 enum { PLAN_NEQ = 0x1f, PLAN_IN = 1 << 5, PLAN_LO = 1 << 6, PLAN_LO_INCL = 1 << 7,
@@ -103,20 +104,37 @@ static int vtab_err(mvcc_vtab *v, int rc, char *msg) {
 /* Checks that the table still exists (another connection may have dropped
 ** it).  Cheap unless the store's schema epoch moved. */
 static int vtab_check(mvcc_vtab *v) {
+  char *cerr = NULL;
+  int crc = mvcc_conn_take_commit_error(v->conn, &cerr);
+  if (crc) return vtab_err(v, crc, cerr);
+  if (v->dropped && v->renamed_to)
+    return vtab_err(v, SQLITE_ERROR,
+                    sqlite3_mprintf("mvcc: table %s was renamed to %s by "
+                                    "another connection (DROP TABLE %s here, "
+                                    "then SELECT mvcc_attach() declares the "
+                                    "store's tables)",
+                                    v->name, v->renamed_to, v->name));
   if (v->dropped)
     return vtab_err(v, SQLITE_ERROR,
                     sqlite3_mprintf("mvcc: table %s was dropped", v->name));
   uint64_t ep = kv_store_epoch(v->sc->store);
   if (ep == v->epoch) return SQLITE_OK;
-  bool alive = true;
-  char *err = NULL;
-  int rc = mvcc_catalog_has_id(v->sc->store, v->id, &alive, &err);
+  char *now = NULL, *err = NULL;
+  int rc = mvcc_catalog_name_of(v->sc->store, v->id, &now, &err);
   if (rc) return vtab_err(v, rc, err);
-  if (!alive) {
+  if (!now) {
     v->dropped = true;
     return vtab_err(v, SQLITE_ERROR,
                     sqlite3_mprintf("mvcc: table %s was dropped", v->name));
   }
+  if (sqlite3_stricmp(now, v->def->name) != 0) {
+    /* Renamed by another connection: this name may now be another table's,
+    ** so the declaration must not go on reaching this one. */
+    v->dropped = true;
+    v->renamed_to = now;
+    return vtab_check(v);
+  }
+  sqlite3_free(now);
   v->epoch = ep;
   return SQLITE_OK;
 }
@@ -209,7 +227,22 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
   uint64_t id = 0;
   bool dropped = false;
   if (rc == SQLITE_OK) {
-    if (create) {
+    bool readonly = sqlite3_db_readonly(db, "main") == 1;
+    if (create && readonly) {
+      /* A read-only connection declares the store's tables but creates
+      ** none. */
+      bool found = false;
+      mvcc_catentry e;
+      rc = mvcc_catalog_get(sc->store, d->name, &found, &e, pzErr);
+      if (rc == SQLITE_OK && (!found || strcmp(e.args, d->args) != 0)) {
+        *pzErr = sqlite3_mprintf("attempt to write a readonly database (the "
+                                 "connection is read-only: it cannot create "
+                                 "mvcc tables)");
+        rc = SQLITE_READONLY;
+      }
+      if (rc == SQLITE_OK) id = e.id;
+      mvcc_catentry_clear(&e);
+    } else if (create) {
       rc = mvcc_catalog_create(sc->store, d->name, d->args, &id, pzErr);
     } else {
       /* Reconnecting a declaration (SQLite reloads a temp schema after a
@@ -266,6 +299,7 @@ static int mvccDisconnect(sqlite3_vtab *vt) {
   mvcc_vtab *v = (mvcc_vtab *)vt;
   mvcc_tabledef_free(v->def);
   sqlite3_free(v->name);
+  sqlite3_free(v->renamed_to);
   sqlite3_free(v);
   return SQLITE_OK;
 }
@@ -539,9 +573,8 @@ static int mvccClose(sqlite3_vtab_cursor *cur) {
 static int cursor_err(mvcc_cursor *c, int kvrc, char *kerr) {
   mvcc_vtab *v = (mvcc_vtab *)c->base.pVtab;
   char *msg = NULL;
-  int rc = mvcc_kv_error(kvrc, kerr, false, &msg);
-  kv_free(kerr);
-  if (kvrc == KV_RETRY) mvcc_note_failure(v->sc);
+  int rc = mvcc_txn_fail(v->sc, c->txn ? c->txn->kv : NULL, kvrc, kerr, false,
+                         &msg);
   c->eof = true;
   return vtab_err(v, rc, msg);
 }
@@ -899,17 +932,14 @@ static int key_exists(mvcc_vtab *v, kv_txn *t, const mvcc_keybuf *key,
   *exists = krc == KV_OK;
   if (krc == KV_OK || krc == KV_NOTFOUND) return SQLITE_OK;
   char *msg = NULL;
-  int rc = mvcc_kv_error(krc, err, false, &msg);
-  kv_free(err);
-  if (krc == KV_RETRY) mvcc_note_failure(v->sc);
+  int rc = mvcc_txn_fail(v->sc, t, krc, err, false, &msg);
   return vtab_err(v, rc, msg);
 }
 
 static int kv_fail(mvcc_vtab *v, int krc, char *err) {
   char *msg = NULL;
-  int rc = mvcc_kv_error(krc, err, false, &msg);
-  kv_free(err);
-  if (krc == KV_RETRY) mvcc_note_failure(v->sc);
+  mvcc_txn *cur = v->sc->cur;
+  int rc = mvcc_txn_fail(v->sc, cur ? cur->kv : NULL, krc, err, false, &msg);
   return vtab_err(v, rc, msg);
 }
 
@@ -1036,6 +1066,15 @@ done:
   return rc;
 }
 
+/* A connection opened read-only writes no store either. */
+static int refuse_if_readonly(mvcc_vtab *v) {
+  if (sqlite3_db_readonly(v->conn->db, "main") != 1) return SQLITE_OK;
+  return vtab_err(v, SQLITE_READONLY,
+                  sqlite3_mprintf("attempt to write a readonly database "
+                                  "(the connection is read-only, so are its "
+                                  "mvcc tables)"));
+}
+
 static int mvccUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
                       sqlite3_int64 *rowid) {
   mvcc_vtab *v = (mvcc_vtab *)vt;
@@ -1045,9 +1084,11 @@ static int mvccUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
   /* Normally xBegin began the transaction.  A table created inside BEGIN
   ** is enrolled by SQLite without an xBegin (sqlite3VtabCallCreate), so
   ** its first write begins it here; xSync/xRollback still come. */
+  mvcc_conn_resume(v->conn);
   mvcc_txn *t = v->sc->cur;
   if (!t || t->kind != MVCC_TXN_SQL || !t->kv) {
     char *berr = NULL;
+    if ((rc = refuse_if_readonly(v))) return rc;
     rc = mvcc_txn_for_write(v->sc, &t, &berr);
     if (rc) return vtab_err(v, rc, berr);
     if (!t->kv)
@@ -1070,6 +1111,7 @@ static int mvccUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
 static int mvccBegin(sqlite3_vtab *vt) {
   mvcc_vtab *v = (mvcc_vtab *)vt;
   int rc = vtab_check(v);
+  if (rc == SQLITE_OK) rc = refuse_if_readonly(v);
   if (rc) return rc;
   mvcc_txn *t;
   char *err = NULL;

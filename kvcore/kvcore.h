@@ -321,6 +321,23 @@ int kv_txn_rollback_to(kv_txn *txn, uint32_t mark, char **errptr);
 ** stays valid: free it with kv_txn_abort(). */
 int kv_txn_commit(kv_txn *txn, kv_ts *commit_ts, char **errptr);
 
+/* Two-phase commit, for a caller that commits together with another
+** system (the SQLite extension: SQLite's own commit comes between its xSync
+** and xCommit).  kv_txn_prepare() does all of a commit that can fail except
+** the storage write: it latches the keys to write, takes the timestamp
+** cache into account, refreshes the reads, builds the batch and fixes the
+** commit timestamp.  Afterwards the transaction cannot be aborted by anyone
+** else, every other call on it but kv_txn_commit()/kv_txn_abort() is
+** KV_INVALID, and readers of its keys at or above its timestamp wait until
+** it ends, so end it promptly.  kv_txn_commit() then only writes (and
+** prepares first when it was not); kv_txn_abort() drops it.  Preparing
+** twice is a no-op.  On failure the transaction is dead, as for commit. */
+int kv_txn_prepare(kv_txn *txn, char **errptr);
+/* Takes a prepared transaction back to where it was before kv_txn_prepare
+** (its latches go; it may read, write and be aborted again).  For a caller
+** whose own commit failed after preparing while the transaction goes on. */
+void kv_txn_unprepare(kv_txn *txn);
+
 /* Aborts (or, for a dead transaction, disposes of) txn and frees it. */
 void kv_txn_abort(kv_txn *txn);
 
@@ -331,6 +348,10 @@ kv_ts kv_txn_write_ts(const kv_txn *txn);   /* provisional commit ts */
 int kv_txn_is_dead(const kv_txn *txn);      /* a KV_RETRY or I/O error hit */
 kv_retry_reason kv_txn_retry_reason(const kv_txn *txn);
 void kv_txn_retry_info(const kv_txn *txn, kv_retry_info *out);
+/* The key a retryable error was about (the lock waited for, the read that
+** another transaction changed), or NULL.  Borrowed: valid until the
+** handle is freed. */
+const void *kv_txn_retry_key(const kv_txn *txn, size_t *klen);
 /* The transaction's lock timeout, changeable while it runs. */
 void kv_txn_set_lock_timeout(kv_txn *txn, int ms);
 /* Decides the lock timeout only when the transaction first has to wait:

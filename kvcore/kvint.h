@@ -528,6 +528,20 @@ int kv_txn_note_read(struct kv_txn *t, const kv_span *sp, char **errptr);
 /* The span an open iterator has observed so far; false if none. */
 bool kv_iter_covered(struct kv_iter *it, kv_span *out);
 
+/* A prepared commit (kv_txn_prepare): what is left is the write. */
+#define KV_PREP_SMALL 8
+typedef struct kv_prepared {
+  const char **keys;       /* the keys to write, ascending (wbuf arena) */
+  size_t *klens;
+  size_t n;
+  const char *keys_small[KV_PREP_SMALL];
+  size_t klens_small[KV_PREP_SMALL];
+  kv_latch_guard guard;    /* write latches on keys, at cts */
+  bool latched;
+  rocksdb_writebatch_t *batch;
+  kv_ts cts;
+} kv_prepared;
+
 struct kv_txn {
   struct kv_store *store;
   uint64_t id;
@@ -550,9 +564,12 @@ struct kv_txn {
   int dead_rc;
   kv_retry_reason dead_reason;
   char *dead_msg;
+  kv_buf dead_key;         /* the key a retryable error was about */
 
   kv_wbuf wbuf;
   bool wbuf_ready;
+  bool prepared;           /* kv_txn_prepare succeeded; status COMMITTING */
+  kv_prepared prep;
   kv_spanset spans;
   struct kv_iter *iters;   /* open iterators */
   kv_buf vbuf;             /* value returned by get */

@@ -240,6 +240,9 @@ int kv_txn_die(kv_txn *t, int rc, kv_retry_reason reason, char **errptr,
 
 int kv_txn_check(kv_txn *t, char **errptr) {
   if (t->dead_rc) return kv_err(errptr, t->dead_rc, "%s", t->dead_msg);
+  if (t->prepared)
+    return kv_err(errptr, KV_INVALID,
+                  "the transaction is prepared: commit or abort it");
   int st = atomic_load(&t->status);
   if ((st & 0xff) == KV_TXN_ABORTED) {
     kv_retry_reason r = (kv_retry_reason)(st >> 8);
@@ -270,6 +273,7 @@ static void txn_free(kv_txn *t) {
   kv_buf_free(&t->vbuf);
   kv_buf_free(&t->kbuf);
   free(t->dead_msg);
+  kv_buf_free(&t->dead_key);
   pthread_mutex_destroy(&t->wmu);
   pthread_cond_destroy(&t->wcond);
   free(t);
@@ -413,6 +417,7 @@ static int txn_refresh(kv_txn *t, kv_ts to, char **errptr) {
     char kb[160];
     key_repr(kb, sizeof kb, r.key.p, r.key.n);
     bool wrote = t->wbuf_ready && kv_wbuf_find(&t->wbuf, r.key.p, r.key.n);
+    if (!t->dead_rc) kv_buf_set(&t->dead_key, r.key.p, r.key.n);
     rc = kv_txn_die(
         t, KV_RETRY,
         wrote ? KV_RETRY_WRITE_CONFLICT : KV_RETRY_READ_REFRESH, errptr,
@@ -454,6 +459,7 @@ int kv_txn_lock_key(kv_txn *t, const void *key, size_t klen, kv_wentry **out,
   if (rc == KV_RETRY) {
     char kb[160];
     key_repr(kb, sizeof kb, key, klen);
+    if (!t->dead_rc) kv_buf_set(&t->dead_key, key, klen);
     if (reason == KV_RETRY_LOCK_TIMEOUT)
       return kv_txn_die(t, KV_RETRY, reason, errptr,
                         "waited more than %d ms for the lock on key '%s'",
@@ -645,62 +651,84 @@ static void txn_finish(kv_txn *t, kv_ts cts, kv_ts *commit_ts, bool wrote) {
   txn_free(t);
 }
 
-int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
+/* The prepared state lives in the transaction: its keys (borrowed from the
+** write buffer's arena), its latches, its batch and its commit ts. */
+static void txn_unprepare(kv_txn *t) {
+  kv_prepared *p = &t->prep;
+  if (!t->prepared) return;
+  if (p->latched) kv_latch_release(&t->store->latches, &p->guard);
+  p->latched = false;
+  if (p->batch) rocksdb_writebatch_destroy(p->batch);
+  p->batch = NULL;
+  if (p->keys != p->keys_small) free(p->keys);
+  if (p->klens != p->klens_small) free(p->klens);
+  p->keys = NULL;
+  p->klens = NULL;
+  p->n = 0;
+  t->prepared = false;
+}
+
+/* Collects the keys to write, in order, into t->prep. */
+static int txn_collect_keys(kv_txn *t) {
+  kv_prepared *p = &t->prep;
+  p->keys = p->keys_small;
+  p->klens = p->klens_small;
+  p->n = 0;
+  if (!t->wbuf_ready || t->wbuf.nwrites == 0) return KV_OK;
+  size_t cap = t->wbuf.nwrites;
+  if (cap > KV_PREP_SMALL) {
+    p->keys = malloc(cap * sizeof(*p->keys));
+    p->klens = malloc(cap * sizeof(*p->klens));
+    if (!p->keys || !p->klens) return KV_NOMEM;
+  }
+  for (kv_skl_node *x = kv_skl_first(t->wbuf.skl); x && p->n < cap;
+       x = kv_skl_next(x)) {
+    kv_wentry *e = x->val;
+    if (e->head->kind != KV_W_LOCK) {
+      p->keys[p->n] = e->key;
+      p->klens[p->n] = e->klen;
+      p->n++;
+    }
+  }
+  return KV_OK;
+}
+
+int kv_txn_prepare(kv_txn *t, char **errptr) {
+  if (t->prepared) return KV_OK;
   int rc = kv_txn_check(t, errptr);
   if (rc) return rc;
   if (t->iters)
     return kv_err(errptr, KV_INVALID,
                   "close the transaction's iterators before committing");
   kv_store *s = t->store;
-
-  /* The keys to write, in order (they stay in the arena until the end). */
-  size_t n = 0, cap = 0;
-  const char *keys_small[8];
-  size_t klens_small[8];
-  const char **keys = keys_small;
-  size_t *klens = klens_small;
-  if (t->wbuf_ready && t->wbuf.nwrites > 0) {
-    cap = t->wbuf.nwrites;
-    if (cap > 8) {
-      keys = malloc(cap * sizeof(*keys));
-      klens = malloc(cap * sizeof(*klens));
-    }
-    if (!keys || !klens) {
-      if (keys != keys_small) free(keys);
-      if (klens != klens_small) free(klens);
-      return txn_nomem(t, errptr);
-    }
-    for (kv_skl_node *x = kv_skl_first(t->wbuf.skl); x && n < cap;
-         x = kv_skl_next(x)) {
-      kv_wentry *e = x->val;
-      if (e->head->kind != KV_W_LOCK) {
-        keys[n] = e->key;
-        klens[n] = e->klen;
-        n++;
-      }
-    }
+  kv_prepared *p = &t->prep;
+  t->prepared = true;
+  if (txn_collect_keys(t)) {
+    txn_unprepare(t);
+    return txn_nomem(t, errptr);
   }
-  if (n == 0) { /* nothing to write: commit at the snapshot */
-    if (keys != keys_small) free(keys);
-    if (klens != klens_small) free(klens);
+  if (p->n == 0) { /* nothing to write: commit at the snapshot (C4 elided) */
     int expected = KV_TXN_PENDING;
     if (!atomic_compare_exchange_strong(&t->status, &expected,
-                                        KV_TXN_COMMITTED))
+                                        KV_TXN_COMMITTING)) {
+      txn_unprepare(t);
       return kv_txn_check(t, errptr);
-    txn_finish(t, t->read_ts, commit_ts, false);
+    }
+    p->cts = t->read_ts;
     return KV_OK;
   }
 
   for (int attempt = 0;; attempt++) {
     kv_ts cts = kv_txn_get_write_ts(t);
-    kv_latch_guard g;
-    if (kv_latch_acquire(&s->latches, &g, keys, klens, n, cts)) {
-      rc = txn_nomem(t, errptr);
+    if (kv_latch_acquire(&s->latches, &p->guard, p->keys, p->klens, p->n,
+                         cts)) {
+      rc = KV_NOMEM;
       break;
     }
+    p->latched = true;
     /* C2 */
-    for (size_t i = 0; i < n; i++) {
-      kv_ts r = kv_tscache_max(s->tscache, keys[i], klens[i], t->id);
+    for (size_t i = 0; i < p->n; i++) {
+      kv_ts r = kv_tscache_max(s->tscache, p->keys[i], p->klens[i], t->id);
       if (kv_ts_le(cts, r)) {
         cts = kv_ts_next(r);
         KV_STAT_INC(s, pushes_tscache);
@@ -709,56 +737,83 @@ int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
     txn_forward_write_ts(t, cts);
     if (kv_ts_lt(t->read_ts, cts) && t->spans.n > 0) {
       /* C3 */
-      kv_latch_release(&s->latches, &g);
+      kv_latch_release(&s->latches, &p->guard);
+      p->latched = false;
       if (attempt + 1 >= KV_COMMIT_ATTEMPTS) {
-        rc = kv_txn_die(t, KV_RETRY, KV_RETRY_READ_REFRESH, errptr,
-                        "the commit timestamp was pushed %d times by "
-                        "concurrent reads",
-                        KV_COMMIT_ATTEMPTS);
-        break;
+        txn_unprepare(t);
+        return kv_txn_die(t, KV_RETRY, KV_RETRY_READ_REFRESH, errptr,
+                          "the commit timestamp was pushed %d times by "
+                          "concurrent reads",
+                          KV_COMMIT_ATTEMPTS);
       }
-      if ((rc = txn_refresh(t, cts, errptr))) break;
+      if ((rc = txn_refresh(t, cts, errptr))) {
+        txn_unprepare(t);
+        return rc;
+      }
       continue;
     }
-    /* C4 */
+    /* C4, first half: no longer abortable; the batch is built now so that
+    ** only the write itself is left to fail. */
     int expected = KV_TXN_PENDING;
     if (!atomic_compare_exchange_strong(&t->status, &expected,
                                         KV_TXN_COMMITTING)) {
-      kv_latch_release(&s->latches, &g);
-      rc = kv_txn_check(t, errptr);
-      break;
+      txn_unprepare(t);
+      return kv_txn_check(t, errptr);
     }
-    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
-    rc = b ? txn_build_batch(t, cts, b) : KV_NOMEM;
-    if (rc == KV_OK) rc = kv_engine_write(&s->eng, b, false, errptr);
-    if (b) rocksdb_writebatch_destroy(b);
+    p->batch = rocksdb_writebatch_create();
+    rc = p->batch ? txn_build_batch(t, cts, p->batch) : KV_NOMEM;
     if (rc) {
       atomic_store(&t->status, KV_TXN_PENDING);
-      kv_latch_release(&s->latches, &g);
-      rc = rc == KV_NOMEM
+      break;
+    }
+    p->cts = cts;
+    return KV_OK;
+  }
+  txn_unprepare(t);
+  return txn_nomem(t, errptr);
+}
+
+void kv_txn_unprepare(kv_txn *t) {
+  if (!t->prepared) return;
+  txn_unprepare(t);
+  int expected = KV_TXN_COMMITTING;
+  atomic_compare_exchange_strong(&t->status, &expected, KV_TXN_PENDING);
+}
+
+int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
+  int rc = kv_txn_prepare(t, errptr);
+  if (rc) return rc;
+  kv_store *s = t->store;
+  kv_prepared *p = &t->prep;
+  kv_ts cts = p->cts;
+  if (p->n == 0) {
+    atomic_store(&t->status, KV_TXN_COMMITTED);
+    txn_unprepare(t);
+    txn_finish(t, cts, commit_ts, false);
+    return KV_OK;
+  }
+  /* C4, second half. */
+  rc = kv_engine_write(&s->eng, p->batch, false, errptr);
+  if (rc) {
+    atomic_store(&t->status, KV_TXN_PENDING);
+    txn_unprepare(t);
+    return rc == KV_NOMEM
                ? txn_nomem(t, errptr)
                : kv_txn_die(t, rc, KV_RETRY_NONE, errptr,
                             "commit failed, nothing was written: %s",
                             errptr && *errptr ? *errptr : kv_code_name(rc));
-      break;
-    }
-    kv_clock_update(&s->clock, cts);
-    /* Before the locks go: the next writer of each key finds this commit
-    ** in the timestamp cache and writes above it (W2). */
-    for (size_t i = 0; i < n; i++) {
-      kv_span ksp = {.start = keys[i], .slen = klens[i]};
-      kv_tscache_add(s->tscache, &ksp, cts, 0);
-    }
-    atomic_store(&t->status, KV_TXN_COMMITTED);
-    kv_latch_release(&s->latches, &g);
-    if (keys != keys_small) free(keys);
-    if (klens != klens_small) free(klens);
-    txn_finish(t, cts, commit_ts, true);
-    return KV_OK;
   }
-  if (keys != keys_small) free(keys);
-  if (klens != klens_small) free(klens);
-  return rc;
+  kv_clock_update(&s->clock, cts);
+  /* Before the locks go: the next writer of each key finds this commit
+  ** in the timestamp cache and writes above it (W2). */
+  for (size_t i = 0; i < p->n; i++) {
+    kv_span ksp = {.start = p->keys[i], .slen = p->klens[i]};
+    kv_tscache_add(s->tscache, &ksp, cts, 0);
+  }
+  atomic_store(&t->status, KV_TXN_COMMITTED);
+  txn_unprepare(t);
+  txn_finish(t, cts, commit_ts, true);
+  return KV_OK;
 }
 
 /* ------------------------------------------------------------- abort -- */
@@ -766,6 +821,10 @@ int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
 void kv_txn_abort(kv_txn *t) {
   if (!t) return;
   while (t->iters) kv_iter_close(t->iters);
+  if (t->prepared) { /* its latches go first: readers are waiting on them */
+    txn_unprepare(t);
+    atomic_store(&t->status, KV_TXN_PENDING);
+  }
   if (!t->dead_rc) {
     int expected = KV_TXN_PENDING;
     if (atomic_compare_exchange_strong(&t->status, &expected,
@@ -790,6 +849,11 @@ kv_retry_reason kv_txn_retry_reason(const kv_txn *t) {
   int st = atomic_load(&((kv_txn *)t)->status);
   if ((st & 0xff) == KV_TXN_ABORTED) return (kv_retry_reason)(st >> 8);
   return KV_RETRY_NONE;
+}
+
+const void *kv_txn_retry_key(const kv_txn *t, size_t *klen) {
+  *klen = t->dead_key.n;
+  return t->dead_rc == KV_RETRY && t->dead_key.p ? t->dead_key.p : NULL;
 }
 
 void kv_txn_retry_info(const kv_txn *t, kv_retry_info *out) {
