@@ -193,6 +193,15 @@ typedef struct kv_engine {
   rocksdb_readoptions_t *ro;            /* scans: total order */
   rocksdb_readoptions_t *ro_point;      /* one user key: prefix blooms */
   rocksdb_filterpolicy_t *filter;
+  /* Group sync (engine.c): writes are numbered as they complete; one fsync
+  ** makes every write numbered before it started durable. */
+  pthread_mutex_t gmu;
+  pthread_cond_t gcond;
+  bool gmu_ready;
+  uint64_t written;          /* writes completed (gmu) */
+  uint64_t synced;           /* writes known durable (gmu) */
+  bool syncing;              /* an fsync is under way (gmu) */
+  _Atomic uint64_t wal_writes, wal_syncs;
 } kv_engine;
 
 int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
