@@ -537,6 +537,8 @@ int kv_txn_note_read(struct kv_txn *t, const kv_span *sp, char **errptr);
 /* The span an open iterator has observed so far; false if none. */
 bool kv_iter_covered(struct kv_iter *it, kv_span *out);
 
+#define KV_RECENT_READS 4
+
 /* A prepared commit (kv_txn_prepare): what is left is the write. */
 #define KV_PREP_SMALL 8
 typedef struct kv_prepared {
@@ -583,6 +585,13 @@ struct kv_txn {
   struct kv_iter *iters;   /* open iterators */
   kv_buf vbuf;             /* value returned by get */
   kv_buf kbuf;             /* scratch engine key */
+  /* The last plain reads (key, value at read_ts), so that a locking read of
+  ** a key just read (SQL: SELECT, then UPDATE) need not read it again. */
+  struct {
+    kv_buf key, val;
+    bool found, valid;
+  } recent[KV_RECENT_READS];
+  int recent_next;
 
   /* Wait state (wait graph mutex unless noted). */
   pthread_mutex_t wmu;     /* wake event count */

@@ -272,6 +272,10 @@ static void txn_free(kv_txn *t) {
   kv_spanset_free(&t->spans);
   kv_buf_free(&t->vbuf);
   kv_buf_free(&t->kbuf);
+  for (int i = 0; i < KV_RECENT_READS; i++) {
+    kv_buf_free(&t->recent[i].key);
+    kv_buf_free(&t->recent[i].val);
+  }
   free(t->dead_msg);
   kv_buf_free(&t->dead_key);
   pthread_mutex_destroy(&t->wmu);
@@ -486,6 +490,25 @@ int kv_txn_lock_key(kv_txn *t, const void *key, size_t klen, kv_wentry **out,
   return KV_OK;
 }
 
+/* Remembers a plain read of key at read_ts (found: with value v). */
+static void recent_note(kv_txn *t, const void *key, size_t klen, bool found,
+                        const void *v, size_t vl) {
+  int i = t->recent_next;
+  t->recent_next = (i + 1) % KV_RECENT_READS;
+  t->recent[i].valid = kv_buf_set(&t->recent[i].key, key, klen) &&
+                       (!found || kv_buf_set(&t->recent[i].val, v, vl));
+  t->recent[i].found = found;
+}
+
+/* A recent plain read of key, or -1. */
+static int recent_find(kv_txn *t, const void *key, size_t klen) {
+  for (int i = 0; i < KV_RECENT_READS; i++)
+    if (t->recent[i].valid && t->recent[i].key.n == klen &&
+        (klen == 0 || memcmp(t->recent[i].key.p, key, klen) == 0))
+      return i;
+  return -1;
+}
+
 int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
                         char **errptr) {
   kv_wentry *e;
@@ -495,6 +518,20 @@ int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
   ** version is final; no latch wait, timestamp-cache entry or read span is
   ** needed for it. */
   kv_store *s = t->store;
+  /* Read at read_ts a moment ago?  Every version of key at or below
+  ** read_ts was final then (our read is in the timestamp cache, R2-R3),
+  ** and every commit of key since would have put its timestamp above
+  ** read_ts in the cache (C4).  So if the cache holds nothing of others
+  ** above read_ts, the value read then is the newest: no engine read.  A
+  ** refresh since keeps it: it checked that key did not change. */
+  int ri = recent_find(t, key, klen);
+  if (ri >= 0 &&
+      kv_ts_le(kv_tscache_max(s->tscache, key, klen, t->id), t->read_ts)) {
+    if (!t->recent[ri].found) return KV_NOTFOUND;
+    if (!kv_buf_set(&t->vbuf, t->recent[ri].val.p, t->recent[ri].val.n))
+      return txn_nomem(t, errptr);
+    return KV_OK;
+  }
   rocksdb_iterator_t *it = kv_engine_point_iter(&s->eng);
   if (!it) return txn_nomem(t, errptr);
   const char *v;
@@ -559,6 +596,8 @@ int kv_txn_get(kv_txn *t, const void *key, size_t klen, int flags,
                       errptr && *errptr ? *errptr : kv_code_name(rc));
   int nrc = kv_txn_note_read(t, &sp, errptr);
   if (nrc) return nrc;
+  if (!t->read_only)
+    recent_note(t, key, klen, rc == KV_OK, t->vbuf.p, t->vbuf.n);
   if (rc == KV_OK) {
     *pval = t->vbuf.p;
     *plen = t->vbuf.n;

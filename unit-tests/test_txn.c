@@ -353,6 +353,48 @@ static void test_txn_lost_update_is_impossible(void **state) {
   assert_int_equal(bb.reason, KV_RETRY_WRITE_CONFLICT);
 }
 
+/* A locking read of a key the transaction has just read may answer from
+** that read (SQL's SELECT then UPDATE) only while nothing newer exists: a
+** commit of the key in between must be seen, and the read refreshed. */
+static void test_txn_locking_read_after_read_sees_newer_commit(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "n", "0");
+  kvt_put1(f->s, "m", "0");
+  /* m did not change: the remembered read answers, with the same value;
+  ** x was absent and still is. */
+  kv_txn *a = kvt_begin(f->s);
+  assert_string_equal(kvt_get(a, "m"), "0");
+  assert_null(kvt_get(a, "x"));
+  const void *v;
+  size_t vl;
+  KVT_OK(kv_txn_get(a, "m", 1, KV_READ_FOR_UPDATE, &v, &vl, errptr));
+  assert_int_equal(vl, 1);
+  assert_memory_equal(v, "0", 1);
+  KVT_RC(KV_NOTFOUND, kv_txn_get(a, "x", 1, KV_READ_FOR_UPDATE, &v, &vl,
+                                 errptr));
+  kvt_put(a, "m", "1");
+  kvt_commit(a);
+  /* n and y changed after b read them: the locking read must not answer
+  ** from b's stale reads, and b cannot serialize. */
+  kv_txn *b = kvt_begin(f->s);
+  assert_string_equal(kvt_get(b, "n"), "0");
+  kvt_put1(f->s, "n", "1");
+  KVT_RC(KV_RETRY, kv_txn_get(b, "n", 1, KV_READ_FOR_UPDATE, &v, &vl,
+                              errptr));
+  assert_int_equal(kv_txn_retry_reason(b), KV_RETRY_WRITE_CONFLICT);
+  kv_txn_abort(b);
+  kv_txn *c = kvt_begin(f->s);
+  assert_null(kvt_get(c, "y"));
+  kvt_put1(f->s, "y", "new");
+  KVT_RC(KV_RETRY, kv_txn_get(c, "y", 1, KV_READ_FOR_UPDATE, &v, &vl,
+                              errptr));
+  kv_txn_abort(c);
+  kv_txn *r = kvt_begin(f->s);
+  assert_string_equal(kvt_get(r, "n"), "1");
+  assert_string_equal(kvt_get(r, "m"), "1");
+  kvt_commit(r);
+}
+
 /* With locking reads the same race waits instead of failing. */
 typedef struct locking_read {
   kv_txn *t;
@@ -874,6 +916,7 @@ int main(void) {
       T(test_txn_write_too_old_moves_above_newer_version),
       T(test_txn_lost_update_is_impossible),
       T(test_txn_locking_read_waits_and_reads_latest),
+      T(test_txn_locking_read_after_read_sees_newer_commit),
       T(test_txn_deadlock_of_two),
       T(test_txn_deadlock_of_three),
       T(test_txn_deadlock_victim_rule),
