@@ -280,6 +280,17 @@ rocksdb_iterator_t *kv_engine_point_iter(kv_engine *e) {
   return rocksdb_create_iterator_cf(e->db, e->ro_point, e->cf_data);
 }
 
+rocksdb_iterator_t *kv_engine_point_iter_cached(kv_engine *e,
+                                                rocksdb_iterator_t **cache,
+                                                uint64_t *seq) {
+  uint64_t now = atomic_load(&e->write_seq);
+  if (*cache && *seq == now) return *cache;
+  if (*cache) rocksdb_iter_destroy(*cache);
+  *seq = now; /* read before creating: a later write makes it stale */
+  *cache = kv_engine_point_iter(e);
+  return *cache;
+}
+
 /* Makes every write completed so far durable, sharing the fsync. */
 static int engine_sync(kv_engine *e, char **errptr) {
   pthread_mutex_lock(&e->gmu);
@@ -316,6 +327,7 @@ int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
     /* RocksDB's in-memory WAL cannot SyncWAL(); its sync write is a no-op
     ** anyway. */
     rocksdb_write(e->db, e->wo_sync, b, &rerr);
+    atomic_fetch_add(&e->write_seq, 1);
     if (rerr) return engine_fail(errptr, rerr, "write failed");
     atomic_fetch_add(&e->wal_writes, 1);
     atomic_fetch_add(&e->wal_syncs, 1);
@@ -323,6 +335,7 @@ int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
   }
   rocksdb_write(e->db, e->wo[mode == KV_SYNC_OFF ? KV_SYNC_OFF : KV_SYNC_NORMAL],
                 b, &rerr);
+  atomic_fetch_add(&e->write_seq, 1);
   if (rerr) return engine_fail(errptr, rerr, "write failed");
   if (mode == KV_SYNC_OFF) return KV_OK;
   atomic_fetch_add(&e->wal_writes, 1);

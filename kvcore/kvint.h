@@ -202,6 +202,10 @@ typedef struct kv_engine {
   uint64_t synced;           /* writes known durable (gmu) */
   bool syncing;              /* an fsync is under way (gmu) */
   _Atomic uint64_t wal_writes, wal_syncs;
+  /* Bumped after every write is in the engine: an iterator created when it
+  ** read n sees everything a new one would see as long as it still reads
+  ** n, so point reads may reuse it (kv_engine_point_iter). */
+  _Atomic uint64_t write_seq;
 } kv_engine;
 
 int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
@@ -214,6 +218,13 @@ rocksdb_iterator_t *kv_engine_iter(kv_engine *e);
 ** memtables and files whose prefix bloom says the key is absent, and the
 ** iterator stops at the key's last version. */
 rocksdb_iterator_t *kv_engine_point_iter(kv_engine *e);
+/* A point iterator as fresh as kv_engine_point_iter()'s: *cache (with its
+** *seq) is reused when no write completed since it was made, else replaced.
+** The caller keeps it (destroy with rocksdb_iter_destroy) and must not use
+** it across a wait for other writers without calling this again. */
+rocksdb_iterator_t *kv_engine_point_iter_cached(kv_engine *e,
+                                                rocksdb_iterator_t **cache,
+                                                uint64_t *seq);
 int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
                     char **errptr);
 int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,
@@ -585,6 +596,8 @@ struct kv_txn {
   struct kv_iter *iters;   /* open iterators */
   kv_buf vbuf;             /* value returned by get */
   kv_buf kbuf;             /* scratch engine key */
+  rocksdb_iterator_t *pit; /* point-read iterator, reused while fresh */
+  uint64_t pit_seq;
   /* The last plain reads (key, value at read_ts), so that a locking read of
   ** a key just read (SQL: SELECT, then UPDATE) need not read it again. */
   struct {

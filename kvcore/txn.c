@@ -272,6 +272,7 @@ static void txn_free(kv_txn *t) {
   kv_spanset_free(&t->spans);
   kv_buf_free(&t->vbuf);
   kv_buf_free(&t->kbuf);
+  if (t->pit) rocksdb_iter_destroy(t->pit);
   for (int i = 0; i < KV_RECENT_READS; i++) {
     kv_buf_free(&t->recent[i].key);
     kv_buf_free(&t->recent[i].val);
@@ -532,14 +533,14 @@ int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
       return txn_nomem(t, errptr);
     return KV_OK;
   }
-  rocksdb_iterator_t *it = kv_engine_point_iter(&s->eng);
+  rocksdb_iterator_t *it =
+      kv_engine_point_iter_cached(&s->eng, &t->pit, &t->pit_seq);
   if (!it) return txn_nomem(t, errptr);
   const char *v;
   size_t vl;
   kv_ts vts;
   rc = kv_mvcc_get(it, &t->kbuf, key, klen, KV_TS_MAX, &v, &vl, &vts, errptr);
   if (rc == KV_OK && !kv_buf_set(&t->vbuf, v, vl)) rc = KV_NOMEM;
-  rocksdb_iter_destroy(it);
   if (rc == KV_NOMEM) return txn_nomem(t, errptr);
   if (rc != KV_OK && rc != KV_NOTFOUND)
     return kv_txn_die(t, rc, KV_RETRY_NONE, errptr, "%s",
@@ -582,14 +583,14 @@ int kv_txn_get(kv_txn *t, const void *key, size_t klen, int flags,
   kv_store *s = t->store;
   kv_span sp = {.start = key, .slen = klen};
   kv_txn_prepare_read(t, &sp, t->read_ts);
-  rocksdb_iterator_t *it = kv_engine_point_iter(&s->eng);
+  rocksdb_iterator_t *it =
+      kv_engine_point_iter_cached(&s->eng, &t->pit, &t->pit_seq);
   if (!it) return txn_nomem(t, errptr);
   const char *v;
   size_t vl;
   kv_ts vts;
   rc = kv_mvcc_get(it, &t->kbuf, key, klen, t->read_ts, &v, &vl, &vts, errptr);
   if (rc == KV_OK && !kv_buf_set(&t->vbuf, v, vl)) rc = KV_NOMEM;
-  rocksdb_iter_destroy(it);
   if (rc == KV_NOMEM) return txn_nomem(t, errptr);
   if (rc != KV_OK && rc != KV_NOTFOUND)
     return kv_txn_die(t, rc, KV_RETRY_NONE, errptr, "%s",

@@ -395,6 +395,25 @@ static void test_txn_locking_read_after_read_sees_newer_commit(void **state) {
   kvt_commit(r);
 }
 
+/* A commit below a reader's timestamp that lands after the reader's
+** previous read is seen by its next read (point reads reuse an engine
+** iterator only while no write completed since it was made). */
+static void test_txn_read_sees_commit_landing_below_it_later(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "x", "x0");
+  kv_txn *u = kvt_begin(f->s); /* older: commits below t's snapshot */
+  kv_txn *t = kvt_begin(f->s);
+  assert_string_equal(kvt_get(t, "x"), "x0");
+  kvt_put(u, "b", "1");
+  kv_ts uc;
+  KVT_OK(kv_txn_commit(u, &uc, errptr));
+  assert_true(kv_ts_cmp(uc, kv_txn_read_ts(t)) < 0);
+  const char *b = kvt_get(t, "b");
+  assert_non_null(b);
+  assert_string_equal(b, "1");
+  kvt_commit(t);
+}
+
 /* With locking reads the same race waits instead of failing. */
 typedef struct locking_read {
   kv_txn *t;
@@ -917,6 +936,7 @@ int main(void) {
       T(test_txn_lost_update_is_impossible),
       T(test_txn_locking_read_waits_and_reads_latest),
       T(test_txn_locking_read_after_read_sees_newer_commit),
+      T(test_txn_read_sees_commit_landing_below_it_later),
       T(test_txn_deadlock_of_two),
       T(test_txn_deadlock_of_three),
       T(test_txn_deadlock_victim_rule),
