@@ -34,8 +34,9 @@ TEST_HELPERS = unit-tests/kvtest.h
 SQLT_SRC  = $(sort $(wildcard sql-tests/test_*.c))
 SQLT_BIN  = $(SQLT_SRC:sql-tests/%.c=$(BUILD)/tests/%)
 # Concurrency tests: the ones `make tsan` runs.
-TSAN_TESTS = test_latch test_locktable test_txn test_scan test_stress \
-             test_clock test_store test_tscache test_hermitage test_sqlconc
+TSAN_TESTS = test_latch test_locktable test_txn test_prepare test_scan \
+             test_stress test_clock test_store test_tscache test_hermitage \
+             test_sqlconc
 
 .PHONY: all deps test asan tsan bench shell clean
 
@@ -92,7 +93,7 @@ $(BUILD)/tests/test_rowcodec: unit-tests/test_rowcodec.c ext/rowcodec.c ext/rowc
 
 $(BUILD)/tests/test_sqlconc: sql-tests/test_sqlconc.c sql-tests/sqltest.h unit-tests/histcheck.c $(EXT_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) -Isql-tests -Iunit-tests -o $@ $< unit-tests/histcheck.c $(EXT_LIB) $(TESTLIBS) $(LDLIBS)
+	$(CC) $(BASEFLAGS) -Isql-tests -Iunit-tests -Ikvcore -o $@ $< unit-tests/histcheck.c $(EXT_LIB) $(TESTLIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: sql-tests/%.c sql-tests/sqltest.h $(EXT_LIB)
 	@mkdir -p $(dir $@)

@@ -429,3 +429,68 @@ int mvcc_catalog_has_id(kv_store *s, uint64_t id, bool *alive, char **pzErr) {
   sqlite3_free(name);
   return rc;
 }
+
+/* ------------------------------------------------------------- sweep -- */
+
+/* Rows of dropped tables.  A transaction that wrote into a table while
+** another connection dropped it commits its rows after the drop's range
+** deletion; nothing can read them (ids are never reused), but they would
+** take space forever.  The sweep, run when a connection opens the store,
+** finds row ranges whose id is below the catalog's next id and not in the
+** catalog, all in one snapshot (a table created since has a higher id),
+** and deletes them. */
+int mvcc_catalog_sweep(kv_store *s, int *swept, char **pzErr) {
+  *swept = 0;
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.read_only = 1;
+  kv_txn *t = NULL;
+  char *err = NULL;
+  int krc = kv_txn_begin(s, &o, &t, &err);
+  if (krc) return kvrc(krc, err, pzErr);
+  const void *v;
+  size_t vl;
+  krc = kv_txn_get(t, next_id_key, 2, 0, &v, &vl, &err);
+  uint64_t next = krc == KV_OK && vl == 8 ? get_be64(v) : 1;
+  int rc = kvrc(krc, err, pzErr);
+  err = NULL;
+  uint64_t id = 1;
+  while (rc == SQLITE_OK && id < next) {
+    unsigned char lo[MVCC_KEY_PREFIX_LEN];
+    mvcc_row_prefix(lo, id);
+    kv_iter *it = NULL;
+    static const unsigned char end[1] = {MVCC_ROW_PREFIX + 1};
+    krc = kv_txn_scan(t, lo, sizeof lo, end, 1, 0, 1, &it, &err);
+    if (krc) {
+      rc = kvrc(krc, err, pzErr);
+      break;
+    }
+    krc = kv_iter_next(it, &err);
+    size_t kl = 0;
+    const unsigned char *k = krc == KV_OK ? kv_iter_key(it, &kl) : NULL;
+    uint64_t found = k && kl >= MVCC_KEY_PREFIX_LEN ? get_be64(k + 1) : next;
+    kv_iter_close(it);
+    if (krc != KV_OK) {
+      rc = kvrc(krc, err, pzErr); /* KV_NOTFOUND: no rows above */
+      break;
+    }
+    if (found >= next) break;
+    unsigned char ik[10];
+    id_key(ik, found);
+    krc = kv_txn_get(t, ik, sizeof ik, 0, &v, &vl, &err);
+    if (krc == KV_NOTFOUND) {
+      unsigned char a[MVCC_KEY_PREFIX_LEN], b[MVCC_KEY_PREFIX_LEN];
+      mvcc_row_prefix(a, found);
+      mvcc_row_prefix(b, found + 1);
+      kv_free(err);
+      err = NULL;
+      krc = kv_store_delete_range(s, a, sizeof a, b, sizeof b, &err);
+      if (krc == KV_OK) (*swept)++;
+    }
+    rc = kvrc(krc, err, pzErr);
+    err = NULL;
+    id = found + 1;
+  }
+  kv_txn_abort(t);
+  return rc;
+}

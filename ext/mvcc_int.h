@@ -123,6 +123,9 @@ int mvcc_catalog_has_id(kv_store *s, uint64_t id, bool *alive, char **pzErr);
 int mvcc_catalog_list(kv_store *s,
                       int (*fn)(void *ctx, const mvcc_catentry *e), void *ctx,
                       char **pzErr);
+/* Deletes the rows of dropped tables left by transactions that committed
+** into them after the drop; *swept counts the tables. */
+int mvcc_catalog_sweep(kv_store *s, int *swept, char **pzErr);
 /* Writes the 9-byte row-key prefix of table id into out. */
 void mvcc_row_prefix(unsigned char *out, uint64_t id);
 
