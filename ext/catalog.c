@@ -397,16 +397,21 @@ int mvcc_catalog_list(kv_store *s,
   return cat_run(s, list_body, &l, pzErr);
 }
 
+/* A read-only transaction: one snapshot of the catalog. */
+static int snapshot_begin(kv_store *s, kv_txn **t, char **err) {
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.read_only = 1;
+  return kv_txn_begin(s, &o, t, err);
+}
+
 /* The current name of table id, or NULL when it was dropped. */
 int mvcc_catalog_name_of(kv_store *s, uint64_t id, char **name,
                          char **pzErr) {
   *name = NULL;
-  kv_txn_options o;
-  kv_txn_options_init(&o);
-  o.read_only = 1;
   kv_txn *t = NULL;
   char *err = NULL;
-  int krc = kv_txn_begin(s, &o, &t, &err);
+  int krc = snapshot_begin(s, &t, &err);
   if (krc) return kvrc(krc, err, pzErr);
   unsigned char ik[10];
   id_key(ik, id);
@@ -441,12 +446,9 @@ int mvcc_catalog_has_id(kv_store *s, uint64_t id, bool *alive, char **pzErr) {
 ** and deletes them. */
 int mvcc_catalog_sweep(kv_store *s, int *swept, char **pzErr) {
   *swept = 0;
-  kv_txn_options o;
-  kv_txn_options_init(&o);
-  o.read_only = 1;
   kv_txn *t = NULL;
   char *err = NULL;
-  int krc = kv_txn_begin(s, &o, &t, &err);
+  int krc = snapshot_begin(s, &t, &err);
   if (krc) return kvrc(krc, err, pzErr);
   const void *v;
   size_t vl;

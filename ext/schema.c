@@ -165,6 +165,32 @@ static void first_word(const char *arg, char *out, size_t outsz) {
   out[n] = 0;
 }
 
+/* The next token of *p: a bare word (*w, *n its length), or *n = 0 for a
+** quoted string or identifier or a punctuation character, which are thus
+** never taken for keywords.  False at the end. */
+static bool next_word(const char **p, const char **w, size_t *n) {
+  const char *s = *p;
+  while (isspace((unsigned char)*s)) s++;
+  if (!*s) return false;
+  if (isalpha((unsigned char)*s) || *s == '_') {
+    *w = s;
+    while (isalnum((unsigned char)*s) || *s == '_') s++;
+    *n = (size_t)(s - *w);
+  } else { /* a quoted token or punctuation: a non-word */
+    char close = *s == '[' ? ']' : *s;
+    bool quoted = *s == '\'' || *s == '"' || *s == '`' || *s == '[';
+    s++;
+    if (quoted) {
+      while (*s && *s != close) s++;
+      if (*s) s++;
+    }
+    *w = s;
+    *n = 0;
+  }
+  *p = s;
+  return true;
+}
+
 /* Looks for keywords SQLite accepts but mvcc tables cannot honour, outside
 ** quoted strings and identifiers; returns the first one or NULL. */
 static const char *unsupported_keyword(const char *z) {
@@ -173,26 +199,12 @@ static const char *unsupported_keyword(const char *z) {
   static const char *const words[] = {"CHECK",         "REFERENCES", "FOREIGN",
                                       "GENERATED",     "AS",         "DEFAULT",
                                       "AUTOINCREMENT"};
-  const char *p = z;
-  while (*p) {
-    if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
-      char close = *p == '[' ? ']' : *p;
-      p++;
-      while (*p && *p != close) p++;
-      if (*p) p++;
-      continue;
-    }
-    if (isalpha((unsigned char)*p) || *p == '_') {
-      const char *s = p;
-      while (isalnum((unsigned char)*p) || *p == '_') p++;
-      size_t n = (size_t)(p - s);
-      for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (strlen(words[i]) == n && !sqlite3_strnicmp(s, words[i], (int)n))
-          return words[i];
-      continue;
-    }
-    p++;
-  }
+  const char *p = z, *w;
+  size_t n;
+  while (next_word(&p, &w, &n))
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+      if (strlen(words[i]) == n && !sqlite3_strnicmp(w, words[i], (int)n))
+        return words[i];
   return NULL;
 }
 
@@ -201,28 +213,14 @@ static const char *unsupported_keyword(const char *z) {
 ** conflict mode, and reports a plain INSERT as OR ABORT, so the table
 ** cannot tell when the column's default should apply. */
 static bool has_on_conflict(const char *z) {
-  const char *p = z;
-  bool after_on = false;
-  while (*p) {
-    if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
-      char close = *p == '[' ? ']' : *p;
-      p++;
-      while (*p && *p != close) p++;
-      if (*p) p++;
-      after_on = false;
-      continue;
-    }
-    if (isalpha((unsigned char)*p) || *p == '_') {
-      const char *s = p;
-      while (isalnum((unsigned char)*p) || *p == '_') p++;
-      int n = (int)(p - s);
-      if (after_on && n == 8 && !sqlite3_strnicmp(s, "CONFLICT", 8))
-        return true;
-      after_on = n == 2 && !sqlite3_strnicmp(s, "ON", 2);
-      continue;
-    }
-    if (!isspace((unsigned char)*p)) after_on = false;
-    p++;
+  const char *p = z, *w, *prev = NULL;
+  size_t n, prevn = 0;
+  while (next_word(&p, &w, &n)) {
+    if (n == 8 && !sqlite3_strnicmp(w, "CONFLICT", 8) && prevn == 2 &&
+        !sqlite3_strnicmp(prev, "ON", 2))
+      return true;
+    prev = w;
+    prevn = n;
   }
   return false;
 }
