@@ -769,7 +769,9 @@ static int build_probes(mvcc_cursor *c, mvcc_vtab *v, int neq, bool in,
     free_probes(cur, n);
     return rc;
   }
-  qsort(cur, (size_t)n, sizeof(mvcc_keybuf), probe_cmp);
+  /* A NULL among the = / IN values leaves no probes and cur NULL: qsort's
+  ** base must not be NULL even for zero elements (UBSan reports it). */
+  if (n > 1) qsort(cur, (size_t)n, sizeof(mvcc_keybuf), probe_cmp);
   int m = 0;
   for (int i = 0; i < n; i++) {
     if (m && probe_cmp(&cur[m - 1], &cur[i]) == 0) {
