@@ -28,7 +28,10 @@
 ** transaction of the connection (kv_txn_prepare: the validation, so every
 ** conflict reaches the user as a failed COMMIT); SQLite then commits its
 ** own btrees, and xCommit writes the prepared transactions, or xRollback
-** aborts them when SQLite's commit failed.  Later xSync calls are no-ops.  A retryable failure is returned as
+** aborts them when SQLite's commit failed.  When the transaction writes no
+** database file but the private temp schema, SQLite's commit cannot fail
+** that way, and xSync writes at once (the rows are not kept latched).
+** Later xSync calls are no-ops.  A retryable failure is returned as
 ** SQLITE_BUSY_SNAPSHOT: its primary code is SQLITE_BUSY, and unlike plain
 ** SQLITE_BUSY it makes SQLite roll the transaction back rather than keep it
 ** open for a retried COMMIT.  Inside BEGIN, a statement that hits a
@@ -374,6 +377,17 @@ void mvcc_txn_release(mvcc_txn *t) {
 
 /* ------------------------------------------------------------- hooks -- */
 
+/* Does the connection's transaction write a database file other than its
+** temp schema?  Then SQLite's own commit, after xSync, can still fail (a
+** file lock held by another connection). */
+static bool native_writes(sqlite3 *db) {
+  for (int i = 0;; i++) {
+    const char *name = sqlite3_db_name(db, i);
+    if (!name) return false;
+    if (i != 1 && sqlite3_txn_state(db, name) == SQLITE_TXN_WRITE) return true;
+  }
+}
+
 /* The first xSync prepares every SQL transaction of the connection: all
 ** that can fail (refresh, pushes) happens here and reaches the user as a
 ** failed COMMIT.  xCommit, after SQLite's own commit succeeded, writes
@@ -394,6 +408,21 @@ int mvcc_conn_sync(mvcc_conn *c, char **pzErr) {
     }
     /* SQLite now calls xRollback, which aborts them all. */
     return mvcc_txn_fail(sc, t->kv, krc, err, true, pzErr);
+  }
+  if (native_writes(c->db)) return SQLITE_OK; /* xCommit writes them */
+  /* Only the private temp schema has a write transaction: SQLite's own
+  ** commit cannot fail on another connection's lock, so write now rather
+  ** than keep the rows latched across it. */
+  for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
+    mvcc_txn *t = sc->cur;
+    if (!t || t->kind != MVCC_TXN_SQL || !t->prepared || !t->kv) continue;
+    char *err = NULL;
+    int krc = kv_txn_commit(t->kv, NULL, &err);
+    if (krc != KV_OK) return mvcc_txn_fail(sc, t->kv, krc, err, true, pzErr);
+    t->kv = NULL; /* freed by kvcore */
+    t->prepared = false;
+    t->committed = true;
+    sc->has_retry = false;
   }
   return SQLITE_OK;
 }
