@@ -260,6 +260,8 @@ fail:
 }
 
 void kv_engine_close(kv_engine *e) {
+  for (int i = 0; i < e->npit; i++) rocksdb_iter_destroy(e->pit_pool[i]);
+  e->npit = 0;
   if (e->db) {
     if (e->cf_meta) rocksdb_column_family_handle_destroy(e->cf_meta);
     if (e->cf_data) rocksdb_column_family_handle_destroy(e->cf_data);
@@ -286,9 +288,37 @@ rocksdb_iterator_t *kv_engine_point_iter_cached(kv_engine *e,
   uint64_t now = atomic_load(&e->write_seq);
   if (*cache && *seq == now) return *cache;
   if (*cache) rocksdb_iter_destroy(*cache);
+  *cache = NULL;
+  rocksdb_iterator_t *stale[KV_PIT_POOL];
+  int nstale = 0;
+  pthread_mutex_lock(&e->gmu);
+  while (e->npit > 0 && !*cache) {
+    e->npit--;
+    if (e->pit_pool_seq[e->npit] == now)
+      *cache = e->pit_pool[e->npit];
+    else
+      stale[nstale++] = e->pit_pool[e->npit];
+  }
+  pthread_mutex_unlock(&e->gmu);
+  for (int i = 0; i < nstale; i++) rocksdb_iter_destroy(stale[i]);
   *seq = now; /* read before creating: a later write makes it stale */
-  *cache = kv_engine_point_iter(e);
+  if (!*cache) *cache = kv_engine_point_iter(e);
   return *cache;
+}
+
+void kv_engine_point_iter_release(kv_engine *e, rocksdb_iterator_t *it,
+                                  uint64_t seq) {
+  if (!it) return;
+  if (seq == atomic_load(&e->write_seq)) {
+    pthread_mutex_lock(&e->gmu);
+    if (e->npit < KV_PIT_POOL) {
+      e->pit_pool[e->npit] = it;
+      e->pit_pool_seq[e->npit++] = seq;
+      it = NULL;
+    }
+    pthread_mutex_unlock(&e->gmu);
+  }
+  if (it) rocksdb_iter_destroy(it);
 }
 
 /* Makes every write completed so far durable, sharing the fsync. */

@@ -177,6 +177,8 @@ bool kv_buf_set_mvcc_key(kv_buf *b, const void *key, size_t klen, kv_ts ts);
 
 /* ------------------------------------------------------------ engine.c -- */
 
+#define KV_PIT_POOL 8
+
 typedef struct kv_engine {
   rocksdb_t *db;
   rocksdb_options_t *dbopts;
@@ -206,6 +208,11 @@ typedef struct kv_engine {
   ** read n sees everything a new one would see as long as it still reads
   ** n, so point reads may reuse it (kv_engine_point_iter). */
   _Atomic uint64_t write_seq;
+  /* Fresh point iterators handed back by ended transactions (gmu), so that
+  ** a run of short read transactions does not create one each. */
+  rocksdb_iterator_t *pit_pool[KV_PIT_POOL];
+  uint64_t pit_pool_seq[KV_PIT_POOL];
+  int npit;
 } kv_engine;
 
 int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
@@ -225,6 +232,10 @@ rocksdb_iterator_t *kv_engine_point_iter(kv_engine *e);
 rocksdb_iterator_t *kv_engine_point_iter_cached(kv_engine *e,
                                                 rocksdb_iterator_t **cache,
                                                 uint64_t *seq);
+/* Hands a cached point iterator back (it is kept for another transaction
+** while still fresh, else destroyed). */
+void kv_engine_point_iter_release(kv_engine *e, rocksdb_iterator_t *it,
+                                  uint64_t seq);
 int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
                     char **errptr);
 int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,

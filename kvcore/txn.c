@@ -272,7 +272,7 @@ static void txn_free(kv_txn *t) {
   kv_spanset_free(&t->spans);
   kv_buf_free(&t->vbuf);
   kv_buf_free(&t->kbuf);
-  if (t->pit) rocksdb_iter_destroy(t->pit);
+  kv_engine_point_iter_release(&t->store->eng, t->pit, t->pit_seq);
   for (int i = 0; i < KV_RECENT_READS; i++) {
     kv_buf_free(&t->recent[i].key);
     kv_buf_free(&t->recent[i].val);

@@ -414,6 +414,26 @@ static void test_txn_read_sees_commit_landing_below_it_later(void **state) {
   kvt_commit(t);
 }
 
+/* The same across transactions: an ended transaction's iterator is kept
+** for the next one only while no write has completed since. */
+static void test_txn_next_txn_sees_commit_after_previous_read(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "x", "x0");
+  kv_txn *u = kvt_begin(f->s);
+  kv_txn *a = kvt_begin(f->s);
+  assert_string_equal(kvt_get(a, "x"), "x0");
+  kvt_commit(a); /* its iterator is handed back */
+  kvt_put(u, "b", "1");
+  kvt_commit(u);
+  for (int i = 0; i < 3; i++) {
+    kv_txn *b = kvt_begin(f->s);
+    const char *v = kvt_get(b, "b");
+    assert_non_null(v);
+    assert_string_equal(v, "1");
+    kvt_commit(b);
+  }
+}
+
 /* With locking reads the same race waits instead of failing. */
 typedef struct locking_read {
   kv_txn *t;
@@ -937,6 +957,7 @@ int main(void) {
       T(test_txn_locking_read_waits_and_reads_latest),
       T(test_txn_locking_read_after_read_sees_newer_commit),
       T(test_txn_read_sees_commit_landing_below_it_later),
+      T(test_txn_next_txn_sees_commit_after_previous_read),
       T(test_txn_deadlock_of_two),
       T(test_txn_deadlock_of_three),
       T(test_txn_deadlock_victim_rule),
