@@ -122,7 +122,8 @@ test: all
 	@./sql-tests/run-examples $(BUILD)
 
 # asan: the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
-# (the sqlite3 shell they start loads the plain build of the extension).
+# (the sqlite3 shell the C drivers start loads the plain build of the
+# extension; the SQL scripts run with the instrumented one).
 asan: deps $(EXT_SO)
 	$(MAKE) BUILD=build/asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
@@ -131,6 +132,11 @@ asan: deps $(EXT_SO)
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  KV_TEST_SCALE=0.3 ./unit-tests/run-tests build/asan/tests \
 	  $(TEST_BIN:$(BUILD)/tests/%=%) $(SQLT_BIN:$(BUILD)/tests/%=%)
+	@# The SQL scripts with the instrumented extension loaded into the
+	@# (uninstrumented) sqlite3 shell; the shell's own leaks are not ours.
+	@LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
+	  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ./sql-tests/run-sql-tests build/asan
 
 # tsan: the concurrency tests under ThreadSanitizer.
 tsan: deps $(EXT_SO)
