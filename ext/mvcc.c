@@ -32,8 +32,9 @@ SQLITE_EXTENSION_INIT1
 
 #include <string.h>
 
-/* mvcc_attach([dir]): declares the tables of a store in temp; returns the
-** number of tables declared. */
+/* mvcc_attach([dir]): declares the tables of a store in temp that are not
+** declared yet; returns how many it declared.  A name temp already uses for
+** something else (a temp table of the application's) is an error. */
 static void attach_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   mvcc_conn *c = sqlite3_user_data(ctx);
   const char *dir = argc > 0 ? (const char *)sqlite3_value_text(argv[0]) : NULL;
@@ -57,14 +58,15 @@ static void attach_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       c->dflt_err = NULL;
     }
   }
-  if (rc == SQLITE_OK) rc = mvcc_declare_store_tables(sc, &err);
+  int declared = 0;
+  if (rc == SQLITE_OK) rc = mvcc_declare_store_tables(sc, true, &declared, &err);
   if (rc) {
     sqlite3_result_error(ctx, err ? err : sqlite3_errstr(rc), -1);
     sqlite3_result_error_code(ctx, rc);
     sqlite3_free(err);
     return;
   }
-  sqlite3_result_int(ctx, 1);
+  sqlite3_result_int(ctx, declared);
 }
 
 static bool already_loaded(sqlite3 *db) {
@@ -132,7 +134,7 @@ int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
   sqlite3_free(path);
   if (rc == SQLITE_OK) {
     c->dflt = sc;
-    rc = mvcc_declare_store_tables(sc, &err);
+    rc = mvcc_declare_store_tables(sc, false, NULL, &err);
     if (rc != SQLITE_OK) {
       *pzErrMsg = err;
       return rc;

@@ -226,8 +226,11 @@ void mvcc_note_failure(mvcc_sconn *sc);
 
 extern const sqlite3_module mvcc_module;
 extern const sqlite3_module mvcc_marker_module;
-/* Declares every table of sc's store in the connection's temp schema. */
-int mvcc_declare_store_tables(mvcc_sconn *sc, char **pzErr);
+/* Declares every table of sc's store in the connection's temp schema that
+** is not declared there yet; *declared (if not NULL) counts them.  strict:
+** a name temp already uses for something else is an error (else skipped). */
+int mvcc_declare_store_tables(mvcc_sconn *sc, bool strict, int *declared,
+                              char **pzErr);
 
 /* ------------------------------------------------------------- stats.c -- */
 
