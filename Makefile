@@ -34,7 +34,7 @@ TEST_HELPERS = unit-tests/kvtest.h
 SQLT_SRC  = $(sort $(wildcard sql-tests/test_*.c))
 SQLT_BIN  = $(SQLT_SRC:sql-tests/%.c=$(BUILD)/tests/%)
 # Concurrency tests: the ones `make tsan` runs.
-TSAN_TESTS = test_latch test_locktable test_txn test_prepare test_scan \
+TSAN_TESTS = test_latch test_locktable test_txn test_scan \
              test_stress test_clock test_store test_tscache test_hermitage \
              test_sqlconc
 

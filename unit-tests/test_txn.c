@@ -6,7 +6,9 @@
 ** updates, deadlocks of two and three, lock timeouts, aborts that wake
 ** waiters, savepoints, and retries that never wait on their own past; a
 ** lock wait well past 1.25 s (a seed project crashed there) that ends in a
-** commit, the waiter asleep throughout and its transaction intact.
+** commit, the waiter asleep throughout and its transaction intact; the
+** read paths that reuse an earlier read or engine iterator; and two-phase
+** commit (kv_txn_prepare).
 **
 ** Waiting is observed, never assumed: a test that needs "T2 is now queued"
 ** polls the lock table's introspection until T2 shows up as a waiter.
@@ -939,6 +941,181 @@ static void test_txn_long_lock_wait_then_commit(void **state) {
   assert_int_equal(st.deadlocks, st0.deadlocks);
 }
 
+/* ------------------------------------------- two-phase commit -- */
+
+/* kv_txn_prepare: everything that can fail fails there; a prepared
+** transaction is invisible until committed, nobody can abort it, readers of
+** its keys above its timestamp wait for it (readers below do not), and an
+** abort after prepare leaves no versions, locks or latches behind. */
+
+static void test_prepare_then_commit(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "k", "old");
+  kv_txn *before = kvt_begin(f->s); /* reads below the commit */
+  kv_txn *t = kvt_begin(f->s);
+  kvt_put(t, "k", "new");
+  kvt_put(t, "j", "also");
+  KVT_OK(kv_txn_prepare(t, errptr));
+  KVT_OK(kv_txn_prepare(t, errptr)); /* twice: a no-op */
+  /* Prepared: no more reads or writes on it. */
+  KVT_RC(KV_INVALID, kv_txn_put(t, "x", 1, "y", 1, errptr));
+  const void *v;
+  size_t n;
+  KVT_RC(KV_INVALID, kv_txn_get(t, "k", 1, 0, &v, &n, errptr));
+  /* Its effects are invisible, and a reader below it does not wait. */
+  assert_string_equal(kvt_get(before, "k"), "old");
+  assert_null(kvt_get(before, "j"));
+  kv_ts cts;
+  KVT_OK(kv_txn_commit(t, &cts, errptr));
+  assert_true(kv_ts_cmp(kv_txn_read_ts(before), cts) < 0);
+  assert_string_equal(kvt_get(before, "k"), "old"); /* still its snapshot */
+  kvt_commit(before);
+  kv_txn *after = kvt_begin(f->s);
+  assert_string_equal(kvt_get(after, "k"), "new");
+  assert_string_equal(kvt_get(after, "j"), "also");
+  kvt_commit(after);
+}
+
+static void test_prepare_then_abort_leaves_nothing(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "k", "old");
+  kv_txn *t = kvt_begin(f->s);
+  kvt_put(t, "k", "never");
+  KVT_OK(kv_txn_lock(t, "l", 1, errptr));
+  KVT_OK(kv_txn_prepare(t, errptr));
+  kv_txn_abort(t);
+  /* Locks are free at once (no wait allowed) and latches are gone (a new
+  ** reader above the aborted timestamp would hang on one). */
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.lock_timeout_ms = 0;
+  kv_txn *w = NULL;
+  KVT_OK(kv_txn_begin(f->s, &o, &w, errptr));
+  assert_string_equal(kvt_get(w, "k"), "old");
+  kvt_put(w, "k", "later");
+  KVT_OK(kv_txn_lock(w, "l", 1, errptr));
+  kvt_commit(w);
+  kv_txn *r = kvt_begin(f->s);
+  assert_string_equal(kvt_get(r, "k"), "later");
+  kvt_commit(r);
+}
+
+/* What can fail fails at prepare: here the read refresh. */
+static void test_prepare_fails_on_refresh(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "a", "1");
+  kv_txn *t = kvt_begin(f->s);
+  assert_string_equal(kvt_get(t, "a"), "1");
+  kv_txn *u = kvt_begin(f->s);
+  kvt_put(u, "a", "2");
+  kvt_commit(u);
+  kv_txn *r = kvt_begin(f->s); /* a read of "b" above t pushes t */
+  assert_null(kvt_get(r, "b"));
+  kvt_commit(r);
+  kvt_put(t, "b", "x");
+  KVT_RC(KV_RETRY, kv_txn_prepare(t, errptr));
+  assert_int_equal(kv_txn_retry_reason(t), KV_RETRY_READ_REFRESH);
+  KVT_RC(KV_RETRY, kv_txn_commit(t, NULL, errptr)); /* dead stays dead */
+  kv_txn_abort(t);
+  kv_txn *c = kvt_begin(f->s);
+  assert_null(kvt_get(c, "b"));
+  kvt_commit(c);
+}
+
+/* Unprepare: back to an ordinary transaction that may go on writing. */
+static void test_unprepare_goes_on(void **state) {
+  fixture *f = *state;
+  kv_txn *t = kvt_begin(f->s);
+  kvt_put(t, "a", "1");
+  KVT_OK(kv_txn_prepare(t, errptr));
+  kv_txn_unprepare(t);
+  kv_txn *r = kvt_begin(f->s); /* no latch is left to wait on */
+  assert_null(kvt_get(r, "a"));
+  kvt_commit(r);
+  kvt_put(t, "b", "2");
+  kvt_commit(t);
+  kv_txn *c = kvt_begin(f->s);
+  assert_string_equal(kvt_get(c, "a"), "1");
+  assert_string_equal(kvt_get(c, "b"), "2");
+  kvt_commit(c);
+}
+
+/* A read-only transaction, and one that only locked keys, prepare too. */
+static void test_prepare_without_writes(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "k", "v");
+  kv_txn *t = kvt_begin(f->s);
+  assert_string_equal(kvt_get(t, "k"), "v");
+  KVT_OK(kv_txn_lock(t, "k", 1, errptr));
+  KVT_OK(kv_txn_prepare(t, errptr));
+  /* Cannot be aborted by priority now: a high-priority writer queues. */
+  kvt_commit(t);
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.read_only = true;
+  kv_txn *ro = NULL;
+  KVT_OK(kv_txn_begin(f->s, &o, &ro, errptr));
+  assert_string_equal(kvt_get(ro, "k"), "v");
+  KVT_OK(kv_txn_prepare(ro, errptr));
+  kvt_commit(ro);
+}
+
+/* A read of one key in a transaction of its own, in another thread. */
+typedef struct bg_get {
+  kv_store *s;
+  const char *key;
+  _Atomic int done;
+  char value[64];
+  pthread_t th;
+} bg_get;
+
+static void *bg_get_main(void *arg) {
+  bg_get *b = arg;
+  kv_txn *t = kvt_begin(b->s);
+  const char *v = kvt_get(t, b->key);
+  snprintf(b->value, sizeof b->value, "%.63s", v ? v : "(none)");
+  kvt_commit(t);
+  atomic_store(&b->done, 1);
+  return NULL;
+}
+
+/* Readers above a prepared transaction's timestamp wait for its outcome
+** (the value they would see is being decided), then see it; a writer of
+** higher priority cannot abort it and queues instead. */
+static void test_prepared_blocks_later_readers_and_pushers(void **state) {
+  fixture *f = *state;
+  kvt_put1(f->s, "k", "old");
+  kv_txn *t = kvt_begin(f->s);
+  kvt_put(t, "k", "new");
+  KVT_OK(kv_txn_prepare(t, errptr));
+  bg_get rd = {.s = f->s, .key = "k"};
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.priority = KV_PRIORITY_HIGH;
+  bg_put wr = {.s = f->s, .k = "k", .v = "bg"};
+  KVT_OK(kv_txn_begin(f->s, &o, &wr.t, errptr));
+  assert_int_equal(pthread_create(&rd.th, NULL, bg_get_main, &rd), 0);
+  bg_start(&wr);
+  /* Both are still waiting after a while (a fast wrong answer would have
+  ** returned "old", or aborted t, by now). */
+  uint64_t t0 = kvt_now_ns();
+  while (kvt_now_ns() - t0 < 200ULL * 1000000ULL) {
+    assert_int_equal(atomic_load(&rd.done), 0);
+    usleep(10000);
+  }
+  kv_ts tc;
+  KVT_OK(kv_txn_commit(t, &tc, errptr)); /* the writer did not abort it */
+  pthread_join(rd.th, NULL);
+  bg_join(&wr);
+  assert_string_equal(rd.value, "new");
+  assert_int_equal(wr.put_rc, KV_OK);
+  assert_int_equal(wr.commit_rc, KV_OK);
+  assert_true(kv_ts_cmp(tc, wr.cts) < 0); /* it queued behind t */
+  kv_txn *c = kvt_begin(f->s);
+  assert_string_equal(kvt_get(c, "k"), "bg");
+  kvt_commit(c);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -958,6 +1135,12 @@ int main(void) {
       T(test_txn_locking_read_after_read_sees_newer_commit),
       T(test_txn_read_sees_commit_landing_below_it_later),
       T(test_txn_next_txn_sees_commit_after_previous_read),
+      T(test_prepare_then_commit),
+      T(test_prepare_then_abort_leaves_nothing),
+      T(test_prepare_fails_on_refresh),
+      T(test_prepare_without_writes),
+      T(test_unprepare_goes_on),
+      T(test_prepared_blocks_later_readers_and_pushers),
       T(test_txn_deadlock_of_two),
       T(test_txn_deadlock_of_three),
       T(test_txn_deadlock_victim_rule),
