@@ -41,6 +41,10 @@ static uint64_t get_be64(const unsigned char *p) {
   return v;
 }
 
+uint64_t mvcc_row_table_id(const unsigned char *key) {
+  return get_be64(key + 1);
+}
+
 void mvcc_row_prefix(unsigned char *out, uint64_t id) {
   out[0] = MVCC_ROW_PREFIX;
   put_be64(out + 1, id);
@@ -470,7 +474,7 @@ int mvcc_catalog_sweep(kv_store *s, int *swept, char **pzErr) {
     krc = kv_iter_next(it, &err);
     size_t kl = 0;
     const unsigned char *k = krc == KV_OK ? kv_iter_key(it, &kl) : NULL;
-    uint64_t found = k && kl >= MVCC_KEY_PREFIX_LEN ? get_be64(k + 1) : next;
+    uint64_t found = k && kl >= MVCC_KEY_PREFIX_LEN ? mvcc_row_table_id(k) : next;
     kv_iter_close(it);
     if (krc != KV_OK) {
       rc = kvrc(krc, err, pzErr); /* KV_NOTFOUND: no rows above */

@@ -82,10 +82,8 @@ int mvcc_kv_error(int kvrc, const char *msg, bool at_commit, char **pzErr) {
 static char *key_owner(kv_store *s, const unsigned char *k, size_t kl) {
   if (kl < MVCC_KEY_PREFIX_LEN || k[0] != MVCC_ROW_PREFIX)
     return sqlite3_mprintf("the store's catalog");
-  uint64_t id = 0;
-  for (int i = 1; i < MVCC_KEY_PREFIX_LEN; i++) id = id << 8 | k[i];
   char *name = NULL, *err = NULL;
-  mvcc_catalog_name_of(s, id, &name, &err);
+  mvcc_catalog_name_of(s, mvcc_row_table_id(k), &name, &err);
   sqlite3_free(err);
   char *r = name ? sqlite3_mprintf("a row of %s", name)
                  : sqlite3_mprintf("a row of a dropped table");
@@ -377,6 +375,19 @@ void mvcc_txn_release(mvcc_txn *t) {
 
 /* ------------------------------------------------------------- hooks -- */
 
+/* Writes sc's prepared SQL transaction, if it has one (KV_OK if not). */
+static int write_prepared(mvcc_sconn *sc, char **err) {
+  mvcc_txn *t = sc->cur;
+  if (!t || t->kind != MVCC_TXN_SQL || !t->prepared || !t->kv) return KV_OK;
+  int krc = kv_txn_commit(t->kv, NULL, err);
+  if (krc != KV_OK) return krc;
+  t->kv = NULL; /* freed by kvcore */
+  t->prepared = false;
+  t->committed = true;
+  sc->has_retry = false;
+  return KV_OK;
+}
+
 /* Does the connection's transaction write a database file other than its
 ** temp schema?  Then SQLite's own commit, after xSync, can still fail (a
 ** file lock held by another connection). */
@@ -415,14 +426,9 @@ int mvcc_conn_sync(mvcc_conn *c, char **pzErr) {
   ** than keep the rows latched across it. */
   for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
     mvcc_txn *t = sc->cur;
-    if (!t || t->kind != MVCC_TXN_SQL || !t->prepared || !t->kv) continue;
     char *err = NULL;
-    int krc = kv_txn_commit(t->kv, NULL, &err);
+    int krc = write_prepared(sc, &err);
     if (krc != KV_OK) return mvcc_txn_fail(sc, t->kv, krc, err, true, pzErr);
-    t->kv = NULL; /* freed by kvcore */
-    t->prepared = false;
-    t->committed = true;
-    sc->has_retry = false;
   }
   return SQLITE_OK;
 }
@@ -445,15 +451,9 @@ void mvcc_conn_resume(mvcc_conn *c) {
 ** next statement, so that it is not lost silently. */
 static void commit_prepared(mvcc_conn *c) {
   for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
-    mvcc_txn *t = sc->cur;
-    if (!t || t->kind != MVCC_TXN_SQL || !t->prepared || !t->kv) continue;
     char *err = NULL;
-    int krc = kv_txn_commit(t->kv, NULL, &err);
-    if (krc == KV_OK) {
-      t->kv = NULL; /* freed by kvcore */
-      t->committed = true;
-      sc->has_retry = false;
-    } else if (!c->commit_err) {
+    int krc = write_prepared(sc, &err);
+    if (krc != KV_OK && !c->commit_err) {
       c->commit_err = sqlite3_mprintf(
           "mvcc: the last COMMIT failed after SQLite committed; its writes "
           "to the store in %s were lost: %s",

@@ -126,6 +126,8 @@ int mvcc_catalog_list(kv_store *s,
 /* Deletes the rows of dropped tables left by transactions that committed
 ** into them after the drop; *swept counts the tables. */
 int mvcc_catalog_sweep(kv_store *s, int *swept, char **pzErr);
+/* The table id of a row key (at least MVCC_KEY_PREFIX_LEN bytes). */
+uint64_t mvcc_row_table_id(const unsigned char *key);
 /* Writes the 9-byte row-key prefix of table id into out. */
 void mvcc_row_prefix(unsigned char *out, uint64_t id);
 

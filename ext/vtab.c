@@ -228,36 +228,28 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
   bool dropped = false;
   if (rc == SQLITE_OK) {
     bool readonly = sqlite3_db_readonly(db, "main") == 1;
-    if (create && readonly) {
-      /* A read-only connection declares the store's tables but creates
-      ** none. */
+    if (create && !readonly) {
+      rc = mvcc_catalog_create(sc->store, d->name, d->args, &id, pzErr);
+    } else {
+      /* The table must exist as defined.  A read-only connection declares
+      ** the store's tables but creates none.  Reconnecting a declaration
+      ** (SQLite reloads a temp schema after a rollback, for one) when the
+      ** store no longer has this table, or has another table of that name
+      ** now, connects it as a dropped table: every use says so, and DROP
+      ** TABLE only removes the declaration, never the other table. */
       bool found = false;
       mvcc_catentry e;
       rc = mvcc_catalog_get(sc->store, d->name, &found, &e, pzErr);
-      if (rc == SQLITE_OK && (!found || strcmp(e.args, d->args) != 0)) {
+      bool same = rc == SQLITE_OK && found && strcmp(e.args, d->args) == 0;
+      if (same) id = e.id;
+      mvcc_catentry_clear(&e);
+      if (rc == SQLITE_OK && !same && create) {
         *pzErr = sqlite3_mprintf("attempt to write a readonly database (the "
                                  "connection is read-only: it cannot create "
                                  "mvcc tables)");
         rc = SQLITE_READONLY;
       }
-      if (rc == SQLITE_OK) id = e.id;
-      mvcc_catentry_clear(&e);
-    } else if (create) {
-      rc = mvcc_catalog_create(sc->store, d->name, d->args, &id, pzErr);
-    } else {
-      /* Reconnecting a declaration (SQLite reloads a temp schema after a
-      ** rollback, for one).  If the store no longer has this table, or has
-      ** another table of that name now, the declaration connects as a
-      ** dropped table: every use says so, and DROP TABLE only removes the
-      ** declaration, never the other table. */
-      bool found = false;
-      mvcc_catentry e;
-      rc = mvcc_catalog_get(sc->store, d->name, &found, &e, pzErr);
-      if (rc == SQLITE_OK) {
-        dropped = !found || strcmp(e.args, d->args) != 0;
-        if (!dropped) id = e.id;
-      }
-      mvcc_catentry_clear(&e);
+      dropped = rc == SQLITE_OK && !same;
     }
   }
   if (rc == SQLITE_OK) rc = sqlite3_declare_vtab(db, d->declare);
