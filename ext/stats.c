@@ -195,6 +195,9 @@ static int statsFilter(sqlite3_vtab_cursor *cur, int idxNum,
           {"locks_held", st.locks_held},
           {"tscache_entries", st.tscache_entries},
           {"tscache_bytes", st.tscache_bytes},
+          {"wal_writes", st.wal_writes},
+          {"wal_syncs", st.wal_syncs},
+          {"commits_ingested", st.commits_ingested},
       };
       for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         stats_row *r = stats_add(c);

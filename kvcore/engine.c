@@ -27,6 +27,17 @@
 ** write thread groups those).  A commit calls this under its latches, so
 ** no reader sees its writes before they are durable.  kvcore counts the WAL
 ** writes and fsyncs itself (kv_stats).
+**
+** Large commits (kv_options.ingest_bytes) skip the WAL and the memtable:
+** their rows are written, in key order, to one SST file in <store>/ingest/,
+** which RocksDB then links into the LSM tree under one MANIFEST record
+** (CockroachDB's AddSSTable does the same for bulk writes).  Ingestion is
+** all or nothing across a crash and fsyncs the file, so the commit is
+** durable at every level; the WAL is synced first, so no earlier commit
+** can be lost by a crash that keeps this one.  A file left by a crash
+** before its ingestion is removed when the store opens.  The batch path
+** would hold the rows three times at once (write buffer, WriteBatch,
+** memtable); this one holds them once.
 */
 #include "kvint.h"
 
@@ -36,8 +47,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define KV_FORMAT_KEY "kvcore.format"
+#define KV_INGEST_DIR "ingest"
 #define KV_FORMAT_VERSION "1"
 
 int kv_engine_code(const char *m) {
@@ -78,6 +91,8 @@ static int dir_state(const char *path, bool *has_current) {
 }
 
 static void engine_free_opts(kv_engine *e) {
+  free(e->ingest_dir);
+  e->ingest_dir = NULL;
   if (e->ro) rocksdb_readoptions_destroy(e->ro);
   if (e->ro_point) rocksdb_readoptions_destroy(e->ro_point);
   for (int i = 0; i < 3; i++)
@@ -154,6 +169,29 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   rocksdb_writeoptions_disable_WAL(e->wo[KV_SYNC_OFF], 1);
   atomic_store(&e->sync_mode, (int)o->synchronous);
   rocksdb_writeoptions_set_sync(e->wo_sync, 1);
+  return KV_OK;
+}
+
+/* <path>/ingest/, emptied: a file still there was never ingested (a crash
+** or a failed commit came first), so nothing refers to it. */
+static int ingest_dir_init(kv_engine *e, const char *path, const kv_options *o,
+                           char **errptr) {
+  size_t n = strlen(path) + sizeof("/" KV_INGEST_DIR);
+  if (!(e->ingest_dir = malloc(n)))
+    return kv_err(errptr, KV_NOMEM, "out of memory");
+  snprintf(e->ingest_dir, n, "%s/" KV_INGEST_DIR, path);
+  e->ingest_bytes = o->ingest_bytes;
+  DIR *d = opendir(e->ingest_dir);
+  if (!d) return KV_OK; /* made by the first large commit */
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (de->d_name[0] == '.') continue;
+    char f[4096];
+    if (snprintf(f, sizeof f, "%s/%s", e->ingest_dir, de->d_name) <
+        (int)sizeof f)
+      unlink(f);
+  }
+  closedir(d);
   return KV_OK;
 }
 
@@ -252,6 +290,7 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
   }
   free(fmt);
   if (rc) goto fail;
+  if (!in_memory && (rc = ingest_dir_init(e, path, o, errptr))) goto fail;
   return KV_OK;
 
 fail:
@@ -372,6 +411,90 @@ int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
   return mode == KV_SYNC_FULL ? engine_sync(e, errptr) : KV_OK;
 }
 
+/* ------------------------------------------------- large commits -- */
+
+struct kv_sst {
+  rocksdb_envoptions_t *eo;
+  rocksdb_sstfilewriter_t *w;
+  char *path;
+};
+
+bool kv_engine_ingests(kv_engine *e, size_t bytes) {
+  return e->ingest_dir && e->ingest_bytes && bytes >= e->ingest_bytes &&
+         atomic_load(&e->sync_mode) != KV_SYNC_OFF;
+}
+
+int kv_engine_sst_open(kv_engine *e, uint64_t id, kv_sst **out,
+                       char **errptr) {
+  *out = NULL;
+  kv_sst *f = calloc(1, sizeof(*f));
+  size_t n = strlen(e->ingest_dir) + 32;
+  if (!f || !(f->path = malloc(n)) || !(f->eo = rocksdb_envoptions_create())) {
+    kv_engine_sst_free(f);
+    return kv_err(errptr, KV_NOMEM, "out of memory");
+  }
+  snprintf(f->path, n, "%s/%llu.sst", e->ingest_dir, (unsigned long long)id);
+  if (mkdir(e->ingest_dir, 0755) != 0 && errno != EEXIST) {
+    int rc = kv_err(errptr, KV_IOERR, "cannot create %s: %s", e->ingest_dir,
+                    strerror(errno));
+    kv_engine_sst_free(f);
+    return rc;
+  }
+  /* The data family's options: same comparator, table format and blooms. */
+  f->w = rocksdb_sstfilewriter_create(f->eo, e->cfopts_data);
+  char *rerr = NULL;
+  if (f->w) rocksdb_sstfilewriter_open(f->w, f->path, &rerr);
+  if (!f->w || rerr) {
+    int rc = f->w ? engine_fail(errptr, rerr, "cannot create a commit file")
+                  : kv_err(errptr, KV_NOMEM, "out of memory");
+    kv_engine_sst_free(f);
+    return rc;
+  }
+  *out = f;
+  return KV_OK;
+}
+
+int kv_engine_sst_put(kv_sst *f, const char *key, size_t klen,
+                      const char *val, size_t vlen, char **errptr) {
+  char *rerr = NULL;
+  rocksdb_sstfilewriter_put(f->w, key, klen, val, vlen, &rerr);
+  return rerr ? engine_fail(errptr, rerr, "cannot write a commit file")
+              : KV_OK;
+}
+
+int kv_engine_sst_finish(kv_sst *f, char **errptr) {
+  char *rerr = NULL;
+  rocksdb_sstfilewriter_finish(f->w, &rerr); /* fsyncs the file */
+  return rerr ? engine_fail(errptr, rerr, "cannot write a commit file")
+              : KV_OK;
+}
+
+int kv_engine_ingest(kv_engine *e, kv_sst *f, char **errptr) {
+  int rc = engine_sync(e, errptr); /* the commits before this one first */
+  if (rc) return rc;
+  rocksdb_ingestexternalfileoptions_t *io =
+      rocksdb_ingestexternalfileoptions_create();
+  if (!io) return kv_err(errptr, KV_NOMEM, "out of memory");
+  rocksdb_ingestexternalfileoptions_set_move_files(io, 1);
+  const char *files[1] = {f->path};
+  char *rerr = NULL;
+  rocksdb_ingest_external_file_cf(e->db, e->cf_data, files, 1, io, &rerr);
+  rocksdb_ingestexternalfileoptions_destroy(io);
+  atomic_fetch_add(&e->write_seq, 1);
+  if (rerr) return engine_fail(errptr, rerr, "ingesting the commit failed");
+  atomic_fetch_add(&e->ingests, 1);
+  return KV_OK;
+}
+
+void kv_engine_sst_free(kv_sst *f) {
+  if (!f) return;
+  if (f->w) rocksdb_sstfilewriter_destroy(f->w);
+  if (f->eo) rocksdb_envoptions_destroy(f->eo);
+  if (f->path) unlink(f->path); /* ingested: RocksDB has its own link */
+  free(f->path);
+  free(f);
+}
+
 int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,
                        size_t *plen, char **errptr) {
   char *rerr = NULL;
@@ -419,7 +542,9 @@ int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,
   return rc;
 }
 
-void kv_engine_wal_stats(kv_engine *e, uint64_t *writes, uint64_t *syncs) {
+void kv_engine_wal_stats(kv_engine *e, uint64_t *writes, uint64_t *syncs,
+                         uint64_t *ingests) {
   *writes = atomic_load(&e->wal_writes);
   *syncs = atomic_load(&e->wal_syncs);
+  *ingests = atomic_load(&e->ingests);
 }

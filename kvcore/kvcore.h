@@ -111,6 +111,11 @@ typedef struct kv_options {
                              ** read spans are condensed into wider ones */
   size_t cache_bytes;        /* default 32 MiB: RocksDB block cache */
   size_t write_buffer_bytes; /* default 32 MiB: RocksDB memtable size */
+  size_t ingest_bytes;       /* default 4 MiB: a commit writing at least this
+                             ** much is written as one SST file ingested into
+                             ** the store rather than through the WAL and
+                             ** memtable (on-disk stores, synchronous full or
+                             ** normal); 0: never */
   /* Wall clock in nanoseconds since the epoch; NULL means CLOCK_REALTIME.
   ** Tests inject a manual clock here. */
   uint64_t (*wall_clock)(void *ctx);
@@ -209,6 +214,8 @@ typedef struct kv_stats {
   uint64_t wal_writes;             /* RocksDB: write-ahead log writes */
   uint64_t wal_syncs;              /* ... and fsyncs: fewer than commits when
                                    ** concurrent commits share them */
+  uint64_t commits_ingested;       /* large commits written as ingested
+                                   ** files (kv_options.ingest_bytes) */
 } kv_stats;
 void kv_store_stats(kv_store *store, kv_stats *out);
 

@@ -203,7 +203,9 @@ typedef struct kv_engine {
   uint64_t written;          /* writes completed (gmu) */
   uint64_t synced;           /* writes known durable (gmu) */
   bool syncing;              /* an fsync is under way (gmu) */
-  _Atomic uint64_t wal_writes, wal_syncs;
+  _Atomic uint64_t wal_writes, wal_syncs, ingests;
+  char *ingest_dir;          /* <store>/ingest, NULL for in-memory stores */
+  size_t ingest_bytes;       /* commits this large are ingested files */
   /* Bumped after every write is in the engine: an iterator created when it
   ** read n sees everything a new one would see as long as it still reads
   ** n, so point reads may reuse it (kv_engine_point_iter). */
@@ -238,14 +240,32 @@ void kv_engine_point_iter_release(kv_engine *e, rocksdb_iterator_t *it,
                                   uint64_t seq);
 int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
                     char **errptr);
+/* Large commits, written as an SST file and ingested (see engine.c).
+** kv_engine_ingests: whether a commit of about `bytes` goes this way. */
+typedef struct kv_sst kv_sst;
+bool kv_engine_ingests(kv_engine *e, size_t bytes);
+/* A new file for transaction id; *out is the caller's (kv_engine_sst_free). */
+int kv_engine_sst_open(kv_engine *e, uint64_t id, kv_sst **out,
+                       char **errptr);
+/* Appends one versioned key; keys must come in comparator order. */
+int kv_engine_sst_put(kv_sst *f, const char *key, size_t klen,
+                      const char *val, size_t vlen, char **errptr);
+int kv_engine_sst_finish(kv_sst *f, char **errptr);
+/* Makes the finished file part of the store, atomically and durably. */
+int kv_engine_ingest(kv_engine *e, kv_sst *f, char **errptr);
+/* Closes f and removes its file (the store keeps its own link if it was
+** ingested).  NULL is a no-op. */
+void kv_engine_sst_free(kv_sst *f);
 int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,
                        size_t *plen, char **errptr);
 int kv_engine_meta_put(kv_engine *e, const char *name, const void *val,
                        size_t len, char **errptr);
 int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,
                            const void *end, size_t elen, char **errptr);
-/* Cumulative write-ahead-log writes and syncs since the store opened. */
-void kv_engine_wal_stats(kv_engine *e, uint64_t *writes, uint64_t *syncs);
+/* Cumulative write-ahead-log writes and syncs, and ingested commits, since
+** the store opened. */
+void kv_engine_wal_stats(kv_engine *e, uint64_t *writes, uint64_t *syncs,
+                         uint64_t *ingests);
 /* Maps a RocksDB error string to a KV_* code. */
 int kv_engine_code(const char *rocks_err);
 
@@ -414,6 +434,7 @@ typedef struct kv_wentry {
 typedef struct kv_wbuf {
   kv_arena arena;
   kv_skl *skl;           /* key -> kv_wentry */
+  kv_wentry *hot;        /* the entry last found or added */
   kv_wentry **log;       /* entries in order of their versions' seqs */
   uint32_t *logseq;
   size_t nlog, caplog;
@@ -571,7 +592,9 @@ typedef struct kv_prepared {
   size_t klens_small[KV_PREP_SMALL];
   kv_latch_guard guard;    /* write latches on keys, at cts */
   bool latched;
-  rocksdb_writebatch_t *batch;
+  size_t bytes;            /* of keys and values, about */
+  rocksdb_writebatch_t *batch;   /* the write, or ... */
+  kv_sst *sst;             /* ... a file to ingest (large commits) */
   kv_ts cts;
 } kv_prepared;
 

@@ -22,6 +22,7 @@ struct kv_skl {
   uint64_t rnd;
   kv_skl_node *tail;                 /* last node, or NULL */
   kv_skl_node *head[KV_SKL_MAXH];    /* first node at each level */
+  kv_skl_node *last[KV_SKL_MAXH];    /* last node at each level */
 };
 
 kv_skl *kv_skl_new(kv_arena *arena) {
@@ -65,9 +66,14 @@ static int skl_random_height(kv_skl *s) {
 }
 
 /* Fills prev[l] with the last node at level l whose key is < key (NULL: the
-** head), and returns the first node >= key. */
+** head), and returns the first node >= key.  A key past the tail (keys
+** written in ascending order, as bulk loads do) costs one comparison. */
 static kv_skl_node *skl_search(const kv_skl *s, const void *key, size_t klen,
                                kv_skl_node **prev) {
+  if (s->tail && kv_bytes_cmp(s->tail->key, s->tail->klen, key, klen) < 0) {
+    if (prev) memcpy(prev, s->last, sizeof(s->last));
+    return NULL;
+  }
   kv_skl_node *x = NULL; /* NULL stands for the head */
   for (int l = KV_SKL_MAXH - 1; l >= 0; l--) {
     kv_skl_node *next = x ? x->next[l] : s->head[l];
@@ -116,6 +122,7 @@ kv_skl_node *kv_skl_insert(kv_skl *s, const void *key, size_t klen,
       n->next[l] = s->head[l];
       s->head[l] = n;
     }
+    if (!n->next[l]) s->last[l] = n;
   }
   n->prev = prev[0];
   if (succ)
@@ -135,6 +142,7 @@ void kv_skl_delete(kv_skl *s, kv_skl_node *n) {
       prev[l]->next[l] = n->next[l];
     else
       s->head[l] = n->next[l];
+    if (s->last[l] == n) s->last[l] = prev[l];
   }
   if (n->next[0])
     n->next[0]->prev = n->prev;

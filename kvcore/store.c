@@ -52,6 +52,7 @@ void kv_options_init(kv_options *o) {
   o->refresh_span_bytes = 1u << 20;
   o->cache_bytes = 32u << 20;
   o->write_buffer_bytes = 32u << 20;
+  o->ingest_bytes = 4u << 20;
 }
 
 static int clock_persist(void *ctx, uint64_t hwm, char **errptr) {
@@ -381,7 +382,8 @@ void kv_store_stats(kv_store *s, kv_stats *o) {
     pthread_mutex_unlock(&s->txns[i].mu);
   }
   kv_tscache_usage(s->tscache, &o->tscache_entries, &o->tscache_bytes);
-  kv_engine_wal_stats(&s->eng, &o->wal_writes, &o->wal_syncs);
+  kv_engine_wal_stats(&s->eng, &o->wal_writes, &o->wal_syncs,
+                      &o->commits_ingested);
 }
 
 /* ----------------------------------------------------------- GC thread -- */

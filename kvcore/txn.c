@@ -682,6 +682,37 @@ static int txn_build_batch(kv_txn *t, kv_ts ts, rocksdb_writebatch_t *b) {
   return KV_OK;
 }
 
+/* Writes t's writes at ts into a file to ingest (the same versions as
+** txn_build_batch, in key order, as SST files need). */
+static int txn_build_sst(kv_txn *t, kv_ts ts, char **errptr) {
+  kv_store *s = t->store;
+  int rc = kv_engine_sst_open(&s->eng, t->id, &t->prep.sst, errptr);
+  kv_buf val;
+  kv_buf_init(&val);
+  for (kv_skl_node *n = kv_skl_first(t->wbuf.skl); n && !rc;
+       n = kv_skl_next(n)) {
+    kv_wentry *e = n->val;
+    const kv_wver *v = e->head;
+    if (v->kind == KV_W_LOCK) continue;
+    if (!kv_buf_set_mvcc_key(&t->kbuf, e->key, e->klen, ts) ||
+        !kv_buf_reserve(&val, v->vlen + 1)) {
+      rc = kv_err(errptr, KV_NOMEM, "out of memory");
+      break;
+    }
+    val.n = 0;
+    if (v->kind == KV_W_PUT) {
+      val.p[0] = KV_VALUE_TAG;
+      if (v->vlen) memcpy(val.p + 1, v->val, v->vlen);
+      val.n = v->vlen + 1;
+    }
+    rc = kv_engine_sst_put(t->prep.sst, t->kbuf.p, t->kbuf.n, val.p, val.n,
+                           errptr);
+  }
+  kv_buf_free(&val);
+  if (!rc) rc = kv_engine_sst_finish(t->prep.sst, errptr);
+  return rc;
+}
+
 static void txn_finish(kv_txn *t, kv_ts cts, kv_ts *commit_ts, bool wrote) {
   kv_store *s = t->store;
   txn_release_locks(t);
@@ -700,6 +731,8 @@ static void txn_unprepare(kv_txn *t) {
   p->latched = false;
   if (p->batch) rocksdb_writebatch_destroy(p->batch);
   p->batch = NULL;
+  kv_engine_sst_free(p->sst);
+  p->sst = NULL;
   if (p->keys != p->keys_small) free(p->keys);
   if (p->klens != p->klens_small) free(p->klens);
   p->keys = NULL;
@@ -714,6 +747,7 @@ static int txn_collect_keys(kv_txn *t) {
   p->keys = p->keys_small;
   p->klens = p->klens_small;
   p->n = 0;
+  p->bytes = 0;
   if (!t->wbuf_ready || t->wbuf.nwrites == 0) return KV_OK;
   size_t cap = t->wbuf.nwrites;
   if (cap > KV_PREP_SMALL) {
@@ -727,6 +761,7 @@ static int txn_collect_keys(kv_txn *t) {
     if (e->head->kind != KV_W_LOCK) {
       p->keys[p->n] = e->key;
       p->klens[p->n] = e->klen;
+      p->bytes += e->klen + KV_TS_LEN + 1 + e->head->vlen;
       p->n++;
     }
   }
@@ -800,6 +835,17 @@ int kv_txn_prepare(kv_txn *t, char **errptr) {
       txn_unprepare(t);
       return kv_txn_check(t, errptr);
     }
+    if (kv_engine_ingests(&s->eng, p->bytes)) {
+      if ((rc = txn_build_sst(t, cts, errptr))) {
+        atomic_store(&t->status, KV_TXN_PENDING);
+        txn_unprepare(t);
+        return kv_txn_die(t, rc, KV_RETRY_NONE, errptr,
+                          "commit failed, nothing was written: %s",
+                          errptr && *errptr ? *errptr : kv_code_name(rc));
+      }
+      p->cts = cts;
+      return KV_OK;
+    }
     p->batch = rocksdb_writebatch_create();
     rc = p->batch ? txn_build_batch(t, cts, p->batch) : KV_NOMEM;
     if (rc) {
@@ -833,7 +879,8 @@ int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
     return KV_OK;
   }
   /* C4, second half. */
-  rc = kv_engine_write(&s->eng, p->batch, false, errptr);
+  rc = p->sst ? kv_engine_ingest(&s->eng, p->sst, errptr)
+              : kv_engine_write(&s->eng, p->batch, false, errptr);
   if (rc) {
     atomic_store(&t->status, KV_TXN_PENDING);
     txn_unprepare(t);
@@ -845,10 +892,23 @@ int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
   }
   kv_clock_update(&s->clock, cts);
   /* Before the locks go: the next writer of each key finds this commit
-  ** in the timestamp cache and writes above it (W2). */
-  for (size_t i = 0; i < p->n; i++) {
-    kv_span ksp = {.start = p->keys[i], .slen = p->klens[i]};
-    kv_tscache_add(s->tscache, &ksp, cts, 0);
+  ** in the timestamp cache and writes above it (W2).  A large commit adds
+  ** one range from its first key to just past its last instead of a point
+  ** per key: it may push a writer of a key in between that it did not
+  ** write, which the cache allows (it is pessimistic), and it does not
+  ** flood the cache's points out into its low-water mark. */
+  size_t last = p->n - 1;
+  if (p->sst && kv_buf_reserve(&t->kbuf, p->klens[last] + 1)) {
+    memcpy(t->kbuf.p, p->keys[last], p->klens[last]);
+    t->kbuf.p[p->klens[last]] = 0; /* the first key after the last */
+    kv_span rsp = {.start = p->keys[0], .slen = p->klens[0], .end = t->kbuf.p,
+                   .elen = p->klens[last] + 1, .is_range = 1};
+    kv_tscache_add(s->tscache, &rsp, cts, 0);
+  } else {
+    for (size_t i = 0; i < p->n; i++) {
+      kv_span ksp = {.start = p->keys[i], .slen = p->klens[i]};
+      kv_tscache_add(s->tscache, &ksp, cts, 0);
+    }
   }
   atomic_store(&t->status, KV_TXN_COMMITTED);
   txn_unprepare(t);

@@ -40,8 +40,15 @@ void kv_wbuf_free(kv_wbuf *w) {
   memset(w, 0, sizeof(*w));
 }
 
+/* The entry last found or added answers first: a statement reads a key
+** and then writes it (INSERT checks that the key is free, UPDATE locks the
+** row before it replaces it), so the second lookup is nearly always it. */
 kv_wentry *kv_wbuf_find(kv_wbuf *w, const void *key, size_t klen) {
+  kv_wentry *h = w->hot;
+  if (h && h->klen == klen && (klen == 0 || memcmp(h->key, key, klen) == 0))
+    return h;
   kv_skl_node *n = kv_skl_find(w->skl, key, klen);
+  if (n) w->hot = n->val;
   return n ? n->val : NULL;
 }
 
@@ -53,6 +60,7 @@ kv_wentry *kv_wbuf_add(kv_wbuf *w, const void *key, size_t klen) {
   *v = (kv_wver){0, KV_W_LOCK, NULL, 0, NULL};
   *e = (kv_wentry){k, klen, v};
   if (!kv_skl_insert(w->skl, k, klen, e)) return NULL;
+  w->hot = e;
   return e;
 }
 

@@ -5,7 +5,10 @@
 ** parent kills it with SIGKILL at a random moment, reopens the store and
 ** checks that every acknowledged transaction is fully present and that no
 ** transaction is partly present.  Several rounds on one store, with
-** synchronous=full and =normal (both must survive a process crash).
+** synchronous=full and =normal (both must survive a process crash).  A
+** third thread commits large transactions, which go to the store as
+** ingested files rather than through the WAL (kv_options.ingest_bytes):
+** they too must be whole or absent, and never lost once acknowledged.
 */
 #include "kvtest.h"
 
@@ -15,6 +18,12 @@
 #include <sys/wait.h>
 
 #define KEYS_PER_TXN 3
+#define KEYS_PER_BIG_TXN 300 /* past the child's ingest_bytes */
+#define NTHREADS 3           /* the last one commits the large ones */
+
+static int keys_per_txn(int id) {
+  return id == NTHREADS - 1 ? KEYS_PER_BIG_TXN : KEYS_PER_TXN;
+}
 
 typedef struct child_thread {
   kv_store *s;
@@ -29,8 +38,8 @@ static void *child_main(void *arg) {
     snprintf(val, sizeof val, "%ld", i);
     kv_txn *t = NULL;
     if (kv_txn_begin(c->s, NULL, &t, NULL)) _exit(10);
-    for (int k = 0; k < KEYS_PER_TXN; k++) {
-      snprintf(key, sizeof key, "c/%d/%08ld/%d", c->id, i, k);
+    for (int k = 0; k < keys_per_txn(c->id); k++) {
+      snprintf(key, sizeof key, "c/%d/%08ld/%03d", c->id, i, k);
       if (kv_txn_put(t, key, strlen(key), val, strlen(val), NULL)) _exit(11);
     }
     snprintf(key, sizeof key, "c/%d/last", c->id);
@@ -43,22 +52,28 @@ static void *child_main(void *arg) {
   return NULL;
 }
 
-static void run_child(const char *dir, int sync, int fd, const long start[2]) {
+static void run_child(const char *dir, int sync, int fd,
+                      const long start[NTHREADS]) {
   kv_options o;
   kv_options_init(&o);
   o.synchronous = sync;
+  o.ingest_bytes = 4096;
   kv_store *s = NULL;
   if (kv_store_open(dir, &o, &s, NULL)) _exit(9);
-  child_thread c[2] = {{s, 0, fd, start[0]}, {s, 1, fd, start[1]}};
-  pthread_t th[2];
-  for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, child_main, &c[i]);
-  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  child_thread c[NTHREADS];
+  pthread_t th[NTHREADS];
+  for (int i = 0; i < NTHREADS; i++) {
+    c[i] = (child_thread){s, i, fd, start[i]};
+    pthread_create(&th[i], NULL, child_main, &c[i]);
+  }
+  for (int i = 0; i < NTHREADS; i++) pthread_join(th[i], NULL);
   _exit(0);
 }
 
 /* Reads acknowledgements until the deadline (or EOF); records the highest
 ** acknowledged number per thread. */
-static void read_acks(int fd, uint64_t deadline, long max_ack[2], char *buf,
+static void read_acks(int fd, uint64_t deadline, long max_ack[NTHREADS],
+                      char *buf,
                       size_t *blen) {
   for (;;) {
     int wait_ms = 0;
@@ -77,7 +92,7 @@ static void read_acks(int fd, uint64_t deadline, long max_ack[2], char *buf,
     while ((nl = strchr(line, '\n'))) {
       int id;
       long i;
-      if (sscanf(line, "%d %ld", &id, &i) == 2 && id >= 0 && id < 2 &&
+      if (sscanf(line, "%d %ld", &id, &i) == 2 && id >= 0 && id < NTHREADS &&
           i > max_ack[id])
         max_ack[id] = i;
       line = nl + 1;
@@ -89,10 +104,11 @@ static void read_acks(int fd, uint64_t deadline, long max_ack[2], char *buf,
 
 /* Checks the store after a crash; returns the highest committed number per
 ** thread through max_seen. */
-static void verify(const char *dir, const long max_ack[2], long max_seen[2]) {
+static void verify(const char *dir, const long max_ack[NTHREADS],
+                   long max_seen[NTHREADS]) {
   kv_store *s = kvt_open_dir(dir, NULL);
   kv_txn *t = kvt_begin(s);
-  for (int id = 0; id < 2; id++) {
+  for (int id = 0; id < NTHREADS; id++) {
     char lo[32], hi[32];
     snprintf(lo, sizeof lo, "c/%d/0", id);
     snprintf(hi, sizeof hi, "c/%d/9", id);
@@ -109,7 +125,7 @@ static void verify(const char *dir, const long max_ack[2], long max_seen[2]) {
       long i = atol(kbuf + 4);
       if (i != cur) {
         /* The previous transaction must be whole. */
-        if (cur >= 0) assert_int_equal(count, KEYS_PER_TXN);
+        if (cur >= 0) assert_int_equal(count, keys_per_txn(id));
         /* Commits of one thread are sequential: no gaps. */
         assert_int_equal(i, expect_next);
         expect_next = i + 1;
@@ -118,7 +134,7 @@ static void verify(const char *dir, const long max_ack[2], long max_seen[2]) {
       }
       count++;
     }
-    if (cur >= 0) assert_int_equal(count, KEYS_PER_TXN);
+    if (cur >= 0) assert_int_equal(count, keys_per_txn(id));
     kv_iter_close(it);
     max_seen[id] = cur;
     /* Every acknowledged transaction is there. */
@@ -138,8 +154,8 @@ static void verify(const char *dir, const long max_ack[2], long max_seen[2]) {
 static void crash_rounds(int sync, int rounds) {
   char *dir = kvt_tempdir(0);
   unsigned seed = 12345u + (unsigned)sync;
-  long next_start[2] = {0, 0};
-  long total_acked = 0;
+  long next_start[NTHREADS] = {0};
+  long total_acked = 0, big_acked = 0;
   for (int r = 0; r < rounds; r++) {
     int pfd[2];
     assert_int_equal(pipe(pfd), 0);
@@ -149,7 +165,8 @@ static void crash_rounds(int sync, int rounds) {
       run_child(dir, sync, pfd[1], next_start);
     }
     close(pfd[1]);
-    long max_ack[2] = {next_start[0] - 1, next_start[1] - 1};
+    long max_ack[NTHREADS];
+    for (int id = 0; id < NTHREADS; id++) max_ack[id] = next_start[id] - 1;
     char buf[4096];
     size_t blen = 0;
     seed = seed * 1103515245u + 12345u;
@@ -161,17 +178,20 @@ static void crash_rounds(int sync, int rounds) {
     assert_true(WIFSIGNALED(status)); /* it was running, not failing */
     read_acks(pfd[0], 0, max_ack, buf, &blen); /* acks already in the pipe */
     close(pfd[0]);
-    long max_seen[2];
+    long max_seen[NTHREADS];
     verify(dir, max_ack, max_seen);
-    for (int id = 0; id < 2; id++) {
+    for (int id = 0; id < NTHREADS; id++) {
       total_acked += max_ack[id] - next_start[id] + 1;
+      if (id == NTHREADS - 1) big_acked += max_ack[id] - next_start[id] + 1;
       next_start[id] = max_seen[id] + 1;
     }
   }
   print_message("    %d crash rounds (synchronous=%s): %ld acknowledged "
-                "transactions verified\n",
-                rounds, sync == KV_SYNC_FULL ? "full" : "normal", total_acked);
+                "transactions verified, %ld of them ingested\n",
+                rounds, sync == KV_SYNC_FULL ? "full" : "normal", total_acked,
+                big_acked);
   assert_true(total_acked > 0);
+  assert_true(big_acked > 0);
   kvt_rmrf(dir);
   free(dir);
 }

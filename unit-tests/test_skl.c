@@ -2,7 +2,8 @@
 ** test_skl.c — the ordered map (kvcore/skl.c) against a reference: random
 ** inserts, deletes, finds and seeks compared with a sorted array, for both
 ** arena-backed and malloc-backed maps; keys include the empty key, NUL
-** bytes and shared prefixes.
+** bytes and shared prefixes.  Ascending inserts take a shortcut past the
+** tail; a run of appends mixed with deletes of the tail checks it.
 */
 #include "kvtest.h"
 
@@ -136,12 +137,64 @@ static void test_skl_many_keys_in_order(void **state) {
   kv_arena_free(&a);
 }
 
+/* Appends (the shortcut past the tail) mixed with deletes of the tail and
+** of random nodes: every level's last node must follow, or a later append
+** links into a deleted node and finds fail. */
+static void test_skl_appends_and_tail_deletes(void **state) {
+  (void)state;
+  enum { N = 3000 };
+  static char k[N][4];
+  static int present[N];
+  memset(present, 0, sizeof present);
+  kv_skl *s = kv_skl_new(NULL);
+  uint64_t x = 7;
+  int next = 0;
+  for (int step = 0; step < 3 * N && next < N; step++) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    int op = (int)((x >> 33) % 8);
+    if (op < 5 || !kv_skl_count(s)) {
+      for (int j = 0; j < 4; j++) k[next][j] = (char)(next >> (24 - 8 * j));
+      assert_non_null(kv_skl_insert(s, k[next], 4, (void *)(intptr_t)next));
+      present[next++] = 1;
+    } else if (op < 7) {
+      kv_skl_node *t = kv_skl_last(s);
+      present[(int)(intptr_t)t->val] = 0;
+      kv_skl_delete(s, t);
+    } else {
+      int i = (int)((x >> 40) % (uint64_t)next);
+      kv_skl_node *f = kv_skl_find(s, k[i], 4);
+      assert_true((f != NULL) == (present[i] != 0));
+      if (f) {
+        kv_skl_delete(s, f);
+        present[i] = 0;
+      }
+    }
+    if (step % 97 == 0) {
+      size_t n = 0;
+      for (int i = 0; i < next; i++) {
+        kv_skl_node *f = kv_skl_find(s, k[i], 4);
+        assert_true((f != NULL) == (present[i] != 0));
+        n += present[i] != 0;
+      }
+      assert_int_equal(kv_skl_count(s), n);
+    }
+  }
+  int prev = -1;
+  for (kv_skl_node *n = kv_skl_first(s); n; n = kv_skl_next(n)) {
+    int i = (int)(intptr_t)n->val;
+    assert_true(present[i] && i > prev);
+    prev = i;
+  }
+  kv_skl_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_skl_matches_reference_malloc),
       cmocka_unit_test(test_skl_matches_reference_arena),
       cmocka_unit_test(test_skl_empty_map),
       cmocka_unit_test(test_skl_many_keys_in_order),
+      cmocka_unit_test(test_skl_appends_and_tail_deletes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,10 +5,12 @@
 ** nothing; corrupt, foreign and missing directories give clear errors;
 ** metadata, range deletion, garbage collection and statistics; the
 ** synchronous option (off, normal, full) told apart by RocksDB's WAL write
-** and fsync counters, at open and when changed while open.
+** and fsync counters, at open and when changed while open; large commits
+** written as ingested files (kv_options.ingest_bytes).
 */
 #include "kvtest.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <rocksdb/c.h>
 #include <sys/stat.h>
@@ -509,6 +511,188 @@ static void test_store_wal_counters_exact_past_ten_thousand(void **state) {
   free(dir);
 }
 
+/* ------------------------------------------------ large commits -- */
+
+#define BIG_N 500
+
+/* Files in dir/ingest (0 when it does not exist). */
+static int ingest_files(const char *dir) {
+  char p[600];
+  snprintf(p, sizeof p, "%s/ingest", dir);
+  DIR *d = opendir(p);
+  if (!d) return 0;
+  int n = 0;
+  struct dirent *de;
+  while ((de = readdir(d)))
+    if (de->d_name[0] != '.') n++;
+  closedir(d);
+  return n;
+}
+
+/* Writes BIG_N keys "b/NNNN" = "vNNNN" and deletes "z/pre" in t. */
+static void big_writes(kv_txn *t) {
+  for (int i = 0; i < BIG_N; i++) {
+    char k[32], v[32];
+    snprintf(k, sizeof k, "b/%04d", i);
+    snprintf(v, sizeof v, "v%04d", i);
+    kvt_put(t, k, v);
+  }
+  KVT_OK(kv_txn_delete(t, "z/pre", 5, errptr));
+}
+
+static void check_big(kv_store *s, const char *pre) {
+  kv_txn *t = kvt_begin(s);
+  for (int i = 0; i < BIG_N; i++) {
+    char k[32], v[32];
+    snprintf(k, sizeof k, "b/%04d", i);
+    snprintf(v, sizeof v, "v%04d", i);
+    const char *got = kvt_get(t, k);
+    assert_non_null(got);
+    assert_string_equal(got, v);
+  }
+  const char *z = kvt_get(t, "z/pre");
+  if (pre) {
+    assert_non_null(z);
+    assert_string_equal(z, pre);
+  } else {
+    assert_null(z);
+  }
+  kvt_commit(t);
+}
+
+static void test_store_large_commit_is_ingested(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  kvt_clock clk = {.now = 1000000000000ULL};
+  kv_options o;
+  kv_options_init(&o);
+  o.synchronous = KV_SYNC_NORMAL;
+  o.ingest_bytes = 8192;
+  o.wall_clock = kvt_clock_read;
+  o.wall_clock_ctx = &clk;
+  kv_store *s = kvt_open_dir(dir, &o);
+  kvt_put1(s, "z/pre", "here");
+  kv_txn *old = kvt_begin(s);     /* a snapshot from before */
+  kv_txn *inside = kvt_begin(s);  /* writes between the large one's keys */
+  kv_stats a, b;
+  kv_store_stats(s, &a);
+
+  kv_txn *t = kvt_begin(s);
+  big_writes(t);
+  kv_ts cts;
+  KVT_OK(kv_txn_commit(t, &cts, errptr));
+  kv_store_stats(s, &b);
+  assert_int_equal(b.commits_ingested, a.commits_ingested + 1);
+  assert_int_equal(b.wal_writes, a.wal_writes); /* nothing through the WAL */
+  assert_int_equal(ingest_files(dir), 0);       /* RocksDB has the file */
+
+  /* The snapshot from before sees none of it; a new one sees all of it. */
+  assert_null(kvt_get(old, "b/0000"));
+  assert_null(kvt_get(old, "b/0499"));
+  assert_string_equal(kvt_get(old, "z/pre"), "here");
+  kvt_commit(old);
+  check_big(s, NULL);
+
+  /* A key it did not write, between two it did, is still written above it
+  ** (its timestamp-cache entry is one range over its keys). */
+  kvt_put(inside, "b/0001x", "in");
+  assert_true(kv_ts_cmp(kv_txn_write_ts(inside), cts) > 0);
+  kvt_commit(inside);
+
+  /* Small commits still go through the WAL. */
+  kvt_put1(s, "small", "1");
+  kv_store_stats(s, &a);
+  assert_int_equal(a.commits_ingested, b.commits_ingested);
+  assert_true(a.wal_writes > b.wal_writes);
+
+  /* It survives a reopen; a file left in ingest/ by a crash is removed. */
+  kv_store_close(s);
+  char junk[600];
+  snprintf(junk, sizeof junk, "%s/ingest/999.sst", dir);
+  int fd = open(junk, O_CREAT | O_WRONLY, 0644);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "junk", 4), 4);
+  close(fd);
+  clk.now += 1000000000ULL;
+  s = kvt_open_dir(dir, &o);
+  assert_int_equal(ingest_files(dir), 0);
+  check_big(s, NULL);
+  kv_txn *r = kvt_begin(s);
+  assert_string_equal(kvt_get(r, "b/0001x"), "in");
+  kvt_commit(r);
+  kv_store_close(s);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+static void test_store_prepared_large_commit_can_be_undone(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  kv_options o;
+  kv_options_init(&o);
+  o.ingest_bytes = 8192;
+  kv_store *s = kvt_open_dir(dir, &o);
+  kvt_put1(s, "z/pre", "here");
+  kv_txn *t = kvt_begin(s);
+  big_writes(t);
+  KVT_OK(kv_txn_prepare(t, errptr));
+  assert_int_equal(ingest_files(dir), 1); /* built at prepare */
+  kv_txn_unprepare(t);
+  assert_int_equal(ingest_files(dir), 0);
+  kv_txn *r = kvt_begin(s);
+  assert_null(kvt_get(r, "b/0000"));
+  kvt_commit(r);
+  /* The transaction goes on, and its commit is ingested in the end. */
+  kvt_put(t, "b/0000", "again");
+  kv_stats a, b;
+  kv_store_stats(s, &a);
+  kvt_commit(t);
+  kv_store_stats(s, &b);
+  assert_int_equal(b.commits_ingested, a.commits_ingested + 1);
+  r = kvt_begin(s);
+  assert_string_equal(kvt_get(r, "b/0000"), "again");
+  assert_string_equal(kvt_get(r, "b/0499"), "v0499");
+  assert_null(kvt_get(r, "z/pre"));
+  kvt_commit(r);
+  /* A prepared transaction that is aborted leaves no file either. */
+  t = kvt_begin(s);
+  big_writes(t);
+  KVT_OK(kv_txn_prepare(t, errptr));
+  kv_txn_abort(t);
+  assert_int_equal(ingest_files(dir), 0);
+  kv_store_close(s);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+static void test_store_large_commit_batch_when_not_ingestible(void **state) {
+  (void)state;
+  /* In memory, with synchronous=off, or with ingest_bytes 0, the batch
+  ** path is taken: same result, no file. */
+  for (int c = 0; c < 3; c++) {
+    char *dir = c == 0 ? NULL : kvt_tempdir(0);
+    kv_options o;
+    kv_options_init(&o);
+    o.ingest_bytes = c == 2 ? 0 : 8192;
+    if (c == 1) o.synchronous = KV_SYNC_OFF;
+    kv_store *s = dir ? kvt_open_dir(dir, &o) : NULL;
+    if (!s) KVT_OK(kv_store_open(NULL, &o, &s, errptr));
+    kvt_put1(s, "z/pre", "here");
+    kv_stats a, b;
+    kv_store_stats(s, &a);
+    kv_txn *t = kvt_begin(s);
+    big_writes(t);
+    kvt_commit(t);
+    kv_store_stats(s, &b);
+    assert_int_equal(b.commits_ingested, a.commits_ingested);
+    check_big(s, NULL);
+    if (dir) assert_int_equal(ingest_files(dir), 0);
+    kv_store_close(s);
+    if (dir) kvt_rmrf(dir);
+    free(dir);
+  }
+}
+
 static int cleanup(void **state) {
   (void)state;
   kv_free(errbuf);
@@ -534,6 +718,9 @@ int main(void) {
       cmocka_unit_test(test_store_synchronous_modes_at_open),
       cmocka_unit_test(test_store_set_synchronous_takes_effect_at_once),
       cmocka_unit_test(test_store_wal_counters_exact_past_ten_thousand),
+      cmocka_unit_test(test_store_large_commit_is_ingested),
+      cmocka_unit_test(test_store_prepared_large_commit_can_be_undone),
+      cmocka_unit_test(test_store_large_commit_batch_when_not_ingestible),
   };
   return cmocka_run_group_tests(tests, NULL, cleanup);
 }
