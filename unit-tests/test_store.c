@@ -693,6 +693,45 @@ static void test_store_large_commit_batch_when_not_ingestible(void **state) {
   }
 }
 
+static void test_store_failed_ingestion_writes_nothing(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  kv_options o;
+  kv_options_init(&o);
+  o.ingest_bytes = 8192;
+  kv_store *s = kvt_open_dir(dir, &o);
+  kvt_put1(s, "z/pre", "here");
+  /* A file where the ingest directory goes: the commit file cannot be made. */
+  char p[600];
+  snprintf(p, sizeof p, "%s/ingest", dir);
+  int fd = open(p, O_CREAT | O_WRONLY, 0644);
+  assert_true(fd >= 0);
+  close(fd);
+  kv_txn *t = kvt_begin(s);
+  big_writes(t);
+  char *err = NULL;
+  int rc = kv_txn_commit(t, NULL, &err);
+  assert_int_not_equal(rc, KV_OK);
+  assert_non_null(err);
+  assert_non_null(strstr(err, "commit failed, nothing was written"));
+  kv_free(err);
+  assert_true(kv_txn_is_dead(t));
+  kv_txn_abort(t);
+  kv_txn *r = kvt_begin(s);
+  assert_null(kvt_get(r, "b/0000"));
+  assert_string_equal(kvt_get(r, "z/pre"), "here");
+  kvt_commit(r);
+  /* With the way clear the same commit goes through. */
+  unlink(p);
+  t = kvt_begin(s);
+  big_writes(t);
+  kvt_commit(t);
+  check_big(s, NULL);
+  kv_store_close(s);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
 static int cleanup(void **state) {
   (void)state;
   kv_free(errbuf);
@@ -721,6 +760,7 @@ int main(void) {
       cmocka_unit_test(test_store_large_commit_is_ingested),
       cmocka_unit_test(test_store_prepared_large_commit_can_be_undone),
       cmocka_unit_test(test_store_large_commit_batch_when_not_ingestible),
+      cmocka_unit_test(test_store_failed_ingestion_writes_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, cleanup);
 }
