@@ -542,7 +542,7 @@ int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,
   return rc;
 }
 
-void kv_engine_wal_stats(kv_engine *e, uint64_t *writes, uint64_t *syncs,
+void kv_engine_counters(kv_engine *e, uint64_t *writes, uint64_t *syncs,
                          uint64_t *ingests) {
   *writes = atomic_load(&e->wal_writes);
   *syncs = atomic_load(&e->wal_syncs);

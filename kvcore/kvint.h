@@ -264,7 +264,7 @@ int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,
                            const void *end, size_t elen, char **errptr);
 /* Cumulative write-ahead-log writes and syncs, and ingested commits, since
 ** the store opened. */
-void kv_engine_wal_stats(kv_engine *e, uint64_t *writes, uint64_t *syncs,
+void kv_engine_counters(kv_engine *e, uint64_t *writes, uint64_t *syncs,
                          uint64_t *ingests);
 /* Maps a RocksDB error string to a KV_* code. */
 int kv_engine_code(const char *rocks_err);

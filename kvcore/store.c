@@ -382,7 +382,7 @@ void kv_store_stats(kv_store *s, kv_stats *o) {
     pthread_mutex_unlock(&s->txns[i].mu);
   }
   kv_tscache_usage(s->tscache, &o->tscache_entries, &o->tscache_bytes);
-  kv_engine_wal_stats(&s->eng, &o->wal_writes, &o->wal_syncs,
+  kv_engine_counters(&s->eng, &o->wal_writes, &o->wal_syncs,
                       &o->commits_ingested);
 }
 

@@ -682,33 +682,40 @@ static int txn_build_batch(kv_txn *t, kv_ts ts, rocksdb_writebatch_t *b) {
   return KV_OK;
 }
 
+/* The commit's write (or the file it writes) failed: t dies, having
+** written nothing; *errptr holds the engine's message. */
+static int txn_write_failed(kv_txn *t, int rc, char **errptr) {
+  if (rc == KV_NOMEM) return txn_nomem(t, errptr);
+  return kv_txn_die(t, rc, KV_RETRY_NONE, errptr,
+                    "commit failed, nothing was written: %s",
+                    errptr && *errptr ? *errptr : kv_code_name(rc));
+}
+
 /* Writes t's writes at ts into a file to ingest (the same versions as
 ** txn_build_batch, in key order, as SST files need). */
 static int txn_build_sst(kv_txn *t, kv_ts ts, char **errptr) {
   kv_store *s = t->store;
   int rc = kv_engine_sst_open(&s->eng, t->id, &t->prep.sst, errptr);
-  kv_buf val;
-  kv_buf_init(&val);
+  kv_buf *val = &t->vbuf; /* scratch: no read is pending at commit */
   for (kv_skl_node *n = kv_skl_first(t->wbuf.skl); n && !rc;
        n = kv_skl_next(n)) {
     kv_wentry *e = n->val;
     const kv_wver *v = e->head;
     if (v->kind == KV_W_LOCK) continue;
     if (!kv_buf_set_mvcc_key(&t->kbuf, e->key, e->klen, ts) ||
-        !kv_buf_reserve(&val, v->vlen + 1)) {
+        !kv_buf_reserve(val, v->vlen + 1)) {
       rc = kv_err(errptr, KV_NOMEM, "out of memory");
       break;
     }
-    val.n = 0;
+    val->n = 0;
     if (v->kind == KV_W_PUT) {
-      val.p[0] = KV_VALUE_TAG;
-      if (v->vlen) memcpy(val.p + 1, v->val, v->vlen);
-      val.n = v->vlen + 1;
+      val->p[0] = KV_VALUE_TAG;
+      if (v->vlen) memcpy(val->p + 1, v->val, v->vlen);
+      val->n = v->vlen + 1;
     }
-    rc = kv_engine_sst_put(t->prep.sst, t->kbuf.p, t->kbuf.n, val.p, val.n,
+    rc = kv_engine_sst_put(t->prep.sst, t->kbuf.p, t->kbuf.n, val->p, val->n,
                            errptr);
   }
-  kv_buf_free(&val);
   if (!rc) rc = kv_engine_sst_finish(t->prep.sst, errptr);
   return rc;
 }
@@ -839,9 +846,7 @@ int kv_txn_prepare(kv_txn *t, char **errptr) {
       if ((rc = txn_build_sst(t, cts, errptr))) {
         atomic_store(&t->status, KV_TXN_PENDING);
         txn_unprepare(t);
-        return kv_txn_die(t, rc, KV_RETRY_NONE, errptr,
-                          "commit failed, nothing was written: %s",
-                          errptr && *errptr ? *errptr : kv_code_name(rc));
+        return txn_write_failed(t, rc, errptr);
       }
       p->cts = cts;
       return KV_OK;
@@ -884,11 +889,7 @@ int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
   if (rc) {
     atomic_store(&t->status, KV_TXN_PENDING);
     txn_unprepare(t);
-    return rc == KV_NOMEM
-               ? txn_nomem(t, errptr)
-               : kv_txn_die(t, rc, KV_RETRY_NONE, errptr,
-                            "commit failed, nothing was written: %s",
-                            errptr && *errptr ? *errptr : kv_code_name(rc));
+    return txn_write_failed(t, rc, errptr);
   }
   kv_clock_update(&s->clock, cts);
   /* Before the locks go: the next writer of each key finds this commit

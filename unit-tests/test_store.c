@@ -529,6 +529,19 @@ static int ingest_files(const char *dir) {
   return n;
 }
 
+/* Options that ingest commits of BIG_N keys (and not smaller ones). */
+static void big_options(kv_options *o) {
+  kv_options_init(o);
+  o->ingest_bytes = 8192;
+}
+
+/* Opens dir and commits "z/pre" = "here", which big_writes deletes. */
+static kv_store *open_with_pre(const char *dir, const kv_options *o) {
+  kv_store *s = kvt_open_dir(dir, o);
+  kvt_put1(s, "z/pre", "here");
+  return s;
+}
+
 /* Writes BIG_N keys "b/NNNN" = "vNNNN" and deletes "z/pre" in t. */
 static void big_writes(kv_txn *t) {
   for (int i = 0; i < BIG_N; i++) {
@@ -565,13 +578,11 @@ static void test_store_large_commit_is_ingested(void **state) {
   char *dir = kvt_tempdir(0);
   kvt_clock clk = {.now = 1000000000000ULL};
   kv_options o;
-  kv_options_init(&o);
+  big_options(&o);
   o.synchronous = KV_SYNC_NORMAL;
-  o.ingest_bytes = 8192;
   o.wall_clock = kvt_clock_read;
   o.wall_clock_ctx = &clk;
-  kv_store *s = kvt_open_dir(dir, &o);
-  kvt_put1(s, "z/pre", "here");
+  kv_store *s = open_with_pre(dir, &o);
   kv_txn *old = kvt_begin(s);     /* a snapshot from before */
   kv_txn *inside = kvt_begin(s);  /* writes between the large one's keys */
   kv_stats a, b;
@@ -629,10 +640,8 @@ static void test_store_prepared_large_commit_can_be_undone(void **state) {
   (void)state;
   char *dir = kvt_tempdir(0);
   kv_options o;
-  kv_options_init(&o);
-  o.ingest_bytes = 8192;
-  kv_store *s = kvt_open_dir(dir, &o);
-  kvt_put1(s, "z/pre", "here");
+  big_options(&o);
+  kv_store *s = open_with_pre(dir, &o);
   kv_txn *t = kvt_begin(s);
   big_writes(t);
   KVT_OK(kv_txn_prepare(t, errptr));
@@ -672,12 +681,10 @@ static void test_store_large_commit_batch_when_not_ingestible(void **state) {
   for (int c = 0; c < 3; c++) {
     char *dir = c == 0 ? NULL : kvt_tempdir(0);
     kv_options o;
-    kv_options_init(&o);
-    o.ingest_bytes = c == 2 ? 0 : 8192;
+    big_options(&o);
+    if (c == 2) o.ingest_bytes = 0;
     if (c == 1) o.synchronous = KV_SYNC_OFF;
-    kv_store *s = dir ? kvt_open_dir(dir, &o) : NULL;
-    if (!s) KVT_OK(kv_store_open(NULL, &o, &s, errptr));
-    kvt_put1(s, "z/pre", "here");
+    kv_store *s = open_with_pre(dir, &o); /* NULL dir: the in-memory one */
     kv_stats a, b;
     kv_store_stats(s, &a);
     kv_txn *t = kvt_begin(s);
@@ -697,10 +704,8 @@ static void test_store_failed_ingestion_writes_nothing(void **state) {
   (void)state;
   char *dir = kvt_tempdir(0);
   kv_options o;
-  kv_options_init(&o);
-  o.ingest_bytes = 8192;
-  kv_store *s = kvt_open_dir(dir, &o);
-  kvt_put1(s, "z/pre", "here");
+  big_options(&o);
+  kv_store *s = open_with_pre(dir, &o);
   /* A file where the ingest directory goes: the commit file cannot be made. */
   char p[600];
   snprintf(p, sizeof p, "%s/ingest", dir);
