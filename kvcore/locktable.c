@@ -7,9 +7,10 @@
 ** nothing to resolve.  Readers never look here (reads are optimistic; see
 ** txn.c); only writers and locking reads queue.
 **
-** Structure: KV_LOCK_SHARDS shards by key hash, each a mutex and a chained
-** hash table of entries {key, holder, queue}.  An entry exists while its key
-** is held and is freed when released with nobody waiting.
+** Structure: KV_LOCK_SHARDS shards by key hash, each a mutex and an
+** open-addressing hash table of entries {key, holder, queue}.  An entry
+** exists while its key is held and is freed when released with nobody
+** waiting.
 **
 ** A writer that finds the key held joins the tail of its queue and sleeps on
 ** its own event count (waitq.c) until one of these wakes it:
@@ -36,7 +37,6 @@
 #include <string.h>
 
 typedef struct lk_entry {
-  struct lk_entry *hnext;
   uint64_t hash;
   kv_txn *holder;
   kv_txn *qhead, *qtail;      /* waiters, via kv_txn.qnext/qprev */
@@ -44,12 +44,22 @@ typedef struct lk_entry {
   char key[];
 } lk_entry;
 
+/* A slot of a shard's open-addressing table.  The hash sits beside the
+** pointer so that a probe for a key nobody holds (what nearly every lock
+** request is) touches one cache line of the table and no entry. */
+typedef struct lk_slot {
+  uint64_t hash;
+  lk_entry *e;                /* NULL: empty */
+} lk_slot;
+
 struct kv_lock_shard {
   pthread_mutex_t mu;
-  lk_entry **buckets;
-  size_t nbuckets, n;
+  lk_slot *slots;             /* linear probing; NULL while the shard is empty */
+  size_t cap, n;              /* cap is 0 or a power of two; n <= cap * 3/5 */
   char pad[64];
 };
+
+#define LK_MIN_SLOTS 64
 
 int kv_locktable_init(kv_locktable *lt) {
   memset(lt, 0, sizeof(*lt));
@@ -64,55 +74,53 @@ void kv_locktable_destroy(kv_locktable *lt) {
   if (!lt->shards) return;
   for (int i = 0; i < KV_LOCK_SHARDS; i++) {
     kv_lock_shard *sh = &lt->shards[i];
-    for (size_t b = 0; b < sh->nbuckets; b++) {
-      lk_entry *e = sh->buckets[b];
-      while (e) {
-        lk_entry *next = e->hnext;
-        free(e);
-        e = next;
-      }
-    }
-    free(sh->buckets);
+    for (size_t j = 0; j < sh->cap; j++) free(sh->slots[j].e);
+    free(sh->slots);
     pthread_mutex_destroy(&sh->mu);
   }
   free(lt->shards);
   lt->shards = NULL;
 }
 
+/* The shard takes the hash's high bits, the slot its low bits. */
 static kv_lock_shard *shard_of(kv_locktable *lt, uint64_t h) {
   return &lt->shards[(h >> 32) % KV_LOCK_SHARDS];
 }
 
 static lk_entry *lk_find(kv_lock_shard *sh, uint64_t h, const void *k,
                          size_t n) {
-  if (!sh->nbuckets) return NULL;
-  for (lk_entry *e = sh->buckets[h & (sh->nbuckets - 1)]; e; e = e->hnext)
-    if (e->hash == h && kv_bytes_cmp(e->key, e->klen, k, n) == 0) return e;
-  return NULL;
+  if (!sh->cap) return NULL;
+  size_t mask = sh->cap - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    lk_slot *s = &sh->slots[i];
+    if (!s->e) return NULL;
+    if (s->hash == h && kv_bytes_cmp(s->e->key, s->e->klen, k, n) == 0)
+      return s->e;
+  }
+}
+
+static void lk_place(lk_slot *slots, size_t mask, uint64_t h, lk_entry *e) {
+  size_t i = h & mask;
+  while (slots[i].e) i = (i + 1) & mask;
+  slots[i] = (lk_slot){h, e};
 }
 
 static bool lk_grow(kv_lock_shard *sh) {
-  size_t nb = sh->nbuckets ? sh->nbuckets * 2 : 64;
-  lk_entry **b = calloc(nb, sizeof(*b));
-  if (!b) return false;
-  for (size_t i = 0; i < sh->nbuckets; i++) {
-    lk_entry *e = sh->buckets[i];
-    while (e) {
-      lk_entry *next = e->hnext;
-      e->hnext = b[e->hash & (nb - 1)];
-      b[e->hash & (nb - 1)] = e;
-      e = next;
-    }
-  }
-  free(sh->buckets);
-  sh->buckets = b;
-  sh->nbuckets = nb;
+  size_t cap = sh->cap ? sh->cap * 2 : LK_MIN_SLOTS;
+  lk_slot *slots = calloc(cap, sizeof(*slots));
+  if (!slots) return false;
+  for (size_t i = 0; i < sh->cap; i++)
+    if (sh->slots[i].e)
+      lk_place(slots, cap - 1, sh->slots[i].hash, sh->slots[i].e);
+  free(sh->slots);
+  sh->slots = slots;
+  sh->cap = cap;
   return true;
 }
 
 static lk_entry *lk_insert(kv_lock_shard *sh, uint64_t h, const void *k,
                            size_t n, kv_txn *holder) {
-  if (sh->n + 1 > sh->nbuckets && !lk_grow(sh) && !sh->nbuckets) return NULL;
+  if ((sh->n + 1) * 5 > sh->cap * 3 && !lk_grow(sh)) return NULL;
   lk_entry *e = malloc(sizeof(lk_entry) + (n ? n : 1));
   if (!e) return NULL;
   memset(e, 0, sizeof(*e));
@@ -120,19 +128,35 @@ static lk_entry *lk_insert(kv_lock_shard *sh, uint64_t h, const void *k,
   e->holder = holder;
   e->klen = n;
   memcpy(e->key, k, n);
-  size_t b = h & (sh->nbuckets - 1);
-  e->hnext = sh->buckets[b];
-  sh->buckets[b] = e;
+  lk_place(sh->slots, sh->cap - 1, h, e);
   sh->n++;
   return e;
 }
 
+/* Frees e and closes the gap it leaves by moving back the entries after it
+** whose probe sequence crosses the gap (deletion without tombstones, so
+** probes stay short however many keys come and go).  A shard that empties
+** gives its table back: one large transaction does not leave every shard
+** sized for its locks. */
 static void lk_remove(kv_lock_shard *sh, lk_entry *e) {
-  lk_entry **pp = &sh->buckets[e->hash & (sh->nbuckets - 1)];
-  while (*pp != e) pp = &(*pp)->hnext;
-  *pp = e->hnext;
-  sh->n--;
+  size_t mask = sh->cap - 1, i = e->hash & mask;
+  while (sh->slots[i].e != e) i = (i + 1) & mask;
   free(e);
+  if (--sh->n == 0) {
+    free(sh->slots);
+    sh->slots = NULL;
+    sh->cap = 0;
+    return;
+  }
+  for (size_t j = (i + 1) & mask; sh->slots[j].e; j = (j + 1) & mask) {
+    size_t home = sh->slots[j].hash & mask;
+    /* slot j may move to the gap at i unless its home lies in (i, j]. */
+    bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+    if (stays) continue;
+    sh->slots[i] = sh->slots[j];
+    i = j;
+  }
+  sh->slots[i] = (lk_slot){0, NULL};
 }
 
 static void q_push(lk_entry *e, kv_txn *t) {
@@ -310,13 +334,14 @@ size_t kv_locktable_list(kv_locktable *lt,
   for (int i = 0; i < KV_LOCK_SHARDS; i++) {
     kv_lock_shard *sh = &lt->shards[i];
     pthread_mutex_lock(&sh->mu);
-    for (size_t b = 0; b < sh->nbuckets; b++)
-      for (lk_entry *e = sh->buckets[b]; e; e = e->hnext) {
-        fn(ctx, e->key, e->klen, e->holder ? e->holder->id : 0, 0);
-        for (kv_txn *w = e->qhead; w; w = w->qnext)
-          fn(ctx, e->key, e->klen, w->id, 1);
-        n++;
-      }
+    for (size_t j = 0; j < sh->cap; j++) {
+      lk_entry *e = sh->slots[j].e;
+      if (!e) continue;
+      fn(ctx, e->key, e->klen, e->holder ? e->holder->id : 0, 0);
+      for (kv_txn *w = e->qhead; w; w = w->qnext)
+        fn(ctx, e->key, e->klen, w->id, 1);
+      n++;
+    }
     pthread_mutex_unlock(&sh->mu);
   }
   return n;
