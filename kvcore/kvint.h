@@ -422,13 +422,14 @@ typedef struct kv_wver {
   uint8_t kind;
   const char *val;
   size_t vlen;
-  struct kv_wver *older;
+  const struct kv_wver *older;
 } kv_wver;
 
 typedef struct kv_wentry {
   const char *key;
   size_t klen;
-  kv_wver *head;         /* never NULL: the oldest is a KV_W_LOCK at seq 0 */
+  const kv_wver *head;   /* never NULL: the oldest is the shared KV_W_LOCK
+                            at seq 0; versions never change once pushed */
 } kv_wentry;
 
 typedef struct kv_wbuf {
