@@ -54,7 +54,7 @@ typedef struct lk_slot {
 
 struct kv_lock_shard {
   pthread_mutex_t mu;
-  lk_slot *slots;             /* linear probing; NULL while the shard is empty */
+  lk_slot *slots;             /* linear probing; NULL until the first lock */
   size_t cap, n;              /* cap is 0 or a power of two; n <= cap * 3/5 */
   char pad[64];
 };
@@ -136,13 +136,14 @@ static lk_entry *lk_insert(kv_lock_shard *sh, uint64_t h, const void *k,
 /* Frees e and closes the gap it leaves by moving back the entries after it
 ** whose probe sequence crosses the gap (deletion without tombstones, so
 ** probes stay short however many keys come and go).  A shard that empties
-** gives its table back: one large transaction does not leave every shard
-** sized for its locks. */
+** gives a grown table back, so one large transaction does not leave every
+** shard sized for its locks; the smallest stays, so that small transactions
+** do not allocate and free it with each lock. */
 static void lk_remove(kv_lock_shard *sh, lk_entry *e) {
   size_t mask = sh->cap - 1, i = e->hash & mask;
   while (sh->slots[i].e != e) i = (i + 1) & mask;
   free(e);
-  if (--sh->n == 0) {
+  if (--sh->n == 0 && sh->cap > LK_MIN_SLOTS) {
     free(sh->slots);
     sh->slots = NULL;
     sh->cap = 0;
