@@ -198,6 +198,7 @@ static int statsFilter(sqlite3_vtab_cursor *cur, int idxNum,
           {"wal_writes", st.wal_writes},
           {"wal_syncs", st.wal_syncs},
           {"commits_ingested", st.commits_ingested},
+          {"reads_from_gap", st.reads_from_gap},
       };
       for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         stats_row *r = stats_add(c);

@@ -216,6 +216,9 @@ typedef struct kv_stats {
                                    ** concurrent commits share them */
   uint64_t commits_ingested;       /* large commits written as ingested
                                    ** files (kv_options.ingest_bytes) */
+  uint64_t reads_from_gap;         /* locking reads of absent keys answered
+                                   ** without an engine read (bulk inserts
+                                   ** of ascending keys) */
 } kv_stats;
 void kv_store_stats(kv_store *store, kv_stats *out);
 

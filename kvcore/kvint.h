@@ -275,6 +275,12 @@ int kv_engine_code(const char *rocks_err);
 ** stored value is a deletion (tombstone). */
 #define KV_VALUE_TAG 0x01
 
+/* The first user key at or after key with any version at all, into *next,
+** or *none when no key follows; it needs a total-order iterator
+** (kv_engine_iter).  No key in between has a version: a caller that found
+** key absent learns the whole gap. */
+int kv_mvcc_next_key(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
+                     size_t klen, kv_buf *next, bool *none, char **errptr);
 /* Finds the newest version of key with timestamp <= at.  Returns KV_OK with
 ** *val and *vlen (borrowed from the iterator; valid until it moves) and *vts,
 ** or KV_NOTFOUND when there is none or it is a deletion (*vts is then the
@@ -633,6 +639,17 @@ struct kv_txn {
   kv_buf kbuf;             /* scratch engine key */
   rocksdb_iterator_t *pit; /* point-read iterator, reused while fresh */
   uint64_t pit_seq;
+  /* A key range known to hold no version at all while the engine's write
+  ** sequence is gap_seq: (gap_lo, gap_hi), gap_hi_inf for no upper end.
+  ** Locking reads of ascending absent keys (a bulk INSERT) answer from it
+  ** without an engine read; see kv_txn_locking_read. */
+  kv_buf gap_lo, gap_hi;
+  bool gap_valid, gap_hi_inf;
+  uint64_t gap_seq;
+  int gap_misses;          /* absent locking reads since the last probe */
+  int gap_every;           /* misses before the next probe (backs off) */
+  int gap_hits;            /* reads the current gap answered */
+  bool gap_probed;
   /* The last plain reads (key, value at read_ts), so that a locking read of
   ** a key just read (SQL: SELECT, then UPDATE) need not read it again. */
   struct {
@@ -699,6 +716,7 @@ struct kv_store {
     _Atomic uint64_t retries[6];
     _Atomic uint64_t refreshes, refresh_failures;
     _Atomic uint64_t pushes_tscache, pushes_write_too_old;
+    _Atomic uint64_t reads_from_gap;
   } st;
 };
 

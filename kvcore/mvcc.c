@@ -74,6 +74,26 @@ int kv_mvcc_get(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
   return KV_OK;
 }
 
+int kv_mvcc_next_key(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
+                     size_t klen, kv_buf *next, bool *none, char **errptr) {
+  *none = false;
+  if (!kv_buf_reserve(scratch, klen + KV_TS_LEN))
+    return kv_err(errptr, KV_NOMEM, "out of memory");
+  seek_to(it, scratch, key, klen, KV_TS_MAX);
+  if (!rocksdb_iter_valid(it)) {
+    int rc = iter_status(it, errptr);
+    *none = rc == KV_OK;
+    return rc;
+  }
+  const char *k;
+  size_t kl;
+  kv_ts ts;
+  if (!cur_version(it, &k, &kl, &ts))
+    return kv_err(errptr, KV_CORRUPT, "corrupt key in the data family");
+  if (!kv_buf_set(next, k, kl)) return kv_err(errptr, KV_NOMEM, "out of memory");
+  return KV_OK;
+}
+
 /* Moves past every version of key (a copy, not iterator memory): a few
 ** steps first, since most keys have one or two versions, then a seek. */
 static void skip_key(rocksdb_iterator_t *it, kv_buf *scratch, const char *key,

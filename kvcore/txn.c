@@ -273,6 +273,8 @@ static void txn_free(kv_txn *t) {
   kv_buf_free(&t->vbuf);
   kv_buf_free(&t->kbuf);
   kv_engine_point_iter_release(&t->store->eng, t->pit, t->pit_seq);
+  kv_buf_free(&t->gap_lo);
+  kv_buf_free(&t->gap_hi);
   for (int i = 0; i < KV_RECENT_READS; i++) {
     kv_buf_free(&t->recent[i].key);
     kv_buf_free(&t->recent[i].val);
@@ -510,6 +512,63 @@ static int recent_find(kv_txn *t, const void *key, size_t klen) {
   return -1;
 }
 
+/* The absent-key gap (kv_txn.gap_*).  A locking read holds the key's lock,
+** so any commit of that key finished before we took it, and a commit bumps
+** the engine's write sequence before it lets its locks go.  A gap seen by
+** an iterator made at sequence S therefore still holds for a locked key
+** while the sequence is S: nothing has been written since, anywhere. */
+static bool gap_covers(kv_txn *t, const void *key, size_t klen) {
+  if (!t->gap_valid) return false;
+  if (t->gap_seq != atomic_load(&t->store->eng.write_seq)) {
+    t->gap_valid = false;
+    return false;
+  }
+  if (kv_bytes_cmp(key, klen, t->gap_lo.p, t->gap_lo.n) < 0) return false;
+  if (!t->gap_hi_inf && kv_bytes_cmp(key, klen, t->gap_hi.p, t->gap_hi.n) >= 0)
+    return false;
+  t->gap_hits++;
+  KV_STAT_INC(t->store, reads_from_gap);
+  return true;
+}
+
+#define KV_GAP_PROBE_AFTER 8    /* absent locking reads before a probe */
+#define KV_GAP_PROBE_MAX 1024
+
+/* key has no version: after enough such reads, look for the next key that
+** has one (a total-order seek, which the prefix-filtered point iterator
+** cannot do) and keep [key, next) as the gap.  A gap that served few reads
+** before a write elsewhere ended it makes the next probe wait longer, so
+** inserts between other writers' commits cost at most one seek in eight. */
+static void gap_note_absent(kv_txn *t, const void *key, size_t klen) {
+  if (!t->gap_every) t->gap_every = KV_GAP_PROBE_AFTER;
+  if (++t->gap_misses < t->gap_every) return;
+  t->gap_misses = 0;
+  if (t->gap_probed) {
+    t->gap_every = t->gap_hits < KV_GAP_PROBE_AFTER
+                       ? (t->gap_every * 2 > KV_GAP_PROBE_MAX
+                              ? KV_GAP_PROBE_MAX
+                              : t->gap_every * 2)
+                       : KV_GAP_PROBE_AFTER;
+  }
+  t->gap_probed = true;
+  t->gap_hits = 0;
+  t->gap_valid = false;
+  kv_engine *e = &t->store->eng;
+  uint64_t seq = atomic_load(&e->write_seq); /* before the iterator */
+  rocksdb_iterator_t *it = kv_engine_iter(e);
+  if (!it) return;
+  bool none;
+  int rc = kv_mvcc_next_key(it, &t->kbuf, key, klen, &t->gap_hi, &none, NULL);
+  rocksdb_iter_destroy(it);
+  if (rc != KV_OK) return; /* only a shortcut: reads go to the engine */
+  if (!none && kv_bytes_cmp(t->gap_hi.p, t->gap_hi.n, key, klen) <= 0)
+    return; /* key was written meanwhile */
+  if (!kv_buf_set(&t->gap_lo, key, klen)) return;
+  t->gap_hi_inf = none;
+  t->gap_seq = seq;
+  t->gap_valid = true;
+}
+
 int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
                         char **errptr) {
   kv_wentry *e;
@@ -533,6 +592,7 @@ int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
       return txn_nomem(t, errptr);
     return KV_OK;
   }
+  if (gap_covers(t, key, klen)) return KV_NOTFOUND;
   rocksdb_iterator_t *it =
       kv_engine_point_iter_cached(&s->eng, &t->pit, &t->pit_seq);
   if (!it) return txn_nomem(t, errptr);
@@ -545,6 +605,8 @@ int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
   if (rc != KV_OK && rc != KV_NOTFOUND)
     return kv_txn_die(t, rc, KV_RETRY_NONE, errptr, "%s",
                       errptr && *errptr ? *errptr : kv_code_name(rc));
+  if (rc == KV_NOTFOUND && kv_ts_eq(vts, KV_TS_ZERO))
+    gap_note_absent(t, key, klen);
   if (kv_ts_lt(t->read_ts, vts)) {
     /* Newer than our snapshot: move the snapshot just above it. */
     txn_forward_write_ts(t, kv_ts_next(vts));
