@@ -390,9 +390,12 @@ void kv_tscache_free(kv_tscache *tc);
 /* Records a read of span at ts by txn `owner`. */
 void kv_tscache_add(kv_tscache *tc, const kv_span *sp, kv_ts ts,
                     uint64_t owner);
-/* The latest read of key by a transaction other than `self`. */
+/* The latest read of key by a transaction other than `self`, exact when it
+** is at or above `from`; otherwise some timestamp below `from` (callers ask
+** whether a write at `from` must move, and a generation whose newest entry
+** is below it is not searched). */
 kv_ts kv_tscache_max(kv_tscache *tc, const void *key, size_t klen,
-                     uint64_t self);
+                     uint64_t self, kv_ts from);
 void kv_tscache_usage(kv_tscache *tc, uint64_t *entries, uint64_t *bytes);
 
 /* ----------------------------------------------------------- spanset.c -- */

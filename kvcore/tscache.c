@@ -427,13 +427,16 @@ void kv_tscache_add(kv_tscache *tc, const kv_span *sp, kv_ts ts,
 }
 
 kv_ts kv_tscache_max(kv_tscache *tc, const void *key, size_t klen,
-                     uint64_t self) {
+                     uint64_t self, kv_ts from) {
   kv_ts best = tc->floor;
   uint64_t h = tc_hash(key, klen);
   tc_shard *sh = &tc->shards[tc_shard_of(h)];
   pthread_mutex_lock(&sh->mu);
   best = kv_ts_max(best, sh->low);
   for (int i = 0; i < 2; i++) {
+    /* A miss in a large generation is a cache miss or two; a writer above
+    ** everything the generation holds (a bulk load) skips it. */
+    if (kv_ts_lt(sh->gen[i].maxts, from)) continue;
     tc_slot *s = gen_lookup(&sh->gen[i], h, key, klen);
     if (s && !owned_by(s->owner, self)) best = kv_ts_max(best, s->ts);
   }

@@ -484,7 +484,8 @@ int kv_txn_lock_key(kv_txn *t, const void *key, size_t klen, kv_wentry **out,
   ** commit timestamp (C4) before they release their locks, so with the
   ** lock held this one lookup bounds both every read of key and every
   ** committed version of it: no engine read is needed to write. */
-  kv_ts rts = kv_tscache_max(s->tscache, key, klen, t->id);
+  kv_ts rts = kv_tscache_max(s->tscache, key, klen, t->id,
+                             kv_txn_get_write_ts(t));
   if (kv_ts_le(kv_txn_get_write_ts(t), rts)) {
     txn_forward_write_ts(t, kv_ts_next(rts));
     KV_STAT_INC(s, pushes_tscache);
@@ -586,7 +587,9 @@ int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
   ** refresh since keeps it: it checked that key did not change. */
   int ri = recent_find(t, key, klen);
   if (ri >= 0 &&
-      kv_ts_le(kv_tscache_max(s->tscache, key, klen, t->id), t->read_ts)) {
+      kv_ts_le(kv_tscache_max(s->tscache, key, klen, t->id,
+                              kv_ts_next(t->read_ts)),
+               t->read_ts)) {
     if (!t->recent[ri].found) return KV_NOTFOUND;
     if (!kv_buf_set(&t->vbuf, t->recent[ri].val.p, t->recent[ri].val.n))
       return txn_nomem(t, errptr);
@@ -872,7 +875,8 @@ int kv_txn_prepare(kv_txn *t, char **errptr) {
     p->latched = true;
     /* C2 */
     for (size_t i = 0; i < p->n; i++) {
-      kv_ts r = kv_tscache_max(s->tscache, p->keys[i], p->klens[i], t->id);
+      kv_ts r =
+          kv_tscache_max(s->tscache, p->keys[i], p->klens[i], t->id, cts);
       if (kv_ts_le(cts, r)) {
         cts = kv_ts_next(r);
         KV_STAT_INC(s, pushes_tscache);

@@ -26,7 +26,7 @@ static kv_span range(const char *s, const char *e) {
 }
 
 static kv_ts mx(kv_tscache *tc, const char *k, uint64_t self) {
-  return kv_tscache_max(tc, k, strlen(k), self);
+  return kv_tscache_max(tc, k, strlen(k), self, KV_TS_ZERO);
 }
 
 static void test_tscache_points_owners_and_floor(void **state) {
@@ -43,6 +43,10 @@ static void test_tscache_points_owners_and_floor(void **state) {
   kv_tscache_add(tc, &a, T(10), 2); /* tie with another owner: nobody owns */
   assert_int_equal(mx(tc, "a", 1).wall, 10);
   assert_int_equal(mx(tc, "a", 2).wall, 10);
+  /* Asked from a timestamp: exact at or above it, below it otherwise. */
+  assert_int_equal(kv_tscache_max(tc, "a", 1, 1, T(10)).wall, 10);
+  assert_int_equal(kv_tscache_max(tc, "a", 1, 1, T(9)).wall, 10);
+  assert_true(kv_ts_lt(kv_tscache_max(tc, "a", 1, 1, T(11)), T(11)));
   kv_tscache_free(tc);
 }
 
@@ -121,6 +125,14 @@ static void run_reference(size_t budget, int nadds, bool exact) {
           assert_true(got >= others || mine >= others);
           /* Without evictions, never above any read or the floor. */
           if (exact) assert_true(got <= (others > mine ? others : mine) || got == 1);
+          /* Asked from a timestamp: the same answer when it reaches it,
+          ** something below it otherwise. */
+          kv_ts from = T(10 + (uint64_t)(k * 7 + (int)self) % 1000);
+          kv_ts part = kv_tscache_max(tc, kb, strlen(kb), self, from);
+          if (kv_ts_le(from, T(got)))
+            assert_int_equal(part.wall, got);
+          else
+            assert_true(kv_ts_lt(part, from));
         }
       }
     }
@@ -185,7 +197,7 @@ static void *worker_main(void *arg) {
     kv_ts ts = T(100 + (uint64_t)i);
     kv_tscache_add(w->tc, &sp, ts, (uint64_t)w->id + 1);
     /* Another transaction's view must include this read. */
-    if (kv_ts_lt(kv_tscache_max(w->tc, k, strlen(k), 999), ts)) w->bad++;
+    if (kv_ts_lt(kv_tscache_max(w->tc, k, strlen(k), 999, ts), ts)) w->bad++;
   }
   return NULL;
 }
