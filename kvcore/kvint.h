@@ -643,7 +643,7 @@ struct kv_txn {
   rocksdb_iterator_t *pit; /* point-read iterator, reused while fresh */
   uint64_t pit_seq;
   /* A key range known to hold no version at all while the engine's write
-  ** sequence is gap_seq: (gap_lo, gap_hi), gap_hi_inf for no upper end.
+  ** sequence is gap_seq: [gap_lo, gap_hi), gap_hi_inf for no upper end.
   ** Locking reads of ascending absent keys (a bulk INSERT) answer from it
   ** without an engine read; see kv_txn_locking_read. */
   kv_buf gap_lo, gap_hi;

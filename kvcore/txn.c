@@ -64,7 +64,11 @@
 **   refreshes the read timestamp to just above it: the read returns the
 **   latest value, and a read-modify-write waits for the lock instead of
 **   failing later.  With the lock held the value cannot change again, so it
-**   needs no read span.
+**   needs no read span.  Nor, for a bulk INSERT of ascending keys, an engine
+**   read each: one total-order seek finds the next key that has any
+**   version, and the keys before it are absent for as long as nothing at
+**   all is written (kv_engine.write_seq; a commit bumps it before releasing
+**   its locks, and we hold K's).
 **
 ** LIFE OF A COMMIT
 **   C1. Latches: write latches over the keys to write, at write_ts.
