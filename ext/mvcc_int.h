@@ -176,12 +176,20 @@ struct mvcc_conn {
                            ** transaction: it will call xSync/xRollback */
   bool syncing;            /* between the first xSync and xCommit/xRollback */
   bool enrolling;          /* running the nested marker statement */
+  sqlite3_stmt *enroll_stmt; /* that statement, prepared once; see
+                           ** mvcc_conn_finalize */
   char *commit_err;        /* a write that failed in xCommit, for the next
                            ** statement to report */
 };
 
 mvcc_conn *mvcc_conn_new(sqlite3 *db);
 void mvcc_conn_free(void *p);
+/* Finalizes the statements the connection keeps prepared.  Called when an
+** mvcc table is disconnected: sqlite3_close() disconnects every virtual
+** table before it refuses to close over unfinalized statements, and the
+** marker's own xDisconnect cannot do it (the statement keeps the marker
+** connected).  They are prepared again when next needed. */
+void mvcc_conn_finalize(mvcc_conn *c);
 /* Opens (or finds) the connection's handle on the store in dir (NULL or ""
 ** for the in-memory store). */
 int mvcc_conn_store(mvcc_conn *c, const char *dir, mvcc_sconn **out,

@@ -289,6 +289,7 @@ static int mvccConnect(sqlite3 *db, void *aux, int argc,
 
 static int mvccDisconnect(sqlite3_vtab *vt) {
   mvcc_vtab *v = (mvcc_vtab *)vt;
+  if (v->sc) mvcc_conn_finalize(v->sc->conn);
   mvcc_tabledef_free(v->def);
   sqlite3_free(v->name);
   sqlite3_free(v->renamed_to);
