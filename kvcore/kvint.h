@@ -662,9 +662,9 @@ struct kv_txn {
   int recent_next;
 
   /* Wait state (wait graph mutex unless noted). */
-  pthread_mutex_t wmu;     /* wake event count */
-  pthread_cond_t wcond;
-  uint64_t wake_seq;
+  pthread_mutex_t wmu;     /* wake event count: changed under wmu, read */
+  pthread_cond_t wcond;    /* without it by a sleeper that spins first */
+  _Atomic uint64_t wake_seq;
   struct kv_txn *waiting_for;
   struct kv_txn *wnext, *wprev;   /* in kv_waitq.waiting */
   bool in_waitq;
