@@ -316,14 +316,6 @@ static int enroll_step(mvcc_conn *c) {
 static int enroll(mvcc_conn *c, char **pzErr) {
   c->enrolling = true;
   int rc = enroll_step(c);
-  if (rc == SQLITE_ERROR &&
-      strstr(sqlite3_errmsg(c->db), "no such table")) {
-    rc = sqlite3_exec(c->db,
-                      "CREATE VIRTUAL TABLE IF NOT EXISTS temp.mvcc_txn USING "
-                      "mvcc_txn",
-                      NULL, NULL, NULL);
-    if (rc == SQLITE_OK) rc = enroll_step(c);
-  }
   if (rc == SQLITE_READONLY) { /* PRAGMA query_only: lift it for the no-op */
     rc = sqlite3_exec(c->db, "PRAGMA query_only=0", NULL, NULL, NULL);
     if (rc == SQLITE_OK) {

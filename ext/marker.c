@@ -11,7 +11,8 @@
 ** transactions exactly as for an mvcc table.
 **
 ** Every connection gets its own marker in its temp schema when the
-** extension loads.  It has no rows; inserting into it is refused.
+** extension loads.  It has no rows; inserting into it and dropping it are
+** refused.
 */
 #include "mvcc_int.h"
 
@@ -43,6 +44,16 @@ static int markerConnect(sqlite3 *db, void *aux, int argc,
 static int markerDisconnect(sqlite3_vtab *vt) {
   sqlite3_free(vt);
   return SQLITE_OK;
+}
+
+/* DROP TABLE: refused.  Without the marker a read-only transaction could
+** not end at its COMMIT, and it cannot be made again from where it is
+** missed (inside a statement, SQLite creates a virtual table in main). */
+static int markerDestroy(sqlite3_vtab *vt) {
+  sqlite3_free(vt->zErrMsg);
+  vt->zErrMsg = sqlite3_mprintf("mvcc_txn belongs to the mvcc extension and "
+                                "cannot be dropped");
+  return SQLITE_ERROR;
 }
 
 static int markerBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
@@ -152,7 +163,7 @@ const sqlite3_module mvcc_marker_module = {
     .xConnect = markerConnect,
     .xBestIndex = markerBestIndex,
     .xDisconnect = markerDisconnect,
-    .xDestroy = markerDisconnect,
+    .xDestroy = markerDestroy,
     .xOpen = markerOpen,
     .xClose = markerClose,
     .xFilter = markerFilter,
