@@ -30,7 +30,9 @@
 ** Wake-ups use an event count per transaction: take a token, test the
 ** condition under the lock that guards it, sleep while the token is
 ** current.  A wake-up between the test and the sleep changes the token, so
-** none is lost; nobody polls.
+** none is lost.  A sleeper yields its CPU for a few tens of microseconds
+** (about a commit) before it blocks, watching the token; after that nobody
+** polls.
 */
 #include "kvint.h"
 
