@@ -299,7 +299,7 @@ void mvcc_conn_finalize(mvcc_conn *c) {
 }
 
 /* The marker's no-op write, from a statement prepared once per connection:
-** parsing it again for every transaction was 8% of a short one. */
+** parsing it again for every transaction was 7% of a short one. */
 static int enroll_step(mvcc_conn *c) {
   if (!c->enroll_stmt) {
     int rc = sqlite3_prepare_v3(c->db, "DELETE FROM temp.mvcc_txn WHERE 0",
