@@ -218,7 +218,8 @@ typedef struct kv_stats {
                                    ** files (kv_options.ingest_bytes) */
   uint64_t reads_from_gap;         /* locking reads of absent keys answered
                                    ** without an engine read (bulk inserts
-                                   ** of ascending keys) */
+                                   ** of ascending keys); counted when
+                                   ** their transaction ends */
 } kv_stats;
 void kv_store_stats(kv_store *store, kv_stats *out);
 

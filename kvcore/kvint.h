@@ -656,6 +656,8 @@ struct kv_txn {
   int gap_every;           /* misses before the next probe (backs off) */
   int gap_hits;            /* reads the current gap answered */
   bool gap_probed;
+  uint64_t gap_reads;      /* reads all gaps answered: added to kv_stats
+                           ** when the transaction ends */
   /* The last plain reads (key, value at read_ts), so that a locking read of
   ** a key just read (SQL: SELECT, then UPDATE) need not read it again. */
   struct {

@@ -164,6 +164,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Absent locking reads before the first look for an empty gap, and the most
+** a gap that keeps ending early can make the next look wait (see gap_*). */
+#define KV_GAP_PROBE_AFTER 8
+#define KV_GAP_PROBE_MAX 1024
+
 /* Commit rounds (C1-C3) before giving up on a transaction whose timestamp
 ** keeps being pushed by new reads: CockroachDB allows 5 refreshes too. */
 #define KV_COMMIT_ATTEMPTS 5
@@ -279,6 +284,11 @@ static void txn_free(kv_txn *t) {
   kv_engine_point_iter_release(&t->store->eng, t->pit, t->pit_seq);
   kv_buf_free(&t->gap_lo);
   kv_buf_free(&t->gap_hi);
+  /* Counted once here, not per read: a bulk load's reads would each write
+  ** the store's shared counter line. */
+  if (t->gap_reads)
+    atomic_fetch_add_explicit(&t->store->st.reads_from_gap, t->gap_reads,
+                              memory_order_relaxed);
   for (int i = 0; i < KV_RECENT_READS; i++) {
     kv_buf_free(&t->recent[i].key);
     kv_buf_free(&t->recent[i].val);
@@ -320,6 +330,7 @@ int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
                            ? opts->lock_timeout_ms
                            : atomic_load(&s->lock_timeout_ms);
   kv_spanset_init(&t->spans, s->opts.refresh_span_bytes);
+  t->gap_every = KV_GAP_PROBE_AFTER;
 
   int rc;
   if (!kv_ts_is_zero(opts->read_ts)) {
@@ -532,12 +543,10 @@ static bool gap_covers(kv_txn *t, const void *key, size_t klen) {
   if (!t->gap_hi_inf && kv_bytes_cmp(key, klen, t->gap_hi.p, t->gap_hi.n) >= 0)
     return false;
   t->gap_hits++;
-  KV_STAT_INC(t->store, reads_from_gap);
+  t->gap_reads++;
   return true;
 }
 
-#define KV_GAP_PROBE_AFTER 8    /* absent locking reads before a probe */
-#define KV_GAP_PROBE_MAX 1024
 
 /* key has no version: after enough such reads, look for the next key that
 ** has one (a total-order seek, which the prefix-filtered point iterator
@@ -545,16 +554,12 @@ static bool gap_covers(kv_txn *t, const void *key, size_t klen) {
 ** before a write elsewhere ended it makes the next probe wait longer, so
 ** inserts between other writers' commits cost at most one seek in eight. */
 static void gap_note_absent(kv_txn *t, const void *key, size_t klen) {
-  if (!t->gap_every) t->gap_every = KV_GAP_PROBE_AFTER;
   if (++t->gap_misses < t->gap_every) return;
   t->gap_misses = 0;
-  if (t->gap_probed) {
-    t->gap_every = t->gap_hits < KV_GAP_PROBE_AFTER
-                       ? (t->gap_every * 2 > KV_GAP_PROBE_MAX
-                              ? KV_GAP_PROBE_MAX
-                              : t->gap_every * 2)
-                       : KV_GAP_PROBE_AFTER;
-  }
+  if (!t->gap_probed || t->gap_hits >= KV_GAP_PROBE_AFTER)
+    t->gap_every = KV_GAP_PROBE_AFTER;
+  else if (t->gap_every < KV_GAP_PROBE_MAX)
+    t->gap_every *= 2;
   t->gap_probed = true;
   t->gap_hits = 0;
   t->gap_valid = false;
