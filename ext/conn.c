@@ -52,6 +52,7 @@
 */
 #include "mvcc_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ errors -- */
@@ -175,8 +176,8 @@ static void txn_detach(mvcc_txn *t) {
 static void txn_free_if_done(mvcc_txn *t) {
   if (t->attached || t->cursors > 0) return;
   txn_finish_kv(t);
-  sqlite3_free(t->sp);
-  sqlite3_free(t);
+  free(t->sp);
+  free(t);
 }
 
 void mvcc_conn_free(void *p) {
@@ -267,7 +268,7 @@ static int busy_timeout_cb(void *ctx) {
 
 static int txn_begin(mvcc_sconn *sc, int kind, bool read_only, mvcc_txn **out,
                      char **pzErr) {
-  mvcc_txn *t = sqlite3_malloc64(sizeof(*t));
+  mvcc_txn *t = malloc(sizeof(*t));
   if (!t) return SQLITE_NOMEM;
   memset(t, 0, sizeof(*t));
   kv_txn_options o;
@@ -277,7 +278,7 @@ static int txn_begin(mvcc_sconn *sc, int kind, bool read_only, mvcc_txn **out,
   char *err = NULL;
   int krc = kv_txn_begin(sc->store, &o, &t->kv, &err);
   if (krc) {
-    sqlite3_free(t);
+    free(t);
     int rc = mvcc_kv_error(krc, err, false, pzErr);
     kv_free(err);
     return rc;
@@ -519,7 +520,7 @@ int mvcc_conn_savepoint(mvcc_conn *c, int n, char **pzErr) {
     if (n >= t->spcap) {
       int cap = t->spcap ? t->spcap : 16;
       while (cap <= n) cap *= 2;
-      uint32_t *sp = sqlite3_realloc64(t->sp, sizeof(*sp) * (size_t)cap);
+      uint32_t *sp = realloc(t->sp, sizeof(*sp) * (size_t)cap);
       if (!sp) return SQLITE_NOMEM;
       t->sp = sp;
       t->spcap = cap;

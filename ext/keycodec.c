@@ -44,6 +44,7 @@ SQLITE_EXTENSION_INIT3
 #endif
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keycodec.h"
@@ -61,7 +62,7 @@ void mvcc_keybuf_init(mvcc_keybuf *b) { memset(b, 0, sizeof(*b)); }
 void mvcc_keybuf_reset(mvcc_keybuf *b) { b->n = 0; }
 
 void mvcc_keybuf_free(mvcc_keybuf *b) {
-  sqlite3_free(b->p);
+  free(b->p);
   memset(b, 0, sizeof(*b));
 }
 
@@ -69,7 +70,7 @@ static int kb_reserve(mvcc_keybuf *b, size_t extra) {
   if (b->n + extra <= b->cap) return SQLITE_OK;
   size_t cap = b->cap ? b->cap : 32;
   while (cap < b->n + extra) cap *= 2;
-  unsigned char *p = sqlite3_realloc64(b->p, cap);
+  unsigned char *p = realloc(b->p, cap);
   if (!p) return SQLITE_NOMEM;
   b->p = p;
   b->cap = cap;

@@ -17,8 +17,8 @@
 #include <sqlite3.h>
 #endif
 
-/* A growable byte buffer; p is heap memory (sqlite3_malloc), so the struct
-** may be copied and moved. */
+/* A growable byte buffer; p is heap memory (libc malloc, not sqlite3_malloc:
+** see mvcc_int.h), so the struct may be copied and moved. */
 typedef struct mvcc_keybuf {
   unsigned char *p;
   size_t n, cap;

@@ -19,6 +19,16 @@
 **   0x00 'N'                           next table id (8 bytes big-endian)
 **   0x01 <table id, 8 bytes BE> <encoded primary key>   a row
 ** Table ids are never reused, so a dropped table's range stays empty.
+**
+** Memory: what a statement allocates and frees itself (cursors, key and row
+** buffers, probe lists, the per-transaction state) comes from libc's malloc,
+** not sqlite3_malloc.  SQLite's allocator takes one process-wide mutex for
+** its memory statistics (SQLITE_CONFIG_MEMSTATUS, on by default), and with
+** a few allocations per row, connections in different threads queued on it:
+** two threads on disjoint keys committed fewer transactions than one.
+** Memory that SQLite frees (error messages, zErrMsg, results given
+** sqlite3_free as destructor) and long-lived per-connection objects stay
+** sqlite3_malloc'd.
 */
 #ifndef MVCC_INT_H
 #define MVCC_INT_H

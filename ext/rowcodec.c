@@ -29,6 +29,7 @@ SQLITE_EXTENSION_INIT3
 #include <sqlite3.h>
 #endif
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "rowcodec.h"
@@ -112,7 +113,7 @@ int mvcc_row_encode_cells(int ncol, const mvcc_cell *cells,
     uint64_t code = cell_code(&cells[i]);
     total += varint_len(code) + (size_t)payload_len(code);
   }
-  unsigned char *buf = sqlite3_malloc64(total ? total : 1);
+  unsigned char *buf = malloc(total ? total : 1);
   if (!buf) return SQLITE_NOMEM;
   unsigned char *o = buf;
   *o++ = ROW_FORMAT;
@@ -144,7 +145,7 @@ int mvcc_row_encode_values(int ncol, sqlite3_value **vals, unsigned char **out,
                            size_t *outlen) {
   mvcc_cell small[16] = {{0}};
   mvcc_cell *cells = ncol <= 16 ? small
-                                : sqlite3_malloc64(sizeof(mvcc_cell) * (size_t)ncol);
+                                : malloc(sizeof(mvcc_cell) * (size_t)ncol);
   if (!cells) return SQLITE_NOMEM;
   for (int i = 0; i < ncol; i++) {
     mvcc_cell *c = &cells[i];
@@ -165,13 +166,13 @@ int mvcc_row_encode_values(int ncol, sqlite3_value **vals, unsigned char **out,
     }
   }
   int rc = mvcc_row_encode_cells(ncol, cells, out, outlen);
-  if (cells != small) sqlite3_free(cells);
+  if (cells != small) free(cells);
   return rc;
 }
 
 void mvcc_row_clear(mvcc_row *r) {
-  if (r->codes && r->codes != r->codes_buf) sqlite3_free(r->codes);
-  if (r->offs && r->offs != r->offs_buf) sqlite3_free(r->offs);
+  if (r->codes && r->codes != r->codes_buf) free(r->codes);
+  if (r->offs && r->offs != r->offs_buf) free(r->offs);
   r->codes = NULL;
   r->offs = NULL;
   r->ncol = 0;
@@ -187,8 +188,8 @@ int mvcc_row_parse(mvcc_row *r, const unsigned char *p, size_t n) {
   i = 1;
   if (!varint_get(p, n, &i, &ncol) || ncol > n) return SQLITE_CORRUPT;
   if (ncol > 16) {
-    r->codes = sqlite3_malloc64(sizeof(uint64_t) * ncol);
-    r->offs = sqlite3_malloc64(sizeof(size_t) * ncol);
+    r->codes = malloc(sizeof(uint64_t) * ncol);
+    r->offs = malloc(sizeof(size_t) * ncol);
     if (!r->codes || !r->offs) {
       mvcc_row_clear(r);
       return SQLITE_NOMEM;

@@ -22,8 +22,8 @@ typedef struct mvcc_cell {
   size_t n;
 } mvcc_cell;
 
-/* Encodes ncol cells into a new buffer (*out, sqlite3_malloc'd: the caller
-** frees it with sqlite3_free).  SQLITE_OK, SQLITE_NOMEM or SQLITE_TOOBIG. */
+/* Encodes ncol cells into a new buffer (*out, malloc'd: the caller frees it
+** with free()).  SQLITE_OK, SQLITE_NOMEM or SQLITE_TOOBIG. */
 int mvcc_row_encode_cells(int ncol, const mvcc_cell *cells,
                           unsigned char **out, size_t *outlen);
 /* The same from SQLite values, exactly as they are. */

@@ -526,7 +526,7 @@ static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
 /* ------------------------------------------------------------ cursors -- */
 
 static int mvccOpen(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
-  mvcc_cursor *c = sqlite3_malloc64(sizeof(*c));
+  mvcc_cursor *c = malloc(sizeof(*c));
   if (!c) return SQLITE_NOMEM;
   memset(c, 0, sizeof(*c));
   mvcc_keybuf_init(&c->lo);
@@ -542,7 +542,7 @@ static void cursor_reset(mvcc_cursor *c) {
   if (c->it) kv_iter_close(c->it);
   c->it = NULL;
   for (int i = 0; i < c->nprobe; i++) mvcc_keybuf_free(&c->probes[i]);
-  sqlite3_free(c->probes);
+  free(c->probes);
   c->probes = NULL;
   c->nprobe = c->iprobe = 0;
   if (c->txn) mvcc_txn_release(c->txn);
@@ -558,8 +558,8 @@ static int mvccClose(sqlite3_vtab_cursor *cur) {
   mvcc_keybuf_free(&c->lo);
   mvcc_keybuf_free(&c->hi);
   mvcc_keybuf_free(&c->key);
-  sqlite3_free(c->val);
-  sqlite3_free(c);
+  free(c->val);
+  free(c);
   return SQLITE_OK;
 }
 
@@ -587,7 +587,7 @@ static int copy_row(mvcc_cursor *c, const void *k, size_t kl, const void *v,
   int rc = mvcc_keybuf_append(&c->key, k, kl);
   if (rc) return rc;
   if (vl > c->vcap) {
-    unsigned char *p = sqlite3_realloc64(c->val, vl);
+    unsigned char *p = realloc(c->val, vl);
     if (!p) return SQLITE_NOMEM;
     c->val = p;
     c->vcap = vl;
@@ -713,7 +713,7 @@ static int extend_probes(mvcc_vtab *v, int k, sqlite3_value *val,
   for (int i = 0; i < nold; i++) {
     if (*n == *cap) {
       int ncap = *cap ? *cap * 2 : 8;
-      mvcc_keybuf *np = sqlite3_realloc64(*out, sizeof(mvcc_keybuf) * (size_t)ncap);
+      mvcc_keybuf *np = realloc(*out, sizeof(mvcc_keybuf) * (size_t)ncap);
       if (!np) return SQLITE_NOMEM;
       *out = np;
       *cap = ncap;
@@ -729,7 +729,7 @@ static int extend_probes(mvcc_vtab *v, int k, sqlite3_value *val,
 
 static void free_probes(mvcc_keybuf *p, int n) {
   for (int i = 0; i < n; i++) mvcc_keybuf_free(&p[i]);
-  sqlite3_free(p);
+  free(p);
 }
 
 /* Builds the sorted, distinct key prefixes fixed by the = and IN
@@ -737,7 +737,7 @@ static void free_probes(mvcc_keybuf *p, int n) {
 ** encoded as they come: sqlite3_vtab_in_next() reuses its value. */
 static int build_probes(mvcc_cursor *c, mvcc_vtab *v, int neq, bool in,
                         sqlite3_value **argv) {
-  mvcc_keybuf *cur = sqlite3_malloc64(sizeof(mvcc_keybuf));
+  mvcc_keybuf *cur = malloc(sizeof(mvcc_keybuf));
   if (!cur) return SQLITE_NOMEM;
   mvcc_keybuf_init(&cur[0]);
   int n = 1;
@@ -991,7 +991,7 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
     goto done;
   }
 
-  vals = sqlite3_malloc64(sizeof(mvcc_value) * (size_t)d->ncol);
+  vals = malloc(sizeof(mvcc_value) * (size_t)d->ncol);
   if (!vals) {
     rc = SQLITE_NOMEM;
     goto done;
@@ -1011,7 +1011,7 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
     mvcc_cell small[16];
     mvcc_cell *cells =
         d->ncol <= 16 ? small
-                      : sqlite3_malloc64(sizeof(mvcc_cell) * (size_t)d->ncol);
+                      : malloc(sizeof(mvcc_cell) * (size_t)d->ncol);
     if (!cells) {
       rc = SQLITE_NOMEM;
     } else {
@@ -1019,7 +1019,7 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
         cells[i] = (mvcc_cell){vals[i].type, vals[i].i, vals[i].r, vals[i].p,
                                (size_t)vals[i].n};
       rc = mvcc_row_encode_cells(d->ncol, cells, &row, &rowlen);
-      if (cells != small) sqlite3_free(cells);
+      if (cells != small) free(cells);
     }
   }
   if (rc) goto done;
@@ -1054,8 +1054,8 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
 done:
   if (vals)
     for (int i = 0; i < d->ncol; i++) mvcc_value_clear(&vals[i]);
-  sqlite3_free(vals);
-  sqlite3_free(row);
+  free(vals);
+  free(row);
   mvcc_keybuf_free(&key);
   mvcc_keybuf_free(&okey);
   return rc;

@@ -30,7 +30,7 @@ static void rowpack(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_result_error_nomem(ctx);
     return;
   }
-  sqlite3_result_blob64(ctx, out, n, sqlite3_free);
+  sqlite3_result_blob64(ctx, out, n, free);
 }
 
 static void rowcol(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
