@@ -23,9 +23,9 @@
 ** Memory: what a statement allocates and frees itself (cursors, key and row
 ** buffers, probe lists, the per-transaction state) comes from libc's malloc,
 ** not sqlite3_malloc.  SQLite's allocator takes one process-wide mutex for
-** its memory statistics (SQLITE_CONFIG_MEMSTATUS, on by default), and with
-** a few allocations per row, connections in different threads queued on it:
-** two threads on disjoint keys committed fewer transactions than one.
+** its memory statistics (SQLITE_CONFIG_MEMSTATUS, on by default); with
+** 5-15 allocations per statement, connections in other threads queued on
+** it, and two threads on disjoint keys committed fewer transactions than one.
 ** Memory that SQLite frees (error messages, zErrMsg, results given
 ** sqlite3_free as destructor) and long-lived per-connection objects stay
 ** sqlite3_malloc'd.
