@@ -55,6 +55,10 @@ deps:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# Objects wait for deps (order-only), so `make -j` does not compile before
+# the headers are installed.
+$(KV_OBJ) $(EXT_OBJ): | deps
+
 $(BUILD)/obj/%.o: %.c kvcore/kvcore.h kvcore/kvint.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -Ikvcore -c $< -o $@

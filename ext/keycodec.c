@@ -91,6 +91,12 @@ int mvcc_coll_from_name(const char *z) {
   return -1;
 }
 
+const char *mvcc_coll_name(int coll) {
+  return coll == MVCC_COLL_NOCASE ? "NOCASE"
+         : coll == MVCC_COLL_RTRIM ? "RTRIM"
+                                   : "BINARY";
+}
+
 static void complement(mvcc_keybuf *b, size_t from) {
   for (size_t i = from; i < b->n; i++) b->p[i] = (unsigned char)~b->p[i];
 }

@@ -32,6 +32,8 @@ int mvcc_keybuf_append(mvcc_keybuf *b, const void *p, size_t n);
 enum { MVCC_COLL_BINARY = 0, MVCC_COLL_NOCASE = 1, MVCC_COLL_RTRIM = 2 };
 /* The collation of a name (NULL or "" is BINARY); -1 if unsupported. */
 int mvcc_coll_from_name(const char *zName);
+/* The name of MVCC_COLL_* coll (a static string). */
+const char *mvcc_coll_name(int coll);
 
 /* Append one value's encoding.  desc: the column is DESC in the key (all
 ** of its bytes are complemented).  Return SQLITE_OK, SQLITE_CONSTRAINT for

@@ -56,6 +56,8 @@ typedef struct mvcc_column {
   char affinity;       /* MVCC_AFF_* */
   bool notnull;
   int coll;            /* key columns: MVCC_COLL_* (keycodec.h) */
+  bool sorts_by_key;   /* key columns: the column's own collation (what
+                       ** SQLite compares and sorts it by) is the key's */
   bool desc;           /* key columns: PRIMARY KEY ... DESC */
 } mvcc_column;
 

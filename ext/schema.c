@@ -22,10 +22,15 @@
 ** BINARY, NOCASE and RTRIM.
 **
 ** The declaration handed to sqlite3_declare_vtab() reuses the column
-** definitions verbatim (so COLLATE clauses keep working).  A
-** single-column key stays the table's PRIMARY KEY; a composite key becomes
-** a hidden BLOB column __mvcc_key holding the encoded key, because SQLite
-** only lets a writable WITHOUT ROWID virtual table have a one-column key.
+** definitions verbatim, so SQLite compares and sorts every column by its
+** declared type and collation exactly as on a native table.  A
+** single-column key stays the table's PRIMARY KEY (a column constraint, or
+** PRIMARY KEY(c) after the columns); a composite key becomes a hidden BLOB
+** column __mvcc_key holding the encoded key, because SQLite only lets a
+** writable WITHOUT ROWID virtual table have a one-column key.  The key's
+** collation (PRIMARY KEY(c COLLATE NOCASE)) may differ from the column's:
+** the key then orders and deduplicates by its own, and SQLite's comparisons
+** use the column's (mvcc_column.sorts_by_key says which case holds).
 **
 ** Affinity: SQLite does not apply column affinity to values written to a
 ** virtual table, so mvcc_apply_affinity() does it with SQLite's rules.
@@ -395,6 +400,15 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
       rc = SQLITE_ERROR;
       break;
     }
+    /* The column's own collation: a key written PRIMARY KEY(c COLLATE X)
+    ** may be ordered by another one than SQLite compares c with. */
+    const char *colcoll = NULL;
+    if (sqlite3_table_column_metadata(tmp, "main", "x", c->name, NULL,
+                                      &colcoll, NULL, NULL, NULL) != SQLITE_OK) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    c->sorts_by_key = mvcc_coll_from_name(colcoll) == c->coll;
     d->pk[d->npk++] = cid;
   }
   if (rc == SQLITE_OK && d->npk == 0) {
@@ -467,28 +481,27 @@ int mvcc_schema_parse(sqlite3 *db, const char *name, int argc,
   if (rc == SQLITE_OK) rc = describe(db, d, defs, pzErr);
   if (rc == SQLITE_OK) {
     d->args = normalize(defs);
-    if (mvcc_hidden_key(d) || has_table_pk) {
-      /* The key columns lose their PRIMARY KEY clause to the hidden key. */
-      if (!mvcc_hidden_key(d)) {
-        /* PRIMARY KEY(a) of one column: a plain single key, but it was a
-        ** table constraint; declare it on the column instead. */
-        sqlite3_free(declcols);
-        sqlite3_str *x = sqlite3_str_new(NULL);
-        for (int i = 0; i < d->ncol; i++) {
-          char *qn = mvcc_quote_ident(d->cols[i].name);
-          sqlite3_str_appendf(x, "%s%s %s%s", i ? ", " : "", qn,
-                              d->cols[i].type,
-                              i == d->pk[0] ? " PRIMARY KEY" : "");
-          sqlite3_free(qn);
-        }
-        declcols = sqlite3_str_finish(x);
-        d->declare = sqlite3_mprintf("CREATE TABLE x(%s) WITHOUT ROWID",
-                                     declcols);
-      } else {
-        d->declare = sqlite3_mprintf(
-            "CREATE TABLE x(%s, %s BLOB HIDDEN PRIMARY KEY) WITHOUT ROWID",
-            declcols, MVCC_HIDDEN_KEY);
-      }
+    /* The column definitions are declared as written, so SQLite compares
+    ** and sorts each column by its own collation and type.  A key given as
+    ** a table constraint stays one (of one column), or becomes the hidden
+    ** key (of several). */
+    if (mvcc_hidden_key(d)) {
+      d->declare = sqlite3_mprintf(
+          "CREATE TABLE x(%s, %s BLOB HIDDEN PRIMARY KEY) WITHOUT ROWID",
+          declcols, MVCC_HIDDEN_KEY);
+    } else if (has_table_pk) {
+      /* With the key's own collation and direction: SQLite collects the
+      ** keys of the rows a multi-row UPDATE or DELETE touches in a table
+      ** ordered by them, which must not merge two keys ('a' and 'a ' of a
+      ** BINARY key on an RTRIM column). */
+      const mvcc_column *k = &d->cols[d->pk[0]];
+      char *qn = mvcc_quote_ident(k->name);
+      d->declare = qn ? sqlite3_mprintf("CREATE TABLE x(%s, PRIMARY KEY(%s "
+                                        "COLLATE %s%s)) WITHOUT ROWID",
+                                        declcols, qn, mvcc_coll_name(k->coll),
+                                        k->desc ? " DESC" : "")
+                      : NULL;
+      sqlite3_free(qn);
     } else {
       d->declare = sqlite3_mprintf("CREATE TABLE x(%s) WITHOUT ROWID", declcols);
     }

@@ -66,6 +66,10 @@ typedef struct mvcc_vtab {
   uint64_t epoch;           /* store epoch when last found alive */
   bool dropped;             /* gone from the store, or renamed elsewhere */
   char *renamed_to;         /* the table's name now, if renamed elsewhere */
+  /* Keys whose rows OR REPLACE deleted in the running UPDATE: see
+  ** repl_remember(). */
+  mvcc_keybuf *repl;
+  int nrepl, caprepl;
 } mvcc_vtab;
 
 enum { PLAN_NEQ = 0x1f, PLAN_IN = 1 << 5, PLAN_LO = 1 << 6, PLAN_LO_INCL = 1 << 7,
@@ -287,9 +291,16 @@ static int mvccConnect(sqlite3 *db, void *aux, int argc,
   return vtab_open(db, aux, argc, argv, out, pzErr, false);
 }
 
+static void repl_clear(mvcc_vtab *v) {
+  for (int i = 0; i < v->nrepl; i++) mvcc_keybuf_free(&v->repl[i]);
+  v->nrepl = 0;
+}
+
 static int mvccDisconnect(sqlite3_vtab *vt) {
   mvcc_vtab *v = (mvcc_vtab *)vt;
   if (v->sc) mvcc_conn_finalize(v->sc->conn);
+  repl_clear(v);
+  free(v->repl);
   mvcc_tabledef_free(v->def);
   sqlite3_free(v->name);
   sqlite3_free(v->renamed_to);
@@ -332,12 +343,6 @@ static int key_pos(const mvcc_tabledef *d, int iCol) {
   for (int k = 0; k < d->npk; k++)
     if (d->pk[k] == iCol) return k;
   return -1;
-}
-
-static const char *coll_name(int coll) {
-  return coll == MVCC_COLL_NOCASE ? "NOCASE"
-         : coll == MVCC_COLL_RTRIM ? "RTRIM"
-                                   : "BINARY";
 }
 
 /* The plan in words, for EXPLAIN QUERY PLAN ("INDEX <idxNum>:<this>"). */
@@ -387,7 +392,7 @@ static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
     if (k < 0) continue;
     const char *coll = sqlite3_vtab_collation(info, i);
     if (sqlite3_stricmp(coll ? coll : "BINARY",
-                        coll_name(d->cols[d->pk[k]].coll)) != 0)
+                        mvcc_coll_name(d->cols[d->pk[k]].coll)) != 0)
       continue;
     switch (c->op) {
       case SQLITE_INDEX_CONSTRAINT_EQ:
@@ -408,7 +413,7 @@ static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
       if (!c->usable || c->iColumn != col) continue;
       const char *coll = sqlite3_vtab_collation(info, i);
       if (sqlite3_stricmp(coll ? coll : "BINARY",
-                          coll_name(d->cols[col].coll)) != 0)
+                          mvcc_coll_name(d->cols[col].coll)) != 0)
         continue;
       if ((c->op == SQLITE_INDEX_CONSTRAINT_GT ||
            c->op == SQLITE_INDEX_CONSTRAINT_GE) && lo < 0) {
@@ -458,7 +463,9 @@ static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
       int k = key_pos(d, info->aOrderBy[i].iColumn);
       if (k >= 0 && fixed[k]) continue;
       while (want < d->npk && fixed[want]) want++;
-      if (k < 0 || k != want) {
+      /* SQLite sorts a column by its own collation, which a key declared
+      ** PRIMARY KEY(c COLLATE X) need not share. */
+      if (k < 0 || k != want || !d->cols[d->pk[k]].sorts_by_key) {
         ordered = false;
         break;
       }
@@ -794,6 +801,7 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   (void)idxStr;
   (void)argc;
   cursor_reset(c);
+  repl_clear(v);
   int rc = vtab_check(v);
   if (rc) return rc;
   char *err = NULL;
@@ -971,6 +979,48 @@ static int old_key(mvcc_vtab *v, sqlite3_value *pk, mvcc_keybuf *key) {
   return key_append_col(v, key, 0, pk);
 }
 
+/* OR REPLACE in a multi-row UPDATE that changes keys.  SQLite evaluates
+** every new row of a virtual table's UPDATE before it writes the first (a
+** native table's UPDATE re-reads each row as it reaches it), so when OR
+** REPLACE has deleted the row at some key, a later update of that key
+** carries values computed from contents the key no longer holds.  Native
+** SQLite would skip a deleted row or update the row that moved there; a
+** virtual table cannot do either, so the statement is refused and rolled
+** back instead of writing rows native SQLite would not.
+**
+** The keys OR REPLACE deleted are remembered from one xFilter to the next:
+** an UPDATE scans its table (xFilter) before its first xUpdate and makes
+** no other scan of it between its xUpdates, so xFilter starts a new list.
+** Keys are remembered only when OR REPLACE deletes a row, so other
+** statements pay one comparison. */
+static int repl_remember(mvcc_vtab *v, const mvcc_keybuf *key) {
+  if (v->nrepl == v->caprepl) {
+    int cap = v->caprepl ? 2 * v->caprepl : 4;
+    mvcc_keybuf *n = realloc(v->repl, sizeof(*n) * (size_t)cap);
+    if (!n) return SQLITE_NOMEM;
+    v->repl = n;
+    v->caprepl = cap;
+  }
+  mvcc_keybuf *k = &v->repl[v->nrepl];
+  mvcc_keybuf_init(k);
+  int rc = mvcc_keybuf_append(k, key->p, key->n);
+  if (rc == SQLITE_OK) v->nrepl++;
+  else mvcc_keybuf_free(k);
+  return rc;
+}
+
+static int stale_update(mvcc_vtab *v, const mvcc_keybuf *okey) {
+  for (int i = 0; i < v->nrepl; i++)
+    if (probe_cmp(&v->repl[i], okey) == 0)
+      return vtab_err(v, SQLITE_ERROR, sqlite3_mprintf(
+          "mvcc: UPDATE OR REPLACE of %s would update a row it replaced "
+          "earlier in the same statement (SQLite computes all new rows of a "
+          "virtual table's UPDATE before writing any, so its values would "
+          "come from the replaced row); nothing was changed: update these "
+          "rows in separate statements", v->name));
+  return SQLITE_OK;
+}
+
 static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
   const mvcc_tabledef *d = v->def;
   mvcc_keybuf key, okey;
@@ -1028,6 +1078,7 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
   bool moved = true;
   if (!insert) {
     rc = old_key(v, argv[0], &okey);
+    if (rc == SQLITE_OK) rc = stale_update(v, &okey);
     if (rc) goto done;
     moved = probe_cmp(&okey, &key) != 0;
   }
@@ -1040,6 +1091,7 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
       vtab_err(v, rc, unique_msg(v));
       goto done;
     }
+    if (exists && !insert && (rc = repl_remember(v, &key))) goto done;
     if (!insert) {
       int krc = kv_txn_delete(t, okey.p, okey.n, &err);
       if (krc) {
