@@ -431,14 +431,6 @@ int mvcc_catalog_name_of(kv_store *s, uint64_t id, char **name,
 }
 
 /* Is table id still in the catalog (under any name)? */
-int mvcc_catalog_has_id(kv_store *s, uint64_t id, bool *alive, char **pzErr) {
-  char *name = NULL;
-  int rc = mvcc_catalog_name_of(s, id, &name, pzErr);
-  *alive = name != NULL;
-  sqlite3_free(name);
-  return rc;
-}
-
 /* ------------------------------------------------------------- sweep -- */
 
 /* Rows of dropped tables.  A transaction that wrote into a table while

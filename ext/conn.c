@@ -3,8 +3,8 @@
 **
 ** Each SQLite connection has one mvcc_conn (the module's client data) and,
 ** per store it uses, one mvcc_sconn holding the connection's current kvcore
-** transaction on that store.  Facts this relies on are in
-** shared/notes/sqlite-vtab-facts.md: xBegin comes only for statements that
+** transaction on that store.  Facts of SQLite (3.40: vtab.c, vdbe.c,
+** vdbeaux.c) this relies on: xBegin comes only for statements that
 ** write a virtual table; a read-only BEGIN ... COMMIT gets no callback at
 ** all; xSync errors abort a COMMIT and reach the user; xCommit's result is
 ** ignored; a virtual table's SQLITE_BUSY only undoes the statement.
@@ -52,32 +52,54 @@
 */
 #include "mvcc_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------ errors -- */
+/* ------------------------------------------------ call-order checks -- */
 
-int mvcc_kv_error(int kvrc, const char *msg, bool at_commit, char **pzErr) {
-  int rc;
-  switch (kvrc) {
-    case KV_OK:
-    case KV_NOTFOUND: return SQLITE_OK;
-    case KV_RETRY: rc = at_commit ? SQLITE_BUSY_SNAPSHOT : SQLITE_BUSY; break;
-    case KV_BUSY: rc = SQLITE_BUSY; break;
-    case KV_IOERR: rc = SQLITE_IOERR; break;
-    case KV_CORRUPT: rc = SQLITE_CORRUPT; break;
-    case KV_NOMEM: rc = SQLITE_NOMEM; break;
-    default: rc = SQLITE_ERROR; break;
+void mvcc_txcheck_step(mvcc_txcheck *c, int op, int n) {
+  (void)n; /* read only by the asserts */
+  switch (op) {
+    case MVCC_TX_BEGIN:
+      assert(c->state == 0);
+      c->state = 1;
+      c->savepoint = -1;
+      break;
+    case MVCC_TX_SYNC:
+      assert(c->state == 1 || c->state == 2);
+      c->state = 2;
+      break;
+    case MVCC_TX_COMMIT:
+      assert(c->state == 2);
+      c->state = 0;
+      break;
+    case MVCC_TX_ROLLBACK:
+      c->state = 0;
+      break;
+    case MVCC_TX_SAVEPOINT:
+      assert(c->state >= 1);
+      assert(n >= 0 && n >= c->savepoint);
+      c->state = 1;
+      c->savepoint = n;
+      break;
+    case MVCC_TX_RELEASE:
+      assert(c->state >= 1);
+      assert(n >= 0);
+      c->state = 1;
+      c->savepoint = n - 1;
+      break;
+    case MVCC_TX_ROLLBACK_TO:
+      assert(c->state >= 1);
+      assert(n >= -1);
+      c->state = 1;
+      c->savepoint = n;
+      break;
+    default: assert(0); break;
   }
-  if (pzErr) {
-    sqlite3_free(*pzErr);
-    if (kvrc == KV_RETRY)
-      *pzErr = sqlite3_mprintf("%s", msg ? msg : "restart transaction");
-    else
-      *pzErr = sqlite3_mprintf("mvcc: %s", msg ? msg : kv_code_name(kvrc));
-  }
-  return rc;
 }
+
+/* ---------------------------------------------------- retry messages -- */
 
 /* "a row of t", for the key a conflict was about. */
 static char *key_owner(kv_store *s, const unsigned char *k, size_t kl) {
@@ -128,8 +150,7 @@ int mvcc_txn_fail(mvcc_sconn *sc, kv_txn *t, int krc, char *err,
   int rc = mvcc_kv_error(krc, err, at_commit, pzErr);
   if (krc == KV_RETRY && pzErr) {
     mvcc_note_failure(sc);
-    sqlite3_free(*pzErr);
-    *pzErr = mvcc_retry_message(sc->store, t, err);
+    mvcc_set_error(pzErr, mvcc_retry_message(sc->store, t, err));
   }
   kv_free(err);
   return rc;
@@ -512,7 +533,6 @@ void mvcc_conn_rollback(mvcc_conn *c) {
 
 /* Savepoint levels of every SQL transaction of the connection. */
 int mvcc_conn_savepoint(mvcc_conn *c, int n, char **pzErr) {
-  (void)pzErr;
   if (n < 0) return SQLITE_OK;
   for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
     mvcc_txn *t = sc->cur;
@@ -521,12 +541,26 @@ int mvcc_conn_savepoint(mvcc_conn *c, int n, char **pzErr) {
       int cap = t->spcap ? t->spcap : 16;
       while (cap <= n) cap *= 2;
       uint32_t *sp = realloc(t->sp, sizeof(*sp) * (size_t)cap);
-      if (!sp) return SQLITE_NOMEM;
+      if (!sp) {
+        mvcc_set_error(pzErr, sqlite3_mprintf("mvcc: out of memory for "
+                                              "savepoint %d", n));
+        return SQLITE_NOMEM;
+      }
       t->sp = sp;
       t->spcap = cap;
     }
     uint32_t mark = 0;
-    if (kv_txn_savepoint(t->kv, &mark, NULL) != KV_OK) mark = 0;
+    char *err = NULL;
+    int krc = kv_txn_savepoint(t->kv, &mark, &err);
+    /* A dead transaction keeps failing every statement with its own error
+    ** (and rolling it back to a level does nothing); any other failure is
+    ** reported here rather than taken as the mark 0, which would undo all. */
+    if (krc && !kv_txn_is_dead(t->kv)) {
+      int rc = mvcc_kv_error(krc, err, false, pzErr);
+      kv_free(err);
+      return rc;
+    }
+    kv_free(err);
     /* Levels opened before this transaction began start at its start. */
     while (t->nsp < n) t->sp[t->nsp++] = 0;
     if (t->nsp == n) t->sp[t->nsp++] = mark;
@@ -535,7 +569,7 @@ int mvcc_conn_savepoint(mvcc_conn *c, int n, char **pzErr) {
 }
 
 int mvcc_conn_release(mvcc_conn *c, int n, char **pzErr) {
-  (void)pzErr;
+  (void)pzErr; /* releasing a level cannot fail */
   for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
     mvcc_txn *t = sc->cur;
     if (t && t->kind == MVCC_TXN_SQL && t->nsp > n) t->nsp = n < 0 ? 0 : n;

@@ -21,6 +21,7 @@
 typedef struct marker_vtab {
   sqlite3_vtab base;
   mvcc_conn *conn;
+  mvcc_txcheck txcheck;     /* SQLite's call order, asserted */
 } marker_vtab;
 
 static int markerConnect(sqlite3 *db, void *aux, int argc,
@@ -41,6 +42,15 @@ static int markerConnect(sqlite3 *db, void *aux, int argc,
   return SQLITE_OK;
 }
 
+static int markerCreate(sqlite3 *db, void *aux, int argc,
+                        const char *const *argv, sqlite3_vtab **out,
+                        char **pzErr) {
+  int rc = markerConnect(db, aux, argc, argv, out, pzErr);
+  if (rc == SQLITE_OK)
+    mvcc_txcheck_step(&((marker_vtab *)*out)->txcheck, MVCC_TX_BEGIN, 0);
+  return rc;
+}
+
 static int markerDisconnect(sqlite3_vtab *vt) {
   sqlite3_free(vt);
   return SQLITE_OK;
@@ -50,10 +60,9 @@ static int markerDisconnect(sqlite3_vtab *vt) {
 ** not end at its COMMIT, and it cannot be made again from where it is
 ** missed (inside a statement, SQLite creates a virtual table in main). */
 static int markerDestroy(sqlite3_vtab *vt) {
-  sqlite3_free(vt->zErrMsg);
-  vt->zErrMsg = sqlite3_mprintf("mvcc_txn belongs to the mvcc extension and "
-                                "cannot be dropped");
-  return SQLITE_ERROR;
+  return mvcc_vtab_error(vt, SQLITE_ERROR,
+                         sqlite3_mprintf("mvcc_txn belongs to the mvcc "
+                                         "extension and cannot be dropped"));
 }
 
 static int markerBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
@@ -107,59 +116,62 @@ static int markerRowid(sqlite3_vtab_cursor *c, sqlite3_int64 *r) {
 static int markerUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
                         sqlite3_int64 *r) {
   (void)argc, (void)argv, (void)r;
-  sqlite3_free(vt->zErrMsg);
-  vt->zErrMsg = sqlite3_mprintf("mvcc_txn is a marker table with no rows");
-  return SQLITE_READONLY;
+  return mvcc_vtab_error(vt, SQLITE_READONLY,
+                         sqlite3_mprintf("mvcc_txn is a marker table with no "
+                                         "rows"));
 }
 
 static int markerBegin(sqlite3_vtab *vt) {
   marker_vtab *m = (marker_vtab *)vt;
+  mvcc_txcheck_step(&m->txcheck, MVCC_TX_BEGIN, 0);
   m->conn->enrolled = true;
   return SQLITE_OK;
 }
 
 static int markerSync(sqlite3_vtab *vt) {
   marker_vtab *m = (marker_vtab *)vt;
+  mvcc_txcheck_step(&m->txcheck, MVCC_TX_SYNC, 0);
   char *err = NULL;
   int rc = mvcc_conn_sync(m->conn, &err);
-  if (rc) {
-    sqlite3_free(vt->zErrMsg);
-    vt->zErrMsg = err;
-  }
-  return rc;
+  return rc ? mvcc_vtab_error(vt, rc, err) : SQLITE_OK;
 }
 
 static int markerCommit(sqlite3_vtab *vt) {
+  mvcc_txcheck_step(&((marker_vtab *)vt)->txcheck, MVCC_TX_COMMIT, 0);
   mvcc_conn_commit(((marker_vtab *)vt)->conn);
   return SQLITE_OK;
 }
 
 static int markerRollback(sqlite3_vtab *vt) {
+  mvcc_txcheck_step(&((marker_vtab *)vt)->txcheck, MVCC_TX_ROLLBACK, 0);
   mvcc_conn_rollback(((marker_vtab *)vt)->conn);
   return SQLITE_OK;
 }
 
 static int markerSavepoint(sqlite3_vtab *vt, int n) {
+  mvcc_txcheck_step(&((marker_vtab *)vt)->txcheck, MVCC_TX_SAVEPOINT, n);
   char *err = NULL;
   int rc = mvcc_conn_savepoint(((marker_vtab *)vt)->conn, n, &err);
-  if (rc) vt->zErrMsg = err;
-  return rc;
+  return rc ? mvcc_vtab_error(vt, rc, err) : SQLITE_OK;
 }
 
 static int markerRelease(sqlite3_vtab *vt, int n) {
-  return mvcc_conn_release(((marker_vtab *)vt)->conn, n, NULL);
+  mvcc_txcheck_step(&((marker_vtab *)vt)->txcheck, MVCC_TX_RELEASE, n);
+  char *err = NULL;
+  int rc = mvcc_conn_release(((marker_vtab *)vt)->conn, n, &err);
+  return rc ? mvcc_vtab_error(vt, rc, err) : SQLITE_OK;
 }
 
 static int markerRollbackTo(sqlite3_vtab *vt, int n) {
+  mvcc_txcheck_step(&((marker_vtab *)vt)->txcheck, MVCC_TX_ROLLBACK_TO, n);
   char *err = NULL;
   int rc = mvcc_conn_rollback_to(((marker_vtab *)vt)->conn, n, &err);
-  if (rc) vt->zErrMsg = err;
-  return rc;
+  return rc ? mvcc_vtab_error(vt, rc, err) : SQLITE_OK;
 }
 
 const sqlite3_module mvcc_marker_module = {
     .iVersion = 2,
-    .xCreate = markerConnect,
+    .xCreate = markerCreate,
     .xConnect = markerConnect,
     .xBestIndex = markerBestIndex,
     .xDisconnect = markerDisconnect,

@@ -12,8 +12,9 @@
 **      process's in-memory store when the main database is in memory or
 **      temporary;
 **   3. creates the marker table temp.mvcc_txn and declares every table of
-**      the default store in temp, so a table created once is there for
-**      every connection, now and after a restart;
+**      the default store in temp (mvcc_declare_store_tables, below), so a
+**      table created once is there for every connection, now and after a
+**      restart;
 **   4. registers the SQL function mvcc_attach([dir]), which opens another
 **      store (or, without an argument, the default one again) and declares
 **      its tables, including tables other connections created since.
@@ -31,6 +32,75 @@
 SQLITE_EXTENSION_INIT1
 
 #include <string.h>
+
+/* ----------------------------------------------- declaring the store -- */
+
+typedef struct declare_ctx {
+  mvcc_sconn *sc;
+  bool strict;          /* a name taken by something else is an error */
+  int declared;
+  char **pzErr;
+} declare_ctx;
+
+/* What temp already has under name: 0 nothing, 1 an mvcc table, 2 other. */
+static int temp_has(sqlite3 *db, const char *name) {
+  sqlite3_stmt *st = NULL;
+  int what = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT sql LIKE 'CREATE VIRTUAL TABLE % USING "
+                         "mvcc(%' FROM temp.sqlite_master WHERE name = ?1 "
+                         "COLLATE NOCASE",
+                         -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) what = sqlite3_column_int(st, 0) ? 1 : 2;
+  }
+  sqlite3_finalize(st);
+  return what;
+}
+
+static int declare_one(void *vctx, const mvcc_catentry *e) {
+  declare_ctx *x = vctx;
+  mvcc_conn *c = x->sc->conn;
+  int has = temp_has(c->db, e->name);
+  if (has == 1) return SQLITE_OK; /* declared already */
+  if (has == 2) {
+    if (!x->strict) return SQLITE_OK;
+    *x->pzErr = sqlite3_mprintf("mvcc: cannot declare table %s of the store: "
+                                "temp.%s is already something else",
+                                e->name, e->name);
+    return SQLITE_ERROR;
+  }
+  char *qn = mvcc_quote_ident(e->name);
+  char *sql;
+  if (x->sc == c->dflt)
+    sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.%s USING mvcc(%s)", qn,
+                          e->args);
+  else
+    sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.%s USING "
+                          "mvcc(%s, store=%Q)",
+                          qn, e->args, kv_store_path(x->sc->store));
+  sqlite3_free(qn);
+  if (!sql) return SQLITE_NOMEM;
+  char *err = NULL;
+  int rc = sqlite3_exec(c->db, sql, NULL, NULL, &err);
+  sqlite3_free(sql);
+  if (rc) {
+    *x->pzErr = sqlite3_mprintf("mvcc: cannot declare table %s: %s", e->name,
+                                err ? err : sqlite3_errstr(rc));
+    sqlite3_free(err);
+    return rc;
+  }
+  x->declared++;
+  return SQLITE_OK;
+}
+
+int mvcc_declare_store_tables(mvcc_sconn *sc, bool strict, int *declared,
+                              char **pzErr) {
+  declare_ctx x = {sc, strict, 0, pzErr};
+  int rc = mvcc_catalog_list(sc->store, declare_one, &x, pzErr);
+  if (declared) *declared = x.declared;
+  return rc;
+}
 
 /* mvcc_attach([dir]): declares the tables of a store in temp that are not
 ** declared yet; returns how many it declared.  A name temp already uses for
@@ -61,6 +131,9 @@ static void attach_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   int declared = 0;
   if (rc == SQLITE_OK) rc = mvcc_declare_store_tables(sc, true, &declared, &err);
   if (rc) {
+    if (!err)
+      err = sqlite3_mprintf("mvcc_attach(%Q): %s", dir ? dir : "",
+                            sqlite3_errstr(rc));
     sqlite3_result_error(ctx, err ? err : sqlite3_errstr(rc), -1);
     sqlite3_result_error_code(ctx, rc);
     sqlite3_free(err);

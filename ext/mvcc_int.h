@@ -3,12 +3,15 @@
 ** extension (ext/).  The extension talks to the transaction core only
 ** through kvcore.h.
 **
-**   mvcc.c      entry point, per-connection setup, SQL functions
+**   errors.c    error codes and messages (a leaf: calls no other ext file)
+**   mvcc.c      entry point, per-connection setup, SQL functions, declaring
+**               a store's tables in temp
 **   conn.c      per-connection transaction tracking: SQLite's transaction
 **               hooks mapped onto kvcore transactions
 **   catalog.c   the tables of a store (its catalog) and their key prefixes
 **   schema.c    CREATE VIRTUAL TABLE arguments: columns, key, options
-**   vtab.c      the `mvcc` virtual table: planning, cursors, writes
+**   plan.c      planning: xBestIndex's constraints, order, LIMIT and cost
+**   vtab.c      the `mvcc` virtual table: executing plans, cursors, writes
 **   marker.c    `mvcc_txn`, the marker table that enrolls read-only
 **               transactions in SQLite's transaction
 **   stats.c     introspection tables
@@ -40,6 +43,19 @@ SQLITE_EXTENSION_INIT3
 #include <stdint.h>
 
 #include "kvcore.h"
+
+/* ------------------------------------------------------------ errors.c -- */
+
+/* Sets *pzErr to msg (sqlite3_mprintf'd; taken over), freeing what it held;
+** with pzErr NULL, frees msg. */
+void mvcc_set_error(char **pzErr, char *msg);
+/* Sets vt's zErrMsg to msg (taken over), freeing the old one; returns rc. */
+int mvcc_vtab_error(sqlite3_vtab *vt, int rc, char *msg);
+/* Maps a kvcore error (with kvcore's message msg, borrowed) onto an SQLite
+** code and sets *pzErr (if not NULL); `at_commit` selects
+** SQLITE_BUSY_SNAPSHOT for retryable errors so that SQLite rolls the
+** transaction back instead of keeping it open. */
+int mvcc_kv_error(int kvrc, const char *msg, bool at_commit, char **pzErr);
 
 /* ------------------------------------------------------------ schema.c -- */
 
@@ -129,8 +145,6 @@ int mvcc_catalog_rename(kv_store *s, const char *from, const char *to,
 /* The current name of table id (sqlite3_malloc'd; the caller frees it),
 ** or NULL when the table was dropped. */
 int mvcc_catalog_name_of(kv_store *s, uint64_t id, char **name, char **pzErr);
-/* Is table id still in the catalog (under any name)? */
-int mvcc_catalog_has_id(kv_store *s, uint64_t id, bool *alive, char **pzErr);
 /* Calls fn for each table of the store; stops at a non-OK return. */
 int mvcc_catalog_list(kv_store *s,
                       int (*fn)(void *ctx, const mvcc_catentry *e), void *ctx,
@@ -216,6 +230,23 @@ int mvcc_txn_for_read(mvcc_sconn *sc, mvcc_txn **out, char **pzErr);
 int mvcc_txn_for_write(mvcc_sconn *sc, mvcc_txn **out, char **pzErr);
 void mvcc_txn_release(mvcc_txn *t);
 
+/* The order in which SQLite calls one virtual table's transaction methods,
+** checked with assert() as FTS5 checks its own (fts5CheckTransactionState):
+**     xBegin, then xSavepoint / xRelease / xRollbackTo (savepoint numbers
+**     rising, except that a rollback or release goes back), then xSync
+**     (again, when SQLite retries a COMMIT that failed), then xCommit;
+**     xRollback at any time.
+** xCreate counts as xBegin: SQLite enrolls a table it creates without one.
+** A statement after a COMMIT that failed in SQLite's own commit (the
+** transaction stays open) takes the table from synced back to open. */
+typedef struct mvcc_txcheck {
+  int state;           /* 0 idle, 1 open, 2 synced */
+  int savepoint;       /* the highest open savepoint, -1 if none */
+} mvcc_txcheck;
+enum { MVCC_TX_BEGIN, MVCC_TX_SYNC, MVCC_TX_COMMIT, MVCC_TX_ROLLBACK,
+       MVCC_TX_SAVEPOINT, MVCC_TX_RELEASE, MVCC_TX_ROLLBACK_TO };
+void mvcc_txcheck_step(mvcc_txcheck *c, int op, int savepoint);
+
 /* SQLite's transaction hooks, for every mvcc and marker table. */
 int mvcc_conn_sync(mvcc_conn *c, char **pzErr);
 void mvcc_conn_resume(mvcc_conn *c);
@@ -228,10 +259,6 @@ int mvcc_conn_savepoint(mvcc_conn *c, int n, char **pzErr);
 int mvcc_conn_release(mvcc_conn *c, int n, char **pzErr);
 int mvcc_conn_rollback_to(mvcc_conn *c, int n, char **pzErr);
 
-/* Maps a kvcore error (with its message) onto an SQLite code and sets
-** *pzErr; `at_commit` selects SQLITE_BUSY_SNAPSHOT for retryable errors so
-** that SQLite rolls the transaction back instead of keeping it open. */
-int mvcc_kv_error(int kvrc, const char *msg, bool at_commit, char **pzErr);
 /* The message of a retryable failure of kvcore transaction t on store s:
 ** "restart transaction: <reason>: ..." naming the table of the row it was
 ** about rather than an encoded key.  sqlite3_mprintf'd. */
@@ -244,10 +271,36 @@ int mvcc_txn_fail(mvcc_sconn *sc, kv_txn *t, int krc, char *err,
 /* Notes a retryable failure of sc's current transaction, for the retry. */
 void mvcc_note_failure(mvcc_sconn *sc);
 
+/* -------------------------------------------------------------- plan.c -- */
+
+/* The plan word (xBestIndex's idxNum), as plan.c's header describes it. */
+enum {
+  MVCC_PLAN_NEQ = 0x1f,        /* leading key columns fixed by = / IN */
+  MVCC_PLAN_IN = 1 << 5,       /* some of them are IN lists */
+  MVCC_PLAN_LO = 1 << 6,       /* a lower bound on the next key column */
+  MVCC_PLAN_LO_INCL = 1 << 7,
+  MVCC_PLAN_HI = 1 << 8,       /* an upper bound on it */
+  MVCC_PLAN_HI_INCL = 1 << 9,
+  MVCC_PLAN_DESC = 1 << 10,    /* descending key order */
+  MVCC_PLAN_LIMIT = 1 << 11,   /* LIMIT (and OFFSET) pushed down */
+  MVCC_PLAN_OFFSET = 1 << 12
+};
+
+/* xBestIndex of an mvcc table with definition d. */
+int mvcc_plan_best_index(const mvcc_tabledef *d, sqlite3_index_info *info);
+/* The plan in words, for EXPLAIN QUERY PLAN (sqlite3_mprintf'd). */
+char *mvcc_plan_describe(const mvcc_tabledef *d, int plan);
+
 /* -------------------------------------------------------------- vtab.c -- */
 
 extern const sqlite3_module mvcc_module;
+
+/* ------------------------------------------------------------ marker.c -- */
+
 extern const sqlite3_module mvcc_marker_module;
+
+/* -------------------------------------------------------------- mvcc.c -- */
+
 /* Declares every table of sc's store in the connection's temp schema that
 ** is not declared there yet; *declared (if not NULL) counts them.  strict:
 ** a name temp already uses for something else is an error (else skipped). */

@@ -33,7 +33,7 @@
 ** use the column's (mvcc_column.sorts_by_key says which case holds).
 **
 ** Affinity: SQLite does not apply column affinity to values written to a
-** virtual table, so mvcc_apply_affinity() does it with SQLite's rules.
+** virtual table, so mvcc_value_set() does it with SQLite's rules.
 */
 #include "mvcc_int.h"
 
@@ -60,18 +60,14 @@ void mvcc_tabledef_free(mvcc_tabledef *d) {
 
 char *mvcc_quote_ident(const char *z) { return sqlite3_mprintf("\"%w\"", z); }
 
-/* SQLite's affinity of a declared type (sqlite3AffinityType). */
+/* SQLite's affinity of a declared type (sqlite3AffinityType): the first
+** rule whose word the type contains, in any case, anywhere in it. */
 static char type_affinity(const char *t) {
-  char buf[256];
-  size_t n = strlen(t);
-  if (n >= sizeof buf) n = sizeof buf - 1;
-  for (size_t i = 0; i < n; i++) buf[i] = (char)toupper((unsigned char)t[i]);
-  buf[n] = 0;
-  if (strstr(buf, "INT")) return MVCC_AFF_INTEGER;
-  if (strstr(buf, "CHAR") || strstr(buf, "CLOB") || strstr(buf, "TEXT"))
+  if (strcasestr(t, "INT")) return MVCC_AFF_INTEGER;
+  if (strcasestr(t, "CHAR") || strcasestr(t, "CLOB") || strcasestr(t, "TEXT"))
     return MVCC_AFF_TEXT;
-  if (strstr(buf, "BLOB") || n == 0) return MVCC_AFF_BLOB;
-  if (strstr(buf, "REAL") || strstr(buf, "FLOA") || strstr(buf, "DOUB"))
+  if (strcasestr(t, "BLOB") || !*t) return MVCC_AFF_BLOB;
+  if (strcasestr(t, "REAL") || strcasestr(t, "FLOA") || strcasestr(t, "DOUB"))
     return MVCC_AFF_REAL;
   return MVCC_AFF_NUMERIC;
 }

@@ -16,23 +16,11 @@
 ** (catalog.c) is the source of truth, and every connection declares the
 ** store's tables in its own temp schema (mvcc.c).
 **
-** Planning (xBestIndex).  idxNum packs the plan:
-**     bits 0-4   number of leading key columns fixed by = (or IS, or IN)
-**     bit  5     some of them are IN lists handled as a whole
-**                (sqlite3_vtab_in), probed in key order
-**     bits 6, 7  a lower bound on the next key column; inclusive
-**     bits 8, 9  an upper bound on it; inclusive
-**     bit  10    scan in descending key order (ORDER BY consumed)
-**     bits 11,12 LIMIT, OFFSET pushed down
-** and xFilter's argv holds, in order: the fixed values, the bounds, LIMIT,
-** OFFSET.  A constraint is used only when its collation is the key column's
-** (a NOCASE key cannot serve a BINARY comparison).  Every constraint used
-** is omitted from SQLite's own checks, because the values get the key
-** column's affinity before they are encoded, exactly as SQLite compares
-** them.  LIMIT and OFFSET are pushed down only when every constraint of the
-** query is handled here and the ORDER BY (if any) is consumed.  A full key
-** fixed by = is a unique plan (SQLITE_INDEX_SCAN_UNIQUE, one row), which
-** also makes SQLite's UPDATE and DELETE one-pass.
+** Planning (xBestIndex) is plan.c's; xFilter here executes the plan word
+** it chose: the fixed values of the leading key columns become sorted
+** probes (a point get each when the whole key is fixed, else a scan of each
+** prefix), the bounds a key range within them, LIMIT + OFFSET where the
+** scan stops.
 **
 ** Reads inside an UPDATE or DELETE lock the rows they return (CockroachDB's
 ** implicit SELECT FOR UPDATE), so autocommit read-modify-writes queue on the
@@ -70,11 +58,9 @@ typedef struct mvcc_vtab {
   ** repl_remember(). */
   mvcc_keybuf *repl;
   int nrepl, caprepl;
+  mvcc_txcheck txcheck;     /* SQLite's call order, asserted */
 } mvcc_vtab;
 
-enum { PLAN_NEQ = 0x1f, PLAN_IN = 1 << 5, PLAN_LO = 1 << 6, PLAN_LO_INCL = 1 << 7,
-       PLAN_HI = 1 << 8, PLAN_HI_INCL = 1 << 9, PLAN_DESC = 1 << 10,
-       PLAN_LIMIT = 1 << 11, PLAN_OFFSET = 1 << 12 };
 
 typedef struct mvcc_cursor {
   sqlite3_vtab_cursor base;
@@ -100,9 +86,7 @@ typedef struct mvcc_cursor {
 } mvcc_cursor;
 
 static int vtab_err(mvcc_vtab *v, int rc, char *msg) {
-  sqlite3_free(v->base.zErrMsg);
-  v->base.zErrMsg = msg;
-  return rc;
+  return mvcc_vtab_error(&v->base, rc, msg);
 }
 
 /* Checks that the table still exists (another connection may have dropped
@@ -263,7 +247,10 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
   if (rc == SQLITE_OK && !v) rc = SQLITE_NOMEM;
   if (rc) {
     mvcc_tabledef_free(d);
-    if (!*pzErr) *pzErr = sqlite3_mprintf("%s", sqlite3_errstr(rc));
+    if (!*pzErr)
+      *pzErr = sqlite3_mprintf("mvcc: cannot %s table %s: %s",
+                               create ? "create" : "declare", argv[2],
+                               sqlite3_errstr(rc));
     return rc;
   }
   memset(v, 0, sizeof(*v));
@@ -282,7 +269,10 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
 static int mvccCreate(sqlite3 *db, void *aux, int argc,
                       const char *const *argv, sqlite3_vtab **out,
                       char **pzErr) {
-  return vtab_open(db, aux, argc, argv, out, pzErr, true);
+  int rc = vtab_open(db, aux, argc, argv, out, pzErr, true);
+  if (rc == SQLITE_OK)
+    mvcc_txcheck_step(&((mvcc_vtab *)*out)->txcheck, MVCC_TX_BEGIN, 0);
+  return rc;
 }
 
 static int mvccConnect(sqlite3 *db, void *aux, int argc,
@@ -338,196 +328,8 @@ static int mvccRename(sqlite3_vtab *vt, const char *zNew) {
 
 /* ----------------------------------------------------------- planning -- */
 
-/* Which key position column iCol is, or -1. */
-static int key_pos(const mvcc_tabledef *d, int iCol) {
-  for (int k = 0; k < d->npk; k++)
-    if (d->pk[k] == iCol) return k;
-  return -1;
-}
-
-/* The plan in words, for EXPLAIN QUERY PLAN ("INDEX <idxNum>:<this>"). */
-static char *plan_describe(const mvcc_tabledef *d, int plan) {
-  sqlite3_str *s = sqlite3_str_new(NULL);
-  int neq = plan & PLAN_NEQ;
-  if (neq == 0 && !(plan & (PLAN_LO | PLAN_HI)))
-    sqlite3_str_appendall(s, "full scan");
-  for (int k = 0; k < neq; k++)
-    sqlite3_str_appendf(s, "%s%s=?", k ? " AND " : "key ",
-                        d->cols[d->pk[k]].name);
-  if (plan & PLAN_IN) sqlite3_str_appendall(s, " (IN lists)");
-  if (plan & (PLAN_LO | PLAN_HI)) {
-    const char *c = d->cols[d->pk[neq]].name;
-    sqlite3_str_appendf(s, "%skey range", neq ? ", " : "");
-    if (plan & PLAN_LO)
-      sqlite3_str_appendf(s, " %s%s?", c, plan & PLAN_LO_INCL ? ">=" : ">");
-    if (plan & PLAN_HI)
-      sqlite3_str_appendf(s, " %s%s?", c, plan & PLAN_HI_INCL ? "<=" : "<");
-  }
-  if (plan & PLAN_DESC) sqlite3_str_appendall(s, ", descending");
-  if (plan & PLAN_LIMIT) sqlite3_str_appendall(s, ", LIMIT");
-  if (plan & PLAN_OFFSET) sqlite3_str_appendall(s, " OFFSET");
-  return sqlite3_str_finish(s);
-}
-
 static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
-  mvcc_vtab *v = (mvcc_vtab *)vt;
-  const mvcc_tabledef *d = v->def;
-  int eq[MVCC_MAX_KEY_COLUMNS];
-  int lo = -1, hi = -1, lim = -1, off = -1;
-  for (int k = 0; k < d->npk; k++) eq[k] = -1;
-
-  /* Usable constraints on key columns, with the key's collation. */
-  for (int i = 0; i < info->nConstraint; i++) {
-    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-    if (!c->usable) continue;
-    if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT) {
-      lim = i;
-      continue;
-    }
-    if (c->op == SQLITE_INDEX_CONSTRAINT_OFFSET) {
-      off = i;
-      continue;
-    }
-    int k = key_pos(d, c->iColumn);
-    if (k < 0) continue;
-    const char *coll = sqlite3_vtab_collation(info, i);
-    if (sqlite3_stricmp(coll ? coll : "BINARY",
-                        mvcc_coll_name(d->cols[d->pk[k]].coll)) != 0)
-      continue;
-    switch (c->op) {
-      case SQLITE_INDEX_CONSTRAINT_EQ:
-      case SQLITE_INDEX_CONSTRAINT_IS:
-        if (eq[k] < 0) eq[k] = i;
-        break;
-      default: break;
-    }
-  }
-  int neq = 0;
-  while (neq < d->npk && eq[neq] >= 0) neq++;
-  /* A range on the next key column. */
-  int lo_op = 0, hi_op = 0;
-  if (neq < d->npk) {
-    int col = d->pk[neq];
-    for (int i = 0; i < info->nConstraint; i++) {
-      const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-      if (!c->usable || c->iColumn != col) continue;
-      const char *coll = sqlite3_vtab_collation(info, i);
-      if (sqlite3_stricmp(coll ? coll : "BINARY",
-                          mvcc_coll_name(d->cols[col].coll)) != 0)
-        continue;
-      if ((c->op == SQLITE_INDEX_CONSTRAINT_GT ||
-           c->op == SQLITE_INDEX_CONSTRAINT_GE) && lo < 0) {
-        lo = i;
-        lo_op = c->op;
-      } else if ((c->op == SQLITE_INDEX_CONSTRAINT_LT ||
-                  c->op == SQLITE_INDEX_CONSTRAINT_LE) && hi < 0) {
-        hi = i;
-        hi_op = c->op;
-      }
-    }
-  }
-
-  int plan = neq, argv = 0;
-  bool has_in = false, fixed[MVCC_MAX_KEY_COLUMNS];
-  for (int k = 0; k < d->npk; k++) fixed[k] = false;
-  for (int k = 0; k < neq; k++) {
-    info->aConstraintUsage[eq[k]].argvIndex = ++argv;
-    info->aConstraintUsage[eq[k]].omit = 1;
-    if (sqlite3_vtab_in(info, eq[k], -1)) {
-      sqlite3_vtab_in(info, eq[k], 1); /* the whole list at once */
-      has_in = true;
-    } else {
-      fixed[k] = true; /* one value: any ORDER BY on it holds */
-    }
-  }
-  if (has_in) plan |= PLAN_IN;
-  if (lo >= 0) {
-    info->aConstraintUsage[lo].argvIndex = ++argv;
-    info->aConstraintUsage[lo].omit = 1;
-    plan |= PLAN_LO | (lo_op == SQLITE_INDEX_CONSTRAINT_GE ? PLAN_LO_INCL : 0);
-  }
-  if (hi >= 0) {
-    info->aConstraintUsage[hi].argvIndex = ++argv;
-    info->aConstraintUsage[hi].omit = 1;
-    plan |= PLAN_HI | (hi_op == SQLITE_INDEX_CONSTRAINT_LE ? PLAN_HI_INCL : 0);
-  }
-
-  /* ORDER BY: the key columns not fixed to one value, in key order from
-  ** the first, all one direction (relative to how each column is stored).
-  ** IN lists are probed in key order, so their columns count as ordered. */
-  bool ordered = info->nOrderBy == 0;
-  if (info->nOrderBy > 0) {
-    int want = 0, dir = -1;
-    ordered = true;
-    for (int i = 0; i < info->nOrderBy && ordered; i++) {
-      int k = key_pos(d, info->aOrderBy[i].iColumn);
-      if (k >= 0 && fixed[k]) continue;
-      while (want < d->npk && fixed[want]) want++;
-      /* SQLite sorts a column by its own collation, which a key declared
-      ** PRIMARY KEY(c COLLATE X) need not share. */
-      if (k < 0 || k != want || !d->cols[d->pk[k]].sorts_by_key) {
-        ordered = false;
-        break;
-      }
-      want++;
-      int desc = info->aOrderBy[i].desc ^ (d->cols[d->pk[k]].desc ? 1 : 0);
-      if (dir < 0)
-        dir = desc;
-      else if (dir != desc)
-        ordered = false;
-    }
-    if (ordered) {
-      info->orderByConsumed = 1;
-      if (dir == 1) plan |= PLAN_DESC;
-    }
-  }
-
-  /* LIMIT / OFFSET only when we do all of the filtering and ordering. */
-  bool all_handled = ordered;
-  for (int i = 0; i < info->nConstraint && all_handled; i++) {
-    int op = info->aConstraint[i].op;
-    if (op == SQLITE_INDEX_CONSTRAINT_LIMIT ||
-        op == SQLITE_INDEX_CONSTRAINT_OFFSET)
-      continue;
-    if (!info->aConstraintUsage[i].omit) all_handled = false;
-  }
-  if (all_handled && lim >= 0) {
-    info->aConstraintUsage[lim].argvIndex = ++argv;
-    info->aConstraintUsage[lim].omit = 1;
-    plan |= PLAN_LIMIT;
-    /* The OFFSET is read but not omitted: SQLite still skips the rows
-    ** itself.  In a compound SELECT every arm is offered the OFFSET while
-    ** SQLite counts it across the arms, so an arm that skipped rows on its
-    ** own would skip them twice.  The scan stops after LIMIT + OFFSET. */
-    if (off >= 0) {
-      info->aConstraintUsage[off].argvIndex = ++argv;
-      info->aConstraintUsage[off].omit = 0;
-      plan |= PLAN_OFFSET;
-    }
-  }
-
-  /* Costs: lookups by the whole key are cheapest, then prefixes, ranges,
-  ** and a full scan last. */
-  double rows;
-  if (neq == d->npk) {
-    rows = 1;
-    if (!has_in) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
-  } else if (neq > 0) {
-    rows = 100.0;
-  } else if (lo >= 0 && hi >= 0) {
-    rows = 2500.0;
-  } else if (lo >= 0 || hi >= 0) {
-    rows = 250000.0;
-  } else {
-    rows = 1000000.0;
-  }
-  if (has_in) rows *= 10;
-  info->estimatedRows = (sqlite3_int64)rows;
-  info->estimatedCost = rows + 1;
-  info->idxNum = plan;
-  info->idxStr = plan_describe(d, plan);
-  info->needToFreeIdxStr = 1;
-  return SQLITE_OK;
+  return mvcc_plan_best_index(((mvcc_vtab *)vt)->def, info);
 }
 
 /* ------------------------------------------------------------ cursors -- */
@@ -814,29 +616,29 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
                  ? KV_READ_FOR_UPDATE
                  : 0;
   const mvcc_tabledef *d = v->def;
-  int neq = idxNum & PLAN_NEQ, a = 0;
-  c->desc = (idxNum & PLAN_DESC) != 0;
+  int neq = idxNum & MVCC_PLAN_NEQ, a = 0;
+  c->desc = (idxNum & MVCC_PLAN_DESC) != 0;
   c->limit = c->offset = -1;
   c->returned = 0;
   c->point = neq == d->npk;
-  rc = build_probes(c, v, neq, (idxNum & PLAN_IN) != 0, argv);
+  rc = build_probes(c, v, neq, (idxNum & MVCC_PLAN_IN) != 0, argv);
   a = neq;
   bool never = false;
   mvcc_keybuf_reset(&c->lo);
   mvcc_keybuf_reset(&c->hi);
   c->has_lo = c->has_hi = false;
-  if (rc == SQLITE_OK && (idxNum & PLAN_LO)) {
+  if (rc == SQLITE_OK && (idxNum & MVCC_PLAN_LO)) {
     bool nv;
     rc = encode_bound(v, neq, argv[a++], &c->lo, &nv);
     c->has_lo = true;
-    c->lo_incl = (idxNum & PLAN_LO_INCL) != 0;
+    c->lo_incl = (idxNum & MVCC_PLAN_LO_INCL) != 0;
     never |= nv;
   }
-  if (rc == SQLITE_OK && (idxNum & PLAN_HI)) {
+  if (rc == SQLITE_OK && (idxNum & MVCC_PLAN_HI)) {
     bool nv;
     rc = encode_bound(v, neq, argv[a++], &c->hi, &nv);
     c->has_hi = true;
-    c->hi_incl = (idxNum & PLAN_HI_INCL) != 0;
+    c->hi_incl = (idxNum & MVCC_PLAN_HI_INCL) != 0;
     never |= nv;
   }
   if (rc == SQLITE_OK && neq < d->npk && d->cols[d->pk[neq]].desc) {
@@ -851,9 +653,9 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     c->lo_incl = c->hi_incl;
     c->hi_incl = b;
   }
-  if (rc == SQLITE_OK && (idxNum & PLAN_LIMIT))
+  if (rc == SQLITE_OK && (idxNum & MVCC_PLAN_LIMIT))
     c->limit = sqlite3_value_int64(argv[a++]);
-  if (rc == SQLITE_OK && (idxNum & PLAN_OFFSET))
+  if (rc == SQLITE_OK && (idxNum & MVCC_PLAN_OFFSET))
     c->offset = sqlite3_value_int64(argv[a++]);
   if (c->limit < 0) {
     c->limit = -1; /* a negative LIMIT means none */
@@ -864,7 +666,10 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     rc = SQLITE_OK;
     never = true;
   }
-  if (rc) return vtab_err(v, rc, sqlite3_mprintf("mvcc: %s", sqlite3_errstr(rc)));
+  if (rc)
+    return vtab_err(v, rc, sqlite3_mprintf("mvcc: cannot encode the search "
+                                           "keys of a scan of %s: %s",
+                                           v->name, sqlite3_errstr(rc)));
   if (never || c->limit == 0 || c->nprobe == 0) {
     c->eof = true;
     return SQLITE_OK;
@@ -1163,28 +968,34 @@ static int mvccBegin(sqlite3_vtab *vt) {
   mvcc_txn *t;
   char *err = NULL;
   rc = mvcc_txn_for_write(v->sc, &t, &err);
-  return rc ? vtab_err(v, rc, err) : SQLITE_OK;
+  if (rc) return vtab_err(v, rc, err);
+  mvcc_txcheck_step(&v->txcheck, MVCC_TX_BEGIN, 0);
+  return SQLITE_OK;
 }
 
 static int mvccSync(sqlite3_vtab *vt) {
   mvcc_vtab *v = (mvcc_vtab *)vt;
+  mvcc_txcheck_step(&v->txcheck, MVCC_TX_SYNC, 0);
   char *err = NULL;
   int rc = mvcc_conn_sync(v->conn, &err);
   return rc ? vtab_err(v, rc, err) : SQLITE_OK;
 }
 
 static int mvccCommit(sqlite3_vtab *vt) {
+  mvcc_txcheck_step(&((mvcc_vtab *)vt)->txcheck, MVCC_TX_COMMIT, 0);
   mvcc_conn_commit(((mvcc_vtab *)vt)->conn);
   return SQLITE_OK;
 }
 
 static int mvccRollback(sqlite3_vtab *vt) {
+  mvcc_txcheck_step(&((mvcc_vtab *)vt)->txcheck, MVCC_TX_ROLLBACK, 0);
   mvcc_conn_rollback(((mvcc_vtab *)vt)->conn);
   return SQLITE_OK;
 }
 
 static int mvccSavepoint(sqlite3_vtab *vt, int n) {
   mvcc_vtab *v = (mvcc_vtab *)vt;
+  mvcc_txcheck_step(&v->txcheck, MVCC_TX_SAVEPOINT, n);
   char *err = NULL;
   int rc = mvcc_conn_savepoint(v->conn, n, &err);
   return rc ? vtab_err(v, rc, err) : SQLITE_OK;
@@ -1192,6 +1003,7 @@ static int mvccSavepoint(sqlite3_vtab *vt, int n) {
 
 static int mvccRelease(sqlite3_vtab *vt, int n) {
   mvcc_vtab *v = (mvcc_vtab *)vt;
+  mvcc_txcheck_step(&v->txcheck, MVCC_TX_RELEASE, n);
   char *err = NULL;
   int rc = mvcc_conn_release(v->conn, n, &err);
   return rc ? vtab_err(v, rc, err) : SQLITE_OK;
@@ -1199,6 +1011,7 @@ static int mvccRelease(sqlite3_vtab *vt, int n) {
 
 static int mvccRollbackTo(sqlite3_vtab *vt, int n) {
   mvcc_vtab *v = (mvcc_vtab *)vt;
+  mvcc_txcheck_step(&v->txcheck, MVCC_TX_ROLLBACK_TO, n);
   char *err = NULL;
   int rc = mvcc_conn_rollback_to(v->conn, n, &err);
   return rc ? vtab_err(v, rc, err) : SQLITE_OK;
@@ -1228,72 +1041,3 @@ const sqlite3_module mvcc_module = {
     .xRelease = mvccRelease,
     .xRollbackTo = mvccRollbackTo,
 };
-
-/* ----------------------------------------------- declaring the store -- */
-
-typedef struct declare_ctx {
-  mvcc_sconn *sc;
-  bool strict;          /* a name taken by something else is an error */
-  int declared;
-  char **pzErr;
-} declare_ctx;
-
-/* What temp already has under name: 0 nothing, 1 an mvcc table, 2 other. */
-static int temp_has(sqlite3 *db, const char *name) {
-  sqlite3_stmt *st = NULL;
-  int what = 0;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT sql LIKE 'CREATE VIRTUAL TABLE % USING "
-                         "mvcc(%' FROM temp.sqlite_master WHERE name = ?1 "
-                         "COLLATE NOCASE",
-                         -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) what = sqlite3_column_int(st, 0) ? 1 : 2;
-  }
-  sqlite3_finalize(st);
-  return what;
-}
-
-static int declare_one(void *vctx, const mvcc_catentry *e) {
-  declare_ctx *x = vctx;
-  mvcc_conn *c = x->sc->conn;
-  int has = temp_has(c->db, e->name);
-  if (has == 1) return SQLITE_OK; /* declared already */
-  if (has == 2) {
-    if (!x->strict) return SQLITE_OK;
-    *x->pzErr = sqlite3_mprintf("mvcc: cannot declare table %s of the store: "
-                                "temp.%s is already something else",
-                                e->name, e->name);
-    return SQLITE_ERROR;
-  }
-  char *qn = mvcc_quote_ident(e->name);
-  char *sql;
-  if (x->sc == c->dflt)
-    sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.%s USING mvcc(%s)", qn,
-                          e->args);
-  else
-    sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.%s USING "
-                          "mvcc(%s, store=%Q)",
-                          qn, e->args, kv_store_path(x->sc->store));
-  sqlite3_free(qn);
-  if (!sql) return SQLITE_NOMEM;
-  char *err = NULL;
-  int rc = sqlite3_exec(c->db, sql, NULL, NULL, &err);
-  sqlite3_free(sql);
-  if (rc) {
-    *x->pzErr = sqlite3_mprintf("mvcc: cannot declare table %s: %s", e->name,
-                                err ? err : sqlite3_errstr(rc));
-    sqlite3_free(err);
-    return rc;
-  }
-  x->declared++;
-  return SQLITE_OK;
-}
-
-int mvcc_declare_store_tables(mvcc_sconn *sc, bool strict, int *declared,
-                              char **pzErr) {
-  declare_ctx x = {sc, strict, 0, pzErr};
-  int rc = mvcc_catalog_list(sc->store, declare_one, &x, pzErr);
-  if (declared) *declared = x.declared;
-  return rc;
-}

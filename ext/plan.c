@@ -1,0 +1,265 @@
+/*
+** plan.c — query planning for mvcc tables (xBestIndex): which of SQLite's
+** constraints, ORDER BY and LIMIT the store answers, and at what cost.
+** Executing a plan (probes, xFilter, xNext) is vtab.c's; the two share only
+** the plan word below, so neither calls the other.
+**
+** The plan word (idxNum):
+**     bits 0-4   number of leading key columns fixed by = (or IS, or IN)
+**     bit  5     some of them are IN lists handled as a whole
+**                (sqlite3_vtab_in), probed in key order
+**     bits 6, 7  a lower bound on the next key column; inclusive
+**     bits 8, 9  an upper bound on it; inclusive
+**     bit  10    scan in descending key order (ORDER BY consumed)
+**     bits 11,12 LIMIT, OFFSET pushed down
+** and xFilter's argv holds, in order: the fixed values, the bounds, LIMIT,
+** OFFSET.  idxStr describes the plan in words for EXPLAIN QUERY PLAN.
+**
+** Planning goes in five steps, each a function below:
+**   1. collect   the usable constraints on key columns whose collation is
+**                the key column's (a NOCASE key cannot serve a BINARY
+**                comparison): = / IS on a leading run of key columns, then
+**                a range on the next one; LIMIT and OFFSET.
+**   2. assign    each used constraint an argv slot; every one is omitted
+**                from SQLite's own checks, because xFilter gives the values
+**                the key column's affinity before it encodes them, exactly
+**                as SQLite compares them.
+**   3. order     ORDER BY is consumed when it asks for the key columns not
+**                fixed to one value, from the first, in one direction
+**                relative to how each is stored, each sorted by its own
+**                collation being the key's.
+**   4. limit     LIMIT and OFFSET are pushed down only when every constraint
+**                is handled here and the order (if any) is consumed.
+**   5. cost      from the shape of the plan (below).
+** A whole key fixed by = is a unique plan (SQLITE_INDEX_SCAN_UNIQUE, one
+** row), which also makes SQLite's UPDATE and DELETE one-pass.
+*/
+#include "mvcc_int.h"
+
+#include "keycodec.h"
+
+/* Costs.  The store keeps no statistics, so the estimates model only the
+** shape of a plan, and what matters is their order: a point lookup < a key
+** prefix < a range bounded on both sides < a range bounded on one side < a
+** full scan.  SQLite compares them with the other tables' loops of a join,
+** so they are sized like row counts of a large table. */
+#define PLAN_ROWS_POINT 1.0        /* the whole key fixed: one row */
+#define PLAN_ROWS_PREFIX 100.0     /* rows sharing a composite key's prefix */
+#define PLAN_ROWS_RANGE 2500.0     /* a range bounded on both sides */
+#define PLAN_ROWS_HALF_RANGE 250000.0 /* a range bounded on one side */
+#define PLAN_ROWS_FULL 1000000.0   /* the whole table */
+#define PLAN_IN_LIST_LEN 10.0      /* values assumed in an IN list */
+#define PLAN_SEEK_COST 1.0         /* positioning in the store, per plan */
+
+/* The constraints a plan uses, as indexes into aConstraint (-1: none). */
+typedef struct plan_terms {
+  int eq[MVCC_MAX_KEY_COLUMNS]; /* = / IS / IN on key column k */
+  int neq;                      /* leading key columns fixed */
+  int lo, hi;                   /* bounds on key column neq */
+  int lo_op, hi_op;             /* their SQLITE_INDEX_CONSTRAINT_* */
+  int limit, offset;
+} plan_terms;
+
+/* Which key position column iCol is, or -1. */
+static int key_pos(const mvcc_tabledef *d, int iCol) {
+  for (int k = 0; k < d->npk; k++)
+    if (d->pk[k] == iCol) return k;
+  return -1;
+}
+
+/* Does constraint i compare by key column k's collation? */
+static bool same_collation(const mvcc_tabledef *d, sqlite3_index_info *info,
+                           int i, int k) {
+  const char *coll = sqlite3_vtab_collation(info, i);
+  return sqlite3_stricmp(coll ? coll : "BINARY",
+                         mvcc_coll_name(d->cols[d->pk[k]].coll)) == 0;
+}
+
+/* Step 1. */
+static void plan_collect(const mvcc_tabledef *d, sqlite3_index_info *info,
+                         plan_terms *p) {
+  p->lo = p->hi = p->limit = p->offset = -1;
+  p->lo_op = p->hi_op = 0;
+  for (int k = 0; k < d->npk; k++) p->eq[k] = -1;
+  for (int i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    if (!c->usable) continue;
+    if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT) {
+      p->limit = i;
+      continue;
+    }
+    if (c->op == SQLITE_INDEX_CONSTRAINT_OFFSET) {
+      p->offset = i;
+      continue;
+    }
+    int k = key_pos(d, c->iColumn);
+    if (k < 0 || !same_collation(d, info, i, k)) continue;
+    if ((c->op == SQLITE_INDEX_CONSTRAINT_EQ ||
+         c->op == SQLITE_INDEX_CONSTRAINT_IS) && p->eq[k] < 0)
+      p->eq[k] = i;
+  }
+  p->neq = 0;
+  while (p->neq < d->npk && p->eq[p->neq] >= 0) p->neq++;
+  if (p->neq == d->npk) return;
+  int col = d->pk[p->neq];
+  for (int i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    if (!c->usable || c->iColumn != col || !same_collation(d, info, i, p->neq))
+      continue;
+    if ((c->op == SQLITE_INDEX_CONSTRAINT_GT ||
+         c->op == SQLITE_INDEX_CONSTRAINT_GE) && p->lo < 0) {
+      p->lo = i;
+      p->lo_op = c->op;
+    } else if ((c->op == SQLITE_INDEX_CONSTRAINT_LT ||
+                c->op == SQLITE_INDEX_CONSTRAINT_LE) && p->hi < 0) {
+      p->hi = i;
+      p->hi_op = c->op;
+    }
+  }
+}
+
+static void use_constraint(sqlite3_index_info *info, int i, int *argv,
+                           bool omit) {
+  info->aConstraintUsage[i].argvIndex = ++*argv;
+  info->aConstraintUsage[i].omit = omit;
+}
+
+/* Step 2: returns the plan word so far; fixed[k]: key column k is fixed to
+** one value (not an IN list). */
+static int plan_assign(const mvcc_tabledef *d, sqlite3_index_info *info,
+                       const plan_terms *p, int *argv, bool *fixed) {
+  int plan = p->neq;
+  for (int k = 0; k < d->npk; k++) fixed[k] = false;
+  for (int k = 0; k < p->neq; k++) {
+    use_constraint(info, p->eq[k], argv, true);
+    if (sqlite3_vtab_in(info, p->eq[k], -1)) {
+      sqlite3_vtab_in(info, p->eq[k], 1); /* the whole list at once */
+      plan |= MVCC_PLAN_IN;
+    } else {
+      fixed[k] = true; /* one value: any ORDER BY on it holds */
+    }
+  }
+  if (p->lo >= 0) {
+    use_constraint(info, p->lo, argv, true);
+    plan |= MVCC_PLAN_LO |
+            (p->lo_op == SQLITE_INDEX_CONSTRAINT_GE ? MVCC_PLAN_LO_INCL : 0);
+  }
+  if (p->hi >= 0) {
+    use_constraint(info, p->hi, argv, true);
+    plan |= MVCC_PLAN_HI |
+            (p->hi_op == SQLITE_INDEX_CONSTRAINT_LE ? MVCC_PLAN_HI_INCL : 0);
+  }
+  return plan;
+}
+
+/* Step 3: whether the ORDER BY is consumed; *desc: scan descending.  IN
+** lists are probed in key order, so their columns count as ordered. */
+static bool plan_order(const mvcc_tabledef *d, const sqlite3_index_info *info,
+                       const bool *fixed, bool *desc) {
+  *desc = false;
+  if (info->nOrderBy == 0) return true;
+  int want = 0, dir = -1;
+  for (int i = 0; i < info->nOrderBy; i++) {
+    int k = key_pos(d, info->aOrderBy[i].iColumn);
+    if (k >= 0 && fixed[k]) continue;
+    while (want < d->npk && fixed[want]) want++;
+    /* SQLite sorts a column by its own collation, which a key declared
+    ** PRIMARY KEY(c COLLATE X) need not share. */
+    if (k < 0 || k != want || !d->cols[d->pk[k]].sorts_by_key) return false;
+    want++;
+    int col_desc = info->aOrderBy[i].desc ^ (d->cols[d->pk[k]].desc ? 1 : 0);
+    if (dir < 0)
+      dir = col_desc;
+    else if (dir != col_desc)
+      return false;
+  }
+  *desc = dir == 1;
+  return true;
+}
+
+/* Step 4: the plan bits for LIMIT/OFFSET. */
+static int plan_limit(sqlite3_index_info *info, const plan_terms *p,
+                      bool ordered, int *argv) {
+  if (!ordered || p->limit < 0) return 0;
+  for (int i = 0; i < info->nConstraint; i++) {
+    int op = info->aConstraint[i].op;
+    if (op == SQLITE_INDEX_CONSTRAINT_LIMIT ||
+        op == SQLITE_INDEX_CONSTRAINT_OFFSET)
+      continue;
+    if (!info->aConstraintUsage[i].omit) return 0; /* SQLite filters too */
+  }
+  int plan = MVCC_PLAN_LIMIT;
+  use_constraint(info, p->limit, argv, true);
+  /* The OFFSET is read but not omitted: SQLite still skips the rows itself.
+  ** In a compound SELECT every arm is offered the OFFSET while SQLite counts
+  ** it across the arms, so an arm that skipped rows on its own would skip
+  ** them twice.  The scan stops after LIMIT + OFFSET. */
+  if (p->offset >= 0) {
+    use_constraint(info, p->offset, argv, false);
+    plan |= MVCC_PLAN_OFFSET;
+  }
+  return plan;
+}
+
+/* Step 5. */
+static void plan_cost(const mvcc_tabledef *d, sqlite3_index_info *info,
+                      const plan_terms *p, int plan) {
+  double rows;
+  if (p->neq == d->npk) {
+    rows = PLAN_ROWS_POINT;
+    if (!(plan & MVCC_PLAN_IN)) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+  } else if (p->neq > 0) {
+    rows = PLAN_ROWS_PREFIX;
+  } else if (p->lo >= 0 && p->hi >= 0) {
+    rows = PLAN_ROWS_RANGE;
+  } else if (p->lo >= 0 || p->hi >= 0) {
+    rows = PLAN_ROWS_HALF_RANGE;
+  } else {
+    rows = PLAN_ROWS_FULL;
+  }
+  if (plan & MVCC_PLAN_IN) rows *= PLAN_IN_LIST_LEN;
+  info->estimatedRows = (sqlite3_int64)rows;
+  info->estimatedCost = rows + PLAN_SEEK_COST;
+}
+
+int mvcc_plan_best_index(const mvcc_tabledef *d, sqlite3_index_info *info) {
+  plan_terms p;
+  bool fixed[MVCC_MAX_KEY_COLUMNS], desc;
+  int argv = 0;
+  plan_collect(d, info, &p);
+  int plan = plan_assign(d, info, &p, &argv, fixed);
+  bool ordered = plan_order(d, info, fixed, &desc);
+  if (ordered && info->nOrderBy > 0) {
+    info->orderByConsumed = 1;
+    if (desc) plan |= MVCC_PLAN_DESC;
+  }
+  plan |= plan_limit(info, &p, ordered, &argv);
+  plan_cost(d, info, &p, plan);
+  info->idxNum = plan;
+  info->idxStr = mvcc_plan_describe(d, plan);
+  info->needToFreeIdxStr = 1;
+  return info->idxStr ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+char *mvcc_plan_describe(const mvcc_tabledef *d, int plan) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  int neq = plan & MVCC_PLAN_NEQ;
+  if (neq == 0 && !(plan & (MVCC_PLAN_LO | MVCC_PLAN_HI)))
+    sqlite3_str_appendall(s, "full scan");
+  for (int k = 0; k < neq; k++)
+    sqlite3_str_appendf(s, "%s%s=?", k ? " AND " : "key ",
+                        d->cols[d->pk[k]].name);
+  if (plan & MVCC_PLAN_IN) sqlite3_str_appendall(s, " (IN lists)");
+  if (plan & (MVCC_PLAN_LO | MVCC_PLAN_HI)) {
+    const char *c = d->cols[d->pk[neq]].name;
+    sqlite3_str_appendf(s, "%skey range", neq ? ", " : "");
+    if (plan & MVCC_PLAN_LO)
+      sqlite3_str_appendf(s, " %s%s?", c, plan & MVCC_PLAN_LO_INCL ? ">=" : ">");
+    if (plan & MVCC_PLAN_HI)
+      sqlite3_str_appendf(s, " %s%s?", c, plan & MVCC_PLAN_HI_INCL ? "<=" : "<");
+  }
+  if (plan & MVCC_PLAN_DESC) sqlite3_str_appendall(s, ", descending");
+  if (plan & MVCC_PLAN_LIMIT) sqlite3_str_appendall(s, ", LIMIT");
+  if (plan & MVCC_PLAN_OFFSET) sqlite3_str_appendall(s, " OFFSET");
+  return sqlite3_str_finish(s);
+}
