@@ -13,8 +13,6 @@
 */
 #include "kvtest.h"
 
-#include <sys/syscall.h>
-
 #include "kvint.h"
 
 static kv_latch_mgr mgr;
@@ -114,6 +112,7 @@ static void test_latch_range_latch_covers_its_keys(void **state) {
 
 typedef struct writer {
   const char *key;
+  _Atomic pid_t tid;   /* announced just before it latches */
   _Atomic int done;
   pthread_t th;
   kv_latch_guard g;
@@ -122,6 +121,7 @@ typedef struct writer {
 static void *writer_main(void *arg) {
   writer *w = arg;
   size_t kl = strlen(w->key);
+  atomic_store(&w->tid, kvt_gettid());
   kv_latch_acquire(&mgr, &w->g, &w->key, &kl, 1, ts(5));
   atomic_store(&w->done, 1);
   return NULL;
@@ -133,16 +133,22 @@ static void test_latch_later_writer_waits_for_earlier(void **state) {
   size_t kl = 1;
   kv_latch_guard g;
   kv_latch_acquire(&mgr, &g, &k, &kl, 1, ts(50));
+  uint64_t waits0 = atomic_load(&mgr.waits);
   writer same = {.key = "w"}, other = {.key = "x"};
   pthread_create(&same.th, NULL, writer_main, &same);
   pthread_create(&other.th, NULL, writer_main, &other);
   pthread_join(other.th, NULL);
   assert_int_equal(atomic_load(&other.done), 1);
-  usleep(20000);
+  assert_int_equal(atomic_load(&mgr.waits), waits0); /* other never waited */
+  /* same is observably parked behind ours (asleep in the kernel, not
+  ** done), not merely not yet started. */
+  kvt_wait_asleep(&same.tid, &same.done);
   assert_int_equal(atomic_load(&same.done), 0); /* still behind ours */
   kv_latch_release(&mgr, &g);
   pthread_join(same.th, NULL);
   assert_int_equal(atomic_load(&same.done), 1);
+  /* It waited in the latch manager, and only there. */
+  assert_int_equal(atomic_load(&mgr.waits), waits0 + 1);
   kv_latch_release(&mgr, &same.g);
   kv_latch_release(&mgr, &other.g);
 }
@@ -206,32 +212,6 @@ static void test_latch_threads_never_overlap_or_deadlock(void **state) {
 
 /* ------------------------------------------ wake-ups are events -- */
 
-/* A thread's scheduler state ('R', 'S', ...) and voluntary context switches,
-** from /proc/self/task/<tid>/. */
-static char thread_state(pid_t tid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-  FILE *fp = fopen(path, "r");
-  if (!fp) return '?';
-  size_t n = fread(buf, 1, sizeof buf - 1, fp);
-  fclose(fp);
-  buf[n] = 0;
-  char *p = strrchr(buf, ')'); /* the name may hold spaces or parentheses */
-  return p && p[1] == ' ' ? p[2] : '?';
-}
-
-static long thread_vcsw(pid_t tid) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
-  FILE *fp = fopen(path, "r");
-  if (!fp) return -1;
-  long v = -1;
-  while (fgets(line, sizeof line, fp))
-    if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1) break;
-  fclose(fp);
-  return v;
-}
-
 /* A waiter that announces its thread id, then blocks (a read on a span, or
 ** a writer's latch), then records when it returned. */
 typedef struct timed_waiter {
@@ -247,7 +227,7 @@ typedef struct timed_waiter {
 
 static void *timed_waiter_main(void *arg) {
   timed_waiter *w = arg;
-  atomic_store(&w->tid, (pid_t)syscall(SYS_gettid));
+  atomic_store(&w->tid, kvt_gettid());
   if (w->is_writer) {
     size_t kl = strlen(w->wkey);
     kv_latch_acquire(&mgr, &w->g, &w->wkey, &kl, 1, w->at);
@@ -281,21 +261,21 @@ static uint64_t wake_round(timed_waiter *w, const char *key) {
   pid_t tid = atomic_load(&w->tid);
   /* Nothing between announcing and the latch wait sleeps: once the thread
   ** is in state S it is parked on the latch's condition variable. */
-  while (thread_state(tid) != 'S') {
+  while (kvt_thread_state(tid) != 'S') {
     assert_true(kvt_now_ns() < deadline);
     assert_int_equal(atomic_load(&w->done_ns), 0); /* it must block */
     usleep(50);
   }
   /* Asleep on an event: no wake-ups at all while nothing happens (a
   ** polling loop of any period under 20 ms would switch here). */
-  long v0 = thread_vcsw(tid);
+  long v0 = kvt_thread_vcsw(tid);
   usleep(20000);
-  long v1 = thread_vcsw(tid);
+  long v1 = kvt_thread_vcsw(tid);
   assert_true(v0 >= 0);
   if (v1 != v0)
     print_error("waiter woke %ld times while blocked\n", v1 - v0);
   assert_int_equal(v1, v0);
-  assert_int_equal(thread_state(tid), 'S');
+  assert_int_equal(kvt_thread_state(tid), 'S');
   assert_int_equal(atomic_load(&w->done_ns), 0);
   uint64_t t0 = kvt_now_ns();
   kv_latch_release(&mgr, &g);

@@ -151,12 +151,17 @@ typedef struct sleeper {
   kv_txn *t;
   uint64_t token;
   bool woken;
+  _Atomic pid_t tid;   /* announced just before it sleeps */
+  _Atomic int done;
   pthread_t th;
 } sleeper;
 
 static void *sleeper_main(void *arg) {
   sleeper *s = arg;
-  s->woken = kv_txn_sleep(s->t, s->token, kvt_now_ns() + 5000000000ULL);
+  uint64_t deadline = kvt_now_ns() + 5000000000ULL;
+  atomic_store(&s->tid, kvt_gettid());
+  s->woken = kv_txn_sleep(s->t, s->token, deadline);
+  atomic_store(&s->done, 1);
   return NULL;
 }
 
@@ -169,13 +174,18 @@ static void test_locktable_wake_is_never_lost(void **state) {
   uint64_t t0 = kvt_now_ns();
   assert_true(kv_txn_sleep(t, tok, kvt_now_ns() + 5000000000ULL));
   assert_true(kvt_now_ns() - t0 < 1000000000ULL);
-  /* A sleeper is woken by the event, and a timeout reports false. */
+  /* A sleeper is woken by the event: it is observably blocked in the
+  ** kernel (past its spin) before the wake, which then ends its sleep well
+  ** before its 5 s deadline.  A timeout reports false. */
   sleeper s = {.t = t, .token = kv_txn_wake_token(t)};
   pthread_create(&s.th, NULL, sleeper_main, &s);
-  usleep(1000);
+  kvt_wait_asleep(&s.tid, &s.done);
+  assert_int_equal(kv_txn_wake_token(t), s.token); /* nothing woke it yet */
+  uint64_t w0 = kvt_now_ns();
   kv_txn_wake(t);
   pthread_join(s.th, NULL);
   assert_true(s.woken);
+  assert_true(kvt_now_ns() - w0 < 1000000000ULL);
   assert_false(kv_txn_sleep(t, kv_txn_wake_token(t), kvt_now_ns() + 1000000));
   kv_txn_abort(t);
 }

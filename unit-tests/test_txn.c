@@ -1108,7 +1108,9 @@ static void test_prepare_without_writes(void **state) {
 typedef struct bg_get {
   kv_store *s;
   const char *key;
-  _Atomic int done;
+  _Atomic pid_t tid;   /* announced after its begin, just before the read */
+  _Atomic int done;    /* the read returned */
+  uint64_t done_ns;
   char value[64];
   pthread_t th;
 } bg_get;
@@ -1116,10 +1118,12 @@ typedef struct bg_get {
 static void *bg_get_main(void *arg) {
   bg_get *b = arg;
   kv_txn *t = kvt_begin(b->s);
+  atomic_store(&b->tid, kvt_gettid());
   const char *v = kvt_get(t, b->key);
+  b->done_ns = kvt_now_ns();
+  atomic_store(&b->done, 1);
   snprintf(b->value, sizeof b->value, "%.63s", v ? v : "(none)");
   kvt_commit(t);
-  atomic_store(&b->done, 1);
   return NULL;
 }
 
@@ -1138,20 +1142,29 @@ static void test_prepared_blocks_later_readers_and_pushers(void **state) {
   o.priority = KV_PRIORITY_HIGH;
   bg_put wr = {.s = f->s, .k = "k", .v = "bg"};
   KVT_OK(kv_txn_begin(f->s, &o, &wr.t, errptr));
+  uint64_t wr_id = kv_txn_id(wr.t);
+  kv_stats st0;
+  kv_store_stats(f->s, &st0);
   assert_int_equal(pthread_create(&rd.th, NULL, bg_get_main, &rd), 0);
+  /* Both are observably waiting, not merely not there yet: the reader is
+  ** asleep in its read (its latch wait; a fast wrong answer would have
+  ** returned "old"), and the writer is queued for t's lock (it would have
+  ** aborted t instead). */
+  kvt_wait_asleep(&rd.tid, &rd.done);
   bg_start(&wr);
-  /* Both are still waiting after a while (a fast wrong answer would have
-  ** returned "old", or aborted t, by now). */
-  uint64_t t0 = kvt_now_ns();
-  while (kvt_now_ns() - t0 < 200ULL * 1000000ULL) {
-    assert_int_equal(atomic_load(&rd.done), 0);
-    usleep(10000);
-  }
+  kvt_wait_until_queued(f->s, wr_id);
+  assert_int_equal(atomic_load(&rd.done), 0);
+  assert_int_equal(kvt_txn_info(f->s, kv_txn_id(t)).status, 1); /* committing */
+  uint64_t commit_ns = kvt_now_ns();
   kv_ts tc;
   KVT_OK(kv_txn_commit(t, &tc, errptr)); /* the writer did not abort it */
   pthread_join(rd.th, NULL);
   bg_join(&wr);
   assert_string_equal(rd.value, "new");
+  assert_true(rd.done_ns >= commit_ns); /* its read returned after the commit */
+  kv_stats st1;
+  kv_store_stats(f->s, &st1);
+  assert_true(st1.latch_waits > st0.latch_waits);
   assert_int_equal(wr.put_rc, KV_OK);
   assert_int_equal(wr.commit_rc, KV_OK);
   assert_true(kv_ts_cmp(tc, wr.cts) < 0); /* it queued behind t */
