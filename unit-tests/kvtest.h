@@ -86,6 +86,14 @@ static inline char *kvt_tempdir(int create) {
   } while (0)
 #define KVT_OK(expr) KVT_RC(KV_OK, expr)
 
+/* Writes text to a new file at path (replacing it). */
+static inline void kvt_write_file(const char *path, const char *text) {
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs(text, fp);
+  fclose(fp);
+}
+
 /* A manual wall clock: tests move time by hand, never by sleeping. */
 typedef struct kvt_clock {
   _Atomic uint64_t now;
