@@ -508,6 +508,32 @@ static void test_engine_next_txn_sees_commit_after_previous_read(void **state) {
   }
 }
 
+/* ------------------------------------------------- error mapping -- */
+
+/* RocksDB reports errors as strings; the engine maps them to codes, and the
+** SQLite layer maps the codes on (busy, corrupt, misuse, I/O). */
+static void test_engine_code_maps_rocksdb_errors(void **state) {
+  (void)state;
+  assert_int_equal(kv_engine_code(NULL), KV_IOERR);
+  assert_int_equal(kv_engine_code("IO error: lock hold by current process, "
+                                  "acquire time 1 acquiring thread 2: "
+                                  "/s/LOCK: No locks available"),
+                   KV_BUSY);
+  assert_int_equal(kv_engine_code("IO error: While lock file: /s/LOCK: "
+                                  "Resource temporarily unavailable"),
+                   KV_BUSY);
+  assert_int_equal(kv_engine_code("Corruption: block checksum mismatch"),
+                   KV_CORRUPT);
+  assert_int_equal(kv_engine_code("Invalid argument: Column family not "
+                                  "found: mvcc"),
+                   KV_INVALID);
+  assert_int_equal(kv_engine_code("IO error: No space left on device"),
+                   KV_IOERR);
+  /* Only a leading "Corruption" is corruption. */
+  assert_int_equal(kv_engine_code("IO error: Corruption in path name"),
+                   KV_IOERR);
+}
+
 static int cleanup(void **state) {
   (void)state;
   kv_free(errbuf);
@@ -520,6 +546,7 @@ int main(void) {
       cmocka_unit_test(test_engine_foreign_directory_is_refused),
       cmocka_unit_test(test_engine_corrupt_directory_is_refused),
       cmocka_unit_test(test_engine_plain_rocksdb_is_refused),
+      cmocka_unit_test(test_engine_code_maps_rocksdb_errors),
       cmocka_unit_test(test_engine_synchronous_modes_at_open),
       cmocka_unit_test(test_engine_set_synchronous_takes_effect_at_once),
       cmocka_unit_test(test_engine_wal_counters_exact_past_ten_thousand),

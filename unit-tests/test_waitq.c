@@ -2,7 +2,10 @@
 ** test_waitq.c — the wait queue (waitq.c): the waits-for graph driven
 ** directly (a cycle is found through the new edge only; the victim is
 ** deterministic: lower priority, then fewer retries, then younger; no
-** second victim while a cycle is being broken), the event-count wake-up
+** second victim while a cycle is being broken; edges re-pointed or
+** removed as locks change hands), aborting another transaction (once, with
+** its reason, waking it and its waiters only; never one that is
+** committing), the event-count wake-up
 ** that never loses a wake and wakes a thread asleep in the kernel, and,
 ** through transactions, deadlocks of two and three found well under the
 ** lock timeout with exactly one victim (seed bug B15 aborted both) chosen
@@ -65,6 +68,87 @@ static void test_waitq_cycle_and_victim(void **state) {
   kv_waitq_done(&S->waitq, b);
   kv_txn_abort(a);
   kv_txn_abort(b);
+}
+
+/* The lock table re-points a waiter's edge when a lock changes hands, and
+** kv_waitq_done removes it: cycles are judged on the edges as they are
+** now, not as they were. */
+static void test_waitq_set_edge_and_done_redirect_the_graph(void **state) {
+  (void)state;
+  kv_waitq *q = &S->waitq;
+  kv_txn *a = kvt_begin(S), *b = kvt_begin(S), *c = kvt_begin(S);
+  uint64_t dl0 = atomic_load(&q->deadlocks);
+  assert_null(kv_waitq_wait_for(q, a, b));
+  kv_waitq_set_edge(q, a, c); /* the lock a waits for went from b to c */
+  assert_int_equal(atomic_load(&a->waiting_for_id), c->id);
+  assert_null(kv_waitq_wait_for(q, b, a)); /* b -> a -> c: no cycle */
+  /* c -> b -> a -> c closes one: c, the youngest, is the victim, and as
+  ** the detector it is not aborted by the graph (it fails its own wait). */
+  assert_ptr_equal(kv_waitq_wait_for(q, c, b), c);
+  assert_int_equal(atomic_load(&q->deadlocks), dl0 + 1);
+  assert_false(kv_txn_is_dead(a));
+  assert_false(kv_txn_is_dead(b));
+  assert_false(kv_txn_is_dead(c));
+  kv_waitq_done(q, c);
+  assert_int_equal(atomic_load(&c->waiting_for_id), 0);
+  kv_waitq_done(q, a); /* a stops waiting: b -> a leads nowhere */
+  assert_null(kv_waitq_wait_for(q, c, b));
+  assert_int_equal(atomic_load(&q->deadlocks), dl0 + 1);
+  kv_waitq_done(q, b);
+  kv_waitq_done(q, c);
+  kv_txn_abort(a);
+  kv_txn_abort(b);
+  kv_txn_abort(c);
+}
+
+/* Aborting another transaction: once, with the reason it will report,
+** waking it and the transactions waiting for it (and no others); a cycle
+** through an aborted transaction is already being broken. */
+static void test_waitq_abort_by_other_wakes_it_and_its_waiters(void **state) {
+  (void)state;
+  kv_waitq *q = &S->waitq;
+  kv_txn *t = kvt_begin(S), *u = kvt_begin(S);
+  kv_txn *w1 = kvt_begin(S), *w2 = kvt_begin(S);
+  assert_null(kv_waitq_wait_for(q, w1, t));
+  assert_null(kv_waitq_wait_for(q, w2, u));
+  uint64_t tt = kv_txn_wake_token(t), tu = kv_txn_wake_token(u);
+  uint64_t t1 = kv_txn_wake_token(w1), t2 = kv_txn_wake_token(w2);
+  assert_true(kv_txn_abort_by_other(q, t, KV_RETRY_ABORTED_PRIORITY));
+  assert_true(kv_txn_is_dead(t));
+  assert_int_equal(kv_txn_retry_reason(t), KV_RETRY_ABORTED_PRIORITY);
+  assert_int_not_equal(kv_txn_wake_token(t), tt);
+  assert_int_not_equal(kv_txn_wake_token(w1), t1);
+  assert_int_equal(kv_txn_wake_token(w2), t2); /* waits for u, not t */
+  assert_int_equal(kv_txn_wake_token(u), tu);
+  assert_false(kv_txn_is_dead(u));
+  /* A second abort does nothing, not even a wake-up. */
+  tt = kv_txn_wake_token(t);
+  assert_false(kv_txn_abort_by_other(q, t, KV_RETRY_DEADLOCK));
+  assert_int_equal(kv_txn_retry_reason(t), KV_RETRY_ABORTED_PRIORITY);
+  assert_int_equal(kv_txn_wake_token(t), tt);
+  /* t waiting for w1 would close t -> w1 -> t, but t is aborted already. */
+  uint64_t dl0 = atomic_load(&q->deadlocks);
+  assert_null(kv_waitq_wait_for(q, t, w1));
+  assert_int_equal(atomic_load(&q->deadlocks), dl0);
+  kv_txn *all[4] = {t, u, w1, w2};
+  for (int i = 0; i < 4; i++) kv_waitq_done(q, all[i]);
+  for (int i = 0; i < 4; i++) kv_txn_abort(all[i]);
+}
+
+/* A prepared transaction is committing: nobody can abort it any more. */
+static void test_waitq_committing_txn_cannot_be_aborted(void **state) {
+  (void)state;
+  kv_txn *t = kvt_begin(S);
+  kvt_put(t, "k", "v");
+  KVT_OK(kv_txn_prepare(t, errptr));
+  uint64_t tok = kv_txn_wake_token(t);
+  assert_false(kv_txn_abort_by_other(&S->waitq, t, KV_RETRY_DEADLOCK));
+  assert_false(kv_txn_is_dead(t));
+  assert_int_equal(kv_txn_wake_token(t), tok);
+  kvt_commit(t);
+  kv_txn *r = kvt_begin(S);
+  assert_string_equal(kvt_get(r, "k"), "v");
+  kvt_commit(r);
 }
 
 typedef struct sleeper {
@@ -243,6 +327,9 @@ int main(void) {
 #define T(n) cmocka_unit_test_setup_teardown(n, setup, kvt_teardown)
   const struct CMUnitTest tests[] = {
       T(test_waitq_cycle_and_victim),
+      T(test_waitq_set_edge_and_done_redirect_the_graph),
+      T(test_waitq_abort_by_other_wakes_it_and_its_waiters),
+      T(test_waitq_committing_txn_cannot_be_aborted),
       T(test_waitq_wake_is_never_lost),
       T(test_waitq_deadlock_of_two),
       T(test_waitq_deadlock_of_three),
