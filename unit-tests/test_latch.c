@@ -4,7 +4,9 @@
 ** an optimistic read waits for a write latch at or below its timestamp and
 ** not for one above it; range latches cover their keys; waiters wake on the
 ** release; many threads on overlapping sets never deadlock and never
-** overlap.
+** overlap.  A request that must wait is observed blocked (asleep in the
+** kernel, not returned: kvt_wait_asleep), never given a fixed time to
+** return or not.
 **
 ** Wake-ups are events, not timers: a waiter that is provably asleep in the
 ** kernel (its /proc state) is released within 100 ms (median of several
@@ -33,12 +35,14 @@ static kv_ts ts(uint64_t w) { return (kv_ts){w, 0}; }
 typedef struct reader {
   kv_span sp;
   kv_ts at;
+  _Atomic pid_t tid;   /* announced just before it waits */
   _Atomic int done;
   pthread_t th;
 } reader;
 
 static void *reader_main(void *arg) {
   reader *r = arg;
+  atomic_store(&r->tid, kvt_gettid());
   kv_latch_wait_read(&mgr, &r->sp, r->at);
   atomic_store(&r->done, 1);
   return NULL;
@@ -46,11 +50,17 @@ static void *reader_main(void *arg) {
 
 static void reader_start(reader *r) { pthread_create(&r->th, NULL, reader_main, r); }
 
-/* Waits up to 2 s for r->done to become `want`. */
-static void expect_done(reader *r, int want) {
-  uint64_t deadline = kvt_now_ns() + (want ? 2000ULL : 50ULL) * 1000000ULL;
-  while (atomic_load(&r->done) != want && kvt_now_ns() < deadline) usleep(100);
-  assert_int_equal(atomic_load(&r->done), want);
+/* Waits up to 2 s for r to return from its read. */
+static void expect_done(reader *r) {
+  uint64_t deadline = kvt_now_ns() + 2000ULL * 1000000ULL;
+  while (atomic_load(&r->done) != 1 && kvt_now_ns() < deadline) usleep(100);
+  assert_int_equal(atomic_load(&r->done), 1);
+}
+
+/* Waits until r is observably blocked in its read (asleep in the kernel,
+** not returned), failing if it returns instead. */
+static void expect_blocked(reader *r) {
+  kvt_wait_asleep(&r->tid, &r->done);
 }
 
 static void test_latch_read_waits_only_at_or_above(void **state) {
@@ -62,12 +72,12 @@ static void test_latch_read_waits_only_at_or_above(void **state) {
   /* A read below the latch's timestamp does not wait. */
   reader below = {.sp = {.start = "key", .slen = 3}, .at = ts(99)};
   reader_start(&below);
-  expect_done(&below, 1);
+  expect_done(&below);
   pthread_join(below.th, NULL);
   /* Another key does not wait. */
   reader other = {.sp = {.start = "kez", .slen = 3}, .at = ts(500)};
   reader_start(&other);
-  expect_done(&other, 1);
+  expect_done(&other);
   pthread_join(other.th, NULL);
   /* At or above: waits until the release, which wakes it. */
   reader at = {.sp = {.start = "key", .slen = 3}, .at = ts(100)};
@@ -75,11 +85,11 @@ static void test_latch_read_waits_only_at_or_above(void **state) {
                   .at = ts(200)};
   reader_start(&at);
   reader_start(&range);
-  expect_done(&at, 0);
-  expect_done(&range, 0);
+  expect_blocked(&at);
+  expect_blocked(&range);
   kv_latch_release(&mgr, &g);
-  expect_done(&at, 1);
-  expect_done(&range, 1);
+  expect_done(&at);
+  expect_done(&range);
   pthread_join(at.th, NULL);
   pthread_join(range.th, NULL);
 }
@@ -102,10 +112,10 @@ static void test_latch_range_latch_covers_its_keys(void **state) {
   reader outside = {.sp = {.start = "n", .slen = 1}, .at = ts(20)};
   reader_start(&inside);
   reader_start(&outside);
-  expect_done(&outside, 1);
-  expect_done(&inside, 0);
+  expect_done(&outside);
+  expect_blocked(&inside);
   kv_latch_release(&mgr, &g);
-  expect_done(&inside, 1);
+  expect_done(&inside);
   pthread_join(inside.th, NULL);
   pthread_join(outside.th, NULL);
 }
