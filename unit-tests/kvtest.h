@@ -103,8 +103,8 @@ static inline uint64_t kvt_clock_read(void *ctx) {
   return ((kvt_clock *)ctx)->now;
 }
 
-/* Opens the in-memory store... no: a store in a fresh directory with
-** defaults changed by the caller afterwards.  *dir receives the path. */
+/* Opens the store in dir (NULL: the process's in-memory store) with
+** options o (NULL: the defaults); fails the test on error. */
 static inline kv_store *kvt_open_dir(const char *dir, const kv_options *o) {
   kv_store *s = NULL;
   KVT_OK(kv_store_open(dir, o, &s, errptr));
