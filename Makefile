@@ -34,9 +34,9 @@ TEST_HELPERS = unit-tests/kvtest.h
 SQLT_SRC  = $(sort $(wildcard sql-tests/test_*.c))
 SQLT_BIN  = $(SQLT_SRC:sql-tests/%.c=$(BUILD)/tests/%)
 # Concurrency tests: the ones `make tsan` runs.
-TSAN_TESTS = test_latch test_locktable test_txn test_scan \
-             test_stress test_clock test_store test_tscache test_hermitage \
-             test_sqlconc
+TSAN_TESTS = test_latch test_locktable test_waitq test_txn test_scan \
+             test_stress test_clock test_store test_engine test_gc test_tscache \
+             test_hermitage test_sqlconc
 
 .PHONY: all deps test asan tsan bench shell clean
 

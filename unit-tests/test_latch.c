@@ -4,7 +4,9 @@
 ** an optimistic read waits for a write latch at or below its timestamp and
 ** not for one above it; range latches cover their keys; waiters wake on the
 ** release; many threads on overlapping sets never deadlock and never
-** overlap.
+** overlap.  A request that must wait is observed blocked (asleep in the
+** kernel, not returned: kvt_wait_asleep), never given a fixed time to
+** return or not.
 **
 ** Wake-ups are events, not timers: a waiter that is provably asleep in the
 ** kernel (its /proc state) is released within 100 ms (median of several
@@ -12,8 +14,6 @@
 ** sleeps it makes no voluntary context switch at all (a poll would).
 */
 #include "kvtest.h"
-
-#include <sys/syscall.h>
 
 #include "kvint.h"
 
@@ -35,12 +35,14 @@ static kv_ts ts(uint64_t w) { return (kv_ts){w, 0}; }
 typedef struct reader {
   kv_span sp;
   kv_ts at;
+  _Atomic pid_t tid;   /* announced just before it waits */
   _Atomic int done;
   pthread_t th;
 } reader;
 
 static void *reader_main(void *arg) {
   reader *r = arg;
+  atomic_store(&r->tid, kvt_gettid());
   kv_latch_wait_read(&mgr, &r->sp, r->at);
   atomic_store(&r->done, 1);
   return NULL;
@@ -48,11 +50,17 @@ static void *reader_main(void *arg) {
 
 static void reader_start(reader *r) { pthread_create(&r->th, NULL, reader_main, r); }
 
-/* Waits up to 2 s for r->done to become `want`. */
-static void expect_done(reader *r, int want) {
-  uint64_t deadline = kvt_now_ns() + (want ? 2000ULL : 50ULL) * 1000000ULL;
-  while (atomic_load(&r->done) != want && kvt_now_ns() < deadline) usleep(100);
-  assert_int_equal(atomic_load(&r->done), want);
+/* Waits up to 2 s for r to return from its read. */
+static void expect_done(reader *r) {
+  uint64_t deadline = kvt_now_ns() + 2000ULL * 1000000ULL;
+  while (atomic_load(&r->done) != 1 && kvt_now_ns() < deadline) usleep(100);
+  assert_int_equal(atomic_load(&r->done), 1);
+}
+
+/* Waits until r is observably blocked in its read (asleep in the kernel,
+** not returned), failing if it returns instead. */
+static void expect_blocked(reader *r) {
+  kvt_wait_asleep(&r->tid, &r->done);
 }
 
 static void test_latch_read_waits_only_at_or_above(void **state) {
@@ -64,12 +72,12 @@ static void test_latch_read_waits_only_at_or_above(void **state) {
   /* A read below the latch's timestamp does not wait. */
   reader below = {.sp = {.start = "key", .slen = 3}, .at = ts(99)};
   reader_start(&below);
-  expect_done(&below, 1);
+  expect_done(&below);
   pthread_join(below.th, NULL);
   /* Another key does not wait. */
   reader other = {.sp = {.start = "kez", .slen = 3}, .at = ts(500)};
   reader_start(&other);
-  expect_done(&other, 1);
+  expect_done(&other);
   pthread_join(other.th, NULL);
   /* At or above: waits until the release, which wakes it. */
   reader at = {.sp = {.start = "key", .slen = 3}, .at = ts(100)};
@@ -77,11 +85,11 @@ static void test_latch_read_waits_only_at_or_above(void **state) {
                   .at = ts(200)};
   reader_start(&at);
   reader_start(&range);
-  expect_done(&at, 0);
-  expect_done(&range, 0);
+  expect_blocked(&at);
+  expect_blocked(&range);
   kv_latch_release(&mgr, &g);
-  expect_done(&at, 1);
-  expect_done(&range, 1);
+  expect_done(&at);
+  expect_done(&range);
   pthread_join(at.th, NULL);
   pthread_join(range.th, NULL);
 }
@@ -104,16 +112,17 @@ static void test_latch_range_latch_covers_its_keys(void **state) {
   reader outside = {.sp = {.start = "n", .slen = 1}, .at = ts(20)};
   reader_start(&inside);
   reader_start(&outside);
-  expect_done(&outside, 1);
-  expect_done(&inside, 0);
+  expect_done(&outside);
+  expect_blocked(&inside);
   kv_latch_release(&mgr, &g);
-  expect_done(&inside, 1);
+  expect_done(&inside);
   pthread_join(inside.th, NULL);
   pthread_join(outside.th, NULL);
 }
 
 typedef struct writer {
   const char *key;
+  _Atomic pid_t tid;   /* announced just before it latches */
   _Atomic int done;
   pthread_t th;
   kv_latch_guard g;
@@ -122,6 +131,7 @@ typedef struct writer {
 static void *writer_main(void *arg) {
   writer *w = arg;
   size_t kl = strlen(w->key);
+  atomic_store(&w->tid, kvt_gettid());
   kv_latch_acquire(&mgr, &w->g, &w->key, &kl, 1, ts(5));
   atomic_store(&w->done, 1);
   return NULL;
@@ -133,16 +143,22 @@ static void test_latch_later_writer_waits_for_earlier(void **state) {
   size_t kl = 1;
   kv_latch_guard g;
   kv_latch_acquire(&mgr, &g, &k, &kl, 1, ts(50));
+  uint64_t waits0 = atomic_load(&mgr.waits);
   writer same = {.key = "w"}, other = {.key = "x"};
   pthread_create(&same.th, NULL, writer_main, &same);
   pthread_create(&other.th, NULL, writer_main, &other);
   pthread_join(other.th, NULL);
   assert_int_equal(atomic_load(&other.done), 1);
-  usleep(20000);
+  assert_int_equal(atomic_load(&mgr.waits), waits0); /* other never waited */
+  /* same is observably parked behind ours (asleep in the kernel, not
+  ** done), not merely not yet started. */
+  kvt_wait_asleep(&same.tid, &same.done);
   assert_int_equal(atomic_load(&same.done), 0); /* still behind ours */
   kv_latch_release(&mgr, &g);
   pthread_join(same.th, NULL);
   assert_int_equal(atomic_load(&same.done), 1);
+  /* It waited in the latch manager, and only there. */
+  assert_int_equal(atomic_load(&mgr.waits), waits0 + 1);
   kv_latch_release(&mgr, &same.g);
   kv_latch_release(&mgr, &other.g);
 }
@@ -206,32 +222,6 @@ static void test_latch_threads_never_overlap_or_deadlock(void **state) {
 
 /* ------------------------------------------ wake-ups are events -- */
 
-/* A thread's scheduler state ('R', 'S', ...) and voluntary context switches,
-** from /proc/self/task/<tid>/. */
-static char thread_state(pid_t tid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-  FILE *fp = fopen(path, "r");
-  if (!fp) return '?';
-  size_t n = fread(buf, 1, sizeof buf - 1, fp);
-  fclose(fp);
-  buf[n] = 0;
-  char *p = strrchr(buf, ')'); /* the name may hold spaces or parentheses */
-  return p && p[1] == ' ' ? p[2] : '?';
-}
-
-static long thread_vcsw(pid_t tid) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
-  FILE *fp = fopen(path, "r");
-  if (!fp) return -1;
-  long v = -1;
-  while (fgets(line, sizeof line, fp))
-    if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1) break;
-  fclose(fp);
-  return v;
-}
-
 /* A waiter that announces its thread id, then blocks (a read on a span, or
 ** a writer's latch), then records when it returned. */
 typedef struct timed_waiter {
@@ -247,7 +237,7 @@ typedef struct timed_waiter {
 
 static void *timed_waiter_main(void *arg) {
   timed_waiter *w = arg;
-  atomic_store(&w->tid, (pid_t)syscall(SYS_gettid));
+  atomic_store(&w->tid, kvt_gettid());
   if (w->is_writer) {
     size_t kl = strlen(w->wkey);
     kv_latch_acquire(&mgr, &w->g, &w->wkey, &kl, 1, w->at);
@@ -281,21 +271,21 @@ static uint64_t wake_round(timed_waiter *w, const char *key) {
   pid_t tid = atomic_load(&w->tid);
   /* Nothing between announcing and the latch wait sleeps: once the thread
   ** is in state S it is parked on the latch's condition variable. */
-  while (thread_state(tid) != 'S') {
+  while (kvt_thread_state(tid) != 'S') {
     assert_true(kvt_now_ns() < deadline);
     assert_int_equal(atomic_load(&w->done_ns), 0); /* it must block */
     usleep(50);
   }
   /* Asleep on an event: no wake-ups at all while nothing happens (a
   ** polling loop of any period under 20 ms would switch here). */
-  long v0 = thread_vcsw(tid);
+  long v0 = kvt_thread_vcsw(tid);
   usleep(20000);
-  long v1 = thread_vcsw(tid);
+  long v1 = kvt_thread_vcsw(tid);
   assert_true(v0 >= 0);
   if (v1 != v0)
     print_error("waiter woke %ld times while blocked\n", v1 - v0);
   assert_int_equal(v1, v0);
-  assert_int_equal(thread_state(tid), 'S');
+  assert_int_equal(kvt_thread_state(tid), 'S');
   assert_int_equal(atomic_load(&w->done_ns), 0);
   uint64_t t0 = kvt_now_ns();
   kv_latch_release(&mgr, &g);

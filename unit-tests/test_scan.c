@@ -2,8 +2,9 @@
 ** test_scan.c — iterators: ranges in both directions with limits, the merge
 ** of own writes with committed rows, stable snapshots while other
 ** transactions commit, no Halloween problem, locking scans, and reopening
-** after a refresh; plus a randomized differential test against an
-** in-memory model of the store.
+** after a refresh; a scan stopped early by its limit depends (for refresh)
+** only on the rows it returned; plus a randomized differential test
+** against an in-memory model of the store.
 */
 #include "kvtest.h"
 
@@ -302,6 +303,25 @@ static void test_scan_matches_model(void **state) {
   }
 }
 
+/* A scan that stopped early depends only on the rows it returned. */
+static void test_scan_limited_depends_on_returned_rows(void **state) {
+  kvt_fixture *f = *state;
+  kvt_put1(f->s, "q/1", "a");
+  kvt_put1(f->s, "q/5", "b");
+  kv_txn *t1 = kvt_begin(f->s);
+  kv_iter *it;
+  KVT_OK(kv_txn_scan(t1, "q/", 2, "q0", 2, 0, 1, &it, errptr));
+  KVT_OK(kv_iter_next(it, errptr));
+  KVT_RC(KV_NOTFOUND, kv_iter_next(it, errptr));
+  kv_iter_close(it);
+  kvt_put1(f->s, "q/7", "c"); /* after the returned row */
+  kv_txn *t3 = kvt_begin(f->s);
+  assert_null(kvt_get(t3, "q-taken"));
+  kvt_commit(t3);
+  kvt_put(t1, "q-taken", "1");
+  kvt_commit(t1);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -313,6 +333,8 @@ int main(void) {
       T(test_scan_for_update_locks_and_reads_latest),
       T(test_scan_reopens_after_refresh),
       T(test_scan_matches_model),
+      cmocka_unit_test_setup_teardown(test_scan_limited_depends_on_returned_rows,
+                                      kvt_setup, kvt_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
