@@ -77,12 +77,38 @@ typedef struct mvcc_column {
   bool desc;           /* key columns: PRIMARY KEY ... DESC */
 } mvcc_column;
 
+/* A UNIQUE constraint other than the key: a unique index kept in the
+** store.  Its entries are keys in the table's own range, after its rows:
+**     table prefix ‖ MVCC_INDEX_TAG ‖ num ‖ enc(indexed values) ‖ [enc(key)]
+** with value the row's encoded key (what follows the table prefix).  An
+** entry whose values include a NULL appends the row's key to its own (NULLs
+** are never equal, as in SQLite); the others are unique by construction.
+** num is the constraint's number among the table's automatic indexes
+** (SQLite's sqlite_autoindex_<table>_<num>), fixed by the definition. */
+typedef struct mvcc_unique {
+  int num;
+  int ncol;
+  int col[MVCC_MAX_KEY_COLUMNS];
+  int coll[MVCC_MAX_KEY_COLUMNS];  /* MVCC_COLL_* */
+  bool desc[MVCC_MAX_KEY_COLUMNS];
+} mvcc_unique;
+
+#define MVCC_INDEX_TAG 0xF8 /* above every key encoding's first byte */
+#define MVCC_MAX_UNIQUE 32
+
 typedef struct mvcc_tabledef {
   char *name;
   int ncol;
   mvcc_column *cols;
   int npk;
   int pk[MVCC_MAX_KEY_COLUMNS]; /* column indexes, in key order */
+  int nuniq;
+  mvcc_unique uniq[MVCC_MAX_UNIQUE];
+  /* The order SQLite checks a native table's constraints in (its index
+  ** list): -1 for the key, else an index into uniq.  Which error a row
+  ** that breaks several gets, and the order OR REPLACE deletes in. */
+  int ncheck;
+  int check[MVCC_MAX_UNIQUE + 1];
   char *args;          /* the column definitions as stored in the catalog */
   char *declare;       /* CREATE TABLE text for sqlite3_declare_vtab */
   /* Options (not part of the stored definition). */

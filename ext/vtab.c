@@ -430,7 +430,11 @@ static int probe_scan(mvcc_cursor *c) {
   if (rc == SQLITE_OK) {
     rc = mvcc_keybuf_append(&hi, p->p, p->n);
     if (rc == SQLITE_OK && c->has_hi) rc = mvcc_keybuf_append(&hi, c->hi.p, c->hi.n);
-    if (rc == SQLITE_OK && (!c->has_hi || c->hi_incl)) {
+    if (rc == SQLITE_OK && !c->has_hi && p->n == MVCC_KEY_PREFIX_LEN) {
+      /* The whole table: its rows end where its index entries begin. */
+      static const unsigned char tag = MVCC_INDEX_TAG;
+      rc = mvcc_keybuf_append(&hi, &tag, 1);
+    } else if (rc == SQLITE_OK && (!c->has_hi || c->hi_incl)) {
       mvcc_keybuf t;
       mvcc_keybuf_init(&t);
       if (mvcc_key_prefix_successor(hi.p, hi.n, &t) == 0) {
@@ -826,6 +830,190 @@ static int stale_update(mvcc_vtab *v, const mvcc_keybuf *okey) {
   return SQLITE_OK;
 }
 
+/* ----------------------------------------------------- unique indexes -- */
+
+/* The entry key of unique index u for a row with values vals and key rkey
+** (mvcc_unique says the layout); *has_null: it carries the row's key. */
+static int uniq_entry(mvcc_vtab *v, const mvcc_unique *u,
+                      const mvcc_value *vals, const mvcc_keybuf *rkey,
+                      mvcc_keybuf *out, bool *has_null) {
+  unsigned char hdr[2] = {MVCC_INDEX_TAG, (unsigned char)u->num};
+  int rc = keybuf_set_prefix(v, out);
+  if (rc == SQLITE_OK) rc = mvcc_keybuf_append(out, hdr, sizeof hdr);
+  *has_null = false;
+  for (int i = 0; i < u->ncol && rc == SQLITE_OK; i++) {
+    const mvcc_value *x = &vals[u->col[i]];
+    if (x->type == SQLITE_NULL) {
+      *has_null = true;
+      rc = mvcc_key_append_null(out, u->desc[i]);
+    } else {
+      rc = key_append(out, x, u->coll[i], u->desc[i]);
+    }
+  }
+  if (rc == SQLITE_OK && *has_null)
+    rc = mvcc_keybuf_append(out, rkey->p + MVCC_KEY_PREFIX_LEN,
+                            rkey->n - MVCC_KEY_PREFIX_LEN);
+  return rc;
+}
+
+/* Puts (put) or deletes the entries of every unique index for the row
+** with values vals and key rkey. */
+static int uniq_write(mvcc_vtab *v, kv_txn *t, const mvcc_value *vals,
+                      const mvcc_keybuf *rkey, bool put) {
+  mvcc_keybuf e;
+  mvcc_keybuf_init(&e);
+  int rc = SQLITE_OK;
+  for (int i = 0; i < v->def->nuniq && rc == SQLITE_OK; i++) {
+    bool has_null;
+    rc = uniq_entry(v, &v->def->uniq[i], vals, rkey, &e, &has_null);
+    if (rc) break;
+    char *err = NULL;
+    const unsigned char *owner = rkey->p + MVCC_KEY_PREFIX_LEN;
+    size_t ol = has_null ? 0 : rkey->n - MVCC_KEY_PREFIX_LEN;
+    int krc = put ? kv_txn_put(t, e.p, e.n, owner, ol, &err)
+                  : kv_txn_delete(t, e.p, e.n, &err);
+    if (krc) rc = kv_fail(v, krc, err);
+  }
+  mvcc_keybuf_free(&e);
+  return rc;
+}
+
+/* A stored row, read with a lock and parsed: vals borrow buf. */
+typedef struct old_row {
+  bool found;
+  unsigned char *buf;
+  mvcc_row row;
+  mvcc_value *vals;
+} old_row;
+
+static void old_row_clear(old_row *o) {
+  free(o->buf);
+  free(o->vals);
+  mvcc_row_clear(&o->row);
+  memset(o, 0, sizeof(*o));
+}
+
+static int old_row_read(mvcc_vtab *v, kv_txn *t, const mvcc_keybuf *key,
+                        old_row *o) {
+  memset(o, 0, sizeof(*o));
+  const void *val;
+  size_t vl;
+  char *err = NULL;
+  int krc = kv_txn_get(t, key->p, key->n, KV_READ_FOR_UPDATE, &val, &vl, &err);
+  if (krc == KV_NOTFOUND) {
+    kv_free(err);
+    return SQLITE_OK;
+  }
+  if (krc) return kv_fail(v, krc, err);
+  int ncol = v->def->ncol;
+  o->buf = malloc(vl ? vl : 1);
+  o->vals = calloc((size_t)ncol, sizeof(mvcc_value));
+  if (!o->buf || !o->vals) {
+    old_row_clear(o);
+    return SQLITE_NOMEM;
+  }
+  memcpy(o->buf, val, vl);
+  int rc = mvcc_row_parse(&o->row, o->buf, vl);
+  if (rc == SQLITE_OK && o->row.ncol < ncol) rc = SQLITE_CORRUPT;
+  if (rc) {
+    old_row_clear(o);
+    return vtab_err(v, rc, sqlite3_mprintf("mvcc: a row of %s cannot be "
+                                           "decoded", v->name));
+  }
+  for (int i = 0; i < ncol; i++) {
+    mvcc_cell c;
+    mvcc_row_cell(&o->row, i, &c);
+    o->vals[i] = (mvcc_value){c.type, c.i, c.r, c.p, (int)c.n, NULL};
+  }
+  o->found = true;
+  return SQLITE_OK;
+}
+
+/* Deletes the row at key and its index entries: a DELETE, or the row OR
+** REPLACE removes. */
+static int delete_row(mvcc_vtab *v, kv_txn *t, const mvcc_keybuf *key) {
+  int rc = SQLITE_OK;
+  if (v->def->nuniq) {
+    old_row o;
+    rc = old_row_read(v, t, key, &o);
+    if (rc == SQLITE_OK && o.found) rc = uniq_write(v, t, o.vals, key, false);
+    old_row_clear(&o);
+  }
+  char *err = NULL;
+  int krc = rc == SQLITE_OK ? kv_txn_delete(t, key->p, key->n, &err) : KV_OK;
+  return krc ? kv_fail(v, krc, err) : rc;
+}
+
+static char *uniq_msg(mvcc_vtab *v, const mvcc_unique *u) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  sqlite3_str_appendall(s, "UNIQUE constraint failed: ");
+  for (int i = 0; i < u->ncol; i++)
+    sqlite3_str_appendf(s, "%s%s.%s", i ? ", " : "", v->name,
+                        v->def->cols[u->col[i]].name);
+  return sqlite3_str_finish(s);
+}
+
+/* A conflict of the row being written with the row at owner, on the key
+** (u NULL) or on unique index u: OR REPLACE deletes that row, any other
+** mode fails (SQLite then ignores the row, or fails the statement or the
+** transaction, as the mode says). */
+static int resolve_conflict(mvcc_vtab *v, kv_txn *t, const mvcc_unique *u,
+                            const mvcc_keybuf *owner, bool update) {
+  if (sqlite3_vtab_on_conflict(v->conn->db) != SQLITE_REPLACE)
+    return u ? vtab_err(v, SQLITE_CONSTRAINT_UNIQUE, uniq_msg(v, u))
+             : vtab_err(v, SQLITE_CONSTRAINT_PRIMARYKEY, unique_msg(v));
+  int rc = SQLITE_OK;
+  /* Without indexes the new row's put overwrites the one at its key. */
+  if (u || v->def->nuniq) rc = delete_row(v, t, owner);
+  if (rc == SQLITE_OK && update) rc = repl_remember(v, owner);
+  return rc;
+}
+
+/* Checks the row (vals, key) against the key (when key_new: an INSERT or a
+** moved row) and every unique index, in SQLite's order. */
+static int check_constraints(mvcc_vtab *v, kv_txn *t, const mvcc_value *vals,
+                             const mvcc_keybuf *key, bool key_new,
+                             bool update) {
+  const mvcc_tabledef *d = v->def;
+  mvcc_keybuf e, owner;
+  mvcc_keybuf_init(&e);
+  mvcc_keybuf_init(&owner);
+  int rc = SQLITE_OK;
+  for (int i = 0; i < d->ncheck && rc == SQLITE_OK; i++) {
+    if (d->check[i] < 0) {
+      if (!key_new) continue;
+      bool exists;
+      rc = key_exists(v, t, key, &exists);
+      if (rc == SQLITE_OK && exists) rc = resolve_conflict(v, t, NULL, key, update);
+      continue;
+    }
+    const mvcc_unique *u = &d->uniq[d->check[i]];
+    bool has_null;
+    rc = uniq_entry(v, u, vals, key, &e, &has_null);
+    if (rc || has_null) continue;
+    /* A locking read: the value stays ours until we end, so two writers of
+    ** one value queue instead of both finding it free. */
+    const void *val;
+    size_t vl;
+    char *err = NULL;
+    int krc = kv_txn_get(t, e.p, e.n, KV_READ_FOR_UPDATE, &val, &vl, &err);
+    if (krc == KV_NOTFOUND) {
+      kv_free(err);
+      continue;
+    }
+    if (krc) {
+      rc = kv_fail(v, krc, err);
+      break;
+    }
+    rc = keybuf_set_prefix(v, &owner);
+    if (rc == SQLITE_OK) rc = mvcc_keybuf_append(&owner, val, vl);
+    if (rc == SQLITE_OK) rc = resolve_conflict(v, t, u, &owner, update);
+  }
+  mvcc_keybuf_free(&e);
+  mvcc_keybuf_free(&owner);
+  return rc;
+}
+
 static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
   const mvcc_tabledef *d = v->def;
   mvcc_keybuf key, okey;
@@ -839,10 +1027,7 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
 
   if (argc == 1) { /* DELETE */
     rc = old_key(v, argv[0], &okey);
-    if (rc == SQLITE_OK) {
-      int krc = kv_txn_delete(t, okey.p, okey.n, &err);
-      if (krc) rc = kv_fail(v, krc, err);
-    }
+    if (rc == SQLITE_OK) rc = delete_row(v, t, &okey);
     goto done;
   }
 
@@ -887,26 +1072,24 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
     if (rc) goto done;
     moved = probe_cmp(&okey, &key) != 0;
   }
-  if (moved) { /* the target key must be free, or replaced */
-    bool exists;
-    rc = key_exists(v, t, &key, &exists);
-    if (rc) goto done;
-    if (exists && sqlite3_vtab_on_conflict(v->conn->db) != SQLITE_REPLACE) {
-      rc = SQLITE_CONSTRAINT_PRIMARYKEY;
-      vtab_err(v, rc, unique_msg(v));
-      goto done;
-    }
-    if (exists && !insert && (rc = repl_remember(v, &key))) goto done;
-    if (!insert) {
-      int krc = kv_txn_delete(t, okey.p, okey.n, &err);
-      if (krc) {
-        rc = kv_fail(v, krc, err);
-        goto done;
-      }
-    }
+  if (!insert && d->nuniq) {
+    /* The row's own entries go first, so it never conflicts with itself;
+    ** if the row fails, xUpdate's savepoint puts them back. */
+    old_row o;
+    rc = old_row_read(v, t, &okey, &o);
+    if (rc == SQLITE_OK && o.found) rc = uniq_write(v, t, o.vals, &okey, false);
+    old_row_clear(&o);
   }
-  int krc = kv_txn_put(t, key.p, key.n, row, rowlen, &err);
-  if (krc) rc = kv_fail(v, krc, err);
+  if (rc == SQLITE_OK) rc = check_constraints(v, t, vals, &key, moved, !insert);
+  if (rc == SQLITE_OK && !insert && moved) {
+    int krc = kv_txn_delete(t, okey.p, okey.n, &err);
+    if (krc) rc = kv_fail(v, krc, err);
+  }
+  if (rc == SQLITE_OK && d->nuniq) rc = uniq_write(v, t, vals, &key, true);
+  if (rc == SQLITE_OK) {
+    int krc = kv_txn_put(t, key.p, key.n, row, rowlen, &err);
+    if (krc) rc = kv_fail(v, krc, err);
+  }
 
 done:
   if (vals)
