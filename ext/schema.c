@@ -30,7 +30,7 @@
 ** writable WITHOUT ROWID virtual table have a one-column key.  The key's
 ** collation (PRIMARY KEY(c COLLATE NOCASE)) may differ from the column's:
 ** the key then orders and deduplicates by its own, and SQLite's comparisons
-** use the column's (mvcc_column.sorts_by_key says which case holds).
+** use the column's (mvcc_column.decl_coll).
 **
 ** Affinity: SQLite does not apply column affinity to values written to a
 ** virtual table, so mvcc_value_set() does it with SQLite's rules.
@@ -412,6 +412,14 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
   }
   sqlite3_finalize(st);
   st = NULL;
+  /* Each column's own collation, which SQLite compares and sorts it by: a
+  ** key or UNIQUE written (c COLLATE X) may be ordered by another one. */
+  for (int i = 0; rc == SQLITE_OK && i < d->ncol; i++) {
+    const char *colcoll = NULL;
+    rc = sqlite3_table_column_metadata(tmp, "main", "x", d->cols[i].name, NULL,
+                                       &colcoll, NULL, NULL, NULL);
+    d->cols[i].decl_coll = mvcc_coll_from_name(colcoll);
+  }
   if (rc) goto done;
 
   /* The key (the WITHOUT ROWID table's primary-key index) and the UNIQUE
@@ -471,15 +479,6 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
       rc = SQLITE_ERROR;
       break;
     }
-    /* The column's own collation: a key written PRIMARY KEY(c COLLATE X)
-    ** may be ordered by another one than SQLite compares c with. */
-    const char *colcoll = NULL;
-    if (sqlite3_table_column_metadata(tmp, "main", "x", c->name, NULL,
-                                      &colcoll, NULL, NULL, NULL) != SQLITE_OK) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    c->sorts_by_key = mvcc_coll_from_name(colcoll) == c->coll;
     d->pk[d->npk++] = cid;
   }
   if (rc == SQLITE_OK && d->npk == 0) {
@@ -594,6 +593,33 @@ int mvcc_schema_parse(sqlite3 *db, const char *name, int argc,
   }
   *out = d;
   return SQLITE_OK;
+}
+
+/* ------------------------------------------------------- access paths -- */
+
+void mvcc_path_of(const mvcc_tabledef *d, int index, mvcc_path *p) {
+  memset(p, 0, sizeof(*p));
+  p->index = index;
+  if (index == 0) {
+    p->ncol = d->npk;
+    for (int k = 0; k < d->npk; k++) {
+      const mvcc_column *c = &d->cols[d->pk[k]];
+      p->col[k] = d->pk[k];
+      p->coll[k] = c->coll;
+      p->desc[k] = c->desc;
+    }
+  } else {
+    const mvcc_unique *u = &d->uniq[index - 1];
+    p->num = u->num;
+    p->ncol = u->ncol;
+    for (int k = 0; k < u->ncol; k++) {
+      p->col[k] = u->col[k];
+      p->coll[k] = u->coll[k];
+      p->desc[k] = u->desc[k];
+    }
+  }
+  for (int k = 0; k < p->ncol; k++)
+    p->sorts[k] = d->cols[p->col[k]].decl_coll == p->coll[k];
 }
 
 /* ------------------------------------------------------------ affinity -- */

@@ -69,7 +69,8 @@ typedef struct mvcc_cursor {
   /* Probes: sorted key prefixes, each a point get or a range scan. */
   mvcc_keybuf *probes;
   int nprobe, iprobe;
-  bool point;               /* probes are whole keys */
+  mvcc_path path;           /* the access path (plan.c) */
+  bool point;               /* probes are whole keys of the path */
   mvcc_keybuf lo, hi;       /* bounds of the range part (after the prefix) */
   bool has_lo, has_hi, lo_incl, hi_incl;
   bool desc;
@@ -141,17 +142,17 @@ static int key_append(mvcc_keybuf *kb, const mvcc_value *x, int coll,
   }
 }
 
-/* Encodes the value of key column k (0-based within the key) into kb.
+/* Encodes the value of column k of path p into kb.
 ** A value compared with a REAL column gets NUMERIC affinity, not REAL:
 ** SQLite compares an integer with a stored real exactly, so the constant
 ** 9007199254740993 must not become the double 9007199254740992.0. */
-static int key_append_col(mvcc_vtab *v, mvcc_keybuf *kb, int k,
-                          sqlite3_value *val) {
-  const mvcc_column *c = &v->def->cols[v->def->pk[k]];
+static int path_append(mvcc_vtab *v, const mvcc_path *p, mvcc_keybuf *kb,
+                       int k, sqlite3_value *val) {
+  const mvcc_column *c = &v->def->cols[p->col[k]];
   mvcc_value x;
   char aff = c->affinity == MVCC_AFF_REAL ? MVCC_AFF_NUMERIC : c->affinity;
   int rc = mvcc_value_set(&x, val, aff);
-  if (rc == SQLITE_OK) rc = key_append(kb, &x, c->coll, c->desc);
+  if (rc == SQLITE_OK) rc = key_append(kb, &x, p->coll[k], p->desc[k]);
   mvcc_value_clear(&x);
   return rc;
 }
@@ -159,6 +160,16 @@ static int key_append_col(mvcc_vtab *v, mvcc_keybuf *kb, int k,
 static int keybuf_set_prefix(mvcc_vtab *v, mvcc_keybuf *kb) {
   mvcc_keybuf_reset(kb);
   return mvcc_keybuf_append(kb, v->prefix, sizeof v->prefix);
+}
+
+/* Where path p's keys begin: the table's rows, or an index's entries. */
+static int path_prefix(mvcc_vtab *v, const mvcc_path *p, mvcc_keybuf *kb) {
+  int rc = keybuf_set_prefix(v, kb);
+  if (rc == SQLITE_OK && p->index) {
+    unsigned char hdr[2] = {MVCC_INDEX_TAG, (unsigned char)p->num};
+    rc = mvcc_keybuf_append(kb, hdr, sizeof hdr);
+  }
+  return rc;
 }
 
 /* --------------------------------------------------------- lifecycle -- */
@@ -407,6 +418,35 @@ static int copy_row(mvcc_cursor *c, const void *k, size_t kl, const void *v,
   return SQLITE_OK;
 }
 
+/* The row an index entry names (its value is the row's key after the
+** table prefix), read like the entry (locking it too in an UPDATE). */
+static int fetch_row(mvcc_cursor *c, const void *rk, size_t rkl) {
+  mvcc_vtab *v = (mvcc_vtab *)c->base.pVtab;
+  mvcc_keybuf key;
+  mvcc_keybuf_init(&key);
+  int rc = keybuf_set_prefix(v, &key);
+  if (rc == SQLITE_OK) rc = mvcc_keybuf_append(&key, rk, rkl);
+  if (rc) {
+    mvcc_keybuf_free(&key);
+    return rc;
+  }
+  const void *val;
+  size_t vl;
+  char *err = NULL;
+  int krc = kv_txn_get(c->txn->kv, key.p, key.n, c->flags, &val, &vl, &err);
+  if (krc == KV_OK) rc = copy_row(c, key.p, key.n, val, vl);
+  else if (krc == KV_NOTFOUND) {
+    kv_free(err);
+    rc = vtab_err(v, SQLITE_CORRUPT,
+                  sqlite3_mprintf("mvcc: an index entry of %s names a row "
+                                  "that does not exist", v->name));
+  } else {
+    rc = cursor_err(c, krc, err);
+  }
+  mvcc_keybuf_free(&key);
+  return rc;
+}
+
 /* Opens the scan of the current probe's range. */
 static int probe_scan(mvcc_cursor *c) {
   mvcc_keybuf *p = &c->probes[c->iprobe];
@@ -476,7 +516,7 @@ static int cursor_step(mvcc_cursor *c) {
         size_t kl, vl;
         const void *k = kv_iter_key(c->it, &kl);
         const void *v = kv_iter_value(c->it, &vl);
-        int rc = copy_row(c, k, kl, v, vl);
+        int rc = c->path.index ? fetch_row(c, v, vl) : copy_row(c, k, kl, v, vl);
         if (rc) return rc;
         c->returned++;
         return SQLITE_OK;
@@ -502,7 +542,7 @@ static int cursor_step(mvcc_cursor *c) {
     int krc = kv_txn_get(c->txn->kv, p->p, p->n, c->flags, &v, &vl, &err);
     if (krc == KV_NOTFOUND) continue;
     if (krc) return cursor_err(c, krc, err);
-    int rc = copy_row(c, p->p, p->n, v, vl);
+    int rc = c->path.index ? fetch_row(c, v, vl) : copy_row(c, p->p, p->n, v, vl);
     if (rc) return rc;
     c->returned++;
     return SQLITE_OK;
@@ -519,9 +559,9 @@ static int probe_cmp(const void *a, const void *b) {
 
 /* Appends, for every prefix in old[0..nold), prefix ‖ enc(val) to *out
 ** (NULL matches nothing: adds none). */
-static int extend_probes(mvcc_vtab *v, int k, sqlite3_value *val,
-                         const mvcc_keybuf *old, int nold, mvcc_keybuf **out,
-                         int *n, int *cap) {
+static int extend_probes(mvcc_vtab *v, const mvcc_path *path, int k,
+                         sqlite3_value *val, const mvcc_keybuf *old, int nold,
+                         mvcc_keybuf **out, int *n, int *cap) {
   if (sqlite3_value_type(val) == SQLITE_NULL) return SQLITE_OK;
   for (int i = 0; i < nold; i++) {
     if (*n == *cap) {
@@ -534,7 +574,7 @@ static int extend_probes(mvcc_vtab *v, int k, sqlite3_value *val,
     mvcc_keybuf *b = &(*out)[(*n)++];
     mvcc_keybuf_init(b);
     int rc = mvcc_keybuf_append(b, old[i].p, old[i].n);
-    if (rc == SQLITE_OK) rc = key_append_col(v, b, k, val);
+    if (rc == SQLITE_OK) rc = path_append(v, path, b, k, val);
     if (rc) return rc;
   }
   return SQLITE_OK;
@@ -554,18 +594,18 @@ static int build_probes(mvcc_cursor *c, mvcc_vtab *v, int neq, bool in,
   if (!cur) return SQLITE_NOMEM;
   mvcc_keybuf_init(&cur[0]);
   int n = 1;
-  int rc = keybuf_set_prefix(v, &cur[0]);
+  int rc = path_prefix(v, &c->path, &cur[0]);
   for (int k = 0; k < neq && rc == SQLITE_OK && n > 0; k++) {
     mvcc_keybuf *next = NULL;
     int m = 0, cap = 0;
     sqlite3_value *x;
     if (in && sqlite3_vtab_in_first(argv[k], &x) == SQLITE_OK) {
       do {
-        rc = extend_probes(v, k, x, cur, n, &next, &m, &cap);
+        rc = extend_probes(v, &c->path, k, x, cur, n, &next, &m, &cap);
       } while (rc == SQLITE_OK &&
                sqlite3_vtab_in_next(argv[k], &x) == SQLITE_OK);
     } else {
-      rc = extend_probes(v, k, argv[k], cur, n, &next, &m, &cap);
+      rc = extend_probes(v, &c->path, k, argv[k], cur, n, &next, &m, &cap);
     }
     free_probes(cur, n);
     cur = next;
@@ -593,11 +633,11 @@ static int build_probes(mvcc_cursor *c, mvcc_vtab *v, int neq, bool in,
 
 /* Encodes a bound on key column k; false when the bound excludes every row
 ** (a NULL bound: comparisons with NULL are never true). */
-static int encode_bound(mvcc_vtab *v, int k, sqlite3_value *val,
-                        mvcc_keybuf *out, bool *never) {
+static int encode_bound(mvcc_vtab *v, const mvcc_path *p, int k,
+                        sqlite3_value *val, mvcc_keybuf *out, bool *never) {
   *never = sqlite3_value_type(val) == SQLITE_NULL;
   if (*never) return SQLITE_OK;
-  return key_append_col(v, out, k, val);
+  return path_append(v, p, out, k, val);
 }
 
 static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
@@ -619,12 +659,12 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   c->flags = !c->txn->read_only && writing_statement(v->conn->db)
                  ? KV_READ_FOR_UPDATE
                  : 0;
-  const mvcc_tabledef *d = v->def;
   int neq = idxNum & MVCC_PLAN_NEQ, a = 0;
+  mvcc_path_of(v->def, (idxNum >> MVCC_PLAN_PATH_SHIFT) & 0xff, &c->path);
   c->desc = (idxNum & MVCC_PLAN_DESC) != 0;
   c->limit = c->offset = -1;
   c->returned = 0;
-  c->point = neq == d->npk;
+  c->point = neq == c->path.ncol;
   rc = build_probes(c, v, neq, (idxNum & MVCC_PLAN_IN) != 0, argv);
   a = neq;
   bool never = false;
@@ -633,19 +673,27 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   c->has_lo = c->has_hi = false;
   if (rc == SQLITE_OK && (idxNum & MVCC_PLAN_LO)) {
     bool nv;
-    rc = encode_bound(v, neq, argv[a++], &c->lo, &nv);
+    rc = encode_bound(v, &c->path, neq, argv[a++], &c->lo, &nv);
     c->has_lo = true;
     c->lo_incl = (idxNum & MVCC_PLAN_LO_INCL) != 0;
     never |= nv;
   }
   if (rc == SQLITE_OK && (idxNum & MVCC_PLAN_HI)) {
     bool nv;
-    rc = encode_bound(v, neq, argv[a++], &c->hi, &nv);
+    rc = encode_bound(v, &c->path, neq, argv[a++], &c->hi, &nv);
     c->has_hi = true;
     c->hi_incl = (idxNum & MVCC_PLAN_HI_INCL) != 0;
     never |= nv;
   }
-  if (rc == SQLITE_OK && neq < d->npk && d->cols[d->pk[neq]].desc) {
+  if (rc == SQLITE_OK && c->path.index && c->has_hi && !c->has_lo) {
+    /* An index holds NULLs, which sort first and which no range matches:
+    ** a range open below starts after them. */
+    mvcc_keybuf_reset(&c->lo);
+    rc = mvcc_key_append_null(&c->lo, c->path.desc[neq]);
+    c->has_lo = true;
+    c->lo_incl = false;
+  }
+  if (rc == SQLITE_OK && neq < c->path.ncol && c->path.desc[neq]) {
     /* A DESC column is stored complemented: its bounds swap. */
     mvcc_keybuf t = c->lo;
     c->lo = c->hi;
@@ -785,7 +833,9 @@ static int old_key(mvcc_vtab *v, sqlite3_value *pk, mvcc_keybuf *key) {
   if (mvcc_hidden_key(v->def))
     return mvcc_keybuf_append(key, sqlite3_value_blob(pk),
                               (size_t)sqlite3_value_bytes(pk));
-  return key_append_col(v, key, 0, pk);
+  mvcc_path path;
+  mvcc_path_of(v->def, 0, &path);
+  return path_append(v, &path, key, 0, pk);
 }
 
 /* OR REPLACE in a multi-row UPDATE that changes keys.  SQLite evaluates
@@ -869,7 +919,7 @@ static int uniq_write(mvcc_vtab *v, kv_txn *t, const mvcc_value *vals,
     if (rc) break;
     char *err = NULL;
     const unsigned char *owner = rkey->p + MVCC_KEY_PREFIX_LEN;
-    size_t ol = has_null ? 0 : rkey->n - MVCC_KEY_PREFIX_LEN;
+    size_t ol = rkey->n - MVCC_KEY_PREFIX_LEN;
     int krc = put ? kv_txn_put(t, e.p, e.n, owner, ol, &err)
                   : kv_txn_delete(t, e.p, e.n, &err);
     if (krc) rc = kv_fail(v, krc, err);

@@ -207,7 +207,10 @@ static const char *value(rng *r) {
 /* --------------------------------------------------------- statements -- */
 
 static int pick_col(rng *r, const tdef *d) {
-  if (rng_chance(r, 60)) return d->pk[rng_int(r, d->npk)];
+  if (rng_chance(r, 50)) return d->pk[rng_int(r, d->npk)];
+  if (rng_chance(r, 50))
+    for (int c = rng_int(r, d->ncol), i = 0; i < d->ncol; i++, c = (c + 1) % d->ncol)
+      if (d->uniq[c]) return c;
   return rng_int(r, d->ncol);
 }
 
