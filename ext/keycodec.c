@@ -10,6 +10,8 @@
 ** Bytes of one value (every encoding is self-delimiting, so a composite key
 ** is just the concatenation of its columns' encodings):
 **
+**   0x05                        NULL (only in index entries: a row's
+**                               key never holds NULL)
 **   0x10                        -infinity
 **   0x11 ~E(2) ~M(8)            a negative number (E, M of its magnitude,
 **                               complemented: bigger magnitudes sort first)
@@ -49,6 +51,7 @@ SQLITE_EXTENSION_INIT3
 
 #include "keycodec.h"
 
+#define K_NULL 0x05
 #define K_NEG_INF 0x10
 #define K_NEG 0x11
 #define K_ZERO 0x12
@@ -194,6 +197,11 @@ int mvcc_key_append_text(mvcc_keybuf *b, const unsigned char *z, size_t n,
   }
   if (rc == SQLITE_OK && desc) complement(b, from);
   return rc;
+}
+
+int mvcc_key_append_null(mvcc_keybuf *b, int desc) {
+  unsigned char t = desc ? (unsigned char)~K_NULL : K_NULL;
+  return mvcc_keybuf_append(b, &t, 1);
 }
 
 int mvcc_key_append_blob(mvcc_keybuf *b, const void *p, size_t n, int desc) {

@@ -40,6 +40,8 @@ const char *mvcc_coll_name(int coll);
 ** NULL or NaN (a key cannot hold them), or SQLITE_NOMEM. */
 int mvcc_key_append_int64(mvcc_keybuf *b, sqlite3_int64 v, int desc);
 int mvcc_key_append_double(mvcc_keybuf *b, double v, int desc);
+/* NULL, which sorts before every other value (index entries only). */
+int mvcc_key_append_null(mvcc_keybuf *b, int desc);
 int mvcc_key_append_text(mvcc_keybuf *b, const unsigned char *z, size_t n,
                          int coll, int desc);
 int mvcc_key_append_blob(mvcc_keybuf *b, const void *p, size_t n, int desc);

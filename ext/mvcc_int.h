@@ -72,10 +72,30 @@ typedef struct mvcc_column {
   char affinity;       /* MVCC_AFF_* */
   bool notnull;
   int coll;            /* key columns: MVCC_COLL_* (keycodec.h) */
-  bool sorts_by_key;   /* key columns: the column's own collation (what
-                       ** SQLite compares and sorts it by) is the key's */
+  int decl_coll;       /* the column's own collation, what SQLite compares
+                       ** and sorts it by: MVCC_COLL_*, -1 for another */
   bool desc;           /* key columns: PRIMARY KEY ... DESC */
 } mvcc_column;
+
+/* A UNIQUE constraint other than the key: a unique index kept in the
+** store.  Its entries are keys in the table's own range, after its rows:
+**     table prefix ‖ MVCC_INDEX_TAG ‖ num ‖ enc(indexed values) ‖ [enc(key)]
+** with value the row's encoded key (what follows the table prefix).  An
+** entry whose values include a NULL also appends the row's key to its own
+** (NULLs are never equal, as in SQLite); the others are unique by
+** construction.
+** num is the constraint's number among the table's automatic indexes
+** (SQLite's sqlite_autoindex_<table>_<num>), fixed by the definition. */
+typedef struct mvcc_unique {
+  int num;
+  int ncol;
+  int col[MVCC_MAX_KEY_COLUMNS];
+  int coll[MVCC_MAX_KEY_COLUMNS];  /* MVCC_COLL_* */
+  bool desc[MVCC_MAX_KEY_COLUMNS];
+} mvcc_unique;
+
+#define MVCC_INDEX_TAG 0xF8 /* above every key encoding's first byte */
+#define MVCC_MAX_UNIQUE 32
 
 typedef struct mvcc_tabledef {
   char *name;
@@ -83,6 +103,13 @@ typedef struct mvcc_tabledef {
   mvcc_column *cols;
   int npk;
   int pk[MVCC_MAX_KEY_COLUMNS]; /* column indexes, in key order */
+  int nuniq;
+  mvcc_unique uniq[MVCC_MAX_UNIQUE];
+  /* The order SQLite checks a native table's constraints in (its index
+  ** list): -1 for the key, else an index into uniq.  Which error a row
+  ** that breaks several gets, and the order OR REPLACE deletes in. */
+  int ncheck;
+  int check[MVCC_MAX_UNIQUE + 1];
   char *args;          /* the column definitions as stored in the catalog */
   char *declare;       /* CREATE TABLE text for sqlite3_declare_vtab */
   /* Options (not part of the stored definition). */
@@ -93,6 +120,21 @@ typedef struct mvcc_tabledef {
 /* Composite keys are exposed to SQLite as a hidden BLOB primary key column
 ** (index ncol) holding the encoded key. */
 static inline bool mvcc_hidden_key(const mvcc_tabledef *d) { return d->npk > 1; }
+
+/* An access path to a table's rows, in the order of its own keys: the
+** primary key (index 0) or unique index uniq[index - 1]. */
+typedef struct mvcc_path {
+  int index;
+  int num;                            /* the unique index's num; 0: key */
+  int ncol;
+  int col[MVCC_MAX_KEY_COLUMNS];      /* the columns, in path order */
+  int coll[MVCC_MAX_KEY_COLUMNS];     /* MVCC_COLL_* */
+  bool desc[MVCC_MAX_KEY_COLUMNS];
+  bool sorts[MVCC_MAX_KEY_COLUMNS];   /* SQLite sorts the column by coll */
+} mvcc_path;
+
+/* Fills *p with path `index` of d (0 .. d->nuniq). */
+void mvcc_path_of(const mvcc_tabledef *d, int index, mvcc_path *p);
 
 /* Parses the module arguments argv[0..argc) of CREATE VIRTUAL TABLE.  On
 ** success *out is a new definition (free with mvcc_tabledef_free); on error
@@ -283,7 +325,8 @@ enum {
   MVCC_PLAN_HI_INCL = 1 << 9,
   MVCC_PLAN_DESC = 1 << 10,    /* descending key order */
   MVCC_PLAN_LIMIT = 1 << 11,   /* LIMIT (and OFFSET) pushed down */
-  MVCC_PLAN_OFFSET = 1 << 12
+  MVCC_PLAN_OFFSET = 1 << 12,
+  MVCC_PLAN_PATH_SHIFT = 13    /* bits 13-20: the access path (mvcc_path) */
 };
 
 /* xBestIndex of an mvcc table with definition d. */

@@ -12,13 +12,20 @@
 **     bits 8, 9  an upper bound on it; inclusive
 **     bit  10    scan in descending key order (ORDER BY consumed)
 **     bits 11,12 LIMIT, OFFSET pushed down
+**     bits 13-20 the access path: 0 the primary key, i the unique index
+**                uniq[i - 1] (its entries give the rows' keys)
 ** and xFilter's argv holds, in order: the fixed values, the bounds, LIMIT,
 ** OFFSET.  idxStr describes the plan in words for EXPLAIN QUERY PLAN.
 **
-** Planning goes in five steps, each a function below:
-**   1. collect   the usable constraints on key columns whose collation is
-**                the key column's (a NOCASE key cannot serve a BINARY
-**                comparison): = / IS on a leading run of key columns, then
+** Every access path (the primary key and each UNIQUE constraint's index) is
+** planned the same way, and the cheapest wins (the key on a tie).  An
+** index path uses only = (not IS: its entries hold NULLs, which = never
+** matches and a probe for NULL would).
+**
+** Planning a path goes in five steps, each a function below:
+**   1. collect   the usable constraints on the path's columns whose
+**                collation is the path's (a NOCASE key cannot serve a BINARY
+**                comparison): = / IS on a leading run of its columns, then
 **                a range on the next one; LIMIT and OFFSET.
 **   2. assign    each used constraint an argv slot; every one is omitted
 **                from SQLite's own checks, because xFilter gives the values
@@ -50,6 +57,9 @@
 #define PLAN_ROWS_FULL 1000000.0   /* the whole table */
 #define PLAN_IN_LIST_LEN 10.0      /* values assumed in an IN list */
 #define PLAN_SEEK_COST 1.0         /* positioning in the store, per plan */
+#define PLAN_INDEX_FETCH 1.0       /* per row found through an index: the
+                                   ** read of the row itself */
+#define PLAN_SORT_FACTOR 0.1       /* per row, when SQLite must sort */
 
 /* The constraints a plan uses, as indexes into aConstraint (-1: none). */
 typedef struct plan_terms {
@@ -60,27 +70,26 @@ typedef struct plan_terms {
   int limit, offset;
 } plan_terms;
 
-/* Which key position column iCol is, or -1. */
-static int key_pos(const mvcc_tabledef *d, int iCol) {
-  for (int k = 0; k < d->npk; k++)
-    if (d->pk[k] == iCol) return k;
+/* Which position of path p column iCol has, or -1. */
+static int path_pos(const mvcc_path *p, int iCol) {
+  for (int k = 0; k < p->ncol; k++)
+    if (p->col[k] == iCol) return k;
   return -1;
 }
 
-/* Does constraint i compare by key column k's collation? */
-static bool same_collation(const mvcc_tabledef *d, sqlite3_index_info *info,
+/* Does constraint i compare by the collation of path column k? */
+static bool same_collation(const mvcc_path *p, sqlite3_index_info *info,
                            int i, int k) {
   const char *coll = sqlite3_vtab_collation(info, i);
-  return sqlite3_stricmp(coll ? coll : "BINARY",
-                         mvcc_coll_name(d->cols[d->pk[k]].coll)) == 0;
+  return sqlite3_stricmp(coll ? coll : "BINARY", mvcc_coll_name(p->coll[k])) == 0;
 }
 
 /* Step 1. */
-static void plan_collect(const mvcc_tabledef *d, sqlite3_index_info *info,
+static void plan_collect(const mvcc_path *path, sqlite3_index_info *info,
                          plan_terms *p) {
   p->lo = p->hi = p->limit = p->offset = -1;
   p->lo_op = p->hi_op = 0;
-  for (int k = 0; k < d->npk; k++) p->eq[k] = -1;
+  for (int k = 0; k < path->ncol; k++) p->eq[k] = -1;
   for (int i = 0; i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &info->aConstraint[i];
     if (!c->usable) continue;
@@ -92,19 +101,20 @@ static void plan_collect(const mvcc_tabledef *d, sqlite3_index_info *info,
       p->offset = i;
       continue;
     }
-    int k = key_pos(d, c->iColumn);
-    if (k < 0 || !same_collation(d, info, i, k)) continue;
+    int k = path_pos(path, c->iColumn);
+    if (k < 0 || !same_collation(path, info, i, k)) continue;
     if ((c->op == SQLITE_INDEX_CONSTRAINT_EQ ||
-         c->op == SQLITE_INDEX_CONSTRAINT_IS) && p->eq[k] < 0)
+         (c->op == SQLITE_INDEX_CONSTRAINT_IS && path->index == 0)) &&
+        p->eq[k] < 0)
       p->eq[k] = i;
   }
   p->neq = 0;
-  while (p->neq < d->npk && p->eq[p->neq] >= 0) p->neq++;
-  if (p->neq == d->npk) return;
-  int col = d->pk[p->neq];
+  while (p->neq < path->ncol && p->eq[p->neq] >= 0) p->neq++;
+  if (p->neq == path->ncol) return;
+  int col = path->col[p->neq];
   for (int i = 0; i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-    if (!c->usable || c->iColumn != col || !same_collation(d, info, i, p->neq))
+    if (!c->usable || c->iColumn != col || !same_collation(path, info, i, p->neq))
       continue;
     if ((c->op == SQLITE_INDEX_CONSTRAINT_GT ||
          c->op == SQLITE_INDEX_CONSTRAINT_GE) && p->lo < 0) {
@@ -118,27 +128,35 @@ static void plan_collect(const mvcc_tabledef *d, sqlite3_index_info *info,
   }
 }
 
+/* Which fixed columns take one value (an IN list takes several); whether
+** any is an IN list. */
+static bool plan_fixed(const mvcc_path *path, sqlite3_index_info *info,
+                       const plan_terms *p, bool *fixed) {
+  bool has_in = false;
+  for (int k = 0; k < path->ncol; k++) fixed[k] = false;
+  for (int k = 0; k < p->neq; k++) {
+    if (sqlite3_vtab_in(info, p->eq[k], -1)) has_in = true;
+    else fixed[k] = true; /* one value: any ORDER BY on it holds */
+  }
+  return has_in;
+}
+
 static void use_constraint(sqlite3_index_info *info, int i, int *argv,
                            bool omit) {
   info->aConstraintUsage[i].argvIndex = ++*argv;
   info->aConstraintUsage[i].omit = omit;
 }
 
-/* Step 2: returns the plan word so far; fixed[k]: key column k is fixed to
-** one value (not an IN list). */
-static int plan_assign(const mvcc_tabledef *d, sqlite3_index_info *info,
-                       const plan_terms *p, int *argv, bool *fixed) {
+/* Step 2: returns the plan word so far. */
+static int plan_assign(sqlite3_index_info *info, const plan_terms *p,
+                       bool has_in, int *argv) {
   int plan = p->neq;
-  for (int k = 0; k < d->npk; k++) fixed[k] = false;
   for (int k = 0; k < p->neq; k++) {
     use_constraint(info, p->eq[k], argv, true);
-    if (sqlite3_vtab_in(info, p->eq[k], -1)) {
+    if (has_in && sqlite3_vtab_in(info, p->eq[k], -1))
       sqlite3_vtab_in(info, p->eq[k], 1); /* the whole list at once */
-      plan |= MVCC_PLAN_IN;
-    } else {
-      fixed[k] = true; /* one value: any ORDER BY on it holds */
-    }
   }
+  if (has_in) plan |= MVCC_PLAN_IN;
   if (p->lo >= 0) {
     use_constraint(info, p->lo, argv, true);
     plan |= MVCC_PLAN_LO |
@@ -153,26 +171,28 @@ static int plan_assign(const mvcc_tabledef *d, sqlite3_index_info *info,
 }
 
 /* Step 3: whether the ORDER BY is consumed; *desc: scan descending.  IN
-** lists are probed in key order, so their columns count as ordered. */
-static bool plan_order(const mvcc_tabledef *d, const sqlite3_index_info *info,
+** lists are probed in path order, so their columns count as ordered. */
+static bool plan_order(const mvcc_path *path, const sqlite3_index_info *info,
                        const bool *fixed, bool *desc) {
   *desc = false;
   if (info->nOrderBy == 0) return true;
   int want = 0, dir = -1;
   for (int i = 0; i < info->nOrderBy; i++) {
-    int k = key_pos(d, info->aOrderBy[i].iColumn);
+    int k = path_pos(path, info->aOrderBy[i].iColumn);
     if (k >= 0 && fixed[k]) continue;
-    while (want < d->npk && fixed[want]) want++;
-    /* SQLite sorts a column by its own collation, which a key declared
-    ** PRIMARY KEY(c COLLATE X) need not share. */
-    if (k < 0 || k != want || !d->cols[d->pk[k]].sorts_by_key) return false;
+    while (want < path->ncol && fixed[want]) want++;
+    /* SQLite sorts a column by its own collation, which a path declared
+    ** (c COLLATE X) need not share. */
+    if (k < 0 || k != want || !path->sorts[k]) return false;
     want++;
-    int col_desc = info->aOrderBy[i].desc ^ (d->cols[d->pk[k]].desc ? 1 : 0);
+    int col_desc = info->aOrderBy[i].desc ^ (path->desc[k] ? 1 : 0);
     if (dir < 0)
       dir = col_desc;
     else if (dir != col_desc)
       return false;
   }
+  /* Through a non-unique stretch of an index (not every column ordered),
+  ** rows tied on the ordered columns are still in some order: fine. */
   *desc = dir == 1;
   return true;
 }
@@ -201,13 +221,14 @@ static int plan_limit(sqlite3_index_info *info, const plan_terms *p,
   return plan;
 }
 
-/* Step 5. */
-static void plan_cost(const mvcc_tabledef *d, sqlite3_index_info *info,
-                      const plan_terms *p, int plan) {
+/* Step 5: the estimated rows of path p's plan; *unique: one row at most. */
+static double plan_rows(const mvcc_path *path, const plan_terms *p,
+                        bool has_in, bool *unique) {
   double rows;
-  if (p->neq == d->npk) {
+  *unique = false;
+  if (p->neq == path->ncol) {
     rows = PLAN_ROWS_POINT;
-    if (!(plan & MVCC_PLAN_IN)) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+    *unique = !has_in;
   } else if (p->neq > 0) {
     rows = PLAN_ROWS_PREFIX;
   } else if (p->lo >= 0 && p->hi >= 0) {
@@ -217,24 +238,53 @@ static void plan_cost(const mvcc_tabledef *d, sqlite3_index_info *info,
   } else {
     rows = PLAN_ROWS_FULL;
   }
-  if (plan & MVCC_PLAN_IN) rows *= PLAN_IN_LIST_LEN;
-  info->estimatedRows = (sqlite3_int64)rows;
-  info->estimatedCost = rows + PLAN_SEEK_COST;
+  if (has_in) rows *= PLAN_IN_LIST_LEN;
+  return rows;
 }
 
 int mvcc_plan_best_index(const mvcc_tabledef *d, sqlite3_index_info *info) {
+  /* Every path is costed without touching info; the cheapest is used. */
+  int best = 0;
+  double best_cost = 0, best_rows = 0;
+  for (int i = 0; i <= d->nuniq; i++) {
+    mvcc_path path;
+    plan_terms p;
+    bool fixed[MVCC_MAX_KEY_COLUMNS], desc, unique;
+    mvcc_path_of(d, i, &path);
+    plan_collect(&path, info, &p);
+    if (i > 0 && p.neq == 0 && p.lo < 0 && p.hi < 0 &&
+        !(info->nOrderBy > 0))
+      continue; /* a full scan of an index only adds reads */
+    bool has_in = plan_fixed(&path, info, &p, fixed);
+    bool ordered = plan_order(&path, info, fixed, &desc);
+    double rows = plan_rows(&path, &p, has_in, &unique);
+    double cost = rows * (i > 0 ? 1 + PLAN_INDEX_FETCH : 1) + PLAN_SEEK_COST;
+    if (!ordered) cost += rows * PLAN_SORT_FACTOR;
+    if (i == 0 || cost < best_cost) {
+      best = i;
+      best_cost = cost;
+      best_rows = rows;
+    }
+  }
+  mvcc_path path;
   plan_terms p;
-  bool fixed[MVCC_MAX_KEY_COLUMNS], desc;
+  bool fixed[MVCC_MAX_KEY_COLUMNS], desc, unique;
   int argv = 0;
-  plan_collect(d, info, &p);
-  int plan = plan_assign(d, info, &p, &argv, fixed);
-  bool ordered = plan_order(d, info, fixed, &desc);
+  mvcc_path_of(d, best, &path);
+  plan_collect(&path, info, &p);
+  bool has_in = plan_fixed(&path, info, &p, fixed);
+  plan_rows(&path, &p, has_in, &unique);
+  int plan = plan_assign(info, &p, has_in, &argv);
+  bool ordered = plan_order(&path, info, fixed, &desc);
   if (ordered && info->nOrderBy > 0) {
     info->orderByConsumed = 1;
     if (desc) plan |= MVCC_PLAN_DESC;
   }
   plan |= plan_limit(info, &p, ordered, &argv);
-  plan_cost(d, info, &p, plan);
+  plan |= best << MVCC_PLAN_PATH_SHIFT;
+  if (unique) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+  info->estimatedRows = (sqlite3_int64)best_rows;
+  info->estimatedCost = best_cost;
   info->idxNum = plan;
   info->idxStr = mvcc_plan_describe(d, plan);
   info->needToFreeIdxStr = 1;
@@ -242,17 +292,27 @@ int mvcc_plan_best_index(const mvcc_tabledef *d, sqlite3_index_info *info) {
 }
 
 char *mvcc_plan_describe(const mvcc_tabledef *d, int plan) {
+  mvcc_path path;
+  mvcc_path_of(d, (plan >> MVCC_PLAN_PATH_SHIFT) & 0xff, &path);
   sqlite3_str *s = sqlite3_str_new(NULL);
   int neq = plan & MVCC_PLAN_NEQ;
+  const char *what = path.index ? "unique " : "key ";
+  if (path.index) {
+    sqlite3_str_appendall(s, "unique(");
+    for (int k = 0; k < path.ncol; k++)
+      sqlite3_str_appendf(s, "%s%s", k ? ", " : "", d->cols[path.col[k]].name);
+    sqlite3_str_appendall(s, ") ");
+    what = "";
+  }
   if (neq == 0 && !(plan & (MVCC_PLAN_LO | MVCC_PLAN_HI)))
-    sqlite3_str_appendall(s, "full scan");
+    sqlite3_str_appendall(s, path.index ? "scan" : "full scan");
   for (int k = 0; k < neq; k++)
-    sqlite3_str_appendf(s, "%s%s=?", k ? " AND " : "key ",
-                        d->cols[d->pk[k]].name);
+    sqlite3_str_appendf(s, "%s%s=?", k ? " AND " : what,
+                        d->cols[path.col[k]].name);
   if (plan & MVCC_PLAN_IN) sqlite3_str_appendall(s, " (IN lists)");
   if (plan & (MVCC_PLAN_LO | MVCC_PLAN_HI)) {
-    const char *c = d->cols[d->pk[neq]].name;
-    sqlite3_str_appendf(s, "%skey range", neq ? ", " : "");
+    const char *c = d->cols[path.col[neq]].name;
+    sqlite3_str_appendf(s, "%s%srange", neq ? ", " : "", what);
     if (plan & MVCC_PLAN_LO)
       sqlite3_str_appendf(s, " %s%s?", c, plan & MVCC_PLAN_LO_INCL ? ">=" : ">");
     if (plan & MVCC_PLAN_HI)

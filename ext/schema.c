@@ -11,12 +11,12 @@
 ** The column definitions are parsed by SQLite itself: they are replayed as
 ** CREATE TABLE x(...) WITHOUT ROWID in a private in-memory database, whose
 ** PRAGMA table_xinfo / index_xinfo / index_list then give each column's
-** name, declared type, NOT NULL, and the primary key's columns, collations
-** and directions.  So the grammar, the quoting rules and the error messages
+** name, declared type, NOT NULL, the primary key's columns, collations
+** and directions, and each UNIQUE constraint's (mvcc_unique).  So the grammar, the quoting rules and the error messages
 ** ("near ...: syntax error", "table ... has more than one primary key") are
 ** exactly SQLite's, and no SQL parser is written here.  What SQLite accepts
 ** but an mvcc table cannot honour is refused with a clear message: a
-** missing primary key, UNIQUE, CHECK, foreign keys, generated columns,
+** missing primary key, CHECK, foreign keys, generated columns,
 ** AUTOINCREMENT, DEFAULT (SQLite passes an omitted column to a virtual table
 ** as NULL, so a default could never apply), and key collations other than
 ** BINARY, NOCASE and RTRIM.
@@ -30,7 +30,7 @@
 ** writable WITHOUT ROWID virtual table have a one-column key.  The key's
 ** collation (PRIMARY KEY(c COLLATE NOCASE)) may differ from the column's:
 ** the key then orders and deduplicates by its own, and SQLite's comparisons
-** use the column's (mvcc_column.sorts_by_key says which case holds).
+** use the column's (mvcc_column.decl_coll).
 **
 ** Affinity: SQLite does not apply column affinity to values written to a
 ** virtual table, so mvcc_value_set() does it with SQLite's rules.
@@ -40,6 +40,7 @@
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keycodec.h"
@@ -265,6 +266,66 @@ static bool has_collation(sqlite3 *db, const char *name) {
   return ok;
 }
 
+/* The columns of unique index u (sqlite_autoindex_x_<u->num>). */
+static int describe_unique(sqlite3 *tmp, const mvcc_tabledef *d,
+                           mvcc_unique *u, char **pzErr) {
+  sqlite3_stmt *st = NULL;
+  char *q = sqlite3_mprintf("PRAGMA index_xinfo('sqlite_autoindex_x_%d')",
+                            u->num);
+  int rc = q ? sqlite3_prepare_v2(tmp, q, -1, &st, NULL) : SQLITE_NOMEM;
+  sqlite3_free(q);
+  while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    if (!sqlite3_column_int(st, 5)) continue; /* the key, not indexed */
+    int cid = sqlite3_column_int(st, 1);
+    if (cid < 0 || cid >= d->ncol || u->ncol == MVCC_MAX_KEY_COLUMNS) {
+      *pzErr = sqlite3_mprintf("mvcc: a UNIQUE constraint of %s has more "
+                               "than %d columns", d->name, MVCC_MAX_KEY_COLUMNS);
+      rc = SQLITE_ERROR;
+      break;
+    }
+    const char *coll = (const char *)sqlite3_column_text(st, 4);
+    int c = mvcc_coll_from_name(coll);
+    if (c < 0) {
+      *pzErr = sqlite3_mprintf("mvcc: UNIQUE column %s has collation %s; "
+                               "UNIQUE columns support BINARY, NOCASE and "
+                               "RTRIM", d->cols[cid].name, coll);
+      rc = SQLITE_ERROR;
+      break;
+    }
+    u->col[u->ncol] = cid;
+    u->coll[u->ncol] = c;
+    u->desc[u->ncol] = sqlite3_column_int(st, 3) != 0;
+    u->ncol++;
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_OK && u->ncol == 0) {
+    *pzErr = sqlite3_mprintf("mvcc: cannot read a UNIQUE constraint of %s",
+                             d->name);
+    rc = SQLITE_ERROR;
+  }
+  return rc;
+}
+
+/* Does z hold the keyword (a bare word, outside quotes)? */
+static bool has_keyword(const char *z, const char *kw) {
+  const char *p = z, *w;
+  size_t n, kl = strlen(kw);
+  while (next_word(&p, &w, &n))
+    if (n == kl && !sqlite3_strnicmp(w, kw, (int)n)) return true;
+  return false;
+}
+
+/* Blanks out the bare word UNIQUE in a column definition: SQLite's
+** declaration of a virtual table takes no indexes; the table keeps its
+** unique indexes itself. */
+static void blank_unique(char *z) {
+  const char *p = z, *w;
+  size_t n;
+  while (next_word(&p, &w, &n))
+    if (n == 6 && !sqlite3_strnicmp(w, "UNIQUE", 6))
+      memset((char *)w, ' ', 6);
+}
+
 /* Runs the definitions through SQLite in a scratch database and reads the
 ** columns and key back.  db is the connection, for its collations. */
 static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
@@ -351,9 +412,18 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
   }
   sqlite3_finalize(st);
   st = NULL;
+  /* Each column's own collation, which SQLite compares and sorts it by: a
+  ** key or UNIQUE written (c COLLATE X) may be ordered by another one. */
+  for (int i = 0; rc == SQLITE_OK && i < d->ncol; i++) {
+    const char *colcoll = NULL;
+    rc = sqlite3_table_column_metadata(tmp, "main", "x", d->cols[i].name, NULL,
+                                       &colcoll, NULL, NULL, NULL);
+    d->cols[i].decl_coll = mvcc_coll_from_name(colcoll);
+  }
   if (rc) goto done;
 
-  /* The key: the WITHOUT ROWID table's primary-key index. */
+  /* The key (the WITHOUT ROWID table's primary-key index) and the UNIQUE
+  ** constraints, in the order SQLite checks them. */
   rc = sqlite3_prepare_v2(tmp, "PRAGMA index_list(x)", -1, &st, NULL);
   char pkindex[128] = "";
   while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
@@ -361,15 +431,28 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
     const char *iname = (const char *)sqlite3_column_text(st, 1);
     if (origin && !strcmp(origin, "pk")) {
       snprintf(pkindex, sizeof pkindex, "%s", iname);
-    } else {
-      *pzErr = sqlite3_mprintf(
-          "mvcc: UNIQUE constraints other than the PRIMARY KEY are not "
-          "supported on mvcc tables");
+      d->check[d->ncheck++] = -1;
+    } else if (d->nuniq == MVCC_MAX_UNIQUE) {
+      *pzErr = sqlite3_mprintf("mvcc: table %s has more than %d UNIQUE "
+                               "constraints", d->name, MVCC_MAX_UNIQUE);
       rc = SQLITE_ERROR;
+    } else {
+      const char *n = iname ? strrchr(iname, '_') : NULL;
+      mvcc_unique *u = &d->uniq[d->nuniq];
+      memset(u, 0, sizeof(*u));
+      u->num = n ? atoi(n + 1) : 0;
+      if (u->num <= 0 || u->num > 255) {
+        *pzErr = sqlite3_mprintf("mvcc: unexpected index %s", iname);
+        rc = SQLITE_ERROR;
+        break;
+      }
+      d->check[d->ncheck++] = d->nuniq++;
     }
   }
   sqlite3_finalize(st);
   st = NULL;
+  for (int i = 0; rc == SQLITE_OK && i < d->nuniq; i++)
+    rc = describe_unique(tmp, d, &d->uniq[i], pzErr);
   if (rc) goto done;
   char *q = sqlite3_mprintf("PRAGMA index_xinfo(%Q)", pkindex);
   rc = q ? sqlite3_prepare_v2(tmp, q, -1, &st, NULL) : SQLITE_NOMEM;
@@ -396,15 +479,6 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
       rc = SQLITE_ERROR;
       break;
     }
-    /* The column's own collation: a key written PRIMARY KEY(c COLLATE X)
-    ** may be ordered by another one than SQLite compares c with. */
-    const char *colcoll = NULL;
-    if (sqlite3_table_column_metadata(tmp, "main", "x", c->name, NULL,
-                                      &colcoll, NULL, NULL, NULL) != SQLITE_OK) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    c->sorts_by_key = mvcc_coll_from_name(colcoll) == c->coll;
     d->pk[d->npk++] = cid;
   }
   if (rc == SQLITE_OK && d->npk == 0) {
@@ -461,10 +535,17 @@ int mvcc_schema_parse(sqlite3 *db, const char *name, int argc,
                             !strcmp(w, "UNIQUE");
     if (ndefs++) sqlite3_str_appendall(cols, ", ");
     sqlite3_str_appendall(cols, argv[i]);
-    if (!strcmp(w, "PRIMARY") || !strcmp(w, "CONSTRAINT")) has_table_pk = true;
+    if (table_constraint && has_keyword(argv[i], "PRIMARY")) has_table_pk = true;
     if (!table_constraint) {
+      char *coldef = sqlite3_mprintf("%s", argv[i]);
+      if (!coldef) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      blank_unique(coldef);
       if (ncoldefs++) sqlite3_str_appendall(decl, ", ");
-      sqlite3_str_appendall(decl, argv[i]);
+      sqlite3_str_appendall(decl, coldef);
+      sqlite3_free(coldef);
     }
   }
   if (rc == SQLITE_OK && ndefs == 0) {
@@ -512,6 +593,33 @@ int mvcc_schema_parse(sqlite3 *db, const char *name, int argc,
   }
   *out = d;
   return SQLITE_OK;
+}
+
+/* ------------------------------------------------------- access paths -- */
+
+void mvcc_path_of(const mvcc_tabledef *d, int index, mvcc_path *p) {
+  memset(p, 0, sizeof(*p));
+  p->index = index;
+  if (index == 0) {
+    p->ncol = d->npk;
+    for (int k = 0; k < d->npk; k++) {
+      const mvcc_column *c = &d->cols[d->pk[k]];
+      p->col[k] = d->pk[k];
+      p->coll[k] = c->coll;
+      p->desc[k] = c->desc;
+    }
+  } else {
+    const mvcc_unique *u = &d->uniq[index - 1];
+    p->num = u->num;
+    p->ncol = u->ncol;
+    for (int k = 0; k < u->ncol; k++) {
+      p->col[k] = u->col[k];
+      p->coll[k] = u->coll[k];
+      p->desc[k] = u->desc[k];
+    }
+  }
+  for (int k = 0; k < p->ncol; k++)
+    p->sorts[k] = d->cols[p->col[k]].decl_coll == p->coll[k];
 }
 
 /* ------------------------------------------------------------ affinity -- */

@@ -69,7 +69,8 @@ typedef struct mvcc_cursor {
   /* Probes: sorted key prefixes, each a point get or a range scan. */
   mvcc_keybuf *probes;
   int nprobe, iprobe;
-  bool point;               /* probes are whole keys */
+  mvcc_path path;           /* the access path (plan.c) */
+  bool point;               /* probes are whole keys of the path */
   mvcc_keybuf lo, hi;       /* bounds of the range part (after the prefix) */
   bool has_lo, has_hi, lo_incl, hi_incl;
   bool desc;
@@ -141,17 +142,17 @@ static int key_append(mvcc_keybuf *kb, const mvcc_value *x, int coll,
   }
 }
 
-/* Encodes the value of key column k (0-based within the key) into kb.
+/* Encodes the value of column k of path p into kb.
 ** A value compared with a REAL column gets NUMERIC affinity, not REAL:
 ** SQLite compares an integer with a stored real exactly, so the constant
 ** 9007199254740993 must not become the double 9007199254740992.0. */
-static int key_append_col(mvcc_vtab *v, mvcc_keybuf *kb, int k,
-                          sqlite3_value *val) {
-  const mvcc_column *c = &v->def->cols[v->def->pk[k]];
+static int path_append(mvcc_vtab *v, const mvcc_path *p, mvcc_keybuf *kb,
+                       int k, sqlite3_value *val) {
+  const mvcc_column *c = &v->def->cols[p->col[k]];
   mvcc_value x;
   char aff = c->affinity == MVCC_AFF_REAL ? MVCC_AFF_NUMERIC : c->affinity;
   int rc = mvcc_value_set(&x, val, aff);
-  if (rc == SQLITE_OK) rc = key_append(kb, &x, c->coll, c->desc);
+  if (rc == SQLITE_OK) rc = key_append(kb, &x, p->coll[k], p->desc[k]);
   mvcc_value_clear(&x);
   return rc;
 }
@@ -159,6 +160,16 @@ static int key_append_col(mvcc_vtab *v, mvcc_keybuf *kb, int k,
 static int keybuf_set_prefix(mvcc_vtab *v, mvcc_keybuf *kb) {
   mvcc_keybuf_reset(kb);
   return mvcc_keybuf_append(kb, v->prefix, sizeof v->prefix);
+}
+
+/* Where path p's keys begin: the table's rows, or an index's entries. */
+static int path_prefix(mvcc_vtab *v, const mvcc_path *p, mvcc_keybuf *kb) {
+  int rc = keybuf_set_prefix(v, kb);
+  if (rc == SQLITE_OK && p->index) {
+    unsigned char hdr[2] = {MVCC_INDEX_TAG, (unsigned char)p->num};
+    rc = mvcc_keybuf_append(kb, hdr, sizeof hdr);
+  }
+  return rc;
 }
 
 /* --------------------------------------------------------- lifecycle -- */
@@ -407,6 +418,35 @@ static int copy_row(mvcc_cursor *c, const void *k, size_t kl, const void *v,
   return SQLITE_OK;
 }
 
+/* The row an index entry names (its value is the row's key after the
+** table prefix), read like the entry (locking it too in an UPDATE). */
+static int fetch_row(mvcc_cursor *c, const void *rk, size_t rkl) {
+  mvcc_vtab *v = (mvcc_vtab *)c->base.pVtab;
+  mvcc_keybuf key;
+  mvcc_keybuf_init(&key);
+  int rc = keybuf_set_prefix(v, &key);
+  if (rc == SQLITE_OK) rc = mvcc_keybuf_append(&key, rk, rkl);
+  if (rc) {
+    mvcc_keybuf_free(&key);
+    return rc;
+  }
+  const void *val;
+  size_t vl;
+  char *err = NULL;
+  int krc = kv_txn_get(c->txn->kv, key.p, key.n, c->flags, &val, &vl, &err);
+  if (krc == KV_OK) rc = copy_row(c, key.p, key.n, val, vl);
+  else if (krc == KV_NOTFOUND) {
+    kv_free(err);
+    rc = vtab_err(v, SQLITE_CORRUPT,
+                  sqlite3_mprintf("mvcc: an index entry of %s names a row "
+                                  "that does not exist", v->name));
+  } else {
+    rc = cursor_err(c, krc, err);
+  }
+  mvcc_keybuf_free(&key);
+  return rc;
+}
+
 /* Opens the scan of the current probe's range. */
 static int probe_scan(mvcc_cursor *c) {
   mvcc_keybuf *p = &c->probes[c->iprobe];
@@ -430,7 +470,11 @@ static int probe_scan(mvcc_cursor *c) {
   if (rc == SQLITE_OK) {
     rc = mvcc_keybuf_append(&hi, p->p, p->n);
     if (rc == SQLITE_OK && c->has_hi) rc = mvcc_keybuf_append(&hi, c->hi.p, c->hi.n);
-    if (rc == SQLITE_OK && (!c->has_hi || c->hi_incl)) {
+    if (rc == SQLITE_OK && !c->has_hi && p->n == MVCC_KEY_PREFIX_LEN) {
+      /* The whole table: its rows end where its index entries begin. */
+      static const unsigned char tag = MVCC_INDEX_TAG;
+      rc = mvcc_keybuf_append(&hi, &tag, 1);
+    } else if (rc == SQLITE_OK && (!c->has_hi || c->hi_incl)) {
       mvcc_keybuf t;
       mvcc_keybuf_init(&t);
       if (mvcc_key_prefix_successor(hi.p, hi.n, &t) == 0) {
@@ -472,7 +516,7 @@ static int cursor_step(mvcc_cursor *c) {
         size_t kl, vl;
         const void *k = kv_iter_key(c->it, &kl);
         const void *v = kv_iter_value(c->it, &vl);
-        int rc = copy_row(c, k, kl, v, vl);
+        int rc = c->path.index ? fetch_row(c, v, vl) : copy_row(c, k, kl, v, vl);
         if (rc) return rc;
         c->returned++;
         return SQLITE_OK;
@@ -498,7 +542,7 @@ static int cursor_step(mvcc_cursor *c) {
     int krc = kv_txn_get(c->txn->kv, p->p, p->n, c->flags, &v, &vl, &err);
     if (krc == KV_NOTFOUND) continue;
     if (krc) return cursor_err(c, krc, err);
-    int rc = copy_row(c, p->p, p->n, v, vl);
+    int rc = c->path.index ? fetch_row(c, v, vl) : copy_row(c, p->p, p->n, v, vl);
     if (rc) return rc;
     c->returned++;
     return SQLITE_OK;
@@ -515,9 +559,9 @@ static int probe_cmp(const void *a, const void *b) {
 
 /* Appends, for every prefix in old[0..nold), prefix ‖ enc(val) to *out
 ** (NULL matches nothing: adds none). */
-static int extend_probes(mvcc_vtab *v, int k, sqlite3_value *val,
-                         const mvcc_keybuf *old, int nold, mvcc_keybuf **out,
-                         int *n, int *cap) {
+static int extend_probes(mvcc_vtab *v, const mvcc_path *path, int k,
+                         sqlite3_value *val, const mvcc_keybuf *old, int nold,
+                         mvcc_keybuf **out, int *n, int *cap) {
   if (sqlite3_value_type(val) == SQLITE_NULL) return SQLITE_OK;
   for (int i = 0; i < nold; i++) {
     if (*n == *cap) {
@@ -530,7 +574,7 @@ static int extend_probes(mvcc_vtab *v, int k, sqlite3_value *val,
     mvcc_keybuf *b = &(*out)[(*n)++];
     mvcc_keybuf_init(b);
     int rc = mvcc_keybuf_append(b, old[i].p, old[i].n);
-    if (rc == SQLITE_OK) rc = key_append_col(v, b, k, val);
+    if (rc == SQLITE_OK) rc = path_append(v, path, b, k, val);
     if (rc) return rc;
   }
   return SQLITE_OK;
@@ -550,18 +594,18 @@ static int build_probes(mvcc_cursor *c, mvcc_vtab *v, int neq, bool in,
   if (!cur) return SQLITE_NOMEM;
   mvcc_keybuf_init(&cur[0]);
   int n = 1;
-  int rc = keybuf_set_prefix(v, &cur[0]);
+  int rc = path_prefix(v, &c->path, &cur[0]);
   for (int k = 0; k < neq && rc == SQLITE_OK && n > 0; k++) {
     mvcc_keybuf *next = NULL;
     int m = 0, cap = 0;
     sqlite3_value *x;
     if (in && sqlite3_vtab_in_first(argv[k], &x) == SQLITE_OK) {
       do {
-        rc = extend_probes(v, k, x, cur, n, &next, &m, &cap);
+        rc = extend_probes(v, &c->path, k, x, cur, n, &next, &m, &cap);
       } while (rc == SQLITE_OK &&
                sqlite3_vtab_in_next(argv[k], &x) == SQLITE_OK);
     } else {
-      rc = extend_probes(v, k, argv[k], cur, n, &next, &m, &cap);
+      rc = extend_probes(v, &c->path, k, argv[k], cur, n, &next, &m, &cap);
     }
     free_probes(cur, n);
     cur = next;
@@ -589,11 +633,11 @@ static int build_probes(mvcc_cursor *c, mvcc_vtab *v, int neq, bool in,
 
 /* Encodes a bound on key column k; false when the bound excludes every row
 ** (a NULL bound: comparisons with NULL are never true). */
-static int encode_bound(mvcc_vtab *v, int k, sqlite3_value *val,
-                        mvcc_keybuf *out, bool *never) {
+static int encode_bound(mvcc_vtab *v, const mvcc_path *p, int k,
+                        sqlite3_value *val, mvcc_keybuf *out, bool *never) {
   *never = sqlite3_value_type(val) == SQLITE_NULL;
   if (*never) return SQLITE_OK;
-  return key_append_col(v, out, k, val);
+  return path_append(v, p, out, k, val);
 }
 
 static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
@@ -615,12 +659,12 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   c->flags = !c->txn->read_only && writing_statement(v->conn->db)
                  ? KV_READ_FOR_UPDATE
                  : 0;
-  const mvcc_tabledef *d = v->def;
   int neq = idxNum & MVCC_PLAN_NEQ, a = 0;
+  mvcc_path_of(v->def, (idxNum >> MVCC_PLAN_PATH_SHIFT) & 0xff, &c->path);
   c->desc = (idxNum & MVCC_PLAN_DESC) != 0;
   c->limit = c->offset = -1;
   c->returned = 0;
-  c->point = neq == d->npk;
+  c->point = neq == c->path.ncol;
   rc = build_probes(c, v, neq, (idxNum & MVCC_PLAN_IN) != 0, argv);
   a = neq;
   bool never = false;
@@ -629,19 +673,27 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   c->has_lo = c->has_hi = false;
   if (rc == SQLITE_OK && (idxNum & MVCC_PLAN_LO)) {
     bool nv;
-    rc = encode_bound(v, neq, argv[a++], &c->lo, &nv);
+    rc = encode_bound(v, &c->path, neq, argv[a++], &c->lo, &nv);
     c->has_lo = true;
     c->lo_incl = (idxNum & MVCC_PLAN_LO_INCL) != 0;
     never |= nv;
   }
   if (rc == SQLITE_OK && (idxNum & MVCC_PLAN_HI)) {
     bool nv;
-    rc = encode_bound(v, neq, argv[a++], &c->hi, &nv);
+    rc = encode_bound(v, &c->path, neq, argv[a++], &c->hi, &nv);
     c->has_hi = true;
     c->hi_incl = (idxNum & MVCC_PLAN_HI_INCL) != 0;
     never |= nv;
   }
-  if (rc == SQLITE_OK && neq < d->npk && d->cols[d->pk[neq]].desc) {
+  if (rc == SQLITE_OK && c->path.index && c->has_hi && !c->has_lo) {
+    /* An index holds NULLs, which sort first and which no range matches:
+    ** a range open below starts after them. */
+    mvcc_keybuf_reset(&c->lo);
+    rc = mvcc_key_append_null(&c->lo, c->path.desc[neq]);
+    c->has_lo = true;
+    c->lo_incl = false;
+  }
+  if (rc == SQLITE_OK && neq < c->path.ncol && c->path.desc[neq]) {
     /* A DESC column is stored complemented: its bounds swap. */
     mvcc_keybuf t = c->lo;
     c->lo = c->hi;
@@ -781,7 +833,9 @@ static int old_key(mvcc_vtab *v, sqlite3_value *pk, mvcc_keybuf *key) {
   if (mvcc_hidden_key(v->def))
     return mvcc_keybuf_append(key, sqlite3_value_blob(pk),
                               (size_t)sqlite3_value_bytes(pk));
-  return key_append_col(v, key, 0, pk);
+  mvcc_path path;
+  mvcc_path_of(v->def, 0, &path);
+  return path_append(v, &path, key, 0, pk);
 }
 
 /* OR REPLACE in a multi-row UPDATE that changes keys.  SQLite evaluates
@@ -826,6 +880,190 @@ static int stale_update(mvcc_vtab *v, const mvcc_keybuf *okey) {
   return SQLITE_OK;
 }
 
+/* ----------------------------------------------------- unique indexes -- */
+
+/* The entry key of unique index u for a row with values vals and key rkey
+** (mvcc_unique says the layout); *has_null: it carries the row's key. */
+static int uniq_entry(mvcc_vtab *v, const mvcc_unique *u,
+                      const mvcc_value *vals, const mvcc_keybuf *rkey,
+                      mvcc_keybuf *out, bool *has_null) {
+  unsigned char hdr[2] = {MVCC_INDEX_TAG, (unsigned char)u->num};
+  int rc = keybuf_set_prefix(v, out);
+  if (rc == SQLITE_OK) rc = mvcc_keybuf_append(out, hdr, sizeof hdr);
+  *has_null = false;
+  for (int i = 0; i < u->ncol && rc == SQLITE_OK; i++) {
+    const mvcc_value *x = &vals[u->col[i]];
+    if (x->type == SQLITE_NULL) {
+      *has_null = true;
+      rc = mvcc_key_append_null(out, u->desc[i]);
+    } else {
+      rc = key_append(out, x, u->coll[i], u->desc[i]);
+    }
+  }
+  if (rc == SQLITE_OK && *has_null)
+    rc = mvcc_keybuf_append(out, rkey->p + MVCC_KEY_PREFIX_LEN,
+                            rkey->n - MVCC_KEY_PREFIX_LEN);
+  return rc;
+}
+
+/* Puts (put) or deletes the entries of every unique index for the row
+** with values vals and key rkey. */
+static int uniq_write(mvcc_vtab *v, kv_txn *t, const mvcc_value *vals,
+                      const mvcc_keybuf *rkey, bool put) {
+  mvcc_keybuf e;
+  mvcc_keybuf_init(&e);
+  int rc = SQLITE_OK;
+  for (int i = 0; i < v->def->nuniq && rc == SQLITE_OK; i++) {
+    bool has_null;
+    rc = uniq_entry(v, &v->def->uniq[i], vals, rkey, &e, &has_null);
+    if (rc) break;
+    char *err = NULL;
+    const unsigned char *owner = rkey->p + MVCC_KEY_PREFIX_LEN;
+    size_t ol = rkey->n - MVCC_KEY_PREFIX_LEN;
+    int krc = put ? kv_txn_put(t, e.p, e.n, owner, ol, &err)
+                  : kv_txn_delete(t, e.p, e.n, &err);
+    if (krc) rc = kv_fail(v, krc, err);
+  }
+  mvcc_keybuf_free(&e);
+  return rc;
+}
+
+/* A stored row, read with a lock and parsed: vals borrow buf. */
+typedef struct old_row {
+  bool found;
+  unsigned char *buf;
+  mvcc_row row;
+  mvcc_value *vals;
+} old_row;
+
+static void old_row_clear(old_row *o) {
+  free(o->buf);
+  free(o->vals);
+  mvcc_row_clear(&o->row);
+  memset(o, 0, sizeof(*o));
+}
+
+static int old_row_read(mvcc_vtab *v, kv_txn *t, const mvcc_keybuf *key,
+                        old_row *o) {
+  memset(o, 0, sizeof(*o));
+  const void *val;
+  size_t vl;
+  char *err = NULL;
+  int krc = kv_txn_get(t, key->p, key->n, KV_READ_FOR_UPDATE, &val, &vl, &err);
+  if (krc == KV_NOTFOUND) {
+    kv_free(err);
+    return SQLITE_OK;
+  }
+  if (krc) return kv_fail(v, krc, err);
+  int ncol = v->def->ncol;
+  o->buf = malloc(vl ? vl : 1);
+  o->vals = calloc((size_t)ncol, sizeof(mvcc_value));
+  if (!o->buf || !o->vals) {
+    old_row_clear(o);
+    return SQLITE_NOMEM;
+  }
+  memcpy(o->buf, val, vl);
+  int rc = mvcc_row_parse(&o->row, o->buf, vl);
+  if (rc == SQLITE_OK && o->row.ncol < ncol) rc = SQLITE_CORRUPT;
+  if (rc) {
+    old_row_clear(o);
+    return vtab_err(v, rc, sqlite3_mprintf("mvcc: a row of %s cannot be "
+                                           "decoded", v->name));
+  }
+  for (int i = 0; i < ncol; i++) {
+    mvcc_cell c;
+    mvcc_row_cell(&o->row, i, &c);
+    o->vals[i] = (mvcc_value){c.type, c.i, c.r, c.p, (int)c.n, NULL};
+  }
+  o->found = true;
+  return SQLITE_OK;
+}
+
+/* Deletes the row at key and its index entries: a DELETE, or the row OR
+** REPLACE removes. */
+static int delete_row(mvcc_vtab *v, kv_txn *t, const mvcc_keybuf *key) {
+  int rc = SQLITE_OK;
+  if (v->def->nuniq) {
+    old_row o;
+    rc = old_row_read(v, t, key, &o);
+    if (rc == SQLITE_OK && o.found) rc = uniq_write(v, t, o.vals, key, false);
+    old_row_clear(&o);
+  }
+  char *err = NULL;
+  int krc = rc == SQLITE_OK ? kv_txn_delete(t, key->p, key->n, &err) : KV_OK;
+  return krc ? kv_fail(v, krc, err) : rc;
+}
+
+static char *uniq_msg(mvcc_vtab *v, const mvcc_unique *u) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  sqlite3_str_appendall(s, "UNIQUE constraint failed: ");
+  for (int i = 0; i < u->ncol; i++)
+    sqlite3_str_appendf(s, "%s%s.%s", i ? ", " : "", v->name,
+                        v->def->cols[u->col[i]].name);
+  return sqlite3_str_finish(s);
+}
+
+/* A conflict of the row being written with the row at owner, on the key
+** (u NULL) or on unique index u: OR REPLACE deletes that row, any other
+** mode fails (SQLite then ignores the row, or fails the statement or the
+** transaction, as the mode says). */
+static int resolve_conflict(mvcc_vtab *v, kv_txn *t, const mvcc_unique *u,
+                            const mvcc_keybuf *owner, bool update) {
+  if (sqlite3_vtab_on_conflict(v->conn->db) != SQLITE_REPLACE)
+    return u ? vtab_err(v, SQLITE_CONSTRAINT_UNIQUE, uniq_msg(v, u))
+             : vtab_err(v, SQLITE_CONSTRAINT_PRIMARYKEY, unique_msg(v));
+  int rc = SQLITE_OK;
+  /* Without indexes the new row's put overwrites the one at its key. */
+  if (u || v->def->nuniq) rc = delete_row(v, t, owner);
+  if (rc == SQLITE_OK && update) rc = repl_remember(v, owner);
+  return rc;
+}
+
+/* Checks the row (vals, key) against the key (when key_new: an INSERT or a
+** moved row) and every unique index, in SQLite's order. */
+static int check_constraints(mvcc_vtab *v, kv_txn *t, const mvcc_value *vals,
+                             const mvcc_keybuf *key, bool key_new,
+                             bool update) {
+  const mvcc_tabledef *d = v->def;
+  mvcc_keybuf e, owner;
+  mvcc_keybuf_init(&e);
+  mvcc_keybuf_init(&owner);
+  int rc = SQLITE_OK;
+  for (int i = 0; i < d->ncheck && rc == SQLITE_OK; i++) {
+    if (d->check[i] < 0) {
+      if (!key_new) continue;
+      bool exists;
+      rc = key_exists(v, t, key, &exists);
+      if (rc == SQLITE_OK && exists) rc = resolve_conflict(v, t, NULL, key, update);
+      continue;
+    }
+    const mvcc_unique *u = &d->uniq[d->check[i]];
+    bool has_null;
+    rc = uniq_entry(v, u, vals, key, &e, &has_null);
+    if (rc || has_null) continue;
+    /* A locking read: the value stays ours until we end, so two writers of
+    ** one value queue instead of both finding it free. */
+    const void *val;
+    size_t vl;
+    char *err = NULL;
+    int krc = kv_txn_get(t, e.p, e.n, KV_READ_FOR_UPDATE, &val, &vl, &err);
+    if (krc == KV_NOTFOUND) {
+      kv_free(err);
+      continue;
+    }
+    if (krc) {
+      rc = kv_fail(v, krc, err);
+      break;
+    }
+    rc = keybuf_set_prefix(v, &owner);
+    if (rc == SQLITE_OK) rc = mvcc_keybuf_append(&owner, val, vl);
+    if (rc == SQLITE_OK) rc = resolve_conflict(v, t, u, &owner, update);
+  }
+  mvcc_keybuf_free(&e);
+  mvcc_keybuf_free(&owner);
+  return rc;
+}
+
 static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
   const mvcc_tabledef *d = v->def;
   mvcc_keybuf key, okey;
@@ -839,10 +1077,7 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
 
   if (argc == 1) { /* DELETE */
     rc = old_key(v, argv[0], &okey);
-    if (rc == SQLITE_OK) {
-      int krc = kv_txn_delete(t, okey.p, okey.n, &err);
-      if (krc) rc = kv_fail(v, krc, err);
-    }
+    if (rc == SQLITE_OK) rc = delete_row(v, t, &okey);
     goto done;
   }
 
@@ -887,26 +1122,24 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
     if (rc) goto done;
     moved = probe_cmp(&okey, &key) != 0;
   }
-  if (moved) { /* the target key must be free, or replaced */
-    bool exists;
-    rc = key_exists(v, t, &key, &exists);
-    if (rc) goto done;
-    if (exists && sqlite3_vtab_on_conflict(v->conn->db) != SQLITE_REPLACE) {
-      rc = SQLITE_CONSTRAINT_PRIMARYKEY;
-      vtab_err(v, rc, unique_msg(v));
-      goto done;
-    }
-    if (exists && !insert && (rc = repl_remember(v, &key))) goto done;
-    if (!insert) {
-      int krc = kv_txn_delete(t, okey.p, okey.n, &err);
-      if (krc) {
-        rc = kv_fail(v, krc, err);
-        goto done;
-      }
-    }
+  if (!insert && d->nuniq) {
+    /* The row's own entries go first, so it never conflicts with itself;
+    ** if the row fails, xUpdate's savepoint puts them back. */
+    old_row o;
+    rc = old_row_read(v, t, &okey, &o);
+    if (rc == SQLITE_OK && o.found) rc = uniq_write(v, t, o.vals, &okey, false);
+    old_row_clear(&o);
   }
-  int krc = kv_txn_put(t, key.p, key.n, row, rowlen, &err);
-  if (krc) rc = kv_fail(v, krc, err);
+  if (rc == SQLITE_OK) rc = check_constraints(v, t, vals, &key, moved, !insert);
+  if (rc == SQLITE_OK && !insert && moved) {
+    int krc = kv_txn_delete(t, okey.p, okey.n, &err);
+    if (krc) rc = kv_fail(v, krc, err);
+  }
+  if (rc == SQLITE_OK && d->nuniq) rc = uniq_write(v, t, vals, &key, true);
+  if (rc == SQLITE_OK) {
+    int krc = kv_txn_put(t, key.p, key.n, row, rowlen, &err);
+    if (krc) rc = kv_fail(v, krc, err);
+  }
 
 done:
   if (vals)

@@ -147,6 +147,83 @@ static void test_sqlconc_autocommit_counter(void **state) {
   SQLT_ROWS(f->obs, "SELECT n FROM t WHERE id = 1", want);
 }
 
+/* ----------------------------------------------------- unique values -- */
+
+/* Threads insert rows with their own keys but values from one shared set
+** into a UNIQUE column, some in autocommit, some two to a transaction: each
+** value must end up in exactly one row, and every insert either committed
+** (and is that row) or was refused as a duplicate or a conflict to retry. */
+enum { UQ_THREADS = 8, UQ_VALUES = 40 };
+
+typedef struct uniq_thread {
+  const char *db;
+  int id, inserted, duplicates, retries, errors;
+  pthread_t th;
+} uniq_thread;
+
+static void *uniq_main(void *arg) {
+  uniq_thread *u = arg;
+  sqlite3 *db;
+  sqlite3_open(u->db, &db);
+  sqlite3_busy_timeout(db, 10000);
+  for (int v = 0; v < UQ_VALUES; v++) {
+    int value = (v * 7 + u->id * 3) % UQ_VALUES; /* each thread's own order */
+    bool pair = (v + u->id) % 3 == 0 && v + 1 < UQ_VALUES;
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "%sINSERT INTO u VALUES (%d, 'v%d');%s", pair ? "BEGIN;" : "",
+             u->id * 1000 + v, value, pair ? "COMMIT;" : "");
+    for (;;) {
+      int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+      char msg[256];
+      snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(db));
+      if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", 0, 0, 0);
+      if (rc == SQLITE_OK) {
+        u->inserted++;
+      } else if (rc == SQLITE_CONSTRAINT &&
+                 strstr(msg, "UNIQUE constraint failed: u.email")) {
+        u->duplicates++;
+      } else if ((rc & 0xff) == SQLITE_BUSY) {
+        u->retries++;
+        continue;
+      } else {
+        print_error("unique insert: %d %s\n", rc, msg);
+        u->errors++;
+      }
+      break;
+    }
+  }
+  sqlite3_close(db);
+  return NULL;
+}
+
+static void test_sqlconc_unique_values_inserted_once(void **state) {
+  fixture *f = *state;
+  SQLT_OK(f->obs, "CREATE VIRTUAL TABLE temp.u USING mvcc(id INTEGER PRIMARY "
+                  "KEY, email TEXT UNIQUE)");
+  uniq_thread u[UQ_THREADS];
+  for (int i = 0; i < UQ_THREADS; i++) {
+    u[i] = (uniq_thread){.db = f->db, .id = i};
+    pthread_create(&u[i].th, NULL, uniq_main, &u[i]);
+  }
+  int inserted = 0, duplicates = 0, retries = 0;
+  for (int i = 0; i < UQ_THREADS; i++) {
+    pthread_join(u[i].th, NULL);
+    assert_int_equal(u[i].errors, 0);
+    inserted += u[i].inserted;
+    duplicates += u[i].duplicates;
+    retries += u[i].retries;
+  }
+  /* Every value once, in as many rows as inserts succeeded. */
+  assert_int_equal(inserted, UQ_VALUES);
+  assert_int_equal(inserted + duplicates, UQ_THREADS * UQ_VALUES);
+  char want[64];
+  snprintf(want, sizeof want, "%d|%d\n", UQ_VALUES, UQ_VALUES);
+  SQLT_ROWS(f->obs, "SELECT count(*), count(DISTINCT email) FROM u", want);
+  print_message("    unique: %d rows, %d duplicates refused, %d retries\n",
+                inserted, duplicates, retries);
+}
+
 static void test_sqlconc_deadlock_between_connections(void **state) {
   fixture *f = *state;
   SQLT_OK(f->a, "BEGIN; UPDATE t SET n = 1 WHERE id = 1");
@@ -566,6 +643,7 @@ int main(int argc, char **argv) {
       T(test_sqlconc_readonly_snapshot_and_fresh_after_commit),
       T(test_sqlconc_readonly_under_query_only),
       T(test_sqlconc_autocommit_counter),
+      T(test_sqlconc_unique_values_inserted_once),
       T(test_sqlconc_deadlock_between_connections),
       T(test_sqlconc_busy_timeout_bounds_lock_waits),
       T(test_sqlconc_dead_transaction_until_rollback),

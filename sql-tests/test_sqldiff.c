@@ -19,10 +19,21 @@
 ** KEY, with ASC/DESC; a table constraint PRIMARY KEY(...) of one or several
 ** columns, each with an optional COLLATE and DESC; CONSTRAINT name PRIMARY
 ** KEY(...)), every affinity (no type, INTEGER, TEXT, REAL, NUMERIC, BLOB and
-** look-alikes), column collations BINARY, NOCASE and RTRIM, and NOT NULL.
+** look-alikes), column collations BINARY, NOCASE and RTRIM, NOT NULL, and
+** UNIQUE constraints (a column's, and UNIQUE(a [COLLATE] [DESC], ...)).
 ** Values are drawn from a small domain so that keys collide: integers,
 ** reals equal to integers, text with case and trailing-space variants,
 ** numeric text, blobs and NULL.
+**
+** The order in which a multi-row statement meets its rows can decide its
+** outcome (OR FAIL keeps the rows before a conflict; OR IGNORE and OR
+** REPLACE decide which of two rows keeps a value; the error names the first
+** constraint that fails).  An mvcc table meets them in key order, a native
+** one in the order its planner picks (it may scan a UNIQUE constraint's
+** index).  So INSERT ... SELECT orders its SELECT by the key, and on a
+** table with UNIQUE constraints a multi-row UPDATE is OR ABORT or OR
+** ROLLBACK (all or nothing) and compared by outcome and error code; its OR
+** FAIL, OR IGNORE and OR REPLACE update one row at most.
 **
 ** Results are compared in order when the ORDER BY fixes the order (every
 ** key column in it, compared by a collation at least as fine as the key's),
@@ -73,6 +84,7 @@ typedef struct tdef {
   int npk;
   int pk[MAXCOL];         /* key columns in key order */
   int pkcoll[MAXCOL];     /* the key's collation of each */
+  bool uniq[MAXCOL];      /* the column is in a UNIQUE constraint */
   char defs[1024];        /* the column definitions, as written */
 } tdef;
 
@@ -110,6 +122,10 @@ static void def_make(rng *r, tdef *d) {
     if (form == 0 && d->pk[0] == c)
       snprintf(clauses[ncl++], 40, "PRIMARY KEY%s",
                rng_chance(r, 25) ? " DESC" : rng_chance(r, 20) ? " ASC" : "");
+    if (rng_chance(r, 15)) {
+      snprintf(clauses[ncl++], 40, "UNIQUE");
+      d->uniq[c] = true;
+    }
     /* The clauses in a random order: SQLite takes any. */
     for (int i = ncl - 1; i > 0; i--) {
       int j = rng_int(r, i + 1);
@@ -141,7 +157,31 @@ static void def_make(rng *r, tdef *d) {
                    dir);
       o += n, left -= (size_t)n;
     }
-    snprintf(o, left, ")");
+    n = snprintf(o, left, ")");
+    o += n, left -= (size_t)n;
+  }
+  /* UNIQUE table constraints: one or two columns, with a collation or a
+  ** direction now and then. */
+  for (int i = rng_chance(r, 70) ? 0 : 1 + rng_int(r, 2); i > 0; i--) {
+    int n = snprintf(o, left, ", UNIQUE(");
+    o += n, left -= (size_t)n;
+    int ncols = 1 + rng_int(r, d->ncol < 2 ? 1 : 2), first = -1;
+    for (int j = 0; j < ncols; j++) {
+      int c = rng_int(r, d->ncol);
+      if (c == first) continue;
+      if (first < 0) first = c;
+      d->uniq[c] = true;
+      n = snprintf(o, left, "%sc%d%s%s%s", j ? ", " : "", c,
+                   rng_chance(r, 25) ? " COLLATE " : "", "", "");
+      o += n, left -= (size_t)n;
+      if (o[-1] == ' ') { /* COLLATE needs its name */
+        n = snprintf(o, left, "%s", coll_names[rng_int(r, 3)]);
+        o += n, left -= (size_t)n;
+      }
+      if (rng_chance(r, 20)) n = snprintf(o, left, " DESC"), o += n, left -= (size_t)n;
+    }
+    n = snprintf(o, left, ")");
+    o += n, left -= (size_t)n;
   }
 }
 
@@ -167,7 +207,10 @@ static const char *value(rng *r) {
 /* --------------------------------------------------------- statements -- */
 
 static int pick_col(rng *r, const tdef *d) {
-  if (rng_chance(r, 60)) return d->pk[rng_int(r, d->npk)];
+  if (rng_chance(r, 50)) return d->pk[rng_int(r, d->npk)];
+  if (rng_chance(r, 50))
+    for (int c = rng_int(r, d->ncol), i = 0; i < d->ncol; i++, c = (c + 1) % d->ncol)
+      if (d->uniq[c]) return c;
   return rng_int(r, d->ncol);
 }
 
@@ -309,9 +352,14 @@ static void stmt_insert_select(rng *r, const tdef *d, sqlite3_str *s) {
   }
   sqlite3_str_appendall(s, " FROM t");
   where(r, d, s);
+  /* In key order on both sides: which row of the SELECT comes first can
+  ** decide the outcome (OR FAIL, OR IGNORE, OR REPLACE, the error). */
+  for (int k = 0; k < d->npk; k++)
+    sqlite3_str_appendf(s, "%sc%d COLLATE %s", k ? ", " : " ORDER BY ",
+                        d->pk[k], coll_names[d->pkcoll[k]]);
 }
 
-static void stmt_update(rng *r, const tdef *d, sqlite3_str *s) {
+static void stmt_update(rng *r, const tdef *d, sqlite3_str *s, bool *loose) {
   static const char *const verbs[] = {"UPDATE",         "UPDATE",
                                       "UPDATE OR ABORT", "UPDATE OR FAIL",
                                       "UPDATE OR IGNORE", "UPDATE OR REPLACE",
@@ -326,6 +374,7 @@ static void stmt_update(rng *r, const tdef *d, sqlite3_str *s) {
     if (c == first) continue;
     if (first < 0) first = c;
     for (int k = 0; k < d->npk; k++) sets_key |= d->pk[k] == c;
+    sets_key |= d->uniq[c];
     sqlite3_str_appendf(s, "%sc%d = ", i ? ", " : "", c);
     switch (rng_int(r, 6)) {
       case 0: sqlite3_str_appendf(s, "c%d + 1", c); break;
@@ -334,17 +383,28 @@ static void stmt_update(rng *r, const tdef *d, sqlite3_str *s) {
       default: sqlite3_str_appendall(s, value(r)); break;
     }
   }
-  if (sets_key && strstr(verb, "REPLACE")) {
+  /* A multi-row UPDATE of a table with UNIQUE constraints meets its rows
+  ** in an order SQLite's planner picks for a native table (it may scan a
+  ** UNIQUE constraint's index), and OR FAIL / IGNORE / REPLACE outcomes
+  ** depend on that order: those modes update one row at most here, and
+  ** the others are compared by outcome and error code (step_both). */
+  bool uniq_table = false;
+  for (int c = 0; c < d->ncol; c++) uniq_table |= d->uniq[c];
+  bool order_dependent = uniq_table && (strstr(verb, "FAIL") ||
+                                        strstr(verb, "IGNORE") ||
+                                        strstr(verb, "REPLACE"));
+  if ((sets_key && strstr(verb, "REPLACE")) || order_dependent) {
     /* One row at most: SQLite computes all new rows of a virtual table's
     ** multi-row UPDATE before it writes any, so where OR REPLACE deletes a
-    ** row the statement then updates too, the mvcc table refuses the
-    ** statement (native SQLite updates the row as it is by then); the SQL
-    ** case 034 tests that refusal. */
+    ** row the statement then updates too (by its key or a UNIQUE column),
+    ** the mvcc table refuses the statement (native SQLite updates the row
+    ** as it is by then); the SQL case 034 tests that refusal. */
     for (int k = 0; k < d->npk; k++)
       sqlite3_str_appendf(s, "%sc%d = %s COLLATE %s", k ? " AND " : " WHERE ",
                           d->pk[k], value(r), coll_names[d->pkcoll[k]]);
     return;
   }
+  *loose = uniq_table;
   where(r, d, s);
 }
 
@@ -377,10 +437,14 @@ static void stmt_select(rng *r, const tdef *d, sqlite3_str *s, bool *ordered) {
 }
 
 /* One random statement; *ordered tells whether its rows come in a fixed
-** order.  in_txn: a transaction is open (on the mvcc side). */
-static char *stmt_make(rng *r, const tdef *d, bool in_txn, bool *ordered) {
+** order, *loose whether its error message may depend on the order SQLite
+** meets rows in (then only the codes are compared).  in_txn: a transaction
+** is open (on the mvcc side). */
+static char *stmt_make(rng *r, const tdef *d, bool in_txn, bool *ordered,
+                       bool *loose) {
   sqlite3_str *s = sqlite3_str_new(NULL);
   *ordered = true;
+  *loose = false;
   int k = rng_int(r, 100);
   if (k < 5) {
     static const char *const in[] = {"COMMIT", "ROLLBACK", "SAVEPOINT",
@@ -396,7 +460,7 @@ static char *stmt_make(rng *r, const tdef *d, bool in_txn, bool *ordered) {
   } else if (k < 36) {
     stmt_insert_select(r, d, s);
   } else if (k < 52) {
-    stmt_update(r, d, s);
+    stmt_update(r, d, s, loose);
   } else if (k < 60) {
     sqlite3_str_appendall(s, "DELETE FROM t");
     where(r, d, s);
@@ -481,9 +545,10 @@ static void run(sqlite3 *db, const char *sql, bool sorted, outcome *o) {
 }
 
 /* Why two outcomes differ, or NULL if they do not (caller frees). */
-static char *outcome_diff(const outcome *m, const outcome *n, bool dml) {
+static char *outcome_diff(const outcome *m, const outcome *n, bool dml,
+                          bool loose) {
   if ((m->rc & 0xff) != (n->rc & 0xff) ||
-      strcmp(m->err ? m->err : "", n->err ? n->err : "") != 0)
+      (!loose && strcmp(m->err ? m->err : "", n->err ? n->err : "") != 0))
     return sqlite3_mprintf("error: mvcc %d '%s', native %d '%s'", m->rc,
                            m->err ? m->err : "", n->rc, n->err ? n->err : "");
   if (m->autocommit != n->autocommit)
@@ -536,6 +601,7 @@ typedef struct stmt {
   char *sql;
   bool ordered;
   bool dml;
+  bool loose;
 } stmt;
 
 /* What the run compared, to show it is not vacuous. */
@@ -549,7 +615,7 @@ static char *step_both(pair *p, const stmt *s) {
   outcome m, n;
   run(p->a, s->sql, !s->ordered, &m);
   run(p->b, s->sql, !s->ordered, &n);
-  char *why = outcome_diff(&m, &n, s->dml);
+  char *why = outcome_diff(&m, &n, s->dml, s->loose);
   seen.errors += n.rc != SQLITE_OK;
   seen.rows += n.nrow;
   if (s->dml && n.rc == SQLITE_OK) seen.changes += n.changes;
@@ -560,7 +626,7 @@ static char *step_both(pair *p, const stmt *s) {
 
 /* The whole table on both sides, sorted. */
 static char *compare_tables(pair *p) {
-  stmt all = {"SELECT * FROM t", false, false};
+  stmt all = {"SELECT * FROM t", false, false, false};
   return step_both(p, &all);
 }
 
@@ -653,7 +719,7 @@ static bool run_definition(pair *p, uint64_t seed, int defno, int nstmt,
   int n = 0;
   for (; n < nstmt && !why; n++) {
     bool in_txn = !sqlite3_get_autocommit(p->a);
-    stmts[n].sql = stmt_make(&r, &d, in_txn, &stmts[n].ordered);
+    stmts[n].sql = stmt_make(&r, &d, in_txn, &stmts[n].ordered, &stmts[n].loose);
     /* changes() counts INSERT, UPDATE and DELETE; after other statements
     ** it is left over (and on the mvcc side the enrolment of a reading
     ** transaction zeroes it, as the README says). */

@@ -197,6 +197,31 @@ static void test_keycodec_matches_sqlite_order(void **state) {
   mvcc_keybuf_free(&kb);
 }
 
+/* NULL (index entries) sorts before every value, as in SQLite's ORDER BY,
+** and after every value in a DESC column; two NULLs encode equal. */
+static void test_keycodec_null_sorts_first(void **state) {
+  (void)state;
+  mvcc_keybuf kn, kv;
+  mvcc_keybuf_init(&kn);
+  mvcc_keybuf_init(&kv);
+  for (int desc = 0; desc < 2; desc++) {
+    mvcc_keybuf_reset(&kn);
+    assert_int_equal(mvcc_key_append_null(&kn, desc), SQLITE_OK);
+    for (long i = 0; i < 20000; i++) {
+      tval v;
+      rand_val(&v);
+      mvcc_keybuf_reset(&kv);
+      assert_int_equal(enc_val(&kv, &v, (int)(i % 3), desc), SQLITE_OK);
+      assert_int_equal(memcmp_order(&kn, &kv), desc ? 1 : -1);
+    }
+    mvcc_keybuf_reset(&kv);
+    mvcc_key_append_null(&kv, desc);
+    assert_int_equal(memcmp_order(&kn, &kv), 0);
+  }
+  mvcc_keybuf_free(&kn);
+  mvcc_keybuf_free(&kv);
+}
+
 /* Composite keys: concatenations order like SQLite's row values, with
 ** per-column DESC flipping that column. */
 static void test_keycodec_composite_matches_row_values(void **state) {
@@ -385,6 +410,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_keycodec_matches_sqlite_order),
+      cmocka_unit_test(test_keycodec_null_sorts_first),
       cmocka_unit_test(test_keycodec_composite_matches_row_values),
       cmocka_unit_test(test_keycodec_equal_numbers_encode_equal),
       cmocka_unit_test(test_keycodec_exact_bytes),
