@@ -15,9 +15,11 @@
 **      the default store in temp (mvcc_declare_store_tables, below), so a
 **      table created once is there for every connection, now and after a
 **      restart;
-**   4. registers the SQL function mvcc_attach([dir]), which opens another
+**   4. registers the SQL functions mvcc_attach([dir]), which opens another
 **      store (or, without an argument, the default one again) and declares
-**      its tables, including tables other connections created since.
+**      its tables, including tables other connections created since, and
+**      mvcc_check(table [, dir]), which compares a table's indexes with
+**      its rows.
 ** If the default store cannot be opened (another process holds it), the
 ** extension still loads: native tables keep working, and using an mvcc
 ** table reports why the store is unavailable.
@@ -100,6 +102,35 @@ int mvcc_declare_store_tables(mvcc_sconn *sc, bool strict, int *declared,
   int rc = mvcc_catalog_list(sc->store, declare_one, &x, pzErr);
   if (declared) *declared = x.declared;
   return rc;
+}
+
+/* mvcc_check(table [, dir]): "ok" when every index of the table agrees
+** with its rows, else what disagrees (like PRAGMA integrity_check). */
+static void check_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  mvcc_conn *c = sqlite3_user_data(ctx);
+  const char *name = (const char *)sqlite3_value_text(argv[0]);
+  const char *dir = argc > 1 ? (const char *)sqlite3_value_text(argv[1]) : NULL;
+  char *err = NULL, *report = NULL;
+  mvcc_sconn *sc = c->dflt;
+  int rc = SQLITE_OK;
+  if (!name) {
+    err = sqlite3_mprintf("mvcc_check: give the name of an mvcc table");
+    rc = SQLITE_ERROR;
+  } else if (dir && *dir) {
+    rc = mvcc_conn_store(c, dir, &sc, &err);
+  } else if (!sc) {
+    err = sqlite3_mprintf("%s", c->dflt_err ? c->dflt_err
+                                            : "mvcc: no default store");
+    rc = SQLITE_CANTOPEN;
+  }
+  if (rc == SQLITE_OK) rc = mvcc_check_table(sc, name, &report, &err);
+  if (rc) {
+    sqlite3_result_error(ctx, err ? err : sqlite3_errstr(rc), -1);
+    sqlite3_result_error_code(ctx, rc);
+  } else {
+    sqlite3_result_text(ctx, report, -1, sqlite3_free);
+  }
+  sqlite3_free(err);
 }
 
 /* mvcc_attach([dir]): declares the tables of a store in temp that are not
@@ -186,6 +217,12 @@ int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
   if (rc == SQLITE_OK)
     rc = sqlite3_create_function(db, "mvcc_attach", 1, SQLITE_UTF8, c,
                                  attach_fn, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_function(db, "mvcc_check", 1, SQLITE_UTF8, c,
+                                 check_fn, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_function(db, "mvcc_check", 2, SQLITE_UTF8, c,
+                                 check_fn, NULL, NULL);
   if (rc == SQLITE_OK) rc = mvcc_register_stats(db, c);
   if (rc != SQLITE_OK) {
     *pzErrMsg = sqlite3_mprintf("mvcc: %s", sqlite3_errmsg(db));

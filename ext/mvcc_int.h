@@ -133,6 +133,12 @@ typedef struct mvcc_path {
   bool sorts[MVCC_MAX_KEY_COLUMNS];   /* SQLite sorts the column by coll */
 } mvcc_path;
 
+/* Splits a stored definition (mvcc_tabledef.args, as the catalog keeps
+** it) into the arguments CREATE VIRTUAL TABLE gave: at commas outside
+** parentheses and quotes.  *argv (n strings) is freed with mvcc_free_args. */
+int mvcc_split_args(const char *args, char ***argv, int *n);
+void mvcc_free_args(char **argv, int n);
+
 /* Fills *p with path `index` of d (0 .. d->nuniq). */
 void mvcc_path_of(const mvcc_tabledef *d, int index, mvcc_path *p);
 
@@ -337,6 +343,11 @@ char *mvcc_plan_describe(const mvcc_tabledef *d, int plan);
 /* -------------------------------------------------------------- vtab.c -- */
 
 extern const sqlite3_module mvcc_module;
+/* mvcc_check: compares table name's unique indexes with its rows in one
+** snapshot of sc's store; *report is "ok" or the problems found
+** (sqlite3_mprintf'd). */
+int mvcc_check_table(mvcc_sconn *sc, const char *name, char **report,
+                     char **pzErr);
 
 /* ------------------------------------------------------------ marker.c -- */
 

@@ -595,6 +595,51 @@ int mvcc_schema_parse(sqlite3 *db, const char *name, int argc,
   return SQLITE_OK;
 }
 
+/* ------------------------------------------------- stored definitions -- */
+
+int mvcc_split_args(const char *args, char ***out, int *n) {
+  int cap = 8, depth = 0;
+  char **v = sqlite3_malloc64(sizeof(char *) * (size_t)cap);
+  *out = NULL;
+  *n = 0;
+  if (!v) return SQLITE_NOMEM;
+  const char *start = args;
+  for (const char *p = args;; p++) {
+    if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
+      char close = *p == '[' ? ']' : *p;
+      for (p++; *p && *p != close; p++) {}
+      if (!*p) break;
+      continue;
+    }
+    if (*p == '(') depth++;
+    if (*p == ')') depth--;
+    if (*p && (*p != ',' || depth > 0)) continue;
+    if (*n == cap) {
+      cap *= 2;
+      char **nv = sqlite3_realloc64(v, sizeof(char *) * (size_t)cap);
+      if (!nv) break;
+      v = nv;
+    }
+    while (isspace((unsigned char)*start)) start++;
+    v[*n] = sqlite3_mprintf("%.*s", (int)(p - start), start);
+    if (!v[*n]) break;
+    (*n)++;
+    if (!*p) {
+      *out = v;
+      return SQLITE_OK;
+    }
+    start = p + 1;
+  }
+  mvcc_free_args(v, *n);
+  *n = 0;
+  return SQLITE_NOMEM;
+}
+
+void mvcc_free_args(char **argv, int n) {
+  for (int i = 0; i < n; i++) sqlite3_free(argv[i]);
+  sqlite3_free(argv);
+}
+
 /* ------------------------------------------------------- access paths -- */
 
 void mvcc_path_of(const mvcc_tabledef *d, int index, mvcc_path *p) {

@@ -1191,6 +1191,169 @@ static int mvccUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
   return rc;
 }
 
+/* ------------------------------------------------------------- check -- */
+
+/* Compares the table's unique indexes with its rows in one snapshot: every
+** row has its entry in each index, naming it, and each index has as many
+** entries as the table has rows (so none names a row that is not there).
+** v is a table handle with def, name, prefix and sc set. */
+static int check_indexes(mvcc_vtab *v, kv_txn *t, sqlite3_str *out,
+                         int *problems) {
+  const mvcc_tabledef *d = v->def;
+  unsigned char end[MVCC_KEY_PREFIX_LEN + 1];
+  memcpy(end, v->prefix, MVCC_KEY_PREFIX_LEN);
+  end[MVCC_KEY_PREFIX_LEN] = MVCC_INDEX_TAG;
+  kv_iter *it = NULL;
+  char *err = NULL;
+  int krc = kv_txn_scan(t, v->prefix, sizeof v->prefix, end, sizeof end, 0, 0,
+                        &it, &err);
+  if (krc) return kv_fail(v, krc, err);
+  mvcc_keybuf rkey, e;
+  mvcc_keybuf_init(&rkey);
+  mvcc_keybuf_init(&e);
+  mvcc_value *vals = calloc((size_t)d->ncol, sizeof(mvcc_value));
+  mvcc_row row;
+  memset(&row, 0, sizeof(row));
+  int64_t rows = 0;
+  int rc = vals ? SQLITE_OK : SQLITE_NOMEM;
+  while (rc == SQLITE_OK && (krc = kv_iter_next(it, &err)) == KV_OK) {
+    size_t kl, vl;
+    const unsigned char *k = kv_iter_key(it, &kl);
+    const unsigned char *val = kv_iter_value(it, &vl);
+    rows++;
+    mvcc_keybuf_reset(&rkey);
+    rc = mvcc_keybuf_append(&rkey, k, kl);
+    if (rc == SQLITE_OK && (mvcc_row_parse(&row, val, vl) || row.ncol < d->ncol)) {
+      sqlite3_str_appendf(out, "%sa row of %s cannot be decoded",
+                          (*problems)++ ? "; " : "", v->name);
+      continue;
+    }
+    for (int i = 0; rc == SQLITE_OK && i < d->ncol; i++) {
+      mvcc_cell c;
+      mvcc_row_cell(&row, i, &c);
+      vals[i] = (mvcc_value){c.type, c.i, c.r, c.p, (int)c.n, NULL};
+    }
+    for (int u = 0; rc == SQLITE_OK && u < d->nuniq; u++) {
+      bool has_null;
+      rc = uniq_entry(v, &d->uniq[u], vals, &rkey, &e, &has_null);
+      if (rc) break;
+      const void *ev;
+      size_t evl;
+      char *gerr = NULL;
+      int grc = kv_txn_get(t, e.p, e.n, 0, &ev, &evl, &gerr);
+      kv_free(gerr);
+      if (grc == KV_OK && evl == kl - MVCC_KEY_PREFIX_LEN &&
+          memcmp(ev, k + MVCC_KEY_PREFIX_LEN, evl) == 0)
+        continue;
+      if (grc != KV_OK && grc != KV_NOTFOUND) {
+        rc = SQLITE_IOERR;
+        break;
+      }
+      char *m = uniq_msg(v, &d->uniq[u]); /* "UNIQUE constraint failed: ..." */
+      sqlite3_str_appendf(out, "%srow %lld of %s: its entry in %s is %s",
+                          (*problems)++ ? "; " : "", (long long)rows, v->name,
+                          m ? m + 26 : "?", grc == KV_OK ? "another row's"
+                                                         : "missing");
+      sqlite3_free(m);
+    }
+  }
+  kv_iter_close(it);
+  if (rc == SQLITE_OK && krc != KV_NOTFOUND) rc = kv_fail(v, krc, err);
+  /* Entries per index: exactly one per row. */
+  for (int u = 0; rc == SQLITE_OK && u < d->nuniq; u++) {
+    unsigned char lo[MVCC_KEY_PREFIX_LEN + 2], hi[MVCC_KEY_PREFIX_LEN + 2];
+    memcpy(lo, v->prefix, MVCC_KEY_PREFIX_LEN);
+    lo[MVCC_KEY_PREFIX_LEN] = MVCC_INDEX_TAG;
+    lo[MVCC_KEY_PREFIX_LEN + 1] = (unsigned char)d->uniq[u].num;
+    memcpy(hi, lo, sizeof lo);
+    hi[MVCC_KEY_PREFIX_LEN + 1]++;
+    err = NULL;
+    krc = kv_txn_scan(t, lo, sizeof lo, hi, sizeof hi, 0, 0, &it, &err);
+    if (krc) {
+      rc = kv_fail(v, krc, err);
+      break;
+    }
+    int64_t n = 0;
+    while ((krc = kv_iter_next(it, &err)) == KV_OK) n++;
+    kv_iter_close(it);
+    if (krc != KV_NOTFOUND) {
+      rc = kv_fail(v, krc, err);
+      break;
+    }
+    if (n != rows) {
+      char *m = uniq_msg(v, &d->uniq[u]);
+      sqlite3_str_appendf(out, "%s%s has %lld entries for %lld rows",
+                          (*problems)++ ? "; " : "", m ? m + 26 : "?",
+                          (long long)n, (long long)rows);
+      sqlite3_free(m);
+    }
+  }
+  mvcc_row_clear(&row);
+  free(vals);
+  mvcc_keybuf_free(&rkey);
+  mvcc_keybuf_free(&e);
+  return rc;
+}
+
+int mvcc_check_table(mvcc_sconn *sc, const char *name, char **report,
+                     char **pzErr) {
+  bool found = false;
+  mvcc_catentry e;
+  memset(&e, 0, sizeof(e));
+  int rc = mvcc_catalog_get(sc->store, name, &found, &e, pzErr);
+  if (rc == SQLITE_OK && !found) {
+    mvcc_set_error(pzErr, sqlite3_mprintf("mvcc_check: no mvcc table %s in "
+                                          "the store", name));
+    rc = SQLITE_ERROR;
+  }
+  char **argv = NULL;
+  int argc = 0;
+  mvcc_tabledef *d = NULL;
+  if (rc == SQLITE_OK) rc = mvcc_split_args(e.args, &argv, &argc);
+  if (rc == SQLITE_OK)
+    rc = mvcc_schema_parse(sc->conn->db, e.name, argc,
+                           (const char *const *)argv, &d, pzErr);
+  mvcc_vtab v;
+  memset(&v, 0, sizeof(v));
+  kv_txn *t = NULL;
+  if (rc == SQLITE_OK) {
+    v.conn = sc->conn;
+    v.sc = sc;
+    v.def = d;
+    v.name = e.name;
+    mvcc_row_prefix(v.prefix, e.id);
+    kv_txn_options o;
+    kv_txn_options_init(&o);
+    o.read_only = 1;
+    char *err = NULL;
+    int krc = kv_txn_begin(sc->store, &o, &t, &err);
+    if (krc) rc = mvcc_kv_error(krc, err, false, pzErr);
+    kv_free(err);
+  }
+  if (rc == SQLITE_OK) {
+    sqlite3_str *out = sqlite3_str_new(NULL);
+    int problems = 0;
+    rc = check_indexes(&v, t, out, &problems);
+    if (rc == SQLITE_OK && problems == 0) sqlite3_str_appendall(out, "ok");
+    char *r = sqlite3_str_finish(out);
+    if (rc == SQLITE_OK && !r) rc = SQLITE_NOMEM;
+    if (rc == SQLITE_OK) *report = r;
+    else {
+      sqlite3_free(r);
+      mvcc_set_error(pzErr, v.base.zErrMsg ? v.base.zErrMsg
+                                           : sqlite3_mprintf("mvcc_check: %s",
+                                                             sqlite3_errstr(rc)));
+      v.base.zErrMsg = NULL;
+    }
+  }
+  if (t) kv_txn_abort(t);
+  sqlite3_free(v.base.zErrMsg);
+  mvcc_tabledef_free(d);
+  mvcc_free_args(argv, argc);
+  mvcc_catentry_clear(&e);
+  return rc;
+}
+
 /* ------------------------------------------------------- transactions -- */
 
 static int mvccBegin(sqlite3_vtab *vt) {

@@ -224,6 +224,57 @@ static void test_sqlconc_unique_values_inserted_once(void **state) {
                 inserted, duplicates, retries);
 }
 
+/* The predicate anomaly through an index.  Two transactions each count the
+** night shift, reading through the UNIQUE(shift, name) index, see one
+** doctor, and each add another: run one after the other, the second would
+** have counted two, so serializability lets only one of them commit.  Its
+** twin on disjoint ranges (night and day) must not conflict at all. */
+static void duty_setup(fixture *f) {
+  SQLT_OK(f->obs, "CREATE VIRTUAL TABLE temp.duty USING mvcc(id INTEGER "
+                  "PRIMARY KEY, shift TEXT, name TEXT, UNIQUE(shift, name))");
+  SQLT_OK(f->obs, "INSERT INTO duty VALUES (1, 'night', 'ann'), (2, 'day', "
+                  "'bob')");
+  SQLT_OK(f->obs, "EXPLAIN QUERY PLAN SELECT count(*) FROM duty WHERE shift "
+                  "= 'night'");
+  assert_non_null(strstr(f->obs->out, "unique(shift, name) shift=?"));
+  SQLT_OK(f->a, "SELECT mvcc_attach()"); /* declare the new table */
+  SQLT_OK(f->b, "SELECT mvcc_attach()");
+}
+
+static void test_sqlconc_predicate_read_through_index(void **state) {
+  fixture *f = *state;
+  duty_setup(f);
+  SQLT_OK(f->a, "BEGIN");
+  SQLT_ROWS(f->a, "SELECT count(*) FROM duty WHERE shift = 'night'", "1\n");
+  SQLT_OK(f->b, "BEGIN");
+  SQLT_ROWS(f->b, "SELECT count(*) FROM duty WHERE shift = 'night'", "1\n");
+  SQLT_OK(f->a, "INSERT INTO duty VALUES (3, 'night', 'cy')");
+  SQLT_OK(f->b, "INSERT INTO duty VALUES (4, 'night', 'dee')");
+  int ra = sqlt_do(f->a, "COMMIT");
+  int rb = sqlt_do(f->b, "COMMIT");
+  assert_true((ra == SQLITE_OK) != (rb == SQLITE_OK)); /* exactly one */
+  sqlt_conn *loser = ra == SQLITE_OK ? f->b : f->a;
+  assert_int_equal(loser->rc & 0xff, SQLITE_BUSY);
+  assert_non_null(strstr(loser->err, "restart transaction"));
+  if (!sqlite3_get_autocommit(loser->db)) SQLT_OK(loser, "ROLLBACK");
+  SQLT_ROWS(f->obs, "SELECT count(*) FROM duty WHERE shift = 'night'", "2\n");
+}
+
+static void test_sqlconc_disjoint_index_ranges_do_not_conflict(void **state) {
+  fixture *f = *state;
+  duty_setup(f);
+  SQLT_OK(f->a, "BEGIN");
+  SQLT_ROWS(f->a, "SELECT count(*) FROM duty WHERE shift = 'night'", "1\n");
+  SQLT_OK(f->b, "BEGIN");
+  SQLT_ROWS(f->b, "SELECT count(*) FROM duty WHERE shift = 'day'", "1\n");
+  SQLT_OK(f->a, "INSERT INTO duty VALUES (3, 'night', 'cy')");
+  SQLT_OK(f->b, "INSERT INTO duty VALUES (4, 'day', 'dee')");
+  SQLT_OK(f->a, "COMMIT");
+  SQLT_OK(f->b, "COMMIT");
+  SQLT_ROWS(f->obs, "SELECT shift, count(*) FROM duty GROUP BY shift "
+                    "ORDER BY shift", "day|2\nnight|2\n");
+}
+
 static void test_sqlconc_deadlock_between_connections(void **state) {
   fixture *f = *state;
   SQLT_OK(f->a, "BEGIN; UPDATE t SET n = 1 WHERE id = 1");
@@ -644,6 +695,8 @@ int main(int argc, char **argv) {
       T(test_sqlconc_readonly_under_query_only),
       T(test_sqlconc_autocommit_counter),
       T(test_sqlconc_unique_values_inserted_once),
+      T(test_sqlconc_predicate_read_through_index),
+      T(test_sqlconc_disjoint_index_ranges_do_not_conflict),
       T(test_sqlconc_deadlock_between_connections),
       T(test_sqlconc_busy_timeout_bounds_lock_waits),
       T(test_sqlconc_dead_transaction_until_rollback),

@@ -384,13 +384,15 @@ static void stmt_update(rng *r, const tdef *d, sqlite3_str *s, bool *loose) {
     }
   }
   /* A multi-row UPDATE of a table with UNIQUE constraints meets its rows
-  ** in an order SQLite's planner picks for a native table (it may scan a
-  ** UNIQUE constraint's index), and OR FAIL / IGNORE / REPLACE outcomes
-  ** depend on that order: those modes update one row at most here, and
-  ** the others are compared by outcome and error code (step_both). */
+  ** in an order each planner picks (either table may be read through a
+  ** UNIQUE constraint's index), and the outcome can depend on that order:
+  ** OR FAIL / IGNORE / REPLACE, and any statement that sets a key or
+  ** UNIQUE column (moving rows one by one can succeed in one order and
+  ** collide in another).  Those update one row at most here; the others
+  ** are compared by outcome and error code (step_both). */
   bool uniq_table = false;
   for (int c = 0; c < d->ncol; c++) uniq_table |= d->uniq[c];
-  bool order_dependent = uniq_table && (strstr(verb, "FAIL") ||
+  bool order_dependent = uniq_table && (sets_key || strstr(verb, "FAIL") ||
                                         strstr(verb, "IGNORE") ||
                                         strstr(verb, "REPLACE"));
   if ((sets_key && strstr(verb, "REPLACE")) || order_dependent) {
