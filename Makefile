@@ -101,7 +101,7 @@ $(BUILD)/tests/test_sqlconc: sql-tests/test_sqlconc.c sql-tests/sqltest.h unit-t
 
 $(BUILD)/tests/%: sql-tests/%.c sql-tests/sqltest.h $(EXT_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) -Isql-tests -o $@ $< $(EXT_LIB) $(TESTLIBS) $(LDLIBS)
+	$(CC) $(BASEFLAGS) -Isql-tests -Ikvcore -o $@ $< $(EXT_LIB) $(TESTLIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: unit-tests/%.c $(TEST_HELPERS) $(KV_LIB)
 	@mkdir -p $(dir $@)
