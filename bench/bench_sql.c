@@ -28,6 +28,8 @@
 **   W6  W5 from 2, 4 and 8 threads, one connection each, on disjoint key
 **       ranges: commits/s and aborts per commit
 **   W7  W5 from 2 and 8 threads on 10 hot keys
+**   W8  a 200,000-row table with a UNIQUE column: its load in one
+**       transaction, then random SELECTs by the unique column
 **
 ** Native connections do not load the extension.  Native SQLite runs W5
 ** with BEGIN, and W6 and W7 twice, with BEGIN and with BEGIN IMMEDIATE
@@ -335,6 +337,54 @@ static double w3_sql(sqlite3 *db) {
     }
   } while ((t = now_s() - t0) < secs);
   sqlite3_finalize(st);
+  return (double)n / t;
+}
+
+/* W8: a table with a UNIQUE column, loaded in one transaction (timed into
+** *load, rows/s), then random lookups by the unique column (rows/s); each
+** finds the row whose key the value was made from. */
+static double w8_sql(sqlite3 *db, int kind, double *load) {
+  exec(db, kind == MVCC
+               ? "CREATE VIRTUAL TABLE temp.kv8 USING mvcc(k INTEGER PRIMARY "
+                 "KEY, email TEXT UNIQUE, v BLOB)"
+               : "CREATE TABLE kv8(k INTEGER PRIMARY KEY, email TEXT UNIQUE, v "
+                 "BLOB)");
+  sqlite3_stmt *ins = prep(db, "INSERT INTO kv8 VALUES (?, ?, ?)");
+  unsigned char v[VLEN];
+  uint64_t s = 8;
+  char email[64];
+  double t0 = now_s();
+  exec(db, "BEGIN");
+  for (long i = 0; i < W2_ROWS; i++) {
+    value_make(v, 0, &s);
+    int n = snprintf(email, sizeof email, "user%08lx@example.com",
+                     (unsigned long)((uint64_t)i * 2654435761u % 4294967291u));
+    sqlite3_bind_int64(ins, 1, i);
+    sqlite3_bind_text(ins, 2, email, n, SQLITE_STATIC);
+    sqlite3_bind_blob(ins, 3, v, VLEN, SQLITE_STATIC);
+    if (step_reset(ins) != SQLITE_DONE)
+      die("W8 INSERT %ld: %s", i, sqlite3_errmsg(db));
+  }
+  exec(db, "COMMIT");
+  *load = (double)W2_ROWS / (now_s() - t0);
+  sqlite3_finalize(ins);
+  sqlite3_stmt *st = prep(db, "SELECT k, v FROM kv8 WHERE email = ?");
+  long n = 0;
+  double t;
+  t0 = now_s();
+  do {
+    for (int j = 0; j < 32; j++, n++) {
+      long k = (long)(rnd(&s) % W2_ROWS);
+      int len = snprintf(email, sizeof email, "user%08lx@example.com",
+                         (unsigned long)((uint64_t)k * 2654435761u % 4294967291u));
+      sqlite3_bind_text(st, 1, email, len, SQLITE_STATIC);
+      if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) != k)
+        die("W8: %s not found as key %ld", email, k);
+      sqlite3_reset(st);
+    }
+  } while ((t = now_s() - t0) < secs);
+  sqlite3_finalize(st);
+  exec(db, kind == MVCC ? "DROP TABLE temp.kv8" : "DROP TABLE kv8");
   return (double)n / t;
 }
 
@@ -905,6 +955,7 @@ static double ratio_of(double a, double b) { return a < 0 || b <= 0 ? -1 : a / b
 
 typedef struct level {
   double w1[NKIND], w2[NKIND], w3[NKIND], w4[NKIND], w4f[NKIND];
+  double w8[NKIND], w8load[NKIND];
   double rss[NKIND], disk[NKIND]; /* MiB */
   rmw_result w5[NVARIANT], w6[9][NVARIANT], w7[9][NVARIANT];
 } level;
@@ -951,7 +1002,7 @@ static double best_native(const rmw_result *r) {
 static void run_level(const char *self, int sync, level *L) {
   for (int k = 0; k < NKIND; k++)
     L->w1[k] = L->w2[k] = L->w3[k] = L->w4[k] = L->w4f[k] = L->rss[k] =
-        L->disk[k] = -1;
+        L->disk[k] = L->w8[k] = L->w8load[k] = -1;
   fprintf(stderr, "synchronous=%s\n", sync_name[sync]);
   for (int k = 0; k < NKIND; k++)
     if (selected(NULL, k)) w2_run(self, k, sync, L);
@@ -984,6 +1035,12 @@ static void run_level(const char *self, int sync, level *L) {
     L->w4f[k] = k <= NATIVE ? w4_full_sql(conn[k], expect) : w4_full_rdb(&r[k], expect);
     progress(phase, L->w4f[k]);
   }
+  for (int k = 0; k <= NATIVE; k++) {
+    if (!selected("W8", k)) continue;
+    set_phase("W8 %s %s", kind_name[k], sync_name[sync]);
+    L->w8[k] = w8_sql(conn[k], k, &L->w8load[k]);
+    progress(phase, L->w8[k]);
+  }
   for (int v = 0; v < NVARIANT; v++) {
     L->w5[v] = (rmw_result){-1, -1};
     for (int n = 0; n < 9; n++) L->w6[n][v] = L->w7[n][v] = (rmw_result){-1, -1};
@@ -1012,6 +1069,8 @@ static void report_level(int sync, const level *L) {
   row("W3 point SELECT (rows/s)", L->w3);
   row("W4 100-row range scan (scans/s)", L->w4);
   row("W4 full scan (rows/s)", L->w4f);
+  row("W8 load, a UNIQUE column (rows/s)", L->w8load);
+  row("W8 SELECT by the UNIQUE column (rows/s)", L->w8);
   double v[NKIND];
   const rmw_result *w5 = L->w5;
   v[0] = w5[V_MVCC].rate, v[1] = w5[V_BEGIN].rate, v[2] = -1, v[3] = w5[V_TXNDB].rate;
@@ -1078,6 +1137,8 @@ static void add_targets(int sync, const level *L) {
   target_add(ratio_of(L->w4f[MVCC], L->w4f[NATIVE]), ">=", 0.6,
              "W4 full scan %s: >= 0.6x", s);
   target_add(ratio_of(L->w2[MVCC], L->w2[NATIVE]), ">=", 0.5, "W2 %s: >= 0.5x", s);
+  target_add(ratio_of(L->w8[MVCC], L->w8[NATIVE]), ">=", 0.6,
+             "W8 SELECT by a UNIQUE column %s: >= 0.6x", s);
   target_add(L->rss[MVCC], "<=", 100, "W2 %s: peak RSS <= 100 MiB (MiB)", s);
   for (int n = 2; n <= 8; n *= 4) {
     const rmw_result *w = L->w7[n];
