@@ -8,13 +8,18 @@
 **
 **     txn-table shard  <  lock-table shard  <  wait graph  <  txn wake mutex
 **     latch shard, tscache shard, tscache ranges, clock: leaves (nothing is
-**     taken while holding them)
+**     taken while holding them, except more latch shards)
+**
+** Several shards of one kind are taken together only in ascending index
+** (GC takes every txn-table shard; a commit the latch shards of its keys).
+** kv_mu_enter() and the latch manager assert this order.
 */
 #ifndef KVINT_H
 #define KVINT_H
 
 #include "kvcore.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -38,6 +43,32 @@ uint64_t kv_hash(const void *p, size_t n);
 
 /* Monotonic nanoseconds, for timeouts. */
 uint64_t kv_mono_ns(void);
+
+/* Lock-order checks.  Each thread records which ordered kvcore mutexes it
+** holds (the order at the top of this file), and which latch shards; taking
+** one asserts that nothing later in the order is held.  A class is entered
+** once for any number of its shards, which are then taken in ascending
+** index (kv_mu_enter before the first, kv_mu_leave after the last). */
+enum {
+  KV_MU_TXNTABLE = 1u << 0,   /* transaction-table shards */
+  KV_MU_LOCKTABLE = 1u << 1,  /* one lock-table shard */
+  KV_MU_WAITQ = 1u << 2,      /* the wait graph */
+  KV_MU_WAKE = 1u << 3        /* a transaction's wake mutex */
+};
+extern _Thread_local unsigned kv_mu_held
+    __attribute__((visibility("hidden")));      /* KV_MU_* */
+extern _Thread_local uint32_t kv_latch_held
+    __attribute__((visibility("hidden")));      /* bit i: latch shard i */
+
+static inline void kv_mu_enter(unsigned cls) {
+  assert((kv_mu_held & ~(cls - 1)) == 0); /* nothing of cls or later */
+  assert(kv_latch_held == 0);             /* latch shards are leaves */
+  kv_mu_held |= cls;
+}
+static inline void kv_mu_leave(unsigned cls) {
+  assert(kv_mu_held & cls);
+  kv_mu_held &= ~cls;
+}
 
 /* Compares byte strings: memcmp, then the shorter one first. */
 static inline int kv_bytes_cmp(const void *a, size_t an, const void *b,
@@ -475,13 +506,26 @@ void kv_wbuf_rollback(kv_wbuf *w, uint32_t mark);
 
 /* ------------------------------------------------------------- waitq.c -- */
 
-/* Transaction status, in kv_txn.status. */
+/* Transaction state, the low byte of kv_txn.status. */
 enum {
   KV_TXN_PENDING = 0,
-  KV_TXN_COMMITTING = 1,  /* writing its batch: cannot be pushed or aborted */
+  KV_TXN_COMMITTING = 1,  /* prepared or writing its commit: cannot be
+                          ** pushed or aborted by others */
   KV_TXN_COMMITTED = 2,
   KV_TXN_ABORTED = 3
 };
+
+/* The status word packs the state (KV_TXN_*, bits 0-7) and, for an ABORTED
+** transaction, the kv_retry_reason it died of (bits 8 and up), so that one
+** compare-and-swap aborts a transaction and says why.  It is built and read
+** only through these. */
+static inline int kv_status_word(int state, kv_retry_reason reason) {
+  return state | ((int)reason << 8);
+}
+static inline int kv_status_state(int word) { return word & 0xff; }
+static inline kv_retry_reason kv_status_reason(int word) {
+  return (kv_retry_reason)(word >> 8);
+}
 
 typedef struct kv_waitq {
   pthread_mutex_t mu;         /* the wait graph */
@@ -626,7 +670,7 @@ struct kv_txn {
   int lock_timeout_ms;
   int (*lock_timeout_fn)(void *);  /* resolves the timeout at the first wait */
   void *lock_timeout_ctx;
-  _Atomic int status;      /* KV_TXN_* */
+  _Atomic int status;      /* kv_status_word(): read it with kv_txn_state() */
   _Atomic int abort_reason;    /* why another transaction aborted it */
 
   /* Death: after a retryable or storage error every call fails the same. */
@@ -683,6 +727,32 @@ struct kv_txn {
 };
 
 kv_ts kv_txn_get_write_ts(const struct kv_txn *t);
+
+/* The state of t (KV_TXN_*) and, once it is ABORTED, why.  Any thread. */
+static inline int kv_txn_state(const struct kv_txn *t) {
+  return kv_status_state(atomic_load(&((struct kv_txn *)t)->status));
+}
+static inline kv_retry_reason kv_txn_abort_reason(const struct kv_txn *t) {
+  return kv_status_reason(atomic_load(&((struct kv_txn *)t)->status));
+}
+
+/* Status transitions.  PENDING -> COMMITTING (its owner prepares a commit)
+** or -> ABORTED (its owner, or another transaction aborting it) by
+** compare-and-swap from PENDING, which any thread may race for.  Out of
+** COMMITTING only its owner moves it, back to PENDING (the commit did not
+** happen) or on to COMMITTED, and nobody else changes a committing status,
+** so that move is a plain store.  Nothing leaves COMMITTED or ABORTED. */
+static inline bool kv_txn_leave_pending(struct kv_txn *t, int word) {
+  assert(kv_status_state(word) == KV_TXN_COMMITTING ||
+         kv_status_state(word) == KV_TXN_ABORTED);
+  int expected = KV_TXN_PENDING;
+  return atomic_compare_exchange_strong(&t->status, &expected, word);
+}
+static inline void kv_txn_leave_committing(struct kv_txn *t, int state) {
+  assert(state == KV_TXN_PENDING || state == KV_TXN_COMMITTED);
+  assert(kv_txn_state(t) == KV_TXN_COMMITTING);
+  atomic_store(&t->status, state);
+}
 
 /* ------------------------------------------------------------- store.c -- */
 

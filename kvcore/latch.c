@@ -41,6 +41,18 @@ struct kv_latch_shard {
   char pad[64];
 };
 
+/* A thread takes latch shards in ascending index only (several at once when
+** a commit inserts its latches), and nothing else while holding one. */
+static void shard_lock(kv_latch_mgr *m, int s) {
+  assert((kv_latch_held >> s) == 0); /* no shard at or above s held */
+  pthread_mutex_lock(&m->shards[s].mu);
+  kv_latch_held |= (uint32_t)1 << s;
+}
+static void shard_unlock(kv_latch_mgr *m, int s) {
+  kv_latch_held &= ~((uint32_t)1 << s);
+  pthread_mutex_unlock(&m->shards[s].mu);
+}
+
 static int latch_shard_of(const char *key, size_t klen) {
   return (int)(kv_hash(key, klen) & (KV_LATCH_SHARDS - 1));
 }
@@ -145,6 +157,8 @@ int kv_latch_acquire(kv_latch_mgr *m, kv_latch_guard *g, const char **keys,
       l->elen = klens[n - 1];
       l->shard = (int)i;
     } else {
+      assert(i == 0 || kv_bytes_cmp(keys[i - 1], klens[i - 1], keys[i],
+                                    klens[i]) < 0); /* ascending, distinct */
       l->start = keys[i];
       l->slen = klens[i];
       l->shard = latch_shard_of(keys[i], klens[i]);
@@ -155,7 +169,7 @@ int kv_latch_acquire(kv_latch_mgr *m, kv_latch_guard *g, const char **keys,
 
   /* Insert atomically across the shards, in ascending shard order. */
   for (uint64_t b = g->shard_mask; b; b &= b - 1)
-    pthread_mutex_lock(&m->shards[__builtin_ctzll(b)].mu);
+    shard_lock(m, __builtin_ctzll(b));
   uint64_t seq = atomic_fetch_add(&m->seq, 1) + 1;
   for (size_t i = 0; i < g->n; i++) {
     g->latches[i].seq = seq;
@@ -168,7 +182,7 @@ int kv_latch_acquire(kv_latch_mgr *m, kv_latch_guard *g, const char **keys,
     blocked = shard_blocks_writer(&m->shards[s], g, s);
   }
   for (uint64_t b = g->shard_mask; b; b &= b - 1)
-    pthread_mutex_unlock(&m->shards[__builtin_ctzll(b)].mu);
+    shard_unlock(m, __builtin_ctzll(b));
   if (!blocked) return KV_OK;
 
   /* Wait for earlier overlapping latches. */
@@ -176,12 +190,12 @@ int kv_latch_acquire(kv_latch_mgr *m, kv_latch_guard *g, const char **keys,
   for (uint64_t b = g->shard_mask; b; b &= b - 1) {
     int s = __builtin_ctzll(b);
     kv_latch_shard *sh = &m->shards[s];
-    pthread_mutex_lock(&sh->mu);
+    shard_lock(m, s);
     while (shard_blocks_writer(sh, g, s)) {
       waited = true;
       pthread_cond_wait(&sh->cond, &sh->mu);
     }
-    pthread_mutex_unlock(&sh->mu);
+    shard_unlock(m, s);
   }
   if (waited) atomic_fetch_add_explicit(&m->waits, 1, memory_order_relaxed);
   return KV_OK;
@@ -191,11 +205,11 @@ void kv_latch_release(kv_latch_mgr *m, kv_latch_guard *g) {
   for (uint64_t b = g->shard_mask; b; b &= b - 1) {
     int s = __builtin_ctzll(b);
     kv_latch_shard *sh = &m->shards[s];
-    pthread_mutex_lock(&sh->mu);
+    shard_lock(m, s);
     for (size_t i = 0; i < g->n; i++)
       if (g->latches[i].shard == s) shard_remove(sh, &g->latches[i]);
     pthread_cond_broadcast(&sh->cond);
-    pthread_mutex_unlock(&sh->mu);
+    shard_unlock(m, s);
   }
   if (g->latches != g->inline_latches) free(g->latches);
   g->latches = NULL;
@@ -216,13 +230,13 @@ static void wait_shard(kv_latch_mgr *m, int s, const kv_span *sp, kv_ts ts) {
   ** and this runs after the reader wrote there, so a zero means that no
   ** committer that missed this read is still writing. */
   if (atomic_load(&sh->n) == 0) return;
-  pthread_mutex_lock(&sh->mu);
+  shard_lock(m, s);
   bool waited = false;
   while (shard_blocks_reader(sh, sp, ts)) {
     waited = true;
     pthread_cond_wait(&sh->cond, &sh->mu);
   }
-  pthread_mutex_unlock(&sh->mu);
+  shard_unlock(m, s);
   if (waited) atomic_fetch_add_explicit(&m->waits, 1, memory_order_relaxed);
 }
 

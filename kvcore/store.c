@@ -342,7 +342,7 @@ size_t kv_store_list_txns(kv_store *s, void (*fn)(void *, const kv_txn_info *),
           .priority = t->priority,
           .boost = t->boost,
           .read_only = t->read_only,
-          .status = atomic_load(&t->status) & 0xff,
+          .status = kv_txn_state(t),
           .waiting_for = atomic_load(&t->waiting_for_id),
           .locks = atomic_load(&t->nlocks),
       };

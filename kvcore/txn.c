@@ -175,10 +175,6 @@
 
 /* ------------------------------------------------------------ helpers -- */
 
-static int txn_status(const kv_txn *t) {
-  return atomic_load(&((kv_txn *)t)->status) & 0xff;
-}
-
 kv_ts kv_txn_get_write_ts(const kv_txn *t) {
   return (kv_ts){atomic_load(&((kv_txn *)t)->write_wall),
                  atomic_load(&((kv_txn *)t)->write_logical)};
@@ -238,9 +234,8 @@ int kv_txn_die(kv_txn *t, int rc, kv_retry_reason reason, char **errptr,
   if (!t->dead_msg) t->dead_msg = kv_mprintf("%s", kv_code_name(rc));
   t->dead_rc = rc;
   t->dead_reason = rc == KV_RETRY ? reason : KV_RETRY_NONE;
-  int expected = KV_TXN_PENDING;
-  atomic_compare_exchange_strong(&t->status, &expected,
-                                 KV_TXN_ABORTED | ((int)reason << 8));
+  kv_txn_leave_pending(t, kv_status_word(KV_TXN_ABORTED, reason));
+  assert(kv_txn_state(t) == KV_TXN_ABORTED); /* never dies committing */
   if (rc == KV_RETRY) KV_STAT_INC(t->store, retries[reason]);
   /* A dead transaction cannot commit: let others have its keys now. */
   txn_drop_state(t);
@@ -252,9 +247,8 @@ int kv_txn_check(kv_txn *t, char **errptr) {
   if (t->prepared)
     return kv_err(errptr, KV_INVALID,
                   "the transaction is prepared: commit or abort it");
-  int st = atomic_load(&t->status);
-  if ((st & 0xff) == KV_TXN_ABORTED) {
-    kv_retry_reason r = (kv_retry_reason)(st >> 8);
+  if (kv_txn_state(t) == KV_TXN_ABORTED) {
+    kv_retry_reason r = kv_txn_abort_reason(t);
     return kv_txn_die(t, KV_RETRY, r, errptr, "%s",
                       r == KV_RETRY_DEADLOCK
                           ? "chosen as the victim of a deadlock"
@@ -864,9 +858,7 @@ int kv_txn_prepare(kv_txn *t, char **errptr) {
     return txn_nomem(t, errptr);
   }
   if (p->n == 0) { /* nothing to write: commit at the snapshot (C4 elided) */
-    int expected = KV_TXN_PENDING;
-    if (!atomic_compare_exchange_strong(&t->status, &expected,
-                                        KV_TXN_COMMITTING)) {
+    if (!kv_txn_leave_pending(t, KV_TXN_COMMITTING)) {
       txn_unprepare(t);
       return kv_txn_check(t, errptr);
     }
@@ -911,15 +903,13 @@ int kv_txn_prepare(kv_txn *t, char **errptr) {
     }
     /* C4, first half: no longer abortable; the batch is built now so that
     ** only the write itself is left to fail. */
-    int expected = KV_TXN_PENDING;
-    if (!atomic_compare_exchange_strong(&t->status, &expected,
-                                        KV_TXN_COMMITTING)) {
+    if (!kv_txn_leave_pending(t, KV_TXN_COMMITTING)) {
       txn_unprepare(t);
       return kv_txn_check(t, errptr);
     }
     if (kv_engine_ingests(&s->eng, p->bytes)) {
       if ((rc = txn_build_sst(t, cts, errptr))) {
-        atomic_store(&t->status, KV_TXN_PENDING);
+        kv_txn_leave_committing(t, KV_TXN_PENDING);
         txn_unprepare(t);
         return txn_write_failed(t, rc, errptr);
       }
@@ -929,7 +919,7 @@ int kv_txn_prepare(kv_txn *t, char **errptr) {
     p->batch = rocksdb_writebatch_create();
     rc = p->batch ? txn_build_batch(t, cts, p->batch) : KV_NOMEM;
     if (rc) {
-      atomic_store(&t->status, KV_TXN_PENDING);
+      kv_txn_leave_committing(t, KV_TXN_PENDING);
       break;
     }
     p->cts = cts;
@@ -942,8 +932,7 @@ int kv_txn_prepare(kv_txn *t, char **errptr) {
 void kv_txn_unprepare(kv_txn *t) {
   if (!t->prepared) return;
   txn_unprepare(t);
-  int expected = KV_TXN_COMMITTING;
-  atomic_compare_exchange_strong(&t->status, &expected, KV_TXN_PENDING);
+  kv_txn_leave_committing(t, KV_TXN_PENDING);
 }
 
 int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
@@ -953,7 +942,7 @@ int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
   kv_prepared *p = &t->prep;
   kv_ts cts = p->cts;
   if (p->n == 0) {
-    atomic_store(&t->status, KV_TXN_COMMITTED);
+    kv_txn_leave_committing(t, KV_TXN_COMMITTED);
     txn_unprepare(t);
     txn_finish(t, cts, commit_ts, false);
     return KV_OK;
@@ -962,7 +951,7 @@ int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
   rc = p->sst ? kv_engine_ingest(&s->eng, p->sst, errptr)
               : kv_engine_write(&s->eng, p->batch, false, errptr);
   if (rc) {
-    atomic_store(&t->status, KV_TXN_PENDING);
+    kv_txn_leave_committing(t, KV_TXN_PENDING);
     txn_unprepare(t);
     return txn_write_failed(t, rc, errptr);
   }
@@ -986,7 +975,7 @@ int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
       kv_tscache_add(s->tscache, &ksp, cts, 0);
     }
   }
-  atomic_store(&t->status, KV_TXN_COMMITTED);
+  kv_txn_leave_committing(t, KV_TXN_COMMITTED);
   txn_unprepare(t);
   txn_finish(t, cts, commit_ts, true);
   return KV_OK;
@@ -999,12 +988,11 @@ void kv_txn_abort(kv_txn *t) {
   while (t->iters) kv_iter_close(t->iters);
   if (t->prepared) { /* its latches go first: readers are waiting on them */
     txn_unprepare(t);
-    atomic_store(&t->status, KV_TXN_PENDING);
+    kv_txn_leave_committing(t, KV_TXN_PENDING);
   }
   if (!t->dead_rc) {
-    int expected = KV_TXN_PENDING;
-    if (atomic_compare_exchange_strong(&t->status, &expected,
-                                       KV_TXN_ABORTED))
+    if (kv_txn_leave_pending(t, kv_status_word(KV_TXN_ABORTED,
+                                               KV_RETRY_NONE)))
       KV_STAT_INC(t->store, aborts);
   }
   txn_release_locks(t);
@@ -1017,13 +1005,12 @@ uint64_t kv_txn_id(const kv_txn *t) { return t->id; }
 kv_ts kv_txn_read_ts(const kv_txn *t) { return t->read_ts; }
 kv_ts kv_txn_write_ts(const kv_txn *t) { return kv_txn_get_write_ts(t); }
 int kv_txn_is_dead(const kv_txn *t) {
-  return t->dead_rc != 0 || txn_status(t) == KV_TXN_ABORTED;
+  return t->dead_rc != 0 || kv_txn_state(t) == KV_TXN_ABORTED;
 }
 
 kv_retry_reason kv_txn_retry_reason(const kv_txn *t) {
   if (t->dead_rc) return t->dead_reason;
-  int st = atomic_load(&((kv_txn *)t)->status);
-  if ((st & 0xff) == KV_TXN_ABORTED) return (kv_retry_reason)(st >> 8);
+  if (kv_txn_state(t) == KV_TXN_ABORTED) return kv_txn_abort_reason(t);
   return KV_RETRY_NONE;
 }
 
