@@ -726,7 +726,11 @@ struct kv_txn {
   struct kv_txn *tnext, *tprev;
 };
 
-kv_ts kv_txn_get_write_ts(const struct kv_txn *t);
+/* t's write timestamp (any thread: introspection reads it). */
+static inline kv_ts kv_txn_get_write_ts(const struct kv_txn *t) {
+  return (kv_ts){atomic_load(&((struct kv_txn *)t)->write_wall),
+                 atomic_load(&((struct kv_txn *)t)->write_logical)};
+}
 
 /* The state of t (KV_TXN_*) and, once it is ABORTED, why.  Any thread. */
 static inline int kv_txn_state(const struct kv_txn *t) {
@@ -754,14 +758,44 @@ static inline void kv_txn_leave_committing(struct kv_txn *t, int state) {
   atomic_store(&t->status, state);
 }
 
-/* ------------------------------------------------------------- store.c -- */
+/* ---------------------------------------------------------- txntable.c -- */
 
 #define KV_TXN_SHARDS 16
 
 typedef struct kv_txn_shard {
   pthread_mutex_t mu;
-  struct kv_txn *head;
+  struct kv_txn *head;     /* via kv_txn.tnext/tprev */
 } kv_txn_shard;
+
+/* The live transactions of a store, and the GC threshold they are admitted
+** against (the invariant is in txntable.c). */
+typedef struct kv_txntable {
+  kv_txn_shard shards[KV_TXN_SHARDS];
+  kv_ts gc_threshold;      /* all shard mutexes; only rises */
+} kv_txntable;
+
+void kv_txntable_init(kv_txntable *tt);
+void kv_txntable_destroy(kv_txntable *tt);
+/* Adds t (its read_ts set); KV_INVALID when t reads below the threshold. */
+int kv_txntable_register(kv_txntable *tt, struct kv_txn *t, char **errptr);
+void kv_txntable_unregister(kv_txntable *tt, struct kv_txn *t);
+/* Raises the threshold to min(horizon, the oldest live read timestamp), if
+** that is higher, and returns the threshold in force. */
+kv_ts kv_txntable_gc_threshold(kv_txntable *tt, kv_ts horizon);
+/* Calls fn (when not NULL) for each live transaction, under its shard's
+** mutex; returns how many there are. */
+size_t kv_txntable_list(kv_txntable *tt,
+                        void (*fn)(void *, const kv_txn_info *), void *ctx);
+
+/* ---------------------------------------------------------------- gc.c -- */
+
+/* The background GC thread (kv_options.gc_interval_ms > 0): started last
+** when a store opens, stopped first when it closes.  kv_gc_stop is a no-op
+** when none runs. */
+int kv_gc_start(struct kv_store *s, char **errptr);
+void kv_gc_stop(struct kv_store *s);
+
+/* ------------------------------------------------------------- store.c -- */
 
 struct kv_store {
   char *path;              /* "" for the in-memory store */
@@ -779,15 +813,15 @@ struct kv_store {
   kv_latch_mgr latches;
   kv_locktable locks;
   kv_waitq waitq;
-  kv_txn_shard txns[KV_TXN_SHARDS];
+  kv_txntable txns;
   _Atomic uint64_t next_txn_id;
-  kv_ts gc_threshold;      /* all txn-table shard mutexes */
 
+  /* The GC thread (gc.c); gc_mu and gc_cond exist while it runs. */
   pthread_t gc_thread;
   bool gc_running;
   pthread_mutex_t gc_mu;
   pthread_cond_t gc_cond;
-  bool gc_stop;
+  bool gc_stop;            /* gc_mu */
 
   struct {
     _Atomic uint64_t txns_begun, commits, commits_readonly, aborts;
@@ -800,11 +834,5 @@ struct kv_store {
 
 #define KV_STAT_INC(s, field) \
   atomic_fetch_add_explicit(&(s)->st.field, 1, memory_order_relaxed)
-
-/* Registers/unregisters a live transaction; register fails with KV_INVALID
-** when t reads below the GC threshold. */
-int kv_store_register_txn(struct kv_store *s, struct kv_txn *t,
-                          char **errptr);
-void kv_store_unregister_txn(struct kv_store *s, struct kv_txn *t);
 
 #endif /* KVINT_H */

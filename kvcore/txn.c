@@ -175,11 +175,6 @@
 
 /* ------------------------------------------------------------ helpers -- */
 
-kv_ts kv_txn_get_write_ts(const kv_txn *t) {
-  return (kv_ts){atomic_load(&((kv_txn *)t)->write_wall),
-                 atomic_load(&((kv_txn *)t)->write_logical)};
-}
-
 static void txn_set_write_ts(kv_txn *t, kv_ts ts) {
   atomic_store(&t->write_wall, ts.wall);
   atomic_store(&t->write_logical, ts.logical);
@@ -270,7 +265,7 @@ void kv_txn_options_init(kv_txn_options *o) {
 }
 
 static void txn_free(kv_txn *t) {
-  kv_store_unregister_txn(t->store, t);
+  kv_txntable_unregister(&t->store->txns, t);
   if (t->wbuf_ready) kv_wbuf_free(&t->wbuf);
   kv_spanset_free(&t->spans);
   kv_buf_free(&t->vbuf);
@@ -348,7 +343,7 @@ int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
     t->age = t->read_ts;
     t->priority = opts->priority;
   }
-  if ((rc = kv_store_register_txn(s, t, errptr))) goto fail;
+  if ((rc = kv_txntable_register(&s->txns, t, errptr))) goto fail;
   KV_STAT_INC(s, txns_begun);
   *out = t;
   return KV_OK;
