@@ -54,7 +54,7 @@ int kv_store_gc(kv_store *s, kv_gc_stats *stats, char **errptr) {
     size_t kl;
     kv_ts ts;
     if (!kv_mvcc_key_decode(ek, eklen, &k, &kl, &ts)) {
-      rc = kv_err(errptr, KV_CORRUPT, "corrupt version key");
+      rc = kv_mvcc_key_corrupt(ek, eklen, errptr);
       break;
     }
     if (!key.p || kv_bytes_cmp(k, kl, key.p, key.n) != 0) {

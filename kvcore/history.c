@@ -60,7 +60,7 @@ int kv_history_next(kv_history *h, char **errptr) {
   size_t eklen;
   const char *ek = rocksdb_iter_key(h->it, &eklen);
   if (!kv_mvcc_key_decode(ek, eklen, &h->k, &h->kl, &h->ts))
-    return kv_err(errptr, KV_CORRUPT, "corrupt version key");
+    return kv_mvcc_key_corrupt(ek, eklen, errptr);
   if (!h->end_inf && kv_bytes_cmp(h->k, h->kl, h->end.p, h->end.n) >= 0)
     return KV_NOTFOUND;
   h->v = rocksdb_iter_value(h->it, &h->vl);

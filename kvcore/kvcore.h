@@ -202,8 +202,10 @@ typedef struct kv_stats {
   uint64_t retries[6];             /* indexed by kv_retry_reason */
   uint64_t refreshes;              /* successful read refreshes */
   uint64_t refresh_failures;
-  uint64_t pushes_tscache;         /* writes moved above a read */
-  uint64_t pushes_write_too_old;   /* writes moved above a newer version */
+  uint64_t pushes_tscache;         /* writes moved above a read or a newer
+                                   ** committed version: commits record
+                                   ** their keys in the timestamp cache, so
+                                   ** one lookup finds both */
   uint64_t lock_waits;             /* writes that waited for a lock */
   uint64_t latch_waits;            /* requests that waited for a latch */
   uint64_t deadlocks;              /* cycles found */

@@ -189,6 +189,10 @@ void kv_mvcc_key_encode(char *out, const void *key, size_t klen, kv_ts ts);
 /* Splits an engine key; returns false if it is too short to be one. */
 bool kv_mvcc_key_decode(const char *ek, size_t eklen, const char **key,
                         size_t *klen, kv_ts *ts);
+/* The error for a key of the data family that does not decode: KV_CORRUPT,
+** with a message naming it.  Every reader of the data family reports an
+** undecodable key so, never as an absent key or the end of a scan. */
+int kv_mvcc_key_corrupt(const char *ek, size_t eklen, char **errptr);
 rocksdb_comparator_t *kv_mvcc_comparator_create(void);
 /* Maps a versioned key to its user key (RocksDB prefix blooms). */
 rocksdb_slicetransform_t *kv_mvcc_prefix_extractor_create(void);
@@ -827,7 +831,7 @@ struct kv_store {
     _Atomic uint64_t txns_begun, commits, commits_readonly, aborts;
     _Atomic uint64_t retries[6];
     _Atomic uint64_t refreshes, refresh_failures;
-    _Atomic uint64_t pushes_tscache, pushes_write_too_old;
+    _Atomic uint64_t pushes_tscache;
     _Atomic uint64_t reads_from_gap;
   } st;
 };

@@ -293,7 +293,6 @@ void kv_store_stats(kv_store *s, kv_stats *o) {
   o->refreshes = atomic_load(&s->st.refreshes);
   o->refresh_failures = atomic_load(&s->st.refresh_failures);
   o->pushes_tscache = atomic_load(&s->st.pushes_tscache);
-  o->pushes_write_too_old = atomic_load(&s->st.pushes_write_too_old);
   o->reads_from_gap = atomic_load(&s->st.reads_from_gap);
   o->lock_waits = atomic_load(&s->locks.waits);
   o->latch_waits = atomic_load(&s->latches.waits);
