@@ -594,7 +594,11 @@ size_t kv_locktable_list(kv_locktable *lt,
                                     int),
                          void *ctx);
 
-/* --------------------------------------------------------------- txn.c -- */
+/* --------------------------------------------- txn.c, scan.c, commit.c -- */
+
+/* Transactions (txn.c), their scans (scan.c) and their end (commit.c).
+** scan.c and commit.c call txn.c; commit.c calls scan.c; txn.c calls
+** neither. */
 
 /* An open scan (scan.c).  Lives on its transaction's list until closed. */
 struct kv_iter {
@@ -619,7 +623,7 @@ struct kv_iter {
   size_t rkl, rvl;
 };
 
-/* Shared by txn.c and scan.c. */
+/* Used by scan.c and commit.c. */
 int kv_txn_check(struct kv_txn *t, char **errptr);
 int kv_txn_die(struct kv_txn *t, int rc, kv_retry_reason reason,
                char **errptr, const char *fmt, ...)
@@ -638,8 +642,17 @@ int kv_txn_locking_read(struct kv_txn *t, const void *key, size_t klen,
 void kv_txn_prepare_read(struct kv_txn *t, const kv_span *sp, kv_ts ts);
 /* Records an engine read of sp for refresh (not for read-only txns). */
 int kv_txn_note_read(struct kv_txn *t, const kv_span *sp, char **errptr);
-/* The span an open iterator has observed so far; false if none. */
+/* The span an open iterator has observed so far; false if none.  Read
+** refresh checks it with the transaction's read spans. */
 bool kv_iter_covered(struct kv_iter *it, kv_span *out);
+/* Moves t's read_ts forward to `to` if nothing t read (its spans and open
+** iterators) changed in between; else t dies with KV_RETRY. */
+int kv_txn_refresh(struct kv_txn *t, kv_ts to, char **errptr);
+/* Releases every lock t holds (its write buffer lists them), handing each
+** to its first waiter. */
+void kv_txn_release_locks(struct kv_txn *t);
+/* Unregisters t and frees it with everything it owns (not its locks). */
+void kv_txn_free(struct kv_txn *t);
 
 #define KV_RECENT_READS 4
 
@@ -734,6 +747,15 @@ struct kv_txn {
 static inline kv_ts kv_txn_get_write_ts(const struct kv_txn *t) {
   return (kv_ts){atomic_load(&((struct kv_txn *)t)->write_wall),
                  atomic_load(&((struct kv_txn *)t)->write_logical)};
+}
+/* Sets it (owner thread only). */
+static inline void kv_txn_set_write_ts(struct kv_txn *t, kv_ts ts) {
+  atomic_store(&t->write_wall, ts.wall);
+  atomic_store(&t->write_logical, ts.logical);
+}
+/* Raises it to at least ts (owner thread only). */
+static inline void kv_txn_forward_write_ts(struct kv_txn *t, kv_ts ts) {
+  if (kv_ts_lt(kv_txn_get_write_ts(t), ts)) kv_txn_set_write_ts(t, ts);
 }
 
 /* The state of t (KV_TXN_*) and, once it is ABORTED, why.  Any thread. */
