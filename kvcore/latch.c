@@ -1,8 +1,8 @@
 /*
-** latch.c — the latch manager: short-lived write latches over the keys a
-** commit is writing, so that nobody reads those keys at a timestamp at or
-** above the commit's while its timestamp is being decided and its batch
-** written.
+** latch.c — the latch manager: write latches over the keys a commit is
+** writing, so that nobody reads those keys at a timestamp at or above the
+** commit's while its timestamp is being decided and its write is built and
+** applied.
 **
 ** CockroachDB latches every request (reads and writes) for the length of its
 ** evaluation.  Here only commits insert latches; reads use CockroachDB's
@@ -11,10 +11,18 @@
 ** then waits for the write latches that overlap it at a timestamp at or
 ** below its own (kv_latch_wait_read).  Either a committer saw the read in
 ** the timestamp cache and moved above it, or its latch was in place before
-** the read looked, so the read waits until its batch is applied and then
+** the read looked, so the read waits until its write is applied and then
 ** sees it.  Readers therefore never block writers and never block each
-** other; a read waits only for a commit that is writing exactly what it
-** reads, for the length of one RocksDB write.  txn.c has the full argument.
+** other; a read waits only for a commit whose latches cover what it reads,
+** and only while they are held: for kv_txn_commit, the commit's own work
+** up to the end of its write; for a prepared transaction, until it is
+** committed, aborted or unprepared (commit.c).  txn.c has the full
+** argument (guarantee 3, the latch window).
+**
+** Invariants (asserted): a commit's keys come ascending and distinct; a
+** thread takes latch shard mutexes in ascending index only, and no
+** txn-table, lock-table, wait-graph or wake mutex while it holds one
+** (kvint.h's lock order).
 **
 ** Structure: KV_LATCH_SHARDS shards, each a mutex, a condition variable and
 ** a list of latches.  A point latch lives in the shard of its key's hash; a

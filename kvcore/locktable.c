@@ -25,11 +25,15 @@
 ** to it and taken over by the next waiter because it had been aborted
 ** meanwhile (the entry may then be gone), so it never keeps a pointer to an
 ** entry across a sleep.  A waiter granted the lock after it was aborted
-** passes it on and fails.  Before sleeping it
-** records the waits-for edge, which runs deadlock detection; a writer of
-** higher priority than the holder aborts the holder and takes the lock at
-** once (CockroachDB's PUSH_ABORT succeeding by priority).  Preconditions:
-** the caller holds no other lock-table shard and no latch.
+** passes it on and fails.  Before sleeping it records the waits-for edge,
+** which runs deadlock detection; a writer of higher priority than the
+** holder aborts the holder and takes the lock at once (CockroachDB's
+** PUSH_ABORT succeeding by priority), unless the holder is committing.
+**
+** Preconditions (asserted): the caller holds no other lock-table shard and
+** no latch (its transaction is not latched for a commit, and its thread
+** holds no latch shard mutex).  Under a shard mutex this module takes the
+** wait graph (waitq.c) and wake mutexes, never the other way round.
 */
 #include "kvint.h"
 

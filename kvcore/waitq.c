@@ -20,12 +20,16 @@
 ** then the highest id.  A member already aborted means the cycle is being
 ** broken: no second victim.
 **
-** Aborting another transaction is a compare-and-swap on its status from
-** PENDING (never a committing one) to ABORTED with the reason in the high
-** bits, then a wake-up of it and of every transaction waiting for it.  The
-** victim, when it wakes, leaves its queue and releases its own locks; a
-** waiter whose holder is aborted may also hand the lock on itself (see
-** locktable.c), so nobody waits for an aborted transaction's thread.
+** Aborting another transaction is a compare-and-swap on its status word
+** from PENDING (never a committing one) to ABORTED with the reason
+** (kv_txn_leave_pending, kv_status_word in kvint.h), then a wake-up of it
+** and of every transaction waiting for it.  The victim, when it wakes,
+** leaves its queue and releases its own locks; a waiter whose holder is
+** aborted may also hand the lock on itself (see locktable.c), so nobody
+** waits for an aborted transaction's thread.
+**
+** Lock order (asserted): the graph mutex is taken under a lock-table shard
+** or alone, and a wake mutex under either or alone, never the reverse.
 **
 ** Wake-ups use an event count per transaction: take a token, test the
 ** condition under the lock that guards it, sleep while the token is
