@@ -12,7 +12,9 @@
 **
 ** Several shards of one kind are taken together only in ascending index
 ** (GC takes every txn-table shard; a commit the latch shards of its keys).
-** kv_mu_enter() and the latch manager assert this order.
+** kv_mu_enter() asserts the order of the first line, and that no latch
+** shard is held meanwhile; the latch manager asserts the ascending order
+** of latch shards.
 */
 #ifndef KVINT_H
 #define KVINT_H
