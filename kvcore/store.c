@@ -16,9 +16,10 @@
 ** clock (clock.c), the timestamp cache (tscache.c), the latch manager
 ** (latch.c), the lock table (locktable.c), the wait graph (waitq.c), the
 ** table of live transactions (txntable.c) and, when configured, the GC
-** thread (gc.c).  Opening creates them in that order, the GC thread last;
-** closing stops the GC thread first and destroys the rest, which needs
-** every transaction of the store to have ended.
+** thread (gc.c).  Opening creates them and starts the GC thread last, so
+** it never sees a half-built store; closing stops it first and then
+** destroys the rest, which needs every transaction of the store to have
+** ended.
 */
 #include "kvint.h"
 
