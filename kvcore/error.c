@@ -5,7 +5,9 @@
 ** `char **errptr`, a malloc'd message (RocksDB's convention).  kv_err() is the
 ** one place that formats such a message.  Also here: the byte-string hash,
 ** the monotonic clock used for timeouts, and the printable rendering of keys
-** used in messages (so a message never carries raw binary).
+** used in messages (so a message never carries raw binary), and the
+** per-thread record of held mutexes that the lock-order asserts check
+** (kv_mu_enter, kvint.h).
 */
 #include "kvint.h"
 
@@ -13,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+_Thread_local unsigned kv_mu_held;
+_Thread_local uint32_t kv_latch_held;
 
 static const char *const code_names[] = {
     "ok",         "not found",      "restart transaction",

@@ -1,40 +1,37 @@
 /*
-** gc.c — garbage collection of old versions, and the history iterator.
+** gc.c — garbage collection of old versions, and the thread that runs it.
 **
-** The GC threshold is min(now - retention, the oldest live read timestamp).
-** For each key, versions above the threshold are kept, and so is the newest
-** one at or below it (what a read at the threshold sees) unless that one is
-** a deletion; everything older goes (CockroachDB's gc.isGarbage).  The
-** threshold only rises, and once published, transactions reading below it
-** are refused (store.c), so nothing any reader can see is ever collected.
-** Deletions are ordinary RocksDB deletes of the exact version keys, in
-** batches; they never touch versions above the threshold, so they cannot
-** race with commits, which only add versions above every reader.
+** The GC threshold is min(now - retention, the oldest live read timestamp),
+** published through the transaction table (txntable.c), whose header
+** comment states the invariant that makes it safe: a transaction is either
+** seen by GC or sees the new threshold.  The threshold only rises.  For
+** each key, versions above the threshold are kept, and so is the newest one
+** at or below it (what a read at the threshold sees) unless that one is a
+** deletion; everything older goes (CockroachDB's gc.isGarbage).  So nothing
+** an admitted reader can see is ever collected.  Deletions are ordinary
+** RocksDB deletes of the exact version keys, in batches of GC_BATCH; they
+** never touch versions above the threshold, so they cannot race with
+** commits, which only add versions above every reader.
+**
+** The GC thread (kv_options.gc_interval_ms > 0) runs kv_store_gc() every
+** interval until the store closes; it sleeps on a condition variable, so
+** closing the store wakes and joins it at once.  Its mutex guards only the
+** stop flag and is never held during a pass.
 */
 #include "kvint.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define GC_BATCH 1000
 
 static kv_ts gc_pick_threshold(kv_store *s) {
-  kv_ts now = kv_store_now(s);
+  kv_ts now;
+  if (kv_clock_now(&s->clock, &now, NULL)) now = kv_clock_peek(&s->clock);
   uint64_t keep = (uint64_t)s->opts.retention_ms * 1000000ULL;
-  kv_ts th = {now.wall > keep ? now.wall - keep : 0, 0};
-  for (int i = 0; i < KV_TXN_SHARDS; i++) pthread_mutex_lock(&s->txns[i].mu);
-  for (int i = 0; i < KV_TXN_SHARDS; i++)
-    for (kv_txn *t = s->txns[i].head; t; t = t->tnext) {
-      kv_ts r = {atomic_load(&t->read_wall), atomic_load(&t->read_logical)};
-      if (kv_ts_lt(r, th)) th = r;
-    }
-  if (kv_ts_lt(s->gc_threshold, th))
-    s->gc_threshold = th;
-  else
-    th = s->gc_threshold;
-  for (int i = KV_TXN_SHARDS - 1; i >= 0; i--)
-    pthread_mutex_unlock(&s->txns[i].mu);
-  return th;
+  kv_ts horizon = {now.wall > keep ? now.wall - keep : 0, 0};
+  return kv_txntable_gc_threshold(&s->txns, horizon);
 }
 
 int kv_store_gc(kv_store *s, kv_gc_stats *stats, char **errptr) {
@@ -57,7 +54,7 @@ int kv_store_gc(kv_store *s, kv_gc_stats *stats, char **errptr) {
     size_t kl;
     kv_ts ts;
     if (!kv_mvcc_key_decode(ek, eklen, &k, &kl, &ts)) {
-      rc = kv_err(errptr, KV_CORRUPT, "corrupt version key");
+      rc = kv_mvcc_key_corrupt(ek, eklen, errptr);
       break;
     }
     if (!key.p || kv_bytes_cmp(k, kl, key.p, key.n) != 0) {
@@ -106,80 +103,54 @@ int kv_store_gc(kv_store *s, kv_gc_stats *stats, char **errptr) {
   return rc;
 }
 
-/* ------------------------------------------------------------ history -- */
+/* ----------------------------------------------------------- GC thread -- */
 
-struct kv_history {
-  rocksdb_iterator_t *it;
-  kv_buf end;
-  bool end_inf, started;
-  const char *k, *v;
-  size_t kl, vl;
-  kv_ts ts;
-};
-
-int kv_store_history(kv_store *s, const void *start, size_t slen,
-                     const void *end, size_t elen, kv_history **out,
-                     char **errptr) {
-  kv_history *h = calloc(1, sizeof(*h));
-  kv_buf seek;
-  kv_buf_init(&seek);
-  if (!h || !kv_buf_set_mvcc_key(&seek, start ? start : "", slen, KV_TS_MAX) ||
-      (end && !kv_buf_set(&h->end, end, elen))) {
-    free(h);
-    kv_buf_free(&seek);
-    return kv_err(errptr, KV_NOMEM, "out of memory");
+static void *gc_main(void *arg) {
+  kv_store *s = arg;
+  pthread_mutex_lock(&s->gc_mu);
+  while (!s->gc_stop) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec +
+                  (uint64_t)s->opts.gc_interval_ms * 1000000ULL;
+    ts.tv_sec += (time_t)(ns / 1000000000ULL);
+    ts.tv_nsec = (long)(ns % 1000000000ULL);
+    pthread_cond_timedwait(&s->gc_cond, &s->gc_mu, &ts);
+    if (s->gc_stop) break;
+    pthread_mutex_unlock(&s->gc_mu);
+    kv_store_gc(s, NULL, NULL);
+    pthread_mutex_lock(&s->gc_mu);
   }
-  h->end_inf = end == NULL;
-  h->it = kv_engine_iter(&s->eng);
-  rocksdb_iter_seek(h->it, seek.p, seek.n);
-  kv_buf_free(&seek);
-  *out = h;
+  pthread_mutex_unlock(&s->gc_mu);
+  return NULL;
+}
+
+int kv_gc_start(kv_store *s, char **errptr) {
+  if (s->opts.gc_interval_ms <= 0) return KV_OK;
+  s->gc_stop = false;
+  pthread_mutex_init(&s->gc_mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->gc_cond, &ca);
+  pthread_condattr_destroy(&ca);
+  if (pthread_create(&s->gc_thread, NULL, gc_main, s)) {
+    pthread_cond_destroy(&s->gc_cond);
+    pthread_mutex_destroy(&s->gc_mu);
+    return kv_err(errptr, KV_NOMEM, "cannot start the GC thread");
+  }
+  s->gc_running = true;
   return KV_OK;
 }
 
-int kv_history_next(kv_history *h, char **errptr) {
-  if (h->started) rocksdb_iter_next(h->it);
-  h->started = true;
-  if (!rocksdb_iter_valid(h->it)) {
-    char *rerr = NULL;
-    rocksdb_iter_get_error(h->it, &rerr);
-    if (!rerr) return KV_NOTFOUND;
-    int rc = kv_err(errptr, kv_engine_code(rerr), "read failed: %s", rerr);
-    free(rerr);
-    return rc;
-  }
-  size_t eklen;
-  const char *ek = rocksdb_iter_key(h->it, &eklen);
-  if (!kv_mvcc_key_decode(ek, eklen, &h->k, &h->kl, &h->ts))
-    return kv_err(errptr, KV_CORRUPT, "corrupt version key");
-  if (!h->end_inf && kv_bytes_cmp(h->k, h->kl, h->end.p, h->end.n) >= 0)
-    return KV_NOTFOUND;
-  h->v = rocksdb_iter_value(h->it, &h->vl);
-  if (h->vl > 0) {
-    if (h->v[0] != KV_VALUE_TAG)
-      return kv_err(errptr, KV_CORRUPT, "corrupt value");
-    h->v++;
-    h->vl--;
-  } else {
-    h->v = NULL;
-  }
-  return KV_OK;
-}
-
-const void *kv_history_key(kv_history *h, size_t *klen) {
-  *klen = h->kl;
-  return h->k;
-}
-const void *kv_history_value(kv_history *h, size_t *vlen) {
-  *vlen = h->vl;
-  return h->v;
-}
-kv_ts kv_history_ts(kv_history *h) { return h->ts; }
-int kv_history_is_delete(kv_history *h) { return h->v == NULL; }
-
-void kv_history_close(kv_history *h) {
-  if (!h) return;
-  rocksdb_iter_destroy(h->it);
-  kv_buf_free(&h->end);
-  free(h);
+void kv_gc_stop(kv_store *s) {
+  if (!s->gc_running) return;
+  pthread_mutex_lock(&s->gc_mu);
+  s->gc_stop = true;
+  pthread_cond_signal(&s->gc_cond);
+  pthread_mutex_unlock(&s->gc_mu);
+  pthread_join(s->gc_thread, NULL);
+  pthread_cond_destroy(&s->gc_cond);
+  pthread_mutex_destroy(&s->gc_mu);
+  s->gc_running = false;
 }

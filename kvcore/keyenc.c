@@ -72,6 +72,14 @@ bool kv_mvcc_key_decode(const char *ek, size_t eklen, const char **key,
   return true;
 }
 
+int kv_mvcc_key_corrupt(const char *ek, size_t eklen, char **errptr) {
+  char kb[160];
+  return kv_err(errptr, KV_CORRUPT,
+                "corrupt version key '%s' in the data family (%zu bytes, "
+                "too short for its timestamp)",
+                kv_key_repr(kb, sizeof kb, ek, eklen), eklen);
+}
+
 /* A key too short to carry a timestamp (never written by kvcore) compares as
 ** a whole user key at the maximum timestamp, so the order stays total. */
 static int mvcc_compare(void *state, const char *a, size_t alen,

@@ -202,8 +202,10 @@ typedef struct kv_stats {
   uint64_t retries[6];             /* indexed by kv_retry_reason */
   uint64_t refreshes;              /* successful read refreshes */
   uint64_t refresh_failures;
-  uint64_t pushes_tscache;         /* writes moved above a read */
-  uint64_t pushes_write_too_old;   /* writes moved above a newer version */
+  uint64_t pushes_tscache;         /* writes moved above a read or a newer
+                                   ** committed version: commits record
+                                   ** their keys in the timestamp cache, so
+                                   ** one lookup finds both */
   uint64_t lock_waits;             /* writes that waited for a lock */
   uint64_t latch_waits;            /* requests that waited for a latch */
   uint64_t deadlocks;              /* cycles found */
@@ -336,11 +338,13 @@ int kv_txn_commit(kv_txn *txn, kv_ts *commit_ts, char **errptr);
 ** system (the SQLite extension: SQLite's own commit comes between its xSync
 ** and xCommit).  kv_txn_prepare() does all of a commit that can fail except
 ** the storage write: it latches the keys to write, takes the timestamp
-** cache into account, refreshes the reads, builds the batch and fixes the
-** commit timestamp.  Afterwards the transaction cannot be aborted by anyone
-** else, every other call on it but kv_txn_commit()/kv_txn_abort() is
-** KV_INVALID, and readers of its keys at or above its timestamp wait until
-** it ends, so end it promptly.  kv_txn_commit() then only writes (and
+** cache into account, refreshes the reads, fixes the commit timestamp and
+** builds the write (a batch, or for a commit of at least
+** kv_options.ingest_bytes the SST file to ingest).  Afterwards the
+** transaction cannot be aborted by anyone else, its reads, writes, scans
+** and savepoints fail with KV_INVALID, and readers of the keys it latched
+** at or above its timestamp wait until it is committed, aborted or
+** unprepared, so end it promptly.  kv_txn_commit() then only writes (and
 ** prepares first when it was not); kv_txn_abort() drops it.  Preparing
 ** twice is a no-op.  On failure the transaction is dead, as for commit. */
 int kv_txn_prepare(kv_txn *txn, char **errptr);

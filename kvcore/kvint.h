@@ -8,13 +8,20 @@
 **
 **     txn-table shard  <  lock-table shard  <  wait graph  <  txn wake mutex
 **     latch shard, tscache shard, tscache ranges, clock: leaves (nothing is
-**     taken while holding them)
+**     taken while holding them, except more latch shards)
+**
+** Several shards of one kind are taken together only in ascending index
+** (GC takes every txn-table shard; a commit the latch shards of its keys).
+** kv_mu_enter() asserts the order of the first line, and that no latch
+** shard is held meanwhile; the latch manager asserts the ascending order
+** of latch shards.
 */
 #ifndef KVINT_H
 #define KVINT_H
 
 #include "kvcore.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -38,6 +45,32 @@ uint64_t kv_hash(const void *p, size_t n);
 
 /* Monotonic nanoseconds, for timeouts. */
 uint64_t kv_mono_ns(void);
+
+/* Lock-order checks.  Each thread records which ordered kvcore mutexes it
+** holds (the order at the top of this file), and which latch shards; taking
+** one asserts that nothing later in the order is held.  A class is entered
+** once for any number of its shards, which are then taken in ascending
+** index (kv_mu_enter before the first, kv_mu_leave after the last). */
+enum {
+  KV_MU_TXNTABLE = 1u << 0,   /* transaction-table shards */
+  KV_MU_LOCKTABLE = 1u << 1,  /* one lock-table shard */
+  KV_MU_WAITQ = 1u << 2,      /* the wait graph */
+  KV_MU_WAKE = 1u << 3        /* a transaction's wake mutex */
+};
+extern _Thread_local unsigned kv_mu_held
+    __attribute__((visibility("hidden")));      /* KV_MU_* */
+extern _Thread_local uint32_t kv_latch_held
+    __attribute__((visibility("hidden")));      /* bit i: latch shard i */
+
+static inline void kv_mu_enter(unsigned cls) {
+  assert((kv_mu_held & ~(cls - 1)) == 0); /* nothing of cls or later */
+  assert(kv_latch_held == 0);             /* latch shards are leaves */
+  kv_mu_held |= cls;
+}
+static inline void kv_mu_leave(unsigned cls) {
+  assert(kv_mu_held & cls);
+  kv_mu_held &= ~cls;
+}
 
 /* Compares byte strings: memcmp, then the shorter one first. */
 static inline int kv_bytes_cmp(const void *a, size_t an, const void *b,
@@ -158,6 +191,10 @@ void kv_mvcc_key_encode(char *out, const void *key, size_t klen, kv_ts ts);
 /* Splits an engine key; returns false if it is too short to be one. */
 bool kv_mvcc_key_decode(const char *ek, size_t eklen, const char **key,
                         size_t *klen, kv_ts *ts);
+/* The error for a key of the data family that does not decode: KV_CORRUPT,
+** with a message naming it.  Every reader of the data family reports an
+** undecodable key so, never as an absent key or the end of a scan. */
+int kv_mvcc_key_corrupt(const char *ek, size_t eklen, char **errptr);
 rocksdb_comparator_t *kv_mvcc_comparator_create(void);
 /* Maps a versioned key to its user key (RocksDB prefix blooms). */
 rocksdb_slicetransform_t *kv_mvcc_prefix_extractor_create(void);
@@ -475,13 +512,26 @@ void kv_wbuf_rollback(kv_wbuf *w, uint32_t mark);
 
 /* ------------------------------------------------------------- waitq.c -- */
 
-/* Transaction status, in kv_txn.status. */
+/* Transaction state, the low byte of kv_txn.status. */
 enum {
   KV_TXN_PENDING = 0,
-  KV_TXN_COMMITTING = 1,  /* writing its batch: cannot be pushed or aborted */
+  KV_TXN_COMMITTING = 1,  /* prepared or writing its commit: cannot be
+                          ** pushed or aborted by others */
   KV_TXN_COMMITTED = 2,
   KV_TXN_ABORTED = 3
 };
+
+/* The status word packs the state (KV_TXN_*, bits 0-7) and, for an ABORTED
+** transaction, the kv_retry_reason it died of (bits 8 and up), so that one
+** compare-and-swap aborts a transaction and says why.  It is built and read
+** only through these. */
+static inline int kv_status_word(int state, kv_retry_reason reason) {
+  return state | ((int)reason << 8);
+}
+static inline int kv_status_state(int word) { return word & 0xff; }
+static inline kv_retry_reason kv_status_reason(int word) {
+  return (kv_retry_reason)(word >> 8);
+}
 
 typedef struct kv_waitq {
   pthread_mutex_t mu;         /* the wait graph */
@@ -546,7 +596,11 @@ size_t kv_locktable_list(kv_locktable *lt,
                                     int),
                          void *ctx);
 
-/* --------------------------------------------------------------- txn.c -- */
+/* --------------------------------------------- txn.c, scan.c, commit.c -- */
+
+/* Transactions (txn.c), their scans (scan.c) and their end (commit.c).
+** scan.c and commit.c call txn.c; commit.c calls scan.c; txn.c calls
+** neither. */
 
 /* An open scan (scan.c).  Lives on its transaction's list until closed. */
 struct kv_iter {
@@ -571,7 +625,7 @@ struct kv_iter {
   size_t rkl, rvl;
 };
 
-/* Shared by txn.c and scan.c. */
+/* Used by scan.c and commit.c. */
 int kv_txn_check(struct kv_txn *t, char **errptr);
 int kv_txn_die(struct kv_txn *t, int rc, kv_retry_reason reason,
                char **errptr, const char *fmt, ...)
@@ -590,8 +644,17 @@ int kv_txn_locking_read(struct kv_txn *t, const void *key, size_t klen,
 void kv_txn_prepare_read(struct kv_txn *t, const kv_span *sp, kv_ts ts);
 /* Records an engine read of sp for refresh (not for read-only txns). */
 int kv_txn_note_read(struct kv_txn *t, const kv_span *sp, char **errptr);
-/* The span an open iterator has observed so far; false if none. */
+/* The span an open iterator has observed so far; false if none.  Read
+** refresh checks it with the transaction's read spans. */
 bool kv_iter_covered(struct kv_iter *it, kv_span *out);
+/* Moves t's read_ts forward to `to` if nothing t read (its spans and open
+** iterators) changed in between; else t dies with KV_RETRY. */
+int kv_txn_refresh(struct kv_txn *t, kv_ts to, char **errptr);
+/* Releases every lock t holds (its write buffer lists them), handing each
+** to its first waiter. */
+void kv_txn_release_locks(struct kv_txn *t);
+/* Unregisters t and frees it with everything it owns (not its locks). */
+void kv_txn_free(struct kv_txn *t);
 
 #define KV_RECENT_READS 4
 
@@ -626,7 +689,7 @@ struct kv_txn {
   int lock_timeout_ms;
   int (*lock_timeout_fn)(void *);  /* resolves the timeout at the first wait */
   void *lock_timeout_ctx;
-  _Atomic int status;      /* KV_TXN_* */
+  _Atomic int status;      /* kv_status_word(): read it with kv_txn_state() */
   _Atomic int abort_reason;    /* why another transaction aborted it */
 
   /* Death: after a retryable or storage error every call fails the same. */
@@ -682,16 +745,85 @@ struct kv_txn {
   struct kv_txn *tnext, *tprev;
 };
 
-kv_ts kv_txn_get_write_ts(const struct kv_txn *t);
+/* t's write timestamp (any thread: introspection reads it). */
+static inline kv_ts kv_txn_get_write_ts(const struct kv_txn *t) {
+  return (kv_ts){atomic_load(&((struct kv_txn *)t)->write_wall),
+                 atomic_load(&((struct kv_txn *)t)->write_logical)};
+}
+/* Sets it (owner thread only). */
+static inline void kv_txn_set_write_ts(struct kv_txn *t, kv_ts ts) {
+  atomic_store(&t->write_wall, ts.wall);
+  atomic_store(&t->write_logical, ts.logical);
+}
+/* Raises it to at least ts (owner thread only). */
+static inline void kv_txn_forward_write_ts(struct kv_txn *t, kv_ts ts) {
+  if (kv_ts_lt(kv_txn_get_write_ts(t), ts)) kv_txn_set_write_ts(t, ts);
+}
 
-/* ------------------------------------------------------------- store.c -- */
+/* The state of t (KV_TXN_*) and, once it is ABORTED, why.  Any thread. */
+static inline int kv_txn_state(const struct kv_txn *t) {
+  return kv_status_state(atomic_load(&((struct kv_txn *)t)->status));
+}
+static inline kv_retry_reason kv_txn_abort_reason(const struct kv_txn *t) {
+  return kv_status_reason(atomic_load(&((struct kv_txn *)t)->status));
+}
+
+/* Status transitions.  PENDING -> COMMITTING (its owner prepares a commit)
+** or -> ABORTED (its owner, or another transaction aborting it) by
+** compare-and-swap from PENDING, which any thread may race for.  Out of
+** COMMITTING only its owner moves it, back to PENDING (the commit did not
+** happen) or on to COMMITTED, and nobody else changes a committing status,
+** so that move is a plain store.  Nothing leaves COMMITTED or ABORTED. */
+static inline bool kv_txn_leave_pending(struct kv_txn *t, int word) {
+  assert(kv_status_state(word) == KV_TXN_COMMITTING ||
+         kv_status_state(word) == KV_TXN_ABORTED);
+  int expected = KV_TXN_PENDING;
+  return atomic_compare_exchange_strong(&t->status, &expected, word);
+}
+static inline void kv_txn_leave_committing(struct kv_txn *t, int state) {
+  assert(state == KV_TXN_PENDING || state == KV_TXN_COMMITTED);
+  assert(kv_txn_state(t) == KV_TXN_COMMITTING);
+  atomic_store(&t->status, state);
+}
+
+/* ---------------------------------------------------------- txntable.c -- */
 
 #define KV_TXN_SHARDS 16
 
 typedef struct kv_txn_shard {
   pthread_mutex_t mu;
-  struct kv_txn *head;
+  struct kv_txn *head;     /* via kv_txn.tnext/tprev */
 } kv_txn_shard;
+
+/* The live transactions of a store, and the GC threshold they are admitted
+** against (the invariant is in txntable.c). */
+typedef struct kv_txntable {
+  kv_txn_shard shards[KV_TXN_SHARDS];
+  kv_ts gc_threshold;      /* all shard mutexes; only rises */
+} kv_txntable;
+
+void kv_txntable_init(kv_txntable *tt);
+void kv_txntable_destroy(kv_txntable *tt);
+/* Adds t (its read_ts set); KV_INVALID when t reads below the threshold. */
+int kv_txntable_register(kv_txntable *tt, struct kv_txn *t, char **errptr);
+void kv_txntable_unregister(kv_txntable *tt, struct kv_txn *t);
+/* Raises the threshold to min(horizon, the oldest live read timestamp), if
+** that is higher, and returns the threshold in force. */
+kv_ts kv_txntable_gc_threshold(kv_txntable *tt, kv_ts horizon);
+/* Calls fn (when not NULL) for each live transaction, under its shard's
+** mutex; returns how many there are. */
+size_t kv_txntable_list(kv_txntable *tt,
+                        void (*fn)(void *, const kv_txn_info *), void *ctx);
+
+/* ---------------------------------------------------------------- gc.c -- */
+
+/* The background GC thread (kv_options.gc_interval_ms > 0): started last
+** when a store opens, stopped first when it closes.  kv_gc_stop is a no-op
+** when none runs. */
+int kv_gc_start(struct kv_store *s, char **errptr);
+void kv_gc_stop(struct kv_store *s);
+
+/* ------------------------------------------------------------- store.c -- */
 
 struct kv_store {
   char *path;              /* "" for the in-memory store */
@@ -709,32 +841,26 @@ struct kv_store {
   kv_latch_mgr latches;
   kv_locktable locks;
   kv_waitq waitq;
-  kv_txn_shard txns[KV_TXN_SHARDS];
+  kv_txntable txns;
   _Atomic uint64_t next_txn_id;
-  kv_ts gc_threshold;      /* all txn-table shard mutexes */
 
+  /* The GC thread (gc.c); gc_mu and gc_cond exist while it runs. */
   pthread_t gc_thread;
   bool gc_running;
   pthread_mutex_t gc_mu;
   pthread_cond_t gc_cond;
-  bool gc_stop;
+  bool gc_stop;            /* gc_mu */
 
   struct {
     _Atomic uint64_t txns_begun, commits, commits_readonly, aborts;
     _Atomic uint64_t retries[6];
     _Atomic uint64_t refreshes, refresh_failures;
-    _Atomic uint64_t pushes_tscache, pushes_write_too_old;
+    _Atomic uint64_t pushes_tscache;
     _Atomic uint64_t reads_from_gap;
   } st;
 };
 
 #define KV_STAT_INC(s, field) \
   atomic_fetch_add_explicit(&(s)->st.field, 1, memory_order_relaxed)
-
-/* Registers/unregisters a live transaction; register fails with KV_INVALID
-** when t reads below the GC threshold. */
-int kv_store_register_txn(struct kv_store *s, struct kv_txn *t,
-                          char **errptr);
-void kv_store_unregister_txn(struct kv_store *s, struct kv_txn *t);
 
 #endif /* KVINT_H */

@@ -1,8 +1,8 @@
 /*
-** latch.c — the latch manager: short-lived write latches over the keys a
-** commit is writing, so that nobody reads those keys at a timestamp at or
-** above the commit's while its timestamp is being decided and its batch
-** written.
+** latch.c — the latch manager: write latches over the keys a commit is
+** writing, so that nobody reads those keys at a timestamp at or above the
+** commit's while its timestamp is being decided and its write is built and
+** applied.
 **
 ** CockroachDB latches every request (reads and writes) for the length of its
 ** evaluation.  Here only commits insert latches; reads use CockroachDB's
@@ -11,10 +11,18 @@
 ** then waits for the write latches that overlap it at a timestamp at or
 ** below its own (kv_latch_wait_read).  Either a committer saw the read in
 ** the timestamp cache and moved above it, or its latch was in place before
-** the read looked, so the read waits until its batch is applied and then
+** the read looked, so the read waits until its write is applied and then
 ** sees it.  Readers therefore never block writers and never block each
-** other; a read waits only for a commit that is writing exactly what it
-** reads, for the length of one RocksDB write.  txn.c has the full argument.
+** other; a read waits only for a commit whose latches cover what it reads,
+** and only while they are held: for kv_txn_commit, the commit's own work
+** up to the end of its write; for a prepared transaction, until it is
+** committed, aborted or unprepared (commit.c).  txn.c has the full
+** argument (guarantee 3, the latch window).
+**
+** Invariants (asserted): a commit's keys come ascending and distinct; a
+** thread takes latch shard mutexes in ascending index only, and no
+** txn-table, lock-table, wait-graph or wake mutex while it holds one
+** (kvint.h's lock order).
 **
 ** Structure: KV_LATCH_SHARDS shards, each a mutex, a condition variable and
 ** a list of latches.  A point latch lives in the shard of its key's hash; a
@@ -40,6 +48,18 @@ struct kv_latch_shard {
   _Atomic int n;          /* latches in the list: read without mu as a hint */
   char pad[64];
 };
+
+/* A thread takes latch shards in ascending index only (several at once when
+** a commit inserts its latches), and nothing else while holding one. */
+static void shard_lock(kv_latch_mgr *m, int s) {
+  assert((kv_latch_held >> s) == 0); /* no shard at or above s held */
+  pthread_mutex_lock(&m->shards[s].mu);
+  kv_latch_held |= (uint32_t)1 << s;
+}
+static void shard_unlock(kv_latch_mgr *m, int s) {
+  kv_latch_held &= ~((uint32_t)1 << s);
+  pthread_mutex_unlock(&m->shards[s].mu);
+}
 
 static int latch_shard_of(const char *key, size_t klen) {
   return (int)(kv_hash(key, klen) & (KV_LATCH_SHARDS - 1));
@@ -145,6 +165,8 @@ int kv_latch_acquire(kv_latch_mgr *m, kv_latch_guard *g, const char **keys,
       l->elen = klens[n - 1];
       l->shard = (int)i;
     } else {
+      assert(i == 0 || kv_bytes_cmp(keys[i - 1], klens[i - 1], keys[i],
+                                    klens[i]) < 0); /* ascending, distinct */
       l->start = keys[i];
       l->slen = klens[i];
       l->shard = latch_shard_of(keys[i], klens[i]);
@@ -155,7 +177,7 @@ int kv_latch_acquire(kv_latch_mgr *m, kv_latch_guard *g, const char **keys,
 
   /* Insert atomically across the shards, in ascending shard order. */
   for (uint64_t b = g->shard_mask; b; b &= b - 1)
-    pthread_mutex_lock(&m->shards[__builtin_ctzll(b)].mu);
+    shard_lock(m, __builtin_ctzll(b));
   uint64_t seq = atomic_fetch_add(&m->seq, 1) + 1;
   for (size_t i = 0; i < g->n; i++) {
     g->latches[i].seq = seq;
@@ -168,7 +190,7 @@ int kv_latch_acquire(kv_latch_mgr *m, kv_latch_guard *g, const char **keys,
     blocked = shard_blocks_writer(&m->shards[s], g, s);
   }
   for (uint64_t b = g->shard_mask; b; b &= b - 1)
-    pthread_mutex_unlock(&m->shards[__builtin_ctzll(b)].mu);
+    shard_unlock(m, __builtin_ctzll(b));
   if (!blocked) return KV_OK;
 
   /* Wait for earlier overlapping latches. */
@@ -176,12 +198,12 @@ int kv_latch_acquire(kv_latch_mgr *m, kv_latch_guard *g, const char **keys,
   for (uint64_t b = g->shard_mask; b; b &= b - 1) {
     int s = __builtin_ctzll(b);
     kv_latch_shard *sh = &m->shards[s];
-    pthread_mutex_lock(&sh->mu);
+    shard_lock(m, s);
     while (shard_blocks_writer(sh, g, s)) {
       waited = true;
       pthread_cond_wait(&sh->cond, &sh->mu);
     }
-    pthread_mutex_unlock(&sh->mu);
+    shard_unlock(m, s);
   }
   if (waited) atomic_fetch_add_explicit(&m->waits, 1, memory_order_relaxed);
   return KV_OK;
@@ -191,11 +213,11 @@ void kv_latch_release(kv_latch_mgr *m, kv_latch_guard *g) {
   for (uint64_t b = g->shard_mask; b; b &= b - 1) {
     int s = __builtin_ctzll(b);
     kv_latch_shard *sh = &m->shards[s];
-    pthread_mutex_lock(&sh->mu);
+    shard_lock(m, s);
     for (size_t i = 0; i < g->n; i++)
       if (g->latches[i].shard == s) shard_remove(sh, &g->latches[i]);
     pthread_cond_broadcast(&sh->cond);
-    pthread_mutex_unlock(&sh->mu);
+    shard_unlock(m, s);
   }
   if (g->latches != g->inline_latches) free(g->latches);
   g->latches = NULL;
@@ -216,13 +238,13 @@ static void wait_shard(kv_latch_mgr *m, int s, const kv_span *sp, kv_ts ts) {
   ** and this runs after the reader wrote there, so a zero means that no
   ** committer that missed this read is still writing. */
   if (atomic_load(&sh->n) == 0) return;
-  pthread_mutex_lock(&sh->mu);
+  shard_lock(m, s);
   bool waited = false;
   while (shard_blocks_reader(sh, sp, ts)) {
     waited = true;
     pthread_cond_wait(&sh->cond, &sh->mu);
   }
-  pthread_mutex_unlock(&sh->mu);
+  shard_unlock(m, s);
   if (waited) atomic_fetch_add_explicit(&m->waits, 1, memory_order_relaxed);
 }
 

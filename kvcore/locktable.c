@@ -25,11 +25,15 @@
 ** to it and taken over by the next waiter because it had been aborted
 ** meanwhile (the entry may then be gone), so it never keeps a pointer to an
 ** entry across a sleep.  A waiter granted the lock after it was aborted
-** passes it on and fails.  Before sleeping it
-** records the waits-for edge, which runs deadlock detection; a writer of
-** higher priority than the holder aborts the holder and takes the lock at
-** once (CockroachDB's PUSH_ABORT succeeding by priority).  Preconditions:
-** the caller holds no other lock-table shard and no latch.
+** passes it on and fails.  Before sleeping it records the waits-for edge,
+** which runs deadlock detection; a writer of higher priority than the
+** holder aborts the holder and takes the lock at once (CockroachDB's
+** PUSH_ABORT succeeding by priority), unless the holder is committing.
+**
+** Preconditions (asserted): the caller holds no other lock-table shard and
+** no latch (its transaction is not latched for a commit, and its thread
+** holds no latch shard mutex).  Under a shard mutex this module takes the
+** wait graph (waitq.c) and wake mutexes, never the other way round.
 */
 #include "kvint.h"
 
@@ -60,6 +64,17 @@ struct kv_lock_shard {
 };
 
 #define LK_MIN_SLOTS 64
+
+/* A thread holds at most one shard, and takes it before the wait graph and
+** any wake mutex (kvint.h). */
+static void shard_lock(kv_lock_shard *sh) {
+  kv_mu_enter(KV_MU_LOCKTABLE);
+  pthread_mutex_lock(&sh->mu);
+}
+static void shard_unlock(kv_lock_shard *sh) {
+  pthread_mutex_unlock(&sh->mu);
+  kv_mu_leave(KV_MU_LOCKTABLE);
+}
 
 int kv_locktable_init(kv_locktable *lt) {
   memset(lt, 0, sizeof(*lt));
@@ -211,22 +226,19 @@ static bool lk_handoff(kv_locktable *lt, kv_waitq *q, kv_lock_shard *sh,
   return true;
 }
 
-static int status_of(kv_txn *t) { return atomic_load(&t->status) & 0xff; }
-static kv_retry_reason reason_of(kv_txn *t) {
-  return (kv_retry_reason)(atomic_load(&t->status) >> 8);
-}
-
 int kv_lock_acquire(kv_locktable *lt, kv_waitq *q, kv_txn *me,
                     const void *key, size_t klen, bool *newly,
                     kv_retry_reason *reason) {
   uint64_t h = kv_hash(key, klen);
   kv_lock_shard *sh = shard_of(lt, h);
   *newly = false;
-  pthread_mutex_lock(&sh->mu);
+  /* Waiting here with latches held would stall their readers. */
+  assert(!me->prep.latched);
+  shard_lock(sh);
   lk_entry *e = lk_find(sh, h, key, klen);
   if (!e) {
     e = lk_insert(sh, h, key, klen, me);
-    pthread_mutex_unlock(&sh->mu);
+    shard_unlock(sh);
     if (!e) return KV_NOMEM;
     atomic_fetch_add(&lt->held, 1);
     atomic_fetch_add(&me->nlocks, 1);
@@ -234,7 +246,7 @@ int kv_lock_acquire(kv_locktable *lt, kv_waitq *q, kv_txn *me,
     return KV_OK;
   }
   if (e->holder == me) {
-    pthread_mutex_unlock(&sh->mu);
+    shard_unlock(sh);
     return KV_OK;
   }
 
@@ -246,10 +258,10 @@ int kv_lock_acquire(kv_locktable *lt, kv_waitq *q, kv_txn *me,
     ** queue position is kept (we are in it).  Then look again. */
     int (*fn)(void *) = me->lock_timeout_fn;
     me->lock_timeout_fn = NULL;
-    pthread_mutex_unlock(&sh->mu);
+    shard_unlock(sh);
     int ms = fn(me->lock_timeout_ctx);
     if (ms >= 0) me->lock_timeout_ms = ms;
-    pthread_mutex_lock(&sh->mu);
+    shard_lock(sh);
   }
   if (me->lock_timeout_ms >= 0)
     deadline = start + (uint64_t)me->lock_timeout_ms * 1000000ULL;
@@ -261,9 +273,9 @@ int kv_lock_acquire(kv_locktable *lt, kv_waitq *q, kv_txn *me,
     ** meanwhile (then the entry may be gone). */
     e = lk_find(sh, h, key, klen);
     if (e && e->holder == me) { /* handed to us (we were dequeued) */
-      if (status_of(me) == KV_TXN_ABORTED) { /* too late: pass it on */
+      if (kv_txn_state(me) == KV_TXN_ABORTED) { /* too late: pass it on */
         lk_handoff(lt, q, sh, e);
-        *reason = reason_of(me);
+        *reason = kv_txn_abort_reason(me);
         rc = KV_RETRY;
         break;
       }
@@ -271,19 +283,19 @@ int kv_lock_acquire(kv_locktable *lt, kv_waitq *q, kv_txn *me,
       break;
     }
     if (!me->queued) {
-      *reason = status_of(me) == KV_TXN_ABORTED ? reason_of(me)
+      *reason = kv_txn_state(me) == KV_TXN_ABORTED ? kv_txn_abort_reason(me)
                                                  : KV_RETRY_DEADLOCK;
       rc = KV_RETRY;
       break;
     }
-    if (status_of(me) == KV_TXN_ABORTED) {
-      *reason = reason_of(me);
+    if (kv_txn_state(me) == KV_TXN_ABORTED) {
+      *reason = kv_txn_abort_reason(me);
       rc = KV_RETRY;
       q_remove(e, me);
       break;
     }
     kv_txn *holder = e->holder;
-    if (status_of(holder) == KV_TXN_ABORTED) {
+    if (kv_txn_state(holder) == KV_TXN_ABORTED) {
       lk_handoff(lt, q, sh, e); /* we are queued, so e survives */
       continue;
     }
@@ -308,12 +320,12 @@ int kv_lock_acquire(kv_locktable *lt, kv_waitq *q, kv_txn *me,
       q_remove(e, me);
       break;
     }
-    pthread_mutex_unlock(&sh->mu);
+    shard_unlock(sh);
     kv_txn_sleep(me, token, deadline);
-    pthread_mutex_lock(&sh->mu);
+    shard_lock(sh);
   }
   kv_waitq_done(q, me);
-  pthread_mutex_unlock(&sh->mu);
+  shard_unlock(sh);
   return rc;
 }
 
@@ -321,10 +333,10 @@ void kv_lock_release(kv_locktable *lt, kv_waitq *q, kv_txn *me,
                      const void *key, size_t klen) {
   uint64_t h = kv_hash(key, klen);
   kv_lock_shard *sh = shard_of(lt, h);
-  pthread_mutex_lock(&sh->mu);
+  shard_lock(sh);
   lk_entry *e = lk_find(sh, h, key, klen);
   if (e && e->holder == me) lk_handoff(lt, q, sh, e);
-  pthread_mutex_unlock(&sh->mu);
+  shard_unlock(sh);
 }
 
 size_t kv_locktable_list(kv_locktable *lt,
@@ -334,7 +346,7 @@ size_t kv_locktable_list(kv_locktable *lt,
   size_t n = 0;
   for (int i = 0; i < KV_LOCK_SHARDS; i++) {
     kv_lock_shard *sh = &lt->shards[i];
-    pthread_mutex_lock(&sh->mu);
+    shard_lock(sh);
     for (size_t j = 0; j < sh->cap; j++) {
       lk_entry *e = sh->slots[j].e;
       if (!e) continue;
@@ -343,7 +355,7 @@ size_t kv_locktable_list(kv_locktable *lt,
         fn(ctx, e->key, e->klen, w->id, 1);
       n++;
     }
-    pthread_mutex_unlock(&sh->mu);
+    shard_unlock(sh);
   }
   return n;
 }

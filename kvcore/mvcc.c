@@ -10,11 +10,18 @@
 ** adjacent, newest first, and a stored value is KV_VALUE_TAG‖bytes, or empty
 ** for a deletion.
 **
-** Fixed here from the seed project's review: a get for an absent key checks
-** that the version found belongs to that key (never a neighbour's value);
-** a version above the read timestamp is skipped, never allowed to hide the
-** older committed one; a refresh fails exactly when a version lies in
-** (from, to].
+** Contract:
+**   - kv_mvcc_get returns a version of exactly the key asked for: an absent
+**     key is KV_NOTFOUND even when the seek lands on the next key.
+**   - A version above the read timestamp is skipped; it never hides the
+**     newest one at or below it (get, cursor, both directions).
+**   - kv_mvcc_changed reports a change exactly when some key of the span
+**     has a version in (from, to].
+**   - Every entry of the data family is key‖timestamp (keyenc.c) with an
+**     empty (deletion) or KV_VALUE_TAG-tagged value.  An entry that is not
+**     is KV_CORRUPT with a message, from every function here: never taken
+**     for an absent key, an unchanged span or the end of a scan.
+**   - Iterator errors come back as their KV_* code (kv_engine_code).
 */
 #include "kvint.h"
 
@@ -46,6 +53,13 @@ static bool cur_version(rocksdb_iterator_t *it, const char **k, size_t *kl,
   return kv_mvcc_key_decode(ek, eklen, k, kl, ts);
 }
 
+/* The iterator's current entry did not decode: KV_CORRUPT. */
+static int cur_corrupt(rocksdb_iterator_t *it, char **errptr) {
+  size_t eklen;
+  const char *ek = rocksdb_iter_key(it, &eklen);
+  return kv_mvcc_key_corrupt(ek, eklen, errptr);
+}
+
 int kv_mvcc_get(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
                 size_t klen, kv_ts at, const char **val, size_t *vlen,
                 kv_ts *vts, char **errptr) {
@@ -60,8 +74,8 @@ int kv_mvcc_get(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
   const char *k;
   size_t kl;
   kv_ts ts;
-  if (!cur_version(it, &k, &kl, &ts) || kv_bytes_cmp(k, kl, key, klen) != 0)
-    return KV_NOTFOUND;
+  if (!cur_version(it, &k, &kl, &ts)) return cur_corrupt(it, errptr);
+  if (kv_bytes_cmp(k, kl, key, klen) != 0) return KV_NOTFOUND;
   *vts = ts;
   size_t n;
   const char *v = rocksdb_iter_value(it, &n);
@@ -88,14 +102,15 @@ int kv_mvcc_next_key(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
   const char *k;
   size_t kl;
   kv_ts ts;
-  if (!cur_version(it, &k, &kl, &ts))
-    return kv_err(errptr, KV_CORRUPT, "corrupt key in the data family");
+  if (!cur_version(it, &k, &kl, &ts)) return cur_corrupt(it, errptr);
   if (!kv_buf_set(next, k, kl)) return kv_err(errptr, KV_NOMEM, "out of memory");
   return KV_OK;
 }
 
 /* Moves past every version of key (a copy, not iterator memory): a few
-** steps first, since most keys have one or two versions, then a seek. */
+** steps first, since most keys have one or two versions, then a seek.  It
+** stops at an entry that does not decode; the caller's next decode of the
+** current entry reports it. */
 static void skip_key(rocksdb_iterator_t *it, kv_buf *scratch, const char *key,
                      size_t klen) {
   for (int i = 0; i < 4; i++) {
@@ -134,8 +149,8 @@ int kv_mvcc_changed(rocksdb_iterator_t *it, kv_buf *scratch, const kv_span *sp,
     const char *k;
     size_t kl;
     kv_ts ts;
-    if (cur_version(it, &k, &kl, &ts) &&
-        kv_bytes_cmp(k, kl, sp->start, sp->slen) == 0 && kv_ts_lt(from, ts)) {
+    if (!cur_version(it, &k, &kl, &ts)) return cur_corrupt(it, errptr);
+    if (kv_bytes_cmp(k, kl, sp->start, sp->slen) == 0 && kv_ts_lt(from, ts)) {
       *changed = true;
       *when = ts;
       if (!kv_buf_set(key_out, k, kl))
@@ -151,7 +166,11 @@ int kv_mvcc_changed(rocksdb_iterator_t *it, kv_buf *scratch, const kv_span *sp,
     const char *k;
     size_t kl;
     kv_ts ts;
-    if (!cur_version(it, &k, &kl, &ts) || !before_end(sp, k, kl)) break;
+    if (!cur_version(it, &k, &kl, &ts)) {
+      rc = cur_corrupt(it, errptr);
+      break;
+    }
+    if (!before_end(sp, k, kl)) break;
     if (!kv_buf_set(&cur, k, kl) || !kv_buf_reserve(scratch, kl + KV_TS_LEN)) {
       rc = kv_err(errptr, KV_NOMEM, "out of memory");
       break;
@@ -243,7 +262,10 @@ static int cursor_next_forward(kv_mvcc_cursor *c, char **errptr) {
     const char *k;
     size_t kl;
     kv_ts ts;
-    if (!cur_version(it, &k, &kl, &ts)) break;
+    if (!cur_version(it, &k, &kl, &ts)) {
+      c->done = true;
+      return cur_corrupt(it, errptr);
+    }
     if (!c->hi_inf && kv_bytes_cmp(k, kl, c->hi.p, c->hi.n) >= 0) break;
     if (!kv_buf_set(&c->key, k, kl) ||
         !kv_buf_reserve(&c->seek, kl + KV_TS_LEN))
@@ -283,7 +305,10 @@ static int cursor_next_reverse(kv_mvcc_cursor *c, char **errptr) {
     const char *k;
     size_t kl;
     kv_ts ts;
-    if (!cur_version(it, &k, &kl, &ts)) break;
+    if (!cur_version(it, &k, &kl, &ts)) {
+      c->done = true;
+      return cur_corrupt(it, errptr);
+    }
     if (kv_bytes_cmp(k, kl, c->lo.p, c->lo.n) < 0) break;
     if (!kv_buf_set(&c->key, k, kl)) return cursor_fail_nomem(c, errptr);
     bool found = false, deleted = false;

@@ -16,11 +16,12 @@
 ** Read spans: an iterator records what it has observed — [lo, last key
 ** returned] (or [lo, hi) once exhausted; mirrored for reverse scans) — when
 ** it closes, and offers the same to any refresh while it is open
-** (kv_iter_covered).  A scan that stops early (a LIMIT, a cursor closed
-** early) therefore depends only on the rows it returned.  When a refresh
-** moves the read timestamp (a locking read elsewhere, or a locking scan
-** finding a newer row), open iterators reopen at the new timestamp after the
-** last key they returned.
+** (kv_iter_covered, which lives in txn.c beside the refresh that reads it,
+** so that txn.c never calls into this file).  A scan that stops early (a
+** LIMIT, a cursor closed early) therefore depends only on the rows it
+** returned.  When a refresh moves the read timestamp (a locking read
+** elsewhere, or a locking scan finding a newer row), open iterators reopen
+** at the new timestamp after the last key they returned.
 **
 ** KV_READ_FOR_UPDATE locks each committed row before returning it; if the
 ** row has a newer committed version than the snapshot, the transaction
@@ -52,38 +53,6 @@ static void iter_seek_wbuf(kv_iter *it) {
       n = kv_skl_prev(n);
     it->wnode = n;
   }
-}
-
-bool kv_iter_covered(kv_iter *it, kv_span *out) {
-  if (!it->have_last && !it->exhausted) return false;
-  memset(out, 0, sizeof(*out));
-  out->is_range = 1;
-  if (!it->reverse) {
-    out->start = it->lo.p;
-    out->slen = it->lo.n;
-    if (it->exhausted) {
-      out->end = it->hi.p;
-      out->elen = it->hi.n;
-      out->end_inf = it->hi_inf;
-    } else {
-      /* [lo, last] is [lo, last‖0x00) */
-      if (!kv_buf_reserve(&it->span_end, it->last.n + 1)) {
-        out->end_inf = 1; /* cannot build the bound: widen instead */
-        return true;
-      }
-      memcpy(it->span_end.p, it->last.p, it->last.n);
-      it->span_end.p[it->last.n] = 0;
-      out->end = it->span_end.p;
-      out->elen = it->last.n + 1;
-    }
-  } else {
-    out->end = it->hi.p;
-    out->elen = it->hi.n;
-    out->end_inf = it->hi_inf;
-    out->start = it->exhausted ? it->lo.p : it->last.p;
-    out->slen = it->exhausted ? it->lo.n : it->last.n;
-  }
-  return true;
 }
 
 /* Reopens the committed-row cursor at the transaction's read timestamp,

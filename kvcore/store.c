@@ -1,6 +1,6 @@
 /*
-** store.c — opening and closing stores, the process-wide registry, the
-** table of live transactions, statistics and introspection.
+** store.c — opening and closing stores, the process-wide registry,
+** options, metadata, statistics and introspection.
 **
 ** The registry is the only global mutable state of kvcore: a list of open
 ** stores keyed by real path, each reference counted, under one mutex.
@@ -12,12 +12,14 @@
 ** process would.  The registry mutex is taken around fork() so a child never
 ** inherits it locked.
 **
-** The transaction table (KV_TXN_SHARDS shards by id) lists live
-** transactions for introspection and for GC, which must not collect
-** versions a live transaction can still read.  Registration checks the
-** transaction's read timestamp against the GC threshold under the shard
-** mutex; GC publishes a new threshold holding every shard mutex, so a
-** transaction is either seen by GC or sees the new threshold.
+** A store owns one of each shared component: the engine (engine.c), the
+** clock (clock.c), the timestamp cache (tscache.c), the latch manager
+** (latch.c), the lock table (locktable.c), the wait graph (waitq.c), the
+** table of live transactions (txntable.c) and, when configured, the GC
+** thread (gc.c).  Opening creates them and starts the GC thread last, so
+** it never sees a half-built store; closing stops it first and then
+** destroys the rest, which needs every transaction of the store to have
+** ended.
 */
 #include "kvint.h"
 
@@ -26,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define KV_CLOCK_META "kvcore.clock_hwm"
@@ -81,25 +82,15 @@ static int clock_load(kv_store *s, uint64_t *hwm, char **errptr) {
   return KV_OK;
 }
 
-static void *gc_main(void *arg);
-
 static void store_destroy(kv_store *s) {
-  if (s->gc_running) {
-    pthread_mutex_lock(&s->gc_mu);
-    s->gc_stop = true;
-    pthread_cond_signal(&s->gc_cond);
-    pthread_mutex_unlock(&s->gc_mu);
-    pthread_join(s->gc_thread, NULL);
-  }
+  kv_gc_stop(s);
   kv_engine_close(&s->eng);
   kv_tscache_free(s->tscache);
   kv_latch_mgr_destroy(&s->latches);
   kv_locktable_destroy(&s->locks);
   kv_waitq_destroy(&s->waitq);
   kv_clock_destroy(&s->clock);
-  for (int i = 0; i < KV_TXN_SHARDS; i++) pthread_mutex_destroy(&s->txns[i].mu);
-  pthread_mutex_destroy(&s->gc_mu);
-  pthread_cond_destroy(&s->gc_cond);
+  kv_txntable_destroy(&s->txns);
   free(s->path);
   free(s);
 }
@@ -113,13 +104,7 @@ static int store_create(const char *path, bool in_memory, const kv_options *o,
   s->opts = *o;
   s->pid = getpid();
   atomic_store(&s->lock_timeout_ms, o->lock_timeout_ms);
-  for (int i = 0; i < KV_TXN_SHARDS; i++) pthread_mutex_init(&s->txns[i].mu, NULL);
-  pthread_mutex_init(&s->gc_mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&s->gc_cond, &ca);
-  pthread_condattr_destroy(&ca);
+  kv_txntable_init(&s->txns);
   int rc = KV_OK;
   if (!s->path || kv_latch_mgr_init(&s->latches) ||
       kv_locktable_init(&s->locks) || kv_waitq_init(&s->waitq)) {
@@ -143,13 +128,7 @@ static int store_create(const char *path, bool in_memory, const kv_options *o,
     rc = kv_err(errptr, KV_NOMEM, "out of memory");
     goto fail;
   }
-  if (o->gc_interval_ms > 0) {
-    if (pthread_create(&s->gc_thread, NULL, gc_main, s)) {
-      rc = kv_err(errptr, KV_NOMEM, "cannot start the GC thread");
-      goto fail;
-    }
-    s->gc_running = true;
-  }
+  if ((rc = kv_gc_start(s, errptr))) goto fail;
   *out = s;
   return KV_OK;
 
@@ -293,65 +272,9 @@ int kv_store_delete_range(kv_store *s, const void *start, size_t slen,
   return kv_engine_delete_range(&s->eng, start, slen, end, elen, errptr);
 }
 
-/* ------------------------------------------------- transaction table -- */
-
-int kv_store_register_txn(kv_store *s, kv_txn *t, char **errptr) {
-  kv_txn_shard *sh = &s->txns[t->id % KV_TXN_SHARDS];
-  pthread_mutex_lock(&sh->mu);
-  if (kv_ts_lt(t->read_ts, s->gc_threshold)) {
-    kv_ts g = s->gc_threshold;
-    pthread_mutex_unlock(&sh->mu);
-    return kv_err(errptr, KV_INVALID,
-                  "read timestamp %llu.%u is below the retention window "
-                  "(history up to %llu.%u was garbage-collected)",
-                  (unsigned long long)t->read_ts.wall, t->read_ts.logical,
-                  (unsigned long long)g.wall, g.logical);
-  }
-  t->tprev = NULL;
-  t->tnext = sh->head;
-  if (sh->head) sh->head->tprev = t;
-  sh->head = t;
-  pthread_mutex_unlock(&sh->mu);
-  return KV_OK;
-}
-
-void kv_store_unregister_txn(kv_store *s, kv_txn *t) {
-  kv_txn_shard *sh = &s->txns[t->id % KV_TXN_SHARDS];
-  pthread_mutex_lock(&sh->mu);
-  if (t->tprev)
-    t->tprev->tnext = t->tnext;
-  else if (sh->head == t)
-    sh->head = t->tnext;
-  if (t->tnext) t->tnext->tprev = t->tprev;
-  t->tnext = t->tprev = NULL;
-  pthread_mutex_unlock(&sh->mu);
-}
-
 size_t kv_store_list_txns(kv_store *s, void (*fn)(void *, const kv_txn_info *),
                           void *ctx) {
-  size_t n = 0;
-  for (int i = 0; i < KV_TXN_SHARDS; i++) {
-    pthread_mutex_lock(&s->txns[i].mu);
-    for (kv_txn *t = s->txns[i].head; t; t = t->tnext) {
-      kv_txn_info info = {
-          .id = t->id,
-          .read_ts = {atomic_load(&t->read_wall),
-                      atomic_load(&t->read_logical)},
-          .write_ts = kv_txn_get_write_ts(t),
-          .age = t->age,
-          .priority = t->priority,
-          .boost = t->boost,
-          .read_only = t->read_only,
-          .status = atomic_load(&t->status) & 0xff,
-          .waiting_for = atomic_load(&t->waiting_for_id),
-          .locks = atomic_load(&t->nlocks),
-      };
-      fn(ctx, &info);
-      n++;
-    }
-    pthread_mutex_unlock(&s->txns[i].mu);
-  }
-  return n;
+  return kv_txntable_list(&s->txns, fn, ctx);
 }
 
 size_t kv_store_list_locks(kv_store *s,
@@ -371,40 +294,13 @@ void kv_store_stats(kv_store *s, kv_stats *o) {
   o->refreshes = atomic_load(&s->st.refreshes);
   o->refresh_failures = atomic_load(&s->st.refresh_failures);
   o->pushes_tscache = atomic_load(&s->st.pushes_tscache);
-  o->pushes_write_too_old = atomic_load(&s->st.pushes_write_too_old);
   o->reads_from_gap = atomic_load(&s->st.reads_from_gap);
   o->lock_waits = atomic_load(&s->locks.waits);
   o->latch_waits = atomic_load(&s->latches.waits);
   o->deadlocks = atomic_load(&s->waitq.deadlocks);
   o->locks_held = atomic_load(&s->locks.held);
-  for (int i = 0; i < KV_TXN_SHARDS; i++) {
-    pthread_mutex_lock(&s->txns[i].mu);
-    for (kv_txn *t = s->txns[i].head; t; t = t->tnext) o->active_txns++;
-    pthread_mutex_unlock(&s->txns[i].mu);
-  }
+  o->active_txns = kv_txntable_list(&s->txns, NULL, NULL);
   kv_tscache_usage(s->tscache, &o->tscache_entries, &o->tscache_bytes);
   kv_engine_counters(&s->eng, &o->wal_writes, &o->wal_syncs,
                       &o->commits_ingested);
-}
-
-/* ----------------------------------------------------------- GC thread -- */
-
-static void *gc_main(void *arg) {
-  kv_store *s = arg;
-  pthread_mutex_lock(&s->gc_mu);
-  while (!s->gc_stop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t ns = (uint64_t)ts.tv_nsec +
-                  (uint64_t)s->opts.gc_interval_ms * 1000000ULL;
-    ts.tv_sec += (time_t)(ns / 1000000000ULL);
-    ts.tv_nsec = (long)(ns % 1000000000ULL);
-    pthread_cond_timedwait(&s->gc_cond, &s->gc_mu, &ts);
-    if (s->gc_stop) break;
-    pthread_mutex_unlock(&s->gc_mu);
-    kv_store_gc(s, NULL, NULL);
-    pthread_mutex_lock(&s->gc_mu);
-  }
-  pthread_mutex_unlock(&s->gc_mu);
-  return NULL;
 }

@@ -5,7 +5,10 @@
 **
 ** kvcore runs CockroachDB's transaction model (pkg/kv/kvserver/concurrency,
 ** kv/kvclient/kvcoord) inside one process.  This comment is the map; each
-** mechanism's file has its details and invariants.
+** mechanism's file has its details and invariants.  This file holds a
+** transaction's life up to its end: begin, reads (R), writes and locking
+** reads (W), read refresh, savepoints.  Scans are in scan.c; the commit
+** (C), two-phase commit and abort in commit.c.
 **
 ** GUARANTEES
 **  1. Serializable: committed transactions are equivalent to running them
@@ -13,12 +16,26 @@
 **  2. Strict: a transaction that begins after another's commit returned
 **     reads at a higher timestamp, so it sees that commit.
 **  3. Readers take no locks and never wait for a lock holder.  A read waits
-**     only for a commit that is writing the very keys it reads at or below
-**     its timestamp, for the length of one RocksDB write (the latch window).
+**     only for a committing transaction whose write latches cover a key it
+**     reads, at or below its timestamp (a commit of more than
+**     KV_LATCH_MAX_POINTS keys latches the range from its first key to its
+**     last), and only while they are held: the latch window (LIFE OF A
+**     COMMIT).  In kv_txn_commit that is the commit's own work: deciding
+**     its timestamp, then building and writing one RocksDB batch (with the
+**     WAL fsync when synchronous is full) or building and ingesting one
+**     SST file.  A two-phase commit holds them from kv_txn_prepare until
+**     kv_txn_commit, kv_txn_abort or kv_txn_unprepare; in the SQLite
+**     extension, when a transaction also writes SQLite's own files, that
+**     spans SQLite's commit of them (ext/conn.c).
 **  4. Writers queue FIFO per key; deadlocks are found when they form; every
 **     wait ends on an event (grant, abort, timeout), never by polling.
-**  5. A commit is one atomic RocksDB batch: nothing of an uncommitted or
-**     failed transaction is ever on disk or visible to anyone.
+**  5. A commit is atomic: its versions enter the store all at once, as one
+**     RocksDB write batch or, for a commit of at least
+**     kv_options.ingest_bytes on an on-disk store, as one SST file that
+**     RocksDB ingests atomically (engine.c).  Nothing of an uncommitted or
+**     failed transaction is ever part of the store or visible to anyone: a
+**     file being built lives outside the store until it is ingested, and
+**     is removed when that fails or a crash interrupts it.
 **
 ** STATE OF A TRANSACTION
 **   read_ts       the snapshot its reads see; moves only forward, and only
@@ -42,8 +59,8 @@
 **   pushes the holder's timestamp above it (PUSH_TIMESTAMP) and goes on.
 **   Here R2 is that push: the holder finds the read in the timestamp cache
 **   when it commits (C2) and moves above R.  The reader neither waits nor
-**   needs to know who holds a lock; only a holder in the middle of writing
-**   its batch (latched, COMMITTING) makes it wait, for that short window.
+**   needs to know who holds a lock; only a holder that is committing
+**   (latched, C1-C5) makes it wait, for its latch window.
 **
 ** LIFE OF A WRITE (put, delete, locking read) of key K
 **   W1. Lock table: take K's exclusive lock; if it is held, queue FIFO and
@@ -52,7 +69,7 @@
 **       (PUSH_ABORT).                                 [locktable.c, waitq.c]
 **   W2. Write too old: K's newest committed version V must end up below
 **       our commit.  Every commit records its keys in the timestamp cache
-**       at its commit timestamp before releasing their locks (C4), and we
+**       at its commit timestamp before releasing their locks (C5), and we
 **       hold K's lock, so no version of K can appear that the cache does not
 **       already bound: W3's lookup covers W2 without reading the store.
 **   W3. Timestamp cache: if another transaction read (or wrote) K at T >=
@@ -70,20 +87,38 @@
 **   all is written (kv_engine.write_seq; a commit bumps it before releasing
 **   its locks, and we hold K's).
 **
-** LIFE OF A COMMIT
+** LIFE OF A COMMIT (commit.c)
+**   kv_txn_prepare does C1-C4, all of a commit that can fail except the
+**   write; kv_txn_commit prepares (unless the caller did) and does C5.
 **   C1. Latches: write latches over the keys to write, at write_ts.
 **   C2. Timestamp cache, under the latches: for each key read by another
 **       transaction at T >= commit ts, commit ts = T.next().
 **   C3. If commit ts > read_ts and the transaction read anything: release
 **       the latches, refresh to commit ts, and go back to C1 (a new read
 **       may have pushed it meanwhile; at most KV_COMMIT_ATTEMPTS rounds).
-**   C4. Status PENDING -> COMMITTING (no longer abortable); one RocksDB batch
-**       with every write at the commit ts; clock.update(commit ts); the
-**       written keys go into the timestamp cache at the commit ts (W2);
+**   C4. Status PENDING -> COMMITTING: no other transaction can abort it
+**       from here on.  Build the write at the commit ts: a RocksDB batch,
+**       or an SST file for a large commit (guarantee 5).  The transaction
+**       is then prepared: it keeps its latches and locks, and every read,
+**       write, scan or savepoint call on it is KV_INVALID.
+**   C5. Write the batch or ingest the file; clock.update(commit ts); the
+**       written keys go into the timestamp cache at the commit ts (W2; a
+**       large commit adds one range from its first key to past its last);
 **       status COMMITTED; release the latches; release the locks, each
 **       handed to its first waiter.
+**   A write that fails takes the status back to PENDING and the
+**   transaction dies, having written nothing.  kv_txn_unprepare takes a
+**   prepared transaction back to PENDING with its latches and its built
+**   write dropped; it goes on as before (reads, writes, may be aborted,
+**   prepares again).  kv_txn_abort of a prepared transaction does the same
+**   and then aborts it.  Between C1 and the end of C5, or the unprepare or
+**   abort, the keys are latched: readers at or above the latch timestamp
+**   wait (guarantee 3).  The SQLite extension prepares in xSync and, when
+**   the transaction also wrote SQLite's own files, writes in xCommit, so
+**   its latch window spans SQLite's commit of those files.
 **   A transaction that wrote nothing commits at its read_ts with no latch
-**   and no batch (CockroachDB elides its EndTxn the same way).
+**   and no write (CockroachDB elides its EndTxn the same way); it still
+**   passes through COMMITTING.
 **
 ** READ REFRESH from A to B (CockroachDB's span refresher)
 **   A read of every read span at B: timestamp cache at B; latch wait at B;
@@ -95,12 +130,12 @@
 ** WHY THE LATCH WINDOW IS NEEDED, AND ENOUGH
 **   A reader at r and a committer W deciding commit ts c <= r on key k race:
 **   W checks the cache (C2) and finds no read >= c; then the reader adds its
-**   read and looks at the engine before W's batch lands, and misses a
+**   read and looks at the engine before W's write lands, and misses a
 **   version that lands inside its snapshot.  But W inserted its latch on k
 **   (at write_ts <= c <= r) before its check, and the reader adds to the
 **   cache before it looks at latches, both through mutexes.  So either W's
 **   check saw the read (then c > r), or the reader saw W's latch (and waits
-**   for the batch), or the batch was already written.  In each case the
+**   for the write), or the write was already done.  In each case the
 **   reader's iterator, created after the wait, holds every version of k at
 **   or below r that will ever exist.  That is also why an open iterator may
 **   keep reading its snapshot while other transactions commit.
@@ -112,7 +147,7 @@
 **   the transactions ordered before it:
 **   (a) U with commit ts u <= c wrote k, which T read at its then read_ts
 **       r <= c.  If U's C2 on k came after T's R2, u > r.  Otherwise U's
-**       batch was visible to T's engine read (latch window) and T saw it.
+**       write was visible to T's engine read (latch window) and T saw it.
 **       If u > r, each refresh of T from A to B with A < u <= B either finds
 **       U's version in (A, B] (T fails) or ran its own R2 at B before U's C2
 **       (so u > B) or waited for U's latch and found the version.  Hence
@@ -128,7 +163,7 @@
 **   before the commit returns, so a later begin reads above c.
 **
 ** SIMPLIFIED FROM COCKROACHDB FOR ONE PROCESS
-**   - No intents on disk: writes are buffered and applied as one batch, so
+**   - No intents on disk: writes are buffered and applied at once (C5), so
 **     there is no intent resolution, no transaction record, no parallel
 **     commit, no heartbeat (a transaction belongs to a live thread), and
 **     crash recovery is RocksDB's own.  Locks are in memory (unreplicated).
@@ -154,8 +189,9 @@
 **   T1 and T2 read k at 10 and 11, then both put k.  T1 locks k; T2 queues.
 **   T1 commits above 11 (T2's read is in the cache).  T2 gets the lock and
 **   its write is pushed above T1's commit (W2), so its commit must refresh
-**   its read of k, which finds T1's version: write conflict, T2 restarts.  With locking reads (an SQL UPDATE), T2 waits at the read
-**   instead, refreshes above T1's commit and reads T1's value: no restart.
+**   its read of k, which finds T1's version: write conflict, T2 restarts.
+**   With locking reads (an SQL UPDATE), T2 waits at the read instead,
+**   refreshes above T1's commit and reads T1's value: no restart.
 ** ==========================================================================
 */
 #include "kvint.h"
@@ -169,30 +205,7 @@
 #define KV_GAP_PROBE_AFTER 8
 #define KV_GAP_PROBE_MAX 1024
 
-/* Commit rounds (C1-C3) before giving up on a transaction whose timestamp
-** keeps being pushed by new reads: CockroachDB allows 5 refreshes too. */
-#define KV_COMMIT_ATTEMPTS 5
-
 /* ------------------------------------------------------------ helpers -- */
-
-static int txn_status(const kv_txn *t) {
-  return atomic_load(&((kv_txn *)t)->status) & 0xff;
-}
-
-kv_ts kv_txn_get_write_ts(const kv_txn *t) {
-  return (kv_ts){atomic_load(&((kv_txn *)t)->write_wall),
-                 atomic_load(&((kv_txn *)t)->write_logical)};
-}
-
-static void txn_set_write_ts(kv_txn *t, kv_ts ts) {
-  atomic_store(&t->write_wall, ts.wall);
-  atomic_store(&t->write_logical, ts.logical);
-}
-
-/* Raises write_ts to at least ts. */
-static void txn_forward_write_ts(kv_txn *t, kv_ts ts) {
-  if (kv_ts_lt(kv_txn_get_write_ts(t), ts)) txn_set_write_ts(t, ts);
-}
 
 static void txn_publish_read_ts(kv_txn *t) {
   atomic_store(&t->read_wall, t->read_ts.wall);
@@ -203,8 +216,7 @@ static const char *key_repr(char *buf, size_t n, const void *k, size_t kl) {
   return kv_key_repr(buf, n, k, kl);
 }
 
-/* Releases every lock t holds (its write buffer lists them). */
-static void txn_release_locks(kv_txn *t) {
+void kv_txn_release_locks(kv_txn *t) {
   if (!t->wbuf_ready) return;
   kv_store *s = t->store;
   for (kv_skl_node *n = kv_skl_first(t->wbuf.skl); n; n = kv_skl_next(n)) {
@@ -214,7 +226,7 @@ static void txn_release_locks(kv_txn *t) {
 }
 
 static void txn_drop_state(kv_txn *t) {
-  txn_release_locks(t);
+  kv_txn_release_locks(t);
   if (t->wbuf_ready) kv_wbuf_free(&t->wbuf);
   t->wbuf_ready = false;
   kv_spanset_clear(&t->spans);
@@ -238,9 +250,8 @@ int kv_txn_die(kv_txn *t, int rc, kv_retry_reason reason, char **errptr,
   if (!t->dead_msg) t->dead_msg = kv_mprintf("%s", kv_code_name(rc));
   t->dead_rc = rc;
   t->dead_reason = rc == KV_RETRY ? reason : KV_RETRY_NONE;
-  int expected = KV_TXN_PENDING;
-  atomic_compare_exchange_strong(&t->status, &expected,
-                                 KV_TXN_ABORTED | ((int)reason << 8));
+  kv_txn_leave_pending(t, kv_status_word(KV_TXN_ABORTED, reason));
+  assert(kv_txn_state(t) == KV_TXN_ABORTED); /* never dies committing */
   if (rc == KV_RETRY) KV_STAT_INC(t->store, retries[reason]);
   /* A dead transaction cannot commit: let others have its keys now. */
   txn_drop_state(t);
@@ -252,9 +263,8 @@ int kv_txn_check(kv_txn *t, char **errptr) {
   if (t->prepared)
     return kv_err(errptr, KV_INVALID,
                   "the transaction is prepared: commit or abort it");
-  int st = atomic_load(&t->status);
-  if ((st & 0xff) == KV_TXN_ABORTED) {
-    kv_retry_reason r = (kv_retry_reason)(st >> 8);
+  if (kv_txn_state(t) == KV_TXN_ABORTED) {
+    kv_retry_reason r = kv_txn_abort_reason(t);
     return kv_txn_die(t, KV_RETRY, r, errptr, "%s",
                       r == KV_RETRY_DEADLOCK
                           ? "chosen as the victim of a deadlock"
@@ -275,8 +285,8 @@ void kv_txn_options_init(kv_txn_options *o) {
   o->lock_timeout_ms = -1;
 }
 
-static void txn_free(kv_txn *t) {
-  kv_store_unregister_txn(t->store, t);
+void kv_txn_free(kv_txn *t) {
+  kv_txntable_unregister(&t->store->txns, t);
   if (t->wbuf_ready) kv_wbuf_free(&t->wbuf);
   kv_spanset_free(&t->spans);
   kv_buf_free(&t->vbuf);
@@ -343,7 +353,7 @@ int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
   } else if ((rc = kv_clock_now(&s->clock, &t->read_ts, errptr))) {
     goto fail;
   }
-  txn_set_write_ts(t, t->read_ts);
+  kv_txn_set_write_ts(t, t->read_ts);
   txn_publish_read_ts(t);
   if (opts->retry_of) {
     t->age = opts->retry_of->age;
@@ -354,7 +364,7 @@ int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
     t->age = t->read_ts;
     t->priority = opts->priority;
   }
-  if ((rc = kv_store_register_txn(s, t, errptr))) goto fail;
+  if ((rc = kv_txntable_register(&s->txns, t, errptr))) goto fail;
   KV_STAT_INC(s, txns_begun);
   *out = t;
   return KV_OK;
@@ -381,6 +391,40 @@ int kv_txn_note_read(kv_txn *t, const kv_span *sp, char **errptr) {
   if (t->spans.bytes > t->spans.budget && !kv_spanset_condense(&t->spans))
     return txn_nomem(t, errptr);
   return KV_OK;
+}
+
+/* What an open iterator (scan.c) has observed: [lo, last key returned], or
+** [lo, hi) once exhausted; mirrored for reverse scans. */
+bool kv_iter_covered(kv_iter *it, kv_span *out) {
+  if (!it->have_last && !it->exhausted) return false;
+  memset(out, 0, sizeof(*out));
+  out->is_range = 1;
+  if (!it->reverse) {
+    out->start = it->lo.p;
+    out->slen = it->lo.n;
+    if (it->exhausted) {
+      out->end = it->hi.p;
+      out->elen = it->hi.n;
+      out->end_inf = it->hi_inf;
+    } else {
+      /* [lo, last] is [lo, last‖0x00) */
+      if (!kv_buf_reserve(&it->span_end, it->last.n + 1)) {
+        out->end_inf = 1; /* cannot build the bound: widen instead */
+        return true;
+      }
+      memcpy(it->span_end.p, it->last.p, it->last.n);
+      it->span_end.p[it->last.n] = 0;
+      out->end = it->span_end.p;
+      out->elen = it->last.n + 1;
+    }
+  } else {
+    out->end = it->hi.p;
+    out->elen = it->hi.n;
+    out->end_inf = it->hi_inf;
+    out->start = it->exhausted ? it->lo.p : it->last.p;
+    out->slen = it->exhausted ? it->lo.n : it->last.n;
+  }
+  return true;
 }
 
 /* The spans the transaction has read: its set plus what its open iterators
@@ -424,8 +468,7 @@ static int refresh_check(kv_txn *t, const kv_span *sp, void *ctx) {
   return r->changed ? KV_RETRY : KV_OK;
 }
 
-/* Moves read_ts forward to `to` if nothing t read changed in between. */
-static int txn_refresh(kv_txn *t, kv_ts to, char **errptr) {
+int kv_txn_refresh(kv_txn *t, kv_ts to, char **errptr) {
   if (kv_ts_le(to, t->read_ts)) return KV_OK;
   kv_store *s = t->store;
   refresh_ctx r = {.from = t->read_ts, .to = to, .errptr = errptr};
@@ -456,7 +499,7 @@ static int txn_refresh(kv_txn *t, kv_ts to, char **errptr) {
     KV_STAT_INC(s, refreshes);
     t->read_ts = to;
     txn_publish_read_ts(t);
-    txn_forward_write_ts(t, to);
+    kv_txn_forward_write_ts(t, to);
     for (kv_iter *it = t->iters; it; it = it->next) it->reopen = true;
   }
   kv_buf_free(&r.key);
@@ -496,13 +539,13 @@ int kv_txn_lock_key(kv_txn *t, const void *key, size_t klen, kv_wentry **out,
     return txn_nomem(t, errptr);
   }
   /* W2 + W3: commits record their keys in the timestamp cache at their
-  ** commit timestamp (C4) before they release their locks, so with the
+  ** commit timestamp (C5) before they release their locks, so with the
   ** lock held this one lookup bounds both every read of key and every
   ** committed version of it: no engine read is needed to write. */
   kv_ts rts = kv_tscache_max(s->tscache, key, klen, t->id,
                              kv_txn_get_write_ts(t));
   if (kv_ts_le(kv_txn_get_write_ts(t), rts)) {
-    txn_forward_write_ts(t, kv_ts_next(rts));
+    kv_txn_forward_write_ts(t, kv_ts_next(rts));
     KV_STAT_INC(s, pushes_tscache);
   }
   *out = e;
@@ -591,7 +634,7 @@ int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
   /* Read at read_ts a moment ago?  Every version of key at or below
   ** read_ts was final then (our read is in the timestamp cache, R2-R3),
   ** and every commit of key since would have put its timestamp above
-  ** read_ts in the cache (C4).  So if the cache holds nothing of others
+  ** read_ts in the cache (C5).  So if the cache holds nothing of others
   ** above read_ts, the value read then is the newest: no engine read.  A
   ** refresh since keeps it: it checked that key did not change. */
   int ri = recent_find(t, key, klen);
@@ -621,8 +664,8 @@ int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
     gap_note_absent(t, key, klen);
   if (kv_ts_lt(t->read_ts, vts)) {
     /* Newer than our snapshot: move the snapshot just above it. */
-    txn_forward_write_ts(t, kv_ts_next(vts));
-    int frc = txn_refresh(t, kv_ts_next(vts), errptr);
+    kv_txn_forward_write_ts(t, kv_ts_next(vts));
+    int frc = kv_txn_refresh(t, kv_ts_next(vts), errptr);
     if (frc) return frc;
   }
   return rc;
@@ -731,299 +774,18 @@ int kv_txn_rollback_to(kv_txn *t, uint32_t mark, char **errptr) {
   return KV_OK;
 }
 
-/* ------------------------------------------------------------ commit -- */
-
-/* Builds the batch of t's writes at ts. */
-static int txn_build_batch(kv_txn *t, kv_ts ts, rocksdb_writebatch_t *b) {
-  kv_store *s = t->store;
-  static const char tag = KV_VALUE_TAG;
-  for (kv_skl_node *n = kv_skl_first(t->wbuf.skl); n; n = kv_skl_next(n)) {
-    kv_wentry *e = n->val;
-    const kv_wver *v = e->head;
-    if (v->kind == KV_W_LOCK) continue;
-    if (!kv_buf_set_mvcc_key(&t->kbuf, e->key, e->klen, ts)) return KV_NOMEM;
-    const char *kp = t->kbuf.p;
-    size_t kl = t->kbuf.n;
-    if (v->kind == KV_W_DEL) {
-      rocksdb_writebatch_put_cf(b, s->eng.cf_data, kp, kl, "", 0);
-    } else {
-      const char *parts[2] = {&tag, v->val};
-      size_t sizes[2] = {1, v->vlen};
-      rocksdb_writebatch_putv_cf(b, s->eng.cf_data, 1, &kp, &kl, 2, parts,
-                                 sizes);
-    }
-  }
-  return KV_OK;
-}
-
-/* The commit's write (or the file it writes) failed: t dies, having
-** written nothing; *errptr holds the engine's message. */
-static int txn_write_failed(kv_txn *t, int rc, char **errptr) {
-  if (rc == KV_NOMEM) return txn_nomem(t, errptr);
-  return kv_txn_die(t, rc, KV_RETRY_NONE, errptr,
-                    "commit failed, nothing was written: %s",
-                    errptr && *errptr ? *errptr : kv_code_name(rc));
-}
-
-/* Writes t's writes at ts into a file to ingest (the same versions as
-** txn_build_batch, in key order, as SST files need). */
-static int txn_build_sst(kv_txn *t, kv_ts ts, char **errptr) {
-  kv_store *s = t->store;
-  int rc = kv_engine_sst_open(&s->eng, t->id, &t->prep.sst, errptr);
-  kv_buf *val = &t->vbuf; /* scratch: no read is pending at commit */
-  for (kv_skl_node *n = kv_skl_first(t->wbuf.skl); n && !rc;
-       n = kv_skl_next(n)) {
-    kv_wentry *e = n->val;
-    const kv_wver *v = e->head;
-    if (v->kind == KV_W_LOCK) continue;
-    if (!kv_buf_set_mvcc_key(&t->kbuf, e->key, e->klen, ts) ||
-        !kv_buf_reserve(val, v->vlen + 1)) {
-      rc = kv_err(errptr, KV_NOMEM, "out of memory");
-      break;
-    }
-    val->n = 0;
-    if (v->kind == KV_W_PUT) {
-      val->p[0] = KV_VALUE_TAG;
-      if (v->vlen) memcpy(val->p + 1, v->val, v->vlen);
-      val->n = v->vlen + 1;
-    }
-    rc = kv_engine_sst_put(t->prep.sst, t->kbuf.p, t->kbuf.n, val->p, val->n,
-                           errptr);
-  }
-  if (!rc) rc = kv_engine_sst_finish(t->prep.sst, errptr);
-  return rc;
-}
-
-static void txn_finish(kv_txn *t, kv_ts cts, kv_ts *commit_ts, bool wrote) {
-  kv_store *s = t->store;
-  txn_release_locks(t);
-  if (commit_ts) *commit_ts = cts;
-  KV_STAT_INC(s, commits);
-  if (!wrote) KV_STAT_INC(s, commits_readonly);
-  txn_free(t);
-}
-
-/* The prepared state lives in the transaction: its keys (borrowed from the
-** write buffer's arena), its latches, its batch and its commit ts. */
-static void txn_unprepare(kv_txn *t) {
-  kv_prepared *p = &t->prep;
-  if (!t->prepared) return;
-  if (p->latched) kv_latch_release(&t->store->latches, &p->guard);
-  p->latched = false;
-  if (p->batch) rocksdb_writebatch_destroy(p->batch);
-  p->batch = NULL;
-  kv_engine_sst_free(p->sst);
-  p->sst = NULL;
-  if (p->keys != p->keys_small) free(p->keys);
-  if (p->klens != p->klens_small) free(p->klens);
-  p->keys = NULL;
-  p->klens = NULL;
-  p->n = 0;
-  t->prepared = false;
-}
-
-/* Collects the keys to write, in order, into t->prep. */
-static int txn_collect_keys(kv_txn *t) {
-  kv_prepared *p = &t->prep;
-  p->keys = p->keys_small;
-  p->klens = p->klens_small;
-  p->n = 0;
-  p->bytes = 0;
-  if (!t->wbuf_ready || t->wbuf.nwrites == 0) return KV_OK;
-  size_t cap = t->wbuf.nwrites;
-  if (cap > KV_PREP_SMALL) {
-    p->keys = malloc(cap * sizeof(*p->keys));
-    p->klens = malloc(cap * sizeof(*p->klens));
-    if (!p->keys || !p->klens) return KV_NOMEM;
-  }
-  for (kv_skl_node *x = kv_skl_first(t->wbuf.skl); x && p->n < cap;
-       x = kv_skl_next(x)) {
-    kv_wentry *e = x->val;
-    if (e->head->kind != KV_W_LOCK) {
-      p->keys[p->n] = e->key;
-      p->klens[p->n] = e->klen;
-      p->bytes += e->klen + KV_TS_LEN + 1 + e->head->vlen;
-      p->n++;
-    }
-  }
-  return KV_OK;
-}
-
-int kv_txn_prepare(kv_txn *t, char **errptr) {
-  if (t->prepared) return KV_OK;
-  int rc = kv_txn_check(t, errptr);
-  if (rc) return rc;
-  if (t->iters)
-    return kv_err(errptr, KV_INVALID,
-                  "close the transaction's iterators before committing");
-  kv_store *s = t->store;
-  kv_prepared *p = &t->prep;
-  t->prepared = true;
-  if (txn_collect_keys(t)) {
-    txn_unprepare(t);
-    return txn_nomem(t, errptr);
-  }
-  if (p->n == 0) { /* nothing to write: commit at the snapshot (C4 elided) */
-    int expected = KV_TXN_PENDING;
-    if (!atomic_compare_exchange_strong(&t->status, &expected,
-                                        KV_TXN_COMMITTING)) {
-      txn_unprepare(t);
-      return kv_txn_check(t, errptr);
-    }
-    p->cts = t->read_ts;
-    return KV_OK;
-  }
-
-  for (int attempt = 0;; attempt++) {
-    kv_ts cts = kv_txn_get_write_ts(t);
-    if (kv_latch_acquire(&s->latches, &p->guard, p->keys, p->klens, p->n,
-                         cts)) {
-      rc = KV_NOMEM;
-      break;
-    }
-    p->latched = true;
-    /* C2 */
-    for (size_t i = 0; i < p->n; i++) {
-      kv_ts r =
-          kv_tscache_max(s->tscache, p->keys[i], p->klens[i], t->id, cts);
-      if (kv_ts_le(cts, r)) {
-        cts = kv_ts_next(r);
-        KV_STAT_INC(s, pushes_tscache);
-      }
-    }
-    txn_forward_write_ts(t, cts);
-    if (kv_ts_lt(t->read_ts, cts) && t->spans.n > 0) {
-      /* C3 */
-      kv_latch_release(&s->latches, &p->guard);
-      p->latched = false;
-      if (attempt + 1 >= KV_COMMIT_ATTEMPTS) {
-        txn_unprepare(t);
-        return kv_txn_die(t, KV_RETRY, KV_RETRY_READ_REFRESH, errptr,
-                          "the commit timestamp was pushed %d times by "
-                          "concurrent reads",
-                          KV_COMMIT_ATTEMPTS);
-      }
-      if ((rc = txn_refresh(t, cts, errptr))) {
-        txn_unprepare(t);
-        return rc;
-      }
-      continue;
-    }
-    /* C4, first half: no longer abortable; the batch is built now so that
-    ** only the write itself is left to fail. */
-    int expected = KV_TXN_PENDING;
-    if (!atomic_compare_exchange_strong(&t->status, &expected,
-                                        KV_TXN_COMMITTING)) {
-      txn_unprepare(t);
-      return kv_txn_check(t, errptr);
-    }
-    if (kv_engine_ingests(&s->eng, p->bytes)) {
-      if ((rc = txn_build_sst(t, cts, errptr))) {
-        atomic_store(&t->status, KV_TXN_PENDING);
-        txn_unprepare(t);
-        return txn_write_failed(t, rc, errptr);
-      }
-      p->cts = cts;
-      return KV_OK;
-    }
-    p->batch = rocksdb_writebatch_create();
-    rc = p->batch ? txn_build_batch(t, cts, p->batch) : KV_NOMEM;
-    if (rc) {
-      atomic_store(&t->status, KV_TXN_PENDING);
-      break;
-    }
-    p->cts = cts;
-    return KV_OK;
-  }
-  txn_unprepare(t);
-  return txn_nomem(t, errptr);
-}
-
-void kv_txn_unprepare(kv_txn *t) {
-  if (!t->prepared) return;
-  txn_unprepare(t);
-  int expected = KV_TXN_COMMITTING;
-  atomic_compare_exchange_strong(&t->status, &expected, KV_TXN_PENDING);
-}
-
-int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
-  int rc = kv_txn_prepare(t, errptr);
-  if (rc) return rc;
-  kv_store *s = t->store;
-  kv_prepared *p = &t->prep;
-  kv_ts cts = p->cts;
-  if (p->n == 0) {
-    atomic_store(&t->status, KV_TXN_COMMITTED);
-    txn_unprepare(t);
-    txn_finish(t, cts, commit_ts, false);
-    return KV_OK;
-  }
-  /* C4, second half. */
-  rc = p->sst ? kv_engine_ingest(&s->eng, p->sst, errptr)
-              : kv_engine_write(&s->eng, p->batch, false, errptr);
-  if (rc) {
-    atomic_store(&t->status, KV_TXN_PENDING);
-    txn_unprepare(t);
-    return txn_write_failed(t, rc, errptr);
-  }
-  kv_clock_update(&s->clock, cts);
-  /* Before the locks go: the next writer of each key finds this commit
-  ** in the timestamp cache and writes above it (W2).  A large commit adds
-  ** one range from its first key to just past its last instead of a point
-  ** per key: it may push a writer of a key in between that it did not
-  ** write, which the cache allows (it is pessimistic), and it does not
-  ** flood the cache's points out into its low-water mark. */
-  size_t last = p->n - 1;
-  if (p->sst && kv_buf_reserve(&t->kbuf, p->klens[last] + 1)) {
-    memcpy(t->kbuf.p, p->keys[last], p->klens[last]);
-    t->kbuf.p[p->klens[last]] = 0; /* the first key after the last */
-    kv_span rsp = {.start = p->keys[0], .slen = p->klens[0], .end = t->kbuf.p,
-                   .elen = p->klens[last] + 1, .is_range = 1};
-    kv_tscache_add(s->tscache, &rsp, cts, 0);
-  } else {
-    for (size_t i = 0; i < p->n; i++) {
-      kv_span ksp = {.start = p->keys[i], .slen = p->klens[i]};
-      kv_tscache_add(s->tscache, &ksp, cts, 0);
-    }
-  }
-  atomic_store(&t->status, KV_TXN_COMMITTED);
-  txn_unprepare(t);
-  txn_finish(t, cts, commit_ts, true);
-  return KV_OK;
-}
-
-/* ------------------------------------------------------------- abort -- */
-
-void kv_txn_abort(kv_txn *t) {
-  if (!t) return;
-  while (t->iters) kv_iter_close(t->iters);
-  if (t->prepared) { /* its latches go first: readers are waiting on them */
-    txn_unprepare(t);
-    atomic_store(&t->status, KV_TXN_PENDING);
-  }
-  if (!t->dead_rc) {
-    int expected = KV_TXN_PENDING;
-    if (atomic_compare_exchange_strong(&t->status, &expected,
-                                       KV_TXN_ABORTED))
-      KV_STAT_INC(t->store, aborts);
-  }
-  txn_release_locks(t);
-  txn_free(t);
-}
-
 /* --------------------------------------------------------- accessors -- */
 
 uint64_t kv_txn_id(const kv_txn *t) { return t->id; }
 kv_ts kv_txn_read_ts(const kv_txn *t) { return t->read_ts; }
 kv_ts kv_txn_write_ts(const kv_txn *t) { return kv_txn_get_write_ts(t); }
 int kv_txn_is_dead(const kv_txn *t) {
-  return t->dead_rc != 0 || txn_status(t) == KV_TXN_ABORTED;
+  return t->dead_rc != 0 || kv_txn_state(t) == KV_TXN_ABORTED;
 }
 
 kv_retry_reason kv_txn_retry_reason(const kv_txn *t) {
   if (t->dead_rc) return t->dead_reason;
-  int st = atomic_load(&((kv_txn *)t)->status);
-  if ((st & 0xff) == KV_TXN_ABORTED) return (kv_retry_reason)(st >> 8);
+  if (kv_txn_state(t) == KV_TXN_ABORTED) return kv_txn_abort_reason(t);
   return KV_RETRY_NONE;
 }
 

@@ -20,12 +20,16 @@
 ** then the highest id.  A member already aborted means the cycle is being
 ** broken: no second victim.
 **
-** Aborting another transaction is a compare-and-swap on its status from
-** PENDING (never a committing one) to ABORTED with the reason in the high
-** bits, then a wake-up of it and of every transaction waiting for it.  The
-** victim, when it wakes, leaves its queue and releases its own locks; a
-** waiter whose holder is aborted may also hand the lock on itself (see
-** locktable.c), so nobody waits for an aborted transaction's thread.
+** Aborting another transaction is a compare-and-swap on its status word
+** from PENDING (never a committing one) to ABORTED with the reason
+** (kv_txn_leave_pending, kv_status_word in kvint.h), then a wake-up of it
+** and of every transaction waiting for it.  The victim, when it wakes,
+** leaves its queue and releases its own locks; a waiter whose holder is
+** aborted may also hand the lock on itself (see locktable.c), so nobody
+** waits for an aborted transaction's thread.
+**
+** Lock order (asserted): the graph mutex is taken under a lock-table shard
+** or alone, and a wake mutex under either or alone, never the reverse.
 **
 ** Wake-ups use an event count per transaction: take a token, test the
 ** condition under the lock that guards it, sleep while the token is
@@ -48,8 +52,14 @@ int kv_waitq_init(kv_waitq *q) {
 
 void kv_waitq_destroy(kv_waitq *q) { pthread_mutex_destroy(&q->mu); }
 
-static int txn_status(const kv_txn *t) {
-  return atomic_load(&((kv_txn *)t)->status) & 0xff;
+/* The graph mutex comes after a lock-table shard and before wake mutexes. */
+static void graph_lock(kv_waitq *q) {
+  kv_mu_enter(KV_MU_WAITQ);
+  pthread_mutex_lock(&q->mu);
+}
+static void graph_unlock(kv_waitq *q) {
+  pthread_mutex_unlock(&q->mu);
+  kv_mu_leave(KV_MU_WAITQ);
 }
 
 /* Should a be aborted rather than b? */
@@ -89,9 +99,7 @@ static void set_edge_locked(kv_txn *waiter, kv_txn *holder) {
 ** under the mutex keeps t alive: a transaction leaves the graph
 ** (kv_waitq_done) under the same mutex before it can be freed. */
 static bool abort_locked(kv_waitq *q, kv_txn *t, kv_retry_reason reason) {
-  int expected = KV_TXN_PENDING;
-  if (!atomic_compare_exchange_strong(&t->status, &expected,
-                                      KV_TXN_ABORTED | ((int)reason << 8)))
+  if (!kv_txn_leave_pending(t, kv_status_word(KV_TXN_ABORTED, reason)))
     return false;
   for (kv_txn *w = q->waiting; w; w = w->wnext)
     if (w->waiting_for == t) kv_txn_wake(w);
@@ -100,7 +108,7 @@ static bool abort_locked(kv_waitq *q, kv_txn *t, kv_retry_reason reason) {
 }
 
 kv_txn *kv_waitq_wait_for(kv_waitq *q, kv_txn *waiter, kv_txn *holder) {
-  pthread_mutex_lock(&q->mu);
+  graph_lock(q);
   waitq_link(q, waiter);
   set_edge_locked(waiter, holder);
   kv_txn *victim = NULL;
@@ -114,13 +122,13 @@ kv_txn *kv_waitq_wait_for(kv_waitq *q, kv_txn *waiter, kv_txn *holder) {
       cycle = true;
       break;
     }
-    if (txn_status(t) == KV_TXN_ABORTED) break;
+    if (kv_txn_state(t) == KV_TXN_ABORTED) break;
   }
   if (cycle) {
     kv_txn *t = waiter;
     bool breaking = false;
     do {
-      if (txn_status(t) == KV_TXN_ABORTED) breaking = true;
+      if (kv_txn_state(t) == KV_TXN_ABORTED) breaking = true;
       if (!victim || victim_before(t, victim)) victim = t;
       t = t->waiting_for;
     } while (t && t != waiter);
@@ -133,37 +141,39 @@ kv_txn *kv_waitq_wait_for(kv_waitq *q, kv_txn *waiter, kv_txn *holder) {
         victim = NULL;
     }
   }
-  pthread_mutex_unlock(&q->mu);
+  graph_unlock(q);
   return victim;
 }
 
 void kv_waitq_set_edge(kv_waitq *q, kv_txn *waiter, kv_txn *holder) {
-  pthread_mutex_lock(&q->mu);
+  graph_lock(q);
   set_edge_locked(waiter, holder);
-  pthread_mutex_unlock(&q->mu);
+  graph_unlock(q);
 }
 
 void kv_waitq_done(kv_waitq *q, kv_txn *waiter) {
-  pthread_mutex_lock(&q->mu);
+  graph_lock(q);
   set_edge_locked(waiter, NULL);
   waitq_unlink(q, waiter);
-  pthread_mutex_unlock(&q->mu);
+  graph_unlock(q);
 }
 
 bool kv_txn_abort_by_other(kv_waitq *q, kv_txn *t, kv_retry_reason reason) {
-  pthread_mutex_lock(&q->mu);
+  graph_lock(q);
   bool done = abort_locked(q, t, reason);
-  pthread_mutex_unlock(&q->mu);
+  graph_unlock(q);
   return done;
 }
 
 uint64_t kv_txn_wake_token(kv_txn *t) { return atomic_load(&t->wake_seq); }
 
 void kv_txn_wake(kv_txn *t) {
+  kv_mu_enter(KV_MU_WAKE);
   pthread_mutex_lock(&t->wmu);
   atomic_fetch_add(&t->wake_seq, 1);
   pthread_cond_broadcast(&t->wcond);
   pthread_mutex_unlock(&t->wmu);
+  kv_mu_leave(KV_MU_WAKE);
 }
 
 /* How long a sleeper first yields instead of blocking.  A lock is usually
@@ -187,6 +197,7 @@ bool kv_txn_sleep(kv_txn *t, uint64_t token, uint64_t deadline) {
     ts.tv_nsec = (long)(deadline % 1000000000ULL);
   }
   bool woken = true;
+  kv_mu_enter(KV_MU_WAKE);
   pthread_mutex_lock(&t->wmu);
   while (t->wake_seq == token) {
     if (!deadline) {
@@ -197,5 +208,6 @@ bool kv_txn_sleep(kv_txn *t, uint64_t token, uint64_t deadline) {
     }
   }
   pthread_mutex_unlock(&t->wmu);
+  kv_mu_leave(KV_MU_WAKE);
   return woken;
 }

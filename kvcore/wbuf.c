@@ -2,13 +2,14 @@
 ** wbuf.c — a transaction's write buffer: its uncommitted writes and the
 ** keys it has locked, in key order.
 **
-** Writes stay in memory until commit, when they become one RocksDB batch at
-** the commit timestamp; one process owns every transaction, so a crash
-** leaves nothing half-done on disk.  Each key has one entry holding a chain
-** of versions, newest first; the oldest is always a KV_W_LOCK at seq 0 (the
-** lock taken before the first write; one constant shared by every entry),
-** so a key once locked stays locked whatever is rolled back — CockroachDB
-** keeps locks across ROLLBACK TO SAVEPOINT too.
+** Writes stay in memory until commit, when they become one RocksDB batch, or
+** one ingested SST file for a large commit, at the commit timestamp
+** (commit.c); one process owns every transaction, so a crash leaves nothing
+** half-done on disk.  Each key has one entry holding a chain of versions,
+** newest first; the oldest is always a KV_W_LOCK at seq 0 (the lock taken
+** before the first write; one constant shared by every entry), so a key
+** once locked stays locked whatever is rolled back — CockroachDB keeps
+** locks across ROLLBACK TO SAVEPOINT too.
 **
 ** Sequence numbers: every write gets the next seq.  A reader at seq S sees,
 ** per key, the newest version with seq <= S (kv_wbuf_visible); an iterator
