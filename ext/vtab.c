@@ -549,12 +549,10 @@ static int cursor_step(mvcc_cursor *c) {
   }
 }
 
+/* Key buffers in the store's order (qsort's comparator). */
 static int probe_cmp(const void *a, const void *b) {
   const mvcc_keybuf *x = a, *y = b;
-  size_t n = x->n < y->n ? x->n : y->n;
-  int r = n ? memcmp(x->p, y->p, n) : 0;
-  if (r) return r;
-  return x->n < y->n ? -1 : x->n > y->n;
+  return kv_key_cmp(x->p, x->n, y->p, y->n);
 }
 
 /* Appends, for every prefix in old[0..nold), prefix ‖ enc(val) to *out

@@ -48,6 +48,10 @@ const char *kv_retry_reason_name(kv_retry_reason r) {
 
 void kv_free(void *p) { free(p); }
 
+int kv_key_cmp(const void *a, size_t an, const void *b, size_t bn) {
+  return kv_bytes_cmp(a, an, b, bn);
+}
+
 char *kv_vmprintf(const char *fmt, va_list ap) {
   char *s = NULL;
   if (vasprintf(&s, fmt, ap) < 0) return NULL;

@@ -72,6 +72,8 @@ const char *kv_code_name(int rc);
 const char *kv_retry_reason_name(kv_retry_reason);
 /* Frees memory that kvcore handed to the caller (error messages). */
 void kv_free(void *p);
+/* The order of keys in a store: memcmp, then the shorter first; <0, 0, >0. */
+int kv_key_cmp(const void *a, size_t an, const void *b, size_t bn);
 
 /* ------------------------------------------------------------ timestamps -- */
 
