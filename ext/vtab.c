@@ -59,6 +59,7 @@ typedef struct mvcc_vtab {
   mvcc_keybuf *repl;
   int nrepl, caprepl;
   mvcc_txcheck txcheck;     /* SQLite's call order, asserted */
+  mvcc_path key_path;       /* the primary key as an access path */
 } mvcc_vtab;
 
 
@@ -268,6 +269,7 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
   v->conn = c;
   v->sc = sc;
   v->def = d;
+  mvcc_path_of(d, 0, &v->key_path);
   v->name = sqlite3_mprintf("%s", argv[2]);
   v->id = id;
   v->dropped = dropped;
@@ -831,9 +833,7 @@ static int old_key(mvcc_vtab *v, sqlite3_value *pk, mvcc_keybuf *key) {
   if (mvcc_hidden_key(v->def))
     return mvcc_keybuf_append(key, sqlite3_value_blob(pk),
                               (size_t)sqlite3_value_bytes(pk));
-  mvcc_path path;
-  mvcc_path_of(v->def, 0, &path);
-  return path_append(v, &path, key, 0, pk);
+  return path_append(v, &v->key_path, key, 0, pk);
 }
 
 /* OR REPLACE in a multi-row UPDATE that changes keys.  SQLite evaluates
@@ -1318,6 +1318,7 @@ int mvcc_check_table(mvcc_sconn *sc, const char *name, char **report,
     v.conn = sc->conn;
     v.sc = sc;
     v.def = d;
+    mvcc_path_of(d, 0, &v.key_path);
     v.name = e.name;
     mvcc_row_prefix(v.prefix, e.id);
     kv_txn_options o;
