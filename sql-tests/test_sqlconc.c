@@ -275,6 +275,120 @@ static void test_sqlconc_disjoint_index_ranges_do_not_conflict(void **state) {
                     "ORDER BY shift", "day|2\nnight|2\n");
 }
 
+/* ---------------------------------------------------------- job queue -- */
+
+/* Workers claim jobs with the usual idiom, each on its own connection:
+**     BEGIN; SELECT id FROM jobs WHERE status = 'ready' ORDER BY run_at
+**     LIMIT 1; UPDATE jobs SET status = 'done', worker = ? WHERE id = ?;
+**     COMMIT
+** reading through the UNIQUE(status, run_at, id) index (no sort, LIMIT
+** pushed down).  Two workers that pick the same job cannot both commit, so
+** every job is claimed exactly once, by the worker the row names. */
+enum { JQ_JOBS = 150, JQ_WORKERS = 6 };
+
+typedef struct jq_worker {
+  const char *db;
+  int id, claimed, retries, errors;
+  int jobs[JQ_JOBS];
+  pthread_t th;
+} jq_worker;
+
+static void *jq_main(void *arg) {
+  jq_worker *w = arg;
+  sqlite3 *db;
+  sqlite3_open(w->db, &db);
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_stmt *pick, *claim;
+  sqlite3_prepare_v2(db, "SELECT id FROM jobs WHERE status = 'ready' ORDER BY "
+                         "run_at LIMIT 1", -1, &pick, NULL);
+  sqlite3_prepare_v2(db, "UPDATE jobs SET status = 'done', worker = ?1 WHERE "
+                         "id = ?2", -1, &claim, NULL);
+  for (;;) {
+    int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    int job = -1;
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_step(pick);
+      if (rc == SQLITE_ROW) job = sqlite3_column_int(pick, 0);
+      rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+      sqlite3_reset(pick);
+    }
+    if (rc == SQLITE_OK && job >= 0) {
+      sqlite3_bind_int(claim, 1, w->id);
+      sqlite3_bind_int(claim, 2, job);
+      rc = sqlite3_step(claim) == SQLITE_DONE ? SQLITE_OK
+                                              : sqlite3_errcode(db);
+      sqlite3_reset(claim);
+      if (rc == SQLITE_OK && sqlite3_changes(db) != 1) w->errors++;
+    }
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+      if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", 0, 0, 0);
+      if ((rc & 0xff) == SQLITE_BUSY) {
+        w->retries++;
+        continue;
+      }
+      print_error("worker %d: %d %s\n", w->id, rc, sqlite3_errmsg(db));
+      w->errors++;
+      break;
+    }
+    if (job < 0) break; /* nothing ready */
+    w->jobs[w->claimed++] = job;
+  }
+  sqlite3_finalize(pick);
+  sqlite3_finalize(claim);
+  sqlite3_close(db);
+  return NULL;
+}
+
+static void test_sqlconc_job_queue_claims_each_job_once(void **state) {
+  fixture *f = *state;
+  SQLT_OK(f->obs, "CREATE VIRTUAL TABLE temp.jobs USING mvcc(id INTEGER "
+                  "PRIMARY KEY, status TEXT NOT NULL, run_at INTEGER NOT "
+                  "NULL, worker INTEGER, UNIQUE(status, run_at, id))");
+  char sql[256];
+  snprintf(sql, sizeof sql,
+           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+           "WHERE i < %d) INSERT INTO jobs SELECT i, 'ready', (i * 37) %% 101, "
+           "NULL FROM n",
+           JQ_JOBS);
+  SQLT_OK(f->obs, sql);
+  SQLT_OK(f->obs, "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE status = "
+                  "'ready' ORDER BY run_at LIMIT 1");
+  assert_non_null(strstr(f->obs->out, "unique(status, run_at, id) status=?, LIMIT"));
+  assert_null(strstr(f->obs->out, "TEMP B-TREE")); /* no sort */
+  jq_worker w[JQ_WORKERS];
+  for (int i = 0; i < JQ_WORKERS; i++) {
+    memset(&w[i], 0, sizeof(w[i]));
+    w[i].db = f->db;
+    w[i].id = i + 1;
+    pthread_create(&w[i].th, NULL, jq_main, &w[i]);
+  }
+  int owner[JQ_JOBS + 1] = {0}, total = 0, retries = 0;
+  for (int i = 0; i < JQ_WORKERS; i++) {
+    pthread_join(w[i].th, NULL);
+    assert_int_equal(w[i].errors, 0);
+    retries += w[i].retries;
+    for (int j = 0; j < w[i].claimed; j++) {
+      int job = w[i].jobs[j];
+      assert_true(job >= 1 && job <= JQ_JOBS);
+      assert_int_equal(owner[job], 0); /* claimed once */
+      owner[job] = w[i].id;
+      total++;
+    }
+  }
+  assert_int_equal(total, JQ_JOBS);
+  /* The table agrees with the workers about who took each job. */
+  for (int job = 1; job <= JQ_JOBS; job++) {
+    char q[96], want[32];
+    snprintf(q, sizeof q, "SELECT status, worker FROM jobs WHERE id = %d", job);
+    snprintf(want, sizeof want, "done|%d\n", owner[job]);
+    SQLT_ROWS(f->obs, q, want);
+  }
+  SQLT_ROWS(f->obs, "SELECT mvcc_check('jobs')", "ok\n");
+  print_message("    job queue: %d jobs, %d workers, %d retries\n", JQ_JOBS,
+                JQ_WORKERS, retries);
+}
+
 static void test_sqlconc_deadlock_between_connections(void **state) {
   fixture *f = *state;
   SQLT_OK(f->a, "BEGIN; UPDATE t SET n = 1 WHERE id = 1");
@@ -697,6 +811,7 @@ int main(int argc, char **argv) {
       T(test_sqlconc_unique_values_inserted_once),
       T(test_sqlconc_predicate_read_through_index),
       T(test_sqlconc_disjoint_index_ranges_do_not_conflict),
+      T(test_sqlconc_job_queue_claims_each_job_once),
       T(test_sqlconc_deadlock_between_connections),
       T(test_sqlconc_busy_timeout_bounds_lock_waits),
       T(test_sqlconc_dead_transaction_until_rollback),
