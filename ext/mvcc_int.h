@@ -332,7 +332,10 @@ enum {
   MVCC_PLAN_DESC = 1 << 10,    /* descending key order */
   MVCC_PLAN_LIMIT = 1 << 11,   /* LIMIT (and OFFSET) pushed down */
   MVCC_PLAN_OFFSET = 1 << 12,
-  MVCC_PLAN_PATH_SHIFT = 13    /* bits 13-20: the access path (mvcc_path) */
+  MVCC_PLAN_PATH_SHIFT = 13,   /* bits 13-20: the access path (mvcc_path) */
+  MVCC_PLAN_IS_SHIFT = 21,     /* bits 21-30: fixed index column k is
+                               ** compared by IS (a NULL matches NULLs) */
+  MVCC_PLAN_IS_COLUMNS = 10
 };
 
 /* xBestIndex of an mvcc table with definition d. */

@@ -14,13 +14,16 @@
 **     bits 11,12 LIMIT, OFFSET pushed down
 **     bits 13-20 the access path: 0 the primary key, i the unique index
 **                uniq[i - 1] (its entries give the rows' keys)
+**     bits 21-30 on an index path, fixed column k (k < 10) is compared by
+**                IS: a NULL value finds the NULL entries (= finds none)
 ** and xFilter's argv holds, in order: the fixed values, the bounds, LIMIT,
 ** OFFSET.  idxStr describes the plan in words for EXPLAIN QUERY PLAN.
 **
 ** Every access path (the primary key and each UNIQUE constraint's index) is
 ** planned the same way, and the cheapest wins (the key on a tie).  An
-** index path uses only = (not IS: its entries hold NULLs, which = never
-** matches and a probe for NULL would).
+** index holds NULLs, so on an index path the plan says which fixed columns
+** are compared by IS (x IS NULL finds them) rather than = (x = NULL finds
+** nothing); a key holds none, so there the two are the same.
 **
 ** Planning a path goes in five steps, each a function below:
 **   1. collect   the usable constraints on the path's columns whose
@@ -68,6 +71,7 @@ typedef struct plan_terms {
   int lo, hi;                   /* bounds on key column neq */
   int lo_op, hi_op;             /* their SQLITE_INDEX_CONSTRAINT_* */
   int limit, offset;
+  int is_mask;                  /* index paths: fixed columns using IS */
 } plan_terms;
 
 /* Which position of path p column iCol has, or -1. */
@@ -89,6 +93,7 @@ static void plan_collect(const mvcc_path *path, sqlite3_index_info *info,
                          plan_terms *p) {
   p->lo = p->hi = p->limit = p->offset = -1;
   p->lo_op = p->hi_op = 0;
+  p->is_mask = 0;
   for (int k = 0; k < path->ncol; k++) p->eq[k] = -1;
   for (int i = 0; i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &info->aConstraint[i];
@@ -103,13 +108,19 @@ static void plan_collect(const mvcc_path *path, sqlite3_index_info *info,
     }
     int k = path_pos(path, c->iColumn);
     if (k < 0 || !same_collation(path, info, i, k)) continue;
-    if ((c->op == SQLITE_INDEX_CONSTRAINT_EQ ||
-         (c->op == SQLITE_INDEX_CONSTRAINT_IS && path->index == 0)) &&
-        p->eq[k] < 0)
+    /* x IS NULL comes as ISNULL, with NULL as its value; a key is never
+    ** NULL, so there SQLite checks it itself. */
+    bool is = c->op == SQLITE_INDEX_CONSTRAINT_IS ||
+              (c->op == SQLITE_INDEX_CONSTRAINT_ISNULL && path->index);
+    if (is && path->index && k >= MVCC_PLAN_IS_COLUMNS) continue;
+    if ((c->op == SQLITE_INDEX_CONSTRAINT_EQ || is) && p->eq[k] < 0) {
       p->eq[k] = i;
+      if (is && path->index) p->is_mask |= 1 << k;
+    }
   }
   p->neq = 0;
   while (p->neq < path->ncol && p->eq[p->neq] >= 0) p->neq++;
+  p->is_mask &= (1 << p->neq) - 1;
   if (p->neq == path->ncol) return;
   int col = path->col[p->neq];
   for (int i = 0; i < info->nConstraint; i++) {
@@ -150,7 +161,7 @@ static void use_constraint(sqlite3_index_info *info, int i, int *argv,
 /* Step 2: returns the plan word so far. */
 static int plan_assign(sqlite3_index_info *info, const plan_terms *p,
                        bool has_in, int *argv) {
-  int plan = p->neq;
+  int plan = p->neq | p->is_mask << MVCC_PLAN_IS_SHIFT;
   for (int k = 0; k < p->neq; k++) {
     use_constraint(info, p->eq[k], argv, true);
     if (has_in && sqlite3_vtab_in(info, p->eq[k], -1))
@@ -226,7 +237,7 @@ static double plan_rows(const mvcc_path *path, const plan_terms *p,
                         bool has_in, bool *unique) {
   double rows;
   *unique = false;
-  if (p->neq == path->ncol) {
+  if (p->neq == path->ncol && !p->is_mask) {
     rows = PLAN_ROWS_POINT;
     *unique = !has_in;
   } else if (p->neq > 0) {
@@ -307,8 +318,9 @@ char *mvcc_plan_describe(const mvcc_tabledef *d, int plan) {
   if (neq == 0 && !(plan & (MVCC_PLAN_LO | MVCC_PLAN_HI)))
     sqlite3_str_appendall(s, path.index ? "scan" : "full scan");
   for (int k = 0; k < neq; k++)
-    sqlite3_str_appendf(s, "%s%s=?", k ? " AND " : what,
-                        d->cols[path.col[k]].name);
+    sqlite3_str_appendf(s, "%s%s%s?", k ? " AND " : what,
+                        d->cols[path.col[k]].name,
+                        plan >> (MVCC_PLAN_IS_SHIFT + k) & 1 ? " IS " : "=");
   if (plan & MVCC_PLAN_IN) sqlite3_str_appendall(s, " (IN lists)");
   if (plan & (MVCC_PLAN_LO | MVCC_PLAN_HI)) {
     const char *c = d->cols[path.col[neq]].name;

@@ -558,11 +558,13 @@ static int probe_cmp(const void *a, const void *b) {
 }
 
 /* Appends, for every prefix in old[0..nold), prefix ‖ enc(val) to *out
-** (NULL matches nothing: adds none). */
-static int extend_probes(mvcc_vtab *v, const mvcc_path *path, int k,
+** (NULL matches nothing, adding none, unless compared by IS: then it is an
+** index's NULL entries). */
+static int extend_probes(mvcc_vtab *v, const mvcc_path *path, int k, bool is,
                          sqlite3_value *val, const mvcc_keybuf *old, int nold,
                          mvcc_keybuf **out, int *n, int *cap) {
-  if (sqlite3_value_type(val) == SQLITE_NULL) return SQLITE_OK;
+  bool null = sqlite3_value_type(val) == SQLITE_NULL;
+  if (null && !is) return SQLITE_OK;
   for (int i = 0; i < nold; i++) {
     if (*n == *cap) {
       int ncap = *cap ? *cap * 2 : 8;
@@ -574,7 +576,9 @@ static int extend_probes(mvcc_vtab *v, const mvcc_path *path, int k,
     mvcc_keybuf *b = &(*out)[(*n)++];
     mvcc_keybuf_init(b);
     int rc = mvcc_keybuf_append(b, old[i].p, old[i].n);
-    if (rc == SQLITE_OK) rc = path_append(v, path, b, k, val);
+    if (rc == SQLITE_OK)
+      rc = null ? mvcc_key_append_null(b, path->desc[k])
+                : path_append(v, path, b, k, val);
     if (rc) return rc;
   }
   return SQLITE_OK;
@@ -589,7 +593,7 @@ static void free_probes(mvcc_keybuf *p, int n) {
 ** constraints (the cartesian product of their values).  IN values are
 ** encoded as they come: sqlite3_vtab_in_next() reuses its value. */
 static int build_probes(mvcc_cursor *c, mvcc_vtab *v, int neq, bool in,
-                        sqlite3_value **argv) {
+                        int is_mask, sqlite3_value **argv) {
   mvcc_keybuf *cur = malloc(sizeof(mvcc_keybuf));
   if (!cur) return SQLITE_NOMEM;
   mvcc_keybuf_init(&cur[0]);
@@ -601,11 +605,13 @@ static int build_probes(mvcc_cursor *c, mvcc_vtab *v, int neq, bool in,
     sqlite3_value *x;
     if (in && sqlite3_vtab_in_first(argv[k], &x) == SQLITE_OK) {
       do {
-        rc = extend_probes(v, &c->path, k, x, cur, n, &next, &m, &cap);
+        rc = extend_probes(v, &c->path, k, is_mask >> k & 1, x, cur, n, &next,
+                           &m, &cap);
       } while (rc == SQLITE_OK &&
                sqlite3_vtab_in_next(argv[k], &x) == SQLITE_OK);
     } else {
-      rc = extend_probes(v, &c->path, k, argv[k], cur, n, &next, &m, &cap);
+      rc = extend_probes(v, &c->path, k, is_mask >> k & 1, argv[k], cur, n,
+                         &next, &m, &cap);
     }
     free_probes(cur, n);
     cur = next;
@@ -664,8 +670,11 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   c->desc = (idxNum & MVCC_PLAN_DESC) != 0;
   c->limit = c->offset = -1;
   c->returned = 0;
-  c->point = neq == c->path.ncol;
-  rc = build_probes(c, v, neq, (idxNum & MVCC_PLAN_IN) != 0, argv);
+  /* A probe with a NULL for IS is a prefix of its entries: they end with
+  ** the row's key. */
+  int is_mask = idxNum >> MVCC_PLAN_IS_SHIFT & ((1 << MVCC_PLAN_IS_COLUMNS) - 1);
+  c->point = neq == c->path.ncol && !is_mask;
+  rc = build_probes(c, v, neq, (idxNum & MVCC_PLAN_IN) != 0, is_mask, argv);
   a = neq;
   bool never = false;
   mvcc_keybuf_reset(&c->lo);

@@ -1,5 +1,5 @@
 -- Queries by a UNIQUE constraint's columns read through its index: =, IN,
--- ranges (which never match NULLs), ORDER BY in the index's order, and
+-- IS NULL, ranges (which never match NULLs), ORDER BY in the index's order, and
 -- UPDATE/DELETE by the unique column; answers equal a native table's (n_).
 .mode list
 .headers off
@@ -23,6 +23,14 @@ SELECT 'mvcc', group_concat(id) FROM (SELECT id FROM t WHERE a = 'P' COLLATE NOC
 SELECT 'native', group_concat(id) FROM (SELECT id FROM n_t WHERE a = 'P' COLLATE NOCASE ORDER BY b DESC);
 SELECT 'mvcc', group_concat(id) FROM (SELECT id FROM t WHERE a = 'q' COLLATE NOCASE AND b > 0);
 SELECT 'native', group_concat(id) FROM (SELECT id FROM n_t WHERE a = 'q' COLLATE NOCASE AND b > 0);
+-- IS NULL finds the NULL entries through the index; = NULL finds nothing.
+EXPLAIN QUERY PLAN SELECT id FROM t WHERE email IS NULL;
+SELECT 'mvcc', group_concat(id) FROM t WHERE email IS NULL;
+SELECT 'native', group_concat(id) FROM n_t WHERE email IS NULL;
+SELECT 'mvcc', count(*) FROM t WHERE email = NULL;
+SELECT 'mvcc', group_concat(id) FROM t WHERE a = 'q' COLLATE NOCASE AND b IS NULL;
+SELECT 'native', group_concat(id) FROM n_t WHERE a = 'q' COLLATE NOCASE AND b IS NULL;
+SELECT 'mvcc', group_concat(id) FROM t WHERE email IS 'bob@x';
 -- A BINARY comparison cannot use the NOCASE index: a full scan.
 EXPLAIN QUERY PLAN SELECT id FROM t WHERE a = 'P';
 SELECT 'mvcc', group_concat(id) FROM t WHERE a = 'P';
