@@ -211,18 +211,15 @@ int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
     return rc;
   }
   rc = sqlite3_create_module_v2(db, "mvcc_txn", &mvcc_marker_module, c, NULL);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_create_function(db, "mvcc_attach", 0, SQLITE_UTF8, c,
-                                 attach_fn, NULL, NULL);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_create_function(db, "mvcc_attach", 1, SQLITE_UTF8, c,
-                                 attach_fn, NULL, NULL);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_create_function(db, "mvcc_check", 1, SQLITE_UTF8, c,
-                                 check_fn, NULL, NULL);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_create_function(db, "mvcc_check", 2, SQLITE_UTF8, c,
-                                 check_fn, NULL, NULL);
+  static const struct {
+    const char *name;
+    int nargs;
+    void (*fn)(sqlite3_context *, int, sqlite3_value **);
+  } fns[] = {{"mvcc_attach", 0, attach_fn}, {"mvcc_attach", 1, attach_fn},
+             {"mvcc_check", 1, check_fn},   {"mvcc_check", 2, check_fn}};
+  for (size_t i = 0; rc == SQLITE_OK && i < sizeof fns / sizeof fns[0]; i++)
+    rc = sqlite3_create_function(db, fns[i].name, fns[i].nargs, SQLITE_UTF8, c,
+                                 fns[i].fn, NULL, NULL);
   if (rc == SQLITE_OK) rc = mvcc_register_stats(db, c);
   if (rc != SQLITE_OK) {
     *pzErrMsg = sqlite3_mprintf("mvcc: %s", sqlite3_errmsg(db));

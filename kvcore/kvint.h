@@ -71,6 +71,15 @@ static inline void kv_mu_leave(unsigned cls) {
   assert(kv_mu_held & cls);
   kv_mu_held &= ~cls;
 }
+/* Lock and unlock mu, a mutex of class cls, checking the order. */
+static inline void kv_mu_lock(pthread_mutex_t *mu, unsigned cls) {
+  kv_mu_enter(cls);
+  pthread_mutex_lock(mu);
+}
+static inline void kv_mu_unlock(pthread_mutex_t *mu, unsigned cls) {
+  pthread_mutex_unlock(mu);
+  kv_mu_leave(cls);
+}
 
 /* Compares byte strings: memcmp, then the shorter one first. */
 static inline int kv_bytes_cmp(const void *a, size_t an, const void *b,

@@ -67,14 +67,8 @@ struct kv_lock_shard {
 
 /* A thread holds at most one shard, and takes it before the wait graph and
 ** any wake mutex (kvint.h). */
-static void shard_lock(kv_lock_shard *sh) {
-  kv_mu_enter(KV_MU_LOCKTABLE);
-  pthread_mutex_lock(&sh->mu);
-}
-static void shard_unlock(kv_lock_shard *sh) {
-  pthread_mutex_unlock(&sh->mu);
-  kv_mu_leave(KV_MU_LOCKTABLE);
-}
+static void shard_lock(kv_lock_shard *sh) { kv_mu_lock(&sh->mu, KV_MU_LOCKTABLE); }
+static void shard_unlock(kv_lock_shard *sh) { kv_mu_unlock(&sh->mu, KV_MU_LOCKTABLE); }
 
 int kv_locktable_init(kv_locktable *lt) {
   memset(lt, 0, sizeof(*lt));

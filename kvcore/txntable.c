@@ -37,15 +37,8 @@ static kv_txn_shard *shard_of(kv_txntable *tt, const kv_txn *t) {
   return &tt->shards[t->id % KV_TXN_SHARDS];
 }
 
-static void shard_lock(kv_txn_shard *sh) {
-  kv_mu_enter(KV_MU_TXNTABLE);
-  pthread_mutex_lock(&sh->mu);
-}
-
-static void shard_unlock(kv_txn_shard *sh) {
-  pthread_mutex_unlock(&sh->mu);
-  kv_mu_leave(KV_MU_TXNTABLE);
-}
+static void shard_lock(kv_txn_shard *sh) { kv_mu_lock(&sh->mu, KV_MU_TXNTABLE); }
+static void shard_unlock(kv_txn_shard *sh) { kv_mu_unlock(&sh->mu, KV_MU_TXNTABLE); }
 
 void kv_txntable_init(kv_txntable *tt) {
   memset(tt, 0, sizeof(*tt));

@@ -53,14 +53,8 @@ int kv_waitq_init(kv_waitq *q) {
 void kv_waitq_destroy(kv_waitq *q) { pthread_mutex_destroy(&q->mu); }
 
 /* The graph mutex comes after a lock-table shard and before wake mutexes. */
-static void graph_lock(kv_waitq *q) {
-  kv_mu_enter(KV_MU_WAITQ);
-  pthread_mutex_lock(&q->mu);
-}
-static void graph_unlock(kv_waitq *q) {
-  pthread_mutex_unlock(&q->mu);
-  kv_mu_leave(KV_MU_WAITQ);
-}
+static void graph_lock(kv_waitq *q) { kv_mu_lock(&q->mu, KV_MU_WAITQ); }
+static void graph_unlock(kv_waitq *q) { kv_mu_unlock(&q->mu, KV_MU_WAITQ); }
 
 /* Should a be aborted rather than b? */
 static bool victim_before(const kv_txn *a, const kv_txn *b) {
@@ -168,12 +162,10 @@ bool kv_txn_abort_by_other(kv_waitq *q, kv_txn *t, kv_retry_reason reason) {
 uint64_t kv_txn_wake_token(kv_txn *t) { return atomic_load(&t->wake_seq); }
 
 void kv_txn_wake(kv_txn *t) {
-  kv_mu_enter(KV_MU_WAKE);
-  pthread_mutex_lock(&t->wmu);
+  kv_mu_lock(&t->wmu, KV_MU_WAKE);
   atomic_fetch_add(&t->wake_seq, 1);
   pthread_cond_broadcast(&t->wcond);
-  pthread_mutex_unlock(&t->wmu);
-  kv_mu_leave(KV_MU_WAKE);
+  kv_mu_unlock(&t->wmu, KV_MU_WAKE);
 }
 
 /* How long a sleeper first yields instead of blocking.  A lock is usually
@@ -197,8 +189,7 @@ bool kv_txn_sleep(kv_txn *t, uint64_t token, uint64_t deadline) {
     ts.tv_nsec = (long)(deadline % 1000000000ULL);
   }
   bool woken = true;
-  kv_mu_enter(KV_MU_WAKE);
-  pthread_mutex_lock(&t->wmu);
+  kv_mu_lock(&t->wmu, KV_MU_WAKE);
   while (t->wake_seq == token) {
     if (!deadline) {
       pthread_cond_wait(&t->wcond, &t->wmu);
@@ -207,7 +198,6 @@ bool kv_txn_sleep(kv_txn *t, uint64_t token, uint64_t deadline) {
       break;
     }
   }
-  pthread_mutex_unlock(&t->wmu);
-  kv_mu_leave(KV_MU_WAKE);
+  kv_mu_unlock(&t->wmu, KV_MU_WAKE);
   return woken;
 }

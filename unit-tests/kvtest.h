@@ -103,6 +103,32 @@ static inline uint64_t kvt_clock_read(void *ctx) {
   return ((kvt_clock *)ctx)->now;
 }
 
+/* Default options whose wall clock is clk. */
+static inline void kvt_clock_options(kv_options *o, kvt_clock *clk) {
+  kv_options_init(o);
+  o->wall_clock = kvt_clock_read;
+  o->wall_clock_ctx = clk;
+}
+
+/* kv_store_open for tests that expect it to fail: the message stays in
+** kvt_open_err until the next call. */
+static char *kvt_open_err;
+static inline int kvt_open_rc(const char *dir, const kv_options *o,
+                              kv_store **out) {
+  kv_free(kvt_open_err);
+  kvt_open_err = NULL;
+  *out = NULL;
+  return kv_store_open(dir, o, out, &kvt_open_err);
+}
+
+/* A group teardown that frees kvt_open_err. */
+static inline int kvt_open_cleanup(void **state) {
+  (void)state;
+  kv_free(kvt_open_err);
+  kvt_open_err = NULL;
+  return 0;
+}
+
 /* Opens the store in dir (NULL: the process's in-memory store) with
 ** options o (NULL: the defaults); fails the test on error. */
 static inline kv_store *kvt_open_dir(const char *dir, const kv_options *o) {

@@ -62,9 +62,7 @@ static void test_clock_stalled_wall_counts_logical(void **state) {
   char *dir = kvt_tempdir(0);
   kvt_clock clk = {.now = 5000000000ULL};
   kv_options o;
-  kv_options_init(&o);
-  o.wall_clock = kvt_clock_read;
-  o.wall_clock_ctx = &clk;
+  kvt_clock_options(&o, &clk);
   kv_store *s = kvt_open_dir(dir, &o);
   kv_ts a = kv_store_now(s), b = kv_store_now(s);
   assert_int_equal(a.wall, b.wall);
@@ -84,9 +82,7 @@ static void test_clock_never_goes_back_across_reopen(void **state) {
   char *dir = kvt_tempdir(0);
   kvt_clock clk = {.now = 1700000000ULL * 1000000000ULL};
   kv_options o;
-  kv_options_init(&o);
-  o.wall_clock = kvt_clock_read;
-  o.wall_clock_ctx = &clk;
+  kvt_clock_options(&o, &clk);
   kv_store *s = kvt_open_dir(dir, &o);
   kv_txn *t = kvt_begin(s);
   kvt_put(t, "k", "before");

@@ -9,17 +9,11 @@
 
 #include "kvint.h"
 
-typedef struct fixture {
-  char *dir;
-  kv_store *s;
-} fixture;
-
 /* A store holding a=1 and c=3, and between them the raw key "bz", two
 ** bytes, too short to carry a timestamp. */
 static int setup(void **state) {
-  fixture *f = calloc(1, sizeof(*f));
-  f->dir = kvt_tempdir(0);
-  f->s = kvt_open_dir(f->dir, NULL);
+  kvt_setup(state);
+  kvt_fixture *f = *state;
   kvt_put1(f->s, "a", "1");
   kvt_put1(f->s, "c", "3");
   rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
@@ -29,16 +23,6 @@ static int setup(void **state) {
                  sizeof val, &err);
   rocksdb_writeoptions_destroy(wo);
   assert_null(err);
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fixture *f = *state;
-  kv_store_close(f->s);
-  kvt_rmrf(f->dir);
-  free(f->dir);
-  free(f);
   return 0;
 }
 
@@ -63,7 +47,7 @@ static int scan_rc(kv_store *s, int flags, int *rows, char **err) {
 }
 
 static void test_corrupt_key_fails_forward_scan(void **state) {
-  fixture *f = *state;
+  kvt_fixture *f = *state;
   char *err = NULL;
   int rows;
   int rc = scan_rc(f->s, 0, &rows, &err);
@@ -72,7 +56,7 @@ static void test_corrupt_key_fails_forward_scan(void **state) {
 }
 
 static void test_corrupt_key_fails_reverse_scan(void **state) {
-  fixture *f = *state;
+  kvt_fixture *f = *state;
   char *err = NULL;
   int rows;
   int rc = scan_rc(f->s, KV_SCAN_REVERSE, &rows, &err);
@@ -81,7 +65,7 @@ static void test_corrupt_key_fails_reverse_scan(void **state) {
 }
 
 static void test_corrupt_key_fails_history(void **state) {
-  fixture *f = *state;
+  kvt_fixture *f = *state;
   kv_history *h;
   KVT_OK(kv_store_history(f->s, "a", 1, "d", 1, &h, errptr));
   KVT_OK(kv_history_next(h, errptr)); /* a */
@@ -92,7 +76,7 @@ static void test_corrupt_key_fails_history(void **state) {
 }
 
 static void test_corrupt_key_fails_gc(void **state) {
-  fixture *f = *state;
+  kvt_fixture *f = *state;
   char *err = NULL;
   int rc = kv_store_gc(f->s, NULL, &err);
   assert_corrupt(rc, err);
@@ -100,7 +84,7 @@ static void test_corrupt_key_fails_gc(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, kvt_teardown)
       T(test_corrupt_key_fails_forward_scan),
       T(test_corrupt_key_fails_reverse_scan),
       T(test_corrupt_key_fails_history),

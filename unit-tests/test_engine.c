@@ -20,15 +20,6 @@
 
 #include "kvint.h"
 
-static char *errbuf;
-
-static int open_rc(const char *dir, const kv_options *o, kv_store **out) {
-  kv_free(errbuf);
-  errbuf = NULL;
-  *out = NULL;
-  return kv_store_open(dir, o, out, &errbuf);
-}
-
 static void test_engine_foreign_directory_is_refused(void **state) {
   (void)state;
   char *dir = kvt_tempdir(1);
@@ -36,9 +27,9 @@ static void test_engine_foreign_directory_is_refused(void **state) {
   snprintf(path, sizeof path, "%s/notes.txt", dir);
   kvt_write_file(path, "my files\n");
   kv_store *s;
-  assert_int_equal(open_rc(dir, NULL, &s), KV_CORRUPT);
+  assert_int_equal(kvt_open_rc(dir, NULL, &s), KV_CORRUPT);
   assert_null(s);
-  assert_non_null(strstr(errbuf, "not a kvcore store"));
+  assert_non_null(strstr(kvt_open_err, "not a kvcore store"));
   /* Nothing was written into it. */
   snprintf(path, sizeof path, "%s/CURRENT", dir);
   assert_int_not_equal(access(path, F_OK), 0);
@@ -55,10 +46,10 @@ static void test_engine_corrupt_directory_is_refused(void **state) {
   char path[600];
   snprintf(path, sizeof path, "%s/CURRENT", dir);
   kvt_write_file(path, "garbage-manifest-name\n");
-  int rc = open_rc(dir, NULL, &s);
+  int rc = kvt_open_rc(dir, NULL, &s);
   assert_true(rc == KV_CORRUPT || rc == KV_IOERR);
   assert_null(s);
-  assert_non_null(errbuf);
+  assert_non_null(kvt_open_err);
   kvt_rmrf(dir);
   free(dir);
 }
@@ -77,8 +68,8 @@ static void test_engine_plain_rocksdb_is_refused(void **state) {
   rocksdb_close(db);
   rocksdb_options_destroy(o);
   kv_store *s;
-  assert_int_equal(open_rc(dir, NULL, &s), KV_CORRUPT);
-  assert_non_null(strstr(errbuf, "not a kvcore store"));
+  assert_int_equal(kvt_open_rc(dir, NULL, &s), KV_CORRUPT);
+  assert_non_null(strstr(kvt_open_err, "not a kvcore store"));
   kvt_rmrf(dir);
   free(dir);
 }
@@ -135,10 +126,8 @@ static void test_engine_synchronous_modes_at_open(void **state) {
     char *dir = kvt_tempdir(0);
     kvt_clock clk = {.now = 1000000000000ULL};
     kv_options o;
-    kv_options_init(&o);
+    kvt_clock_options(&o, &clk);
     o.synchronous = modes[m];
-    o.wall_clock = kvt_clock_read;
-    o.wall_clock_ctx = &clk;
     kv_store *s = kvt_open_dir(dir, &o);
     kv_options got;
     kv_store_get_options(s, &got);
@@ -172,9 +161,7 @@ static void test_engine_set_synchronous_takes_effect_at_once(void **state) {
   char *dir = kvt_tempdir(0);
   kvt_clock clk = {.now = 1000000000000ULL};
   kv_options o;
-  kv_options_init(&o); /* full */
-  o.wall_clock = kvt_clock_read;
-  o.wall_clock_ctx = &clk;
+  kvt_clock_options(&o, &clk); /* full */
   kv_store *s = kvt_open_dir(dir, &o);
   kvt_put1(s, "warm", "up");
   const kv_sync seq[] = {KV_SYNC_OFF, KV_SYNC_NORMAL, KV_SYNC_FULL,
@@ -207,10 +194,8 @@ static void test_engine_wal_counters_exact_past_ten_thousand(void **state) {
   char *dir = kvt_tempdir(0);
   kvt_clock clk = {.now = 1000000000000ULL};
   kv_options o;
-  kv_options_init(&o);
+  kvt_clock_options(&o, &clk);
   o.synchronous = KV_SYNC_NORMAL;
-  o.wall_clock = kvt_clock_read;
-  o.wall_clock_ctx = &clk;
   kv_store *s = kvt_open_dir(dir, &o);
   kv_stats a, b;
   kv_store_stats(s, &a);
@@ -534,13 +519,6 @@ static void test_engine_code_maps_rocksdb_errors(void **state) {
                    KV_IOERR);
 }
 
-static int cleanup(void **state) {
-  (void)state;
-  kv_free(errbuf);
-  errbuf = NULL;
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_engine_foreign_directory_is_refused),
@@ -559,5 +537,5 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_engine_next_txn_sees_commit_after_previous_read, kvt_setup,
                                       kvt_teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, cleanup);
+  return cmocka_run_group_tests(tests, NULL, kvt_open_cleanup);
 }

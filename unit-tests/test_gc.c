@@ -72,9 +72,7 @@ static void test_gc_keeps_what_readers_can_see(void **state) {
   char *dir = kvt_tempdir(0);
   kvt_clock clk = {.now = 1000000000000ULL};
   kv_options o;
-  kv_options_init(&o);
-  o.wall_clock = kvt_clock_read;
-  o.wall_clock_ctx = &clk;
+  kvt_clock_options(&o, &clk);
   o.retention_ms = 1000;
   kv_store *s = kvt_open_dir(dir, &o);
   kvt_put1(s, "k", "v1");
@@ -121,9 +119,7 @@ static void test_gc_background_thread(void **state) {
   char *dir = kvt_tempdir(0);
   kvt_clock clk = {.now = 1000000000000ULL};
   kv_options o;
-  kv_options_init(&o);
-  o.wall_clock = kvt_clock_read;
-  o.wall_clock_ctx = &clk;
+  kvt_clock_options(&o, &clk);
   o.retention_ms = 1;
   o.gc_interval_ms = 5;
   kv_store *s = kvt_open_dir(dir, &o);

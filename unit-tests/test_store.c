@@ -13,15 +13,6 @@
 
 #include <sys/wait.h>
 
-static char *errbuf;
-
-static int open_rc(const char *dir, const kv_options *o, kv_store **out) {
-  kv_free(errbuf);
-  errbuf = NULL;
-  *out = NULL;
-  return kv_store_open(dir, o, out, &errbuf);
-}
-
 static void test_store_same_directory_is_one_store(void **state) {
   (void)state;
   char *dir = kvt_tempdir(0);
@@ -132,18 +123,18 @@ static void test_store_missing_or_bad_paths(void **state) {
   o.create_if_missing = 0;
   kv_store *s;
   char *dir = kvt_tempdir(0);
-  assert_int_equal(open_rc(dir, &o, &s), KV_IOERR);
-  assert_non_null(strstr(errbuf, "does not exist"));
-  assert_int_equal(open_rc("/dev/null/store", NULL, &s), KV_IOERR);
+  assert_int_equal(kvt_open_rc(dir, &o, &s), KV_IOERR);
+  assert_non_null(strstr(kvt_open_err, "does not exist"));
+  assert_int_equal(kvt_open_rc("/dev/null/store", NULL, &s), KV_IOERR);
   char file[600];
   snprintf(file, sizeof file, "%s.file", dir);
   kvt_write_file(file, "x");
-  assert_int_equal(open_rc(file, NULL, &s), KV_CORRUPT);
-  assert_non_null(strstr(errbuf, "not a directory"));
+  assert_int_equal(kvt_open_rc(file, NULL, &s), KV_CORRUPT);
+  assert_non_null(strstr(kvt_open_err, "not a directory"));
   unlink(file);
   kv_options_init(&o);
   o.synchronous = 7;
-  assert_int_equal(open_rc(dir, &o, &s), KV_INVALID);
+  assert_int_equal(kvt_open_rc(dir, &o, &s), KV_INVALID);
   free(dir);
 }
 
@@ -203,13 +194,6 @@ static void test_store_stats_and_introspection(void **state) {
   kv_store_close(s);
 }
 
-static int cleanup(void **state) {
-  (void)state;
-  kv_free(errbuf);
-  errbuf = NULL;
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_store_same_directory_is_one_store),
@@ -221,5 +205,5 @@ int main(void) {
       cmocka_unit_test(test_store_delete_range),
       cmocka_unit_test(test_store_stats_and_introspection),
   };
-  return cmocka_run_group_tests(tests, NULL, cleanup);
+  return cmocka_run_group_tests(tests, NULL, kvt_open_cleanup);
 }
