@@ -351,6 +351,13 @@ extern const sqlite3_module mvcc_module;
 ** (sqlite3_mprintf'd). */
 int mvcc_check_table(mvcc_sconn *sc, const char *name, char **report,
                      char **pzErr);
+/* Calls fn for every index of every table of sc's store: its table, name,
+** columns (as a definition writes them), whether unique, and its entries
+** now.  Strings are borrowed for the call; a non-OK return stops. */
+typedef int (*mvcc_index_fn)(void *ctx, const char *table, const char *index,
+                             const char *columns, bool unique, int64_t rows);
+int mvcc_list_indexes(mvcc_sconn *sc, mvcc_index_fn fn, void *ctx,
+                      char **pzErr);
 
 /* ------------------------------------------------------------ marker.c -- */
 

@@ -5,6 +5,7 @@
 **     SELECT * FROM mvcc_stats;   -- one row per counter per store
 **     SELECT * FROM mvcc_txns;    -- live transactions
 **     SELECT * FROM mvcc_locks;   -- held locks and their waiters
+**     SELECT * FROM mvcc_indexes; -- every index of every table
 **
 ** Each table materialises its rows when a scan starts (a snapshot: the
 ** core's state moves on while SQLite steps), so a cursor never holds a
@@ -14,7 +15,7 @@
 
 #include <string.h>
 
-enum { STATS_COUNTERS, STATS_TXNS, STATS_LOCKS };
+enum { STATS_COUNTERS, STATS_TXNS, STATS_LOCKS, STATS_INDEXES };
 
 typedef struct stats_vtab {
   sqlite3_vtab base;
@@ -27,6 +28,7 @@ typedef struct stats_row {
   const char *store;
   const char *name;            /* counters: name; locks: key (hex) */
   char *owned;
+  char *text[3];               /* indexes: table, index, columns */
   sqlite3_int64 v[8];
   double ts[3];
 } stats_row;
@@ -43,15 +45,18 @@ static const char *const schemas[] = {
     "age REAL, priority INTEGER, boost INTEGER, read_only INTEGER, status "
     "TEXT, waiting_for INTEGER, locks INTEGER)",
     "CREATE TABLE x(store TEXT, key BLOB, txn INTEGER, waiting INTEGER)",
+    "CREATE TABLE x(store TEXT, \"table\" TEXT, \"index\" TEXT, columns "
+    "TEXT, \"unique\" INTEGER, state TEXT, \"rows\" INTEGER)",
 };
 
 static int statsConnect(sqlite3 *db, void *aux, int argc,
                         const char *const *argv, sqlite3_vtab **out,
                         char **pzErr) {
   (void)argc, (void)pzErr;
-  int kind = !strcmp(argv[0], "mvcc_txns")    ? STATS_TXNS
-             : !strcmp(argv[0], "mvcc_locks") ? STATS_LOCKS
-                                              : STATS_COUNTERS;
+  int kind = !strcmp(argv[0], "mvcc_txns")      ? STATS_TXNS
+             : !strcmp(argv[0], "mvcc_locks")   ? STATS_LOCKS
+             : !strcmp(argv[0], "mvcc_indexes") ? STATS_INDEXES
+                                                : STATS_COUNTERS;
   int rc = sqlite3_declare_vtab(db, schemas[kind]);
   if (rc) return rc;
   stats_vtab *v = sqlite3_malloc64(sizeof(*v));
@@ -84,7 +89,10 @@ static int statsOpen(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
 }
 
 static void stats_clear(stats_cursor *c) {
-  for (int i = 0; i < c->n; i++) sqlite3_free(c->rows[i].owned);
+  for (int i = 0; i < c->n; i++) {
+    sqlite3_free(c->rows[i].owned);
+    for (int j = 0; j < 3; j++) sqlite3_free(c->rows[i].text[j]);
+  }
   sqlite3_free(c->rows);
   c->rows = NULL;
   c->n = c->cap = c->i = 0;
@@ -156,6 +164,20 @@ static void collect_lock(void *ctx, const void *key, size_t klen,
   r->v[2] = is_waiter;
 }
 
+static int collect_index(void *ctx, const char *table, const char *index,
+                         const char *columns, bool unique, int64_t rows) {
+  collect *x = ctx;
+  stats_row *r = stats_add(x->c);
+  if (!r) return SQLITE_NOMEM;
+  r->store = x->store;
+  r->text[0] = sqlite3_mprintf("%s", table);
+  r->text[1] = sqlite3_mprintf("%s", index);
+  r->text[2] = sqlite3_mprintf("%s", columns);
+  r->v[0] = unique;
+  r->v[1] = rows;
+  return r->text[0] && r->text[1] && r->text[2] ? SQLITE_OK : SQLITE_NOMEM;
+}
+
 static int statsFilter(sqlite3_vtab_cursor *cur, int idxNum,
                        const char *idxStr, int argc, sqlite3_value **argv) {
   (void)idxNum, (void)idxStr, (void)argc, (void)argv;
@@ -169,6 +191,13 @@ static int statsFilter(sqlite3_vtab_cursor *cur, int idxNum,
       kv_store_list_txns(sc->store, collect_txn, &x);
     } else if (v->kind == STATS_LOCKS) {
       kv_store_list_locks(sc->store, collect_lock, &x);
+    } else if (v->kind == STATS_INDEXES) {
+      char *err = NULL;
+      int rc = mvcc_list_indexes(sc, collect_index, &x, &err);
+      if (rc) {
+        mvcc_vtab_error(cur->pVtab, rc, err);
+        return rc;
+      }
     } else {
       kv_stats st;
       kv_store_stats(sc->store, &st);
@@ -246,6 +275,16 @@ static int statsColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
         default: sqlite3_result_int64(ctx, r->v[5]); break;
       }
       break;
+    case STATS_INDEXES:
+      switch (i) {
+        case 1: case 2: case 3:
+          sqlite3_result_text(ctx, r->text[i - 1], -1, SQLITE_TRANSIENT);
+          break;
+        case 4: sqlite3_result_int64(ctx, r->v[0]); break;
+        case 5: sqlite3_result_text(ctx, "ready", -1, SQLITE_STATIC); break;
+        default: sqlite3_result_int64(ctx, r->v[1]); break;
+      }
+      break;
     default:
       if (i == 1) sqlite3_result_blob(ctx, r->owned, (int)r->v[0], SQLITE_TRANSIENT);
       else sqlite3_result_int64(ctx, r->v[i - 1]);
@@ -274,7 +313,7 @@ static const sqlite3_module stats_module = {
 
 int mvcc_register_stats(sqlite3 *db, mvcc_conn *c) {
   /* The client data is a pointer to the connection pointer, so one
-  ** allocation serves the three module names. */
+  ** allocation serves the four module names. */
   mvcc_conn **p = sqlite3_malloc64(sizeof(*p));
   if (!p) return SQLITE_NOMEM;
   *p = c;
@@ -284,5 +323,7 @@ int mvcc_register_stats(sqlite3 *db, mvcc_conn *c) {
     rc = sqlite3_create_module(db, "mvcc_txns", &stats_module, p);
   if (rc == SQLITE_OK)
     rc = sqlite3_create_module(db, "mvcc_locks", &stats_module, p);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_module(db, "mvcc_indexes", &stats_module, p);
   return rc;
 }

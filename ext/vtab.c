@@ -1362,6 +1362,94 @@ int mvcc_check_table(mvcc_sconn *sc, const char *name, char **report,
   return rc;
 }
 
+/* ------------------------------------------------------- index list -- */
+
+typedef struct index_list {
+  mvcc_sconn *sc;
+  mvcc_index_fn fn;
+  void *ctx;
+  char **pzErr;
+} index_list;
+
+/* How many entries index num of table id has, in snapshot t. */
+static int count_entries(kv_txn *t, uint64_t id, int num, int64_t *n,
+                         char **pzErr) {
+  unsigned char lo[MVCC_KEY_PREFIX_LEN + 2], hi[MVCC_KEY_PREFIX_LEN + 2];
+  mvcc_row_prefix(lo, id);
+  lo[MVCC_KEY_PREFIX_LEN] = MVCC_INDEX_TAG;
+  lo[MVCC_KEY_PREFIX_LEN + 1] = (unsigned char)num;
+  memcpy(hi, lo, sizeof lo);
+  hi[MVCC_KEY_PREFIX_LEN + 1]++;
+  kv_iter *it = NULL;
+  char *err = NULL;
+  int krc = kv_txn_scan(t, lo, sizeof lo, hi, sizeof hi, 0, 0, &it, &err);
+  *n = 0;
+  if (krc == KV_OK) {
+    while ((krc = kv_iter_next(it, &err)) == KV_OK) ++*n;
+    kv_iter_close(it);
+    if (krc == KV_NOTFOUND) krc = KV_OK;
+  }
+  int rc = krc ? mvcc_kv_error(krc, err, false, pzErr) : SQLITE_OK;
+  kv_free(err);
+  return rc;
+}
+
+/* "a COLLATE NOCASE, b DESC": an index's columns as a definition would
+** write them (the collation when it is not the column's own). */
+static char *index_columns(const mvcc_tabledef *d, const mvcc_unique *u) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  for (int k = 0; k < u->ncol; k++) {
+    const mvcc_column *c = &d->cols[u->col[k]];
+    sqlite3_str_appendf(s, "%s%s", k ? ", " : "", c->name);
+    if (u->coll[k] != c->decl_coll)
+      sqlite3_str_appendf(s, " COLLATE %s", mvcc_coll_name(u->coll[k]));
+    if (u->desc[k]) sqlite3_str_appendall(s, " DESC");
+  }
+  return sqlite3_str_finish(s);
+}
+
+static int list_table_indexes(void *vctx, const mvcc_catentry *e) {
+  index_list *x = vctx;
+  char **argv = NULL;
+  int argc = 0;
+  mvcc_tabledef *d = NULL;
+  int rc = mvcc_split_args(e->args, &argv, &argc);
+  if (rc == SQLITE_OK)
+    rc = mvcc_schema_parse(x->sc->conn->db, e->name, argc,
+                           (const char *const *)argv, &d, x->pzErr);
+  kv_txn *t = NULL;
+  if (rc == SQLITE_OK && d->nuniq) {
+    kv_txn_options o;
+    kv_txn_options_init(&o);
+    o.read_only = 1;
+    char *err = NULL;
+    int krc = kv_txn_begin(x->sc->store, &o, &t, &err);
+    if (krc) rc = mvcc_kv_error(krc, err, false, x->pzErr);
+    kv_free(err);
+  }
+  for (int i = 0; rc == SQLITE_OK && d && i < d->nuniq; i++) {
+    int64_t n = 0;
+    rc = count_entries(t, e->id, d->uniq[i].num, &n, x->pzErr);
+    char *name = sqlite3_mprintf("sqlite_autoindex_%s_%d", e->name,
+                                 d->uniq[i].num);
+    char *cols = index_columns(d, &d->uniq[i]);
+    if (rc == SQLITE_OK && (!name || !cols)) rc = SQLITE_NOMEM;
+    if (rc == SQLITE_OK) rc = x->fn(x->ctx, e->name, name, cols, true, n);
+    sqlite3_free(name);
+    sqlite3_free(cols);
+  }
+  if (t) kv_txn_abort(t);
+  mvcc_tabledef_free(d);
+  mvcc_free_args(argv, argc);
+  return rc;
+}
+
+int mvcc_list_indexes(mvcc_sconn *sc, mvcc_index_fn fn, void *ctx,
+                      char **pzErr) {
+  index_list x = {sc, fn, ctx, pzErr};
+  return mvcc_catalog_list(sc->store, list_table_indexes, &x, pzErr);
+}
+
 /* ------------------------------------------------------- transactions -- */
 
 static int mvccBegin(sqlite3_vtab *vt) {
