@@ -59,7 +59,7 @@ typedef struct mvcc_vtab {
   mvcc_keybuf *repl;
   int nrepl, caprepl;
   mvcc_txcheck txcheck;     /* SQLite's call order, asserted */
-  mvcc_path key_path;       /* the primary key as an access path */
+  mvcc_path *paths;         /* access paths: [0] the key, [i] uniq[i - 1] */
 } mvcc_vtab;
 
 
@@ -70,7 +70,7 @@ typedef struct mvcc_cursor {
   /* Probes: sorted key prefixes, each a point get or a range scan. */
   mvcc_keybuf *probes;
   int nprobe, iprobe;
-  mvcc_path path;           /* the access path (plan.c) */
+  const mvcc_path *path;    /* the access path (plan.c), the table's */
   bool point;               /* probes are whole keys of the path */
   mvcc_keybuf lo, hi;       /* bounds of the range part (after the prefix) */
   bool has_lo, has_hi, lo_incl, hi_incl;
@@ -256,8 +256,12 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
   if (rc == SQLITE_OK)
     sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
   mvcc_vtab *v = rc == SQLITE_OK ? sqlite3_malloc64(sizeof(*v)) : NULL;
-  if (rc == SQLITE_OK && !v) rc = SQLITE_NOMEM;
+  mvcc_path *paths =
+      rc == SQLITE_OK ? malloc(sizeof(mvcc_path) * (size_t)(d->nuniq + 1)) : NULL;
+  if (rc == SQLITE_OK && (!v || !paths)) rc = SQLITE_NOMEM;
   if (rc) {
+    sqlite3_free(v);
+    free(paths);
     mvcc_tabledef_free(d);
     if (!*pzErr)
       *pzErr = sqlite3_mprintf("mvcc: cannot %s table %s: %s",
@@ -269,7 +273,8 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
   v->conn = c;
   v->sc = sc;
   v->def = d;
-  mvcc_path_of(d, 0, &v->key_path);
+  v->paths = paths;
+  for (int i = 0; i <= d->nuniq; i++) mvcc_path_of(d, i, &paths[i]);
   v->name = sqlite3_mprintf("%s", argv[2]);
   v->id = id;
   v->dropped = dropped;
@@ -304,6 +309,7 @@ static int mvccDisconnect(sqlite3_vtab *vt) {
   if (v->sc) mvcc_conn_finalize(v->sc->conn);
   repl_clear(v);
   free(v->repl);
+  free(v->paths);
   mvcc_tabledef_free(v->def);
   sqlite3_free(v->name);
   sqlite3_free(v->renamed_to);
@@ -518,7 +524,7 @@ static int cursor_step(mvcc_cursor *c) {
         size_t kl, vl;
         const void *k = kv_iter_key(c->it, &kl);
         const void *v = kv_iter_value(c->it, &vl);
-        int rc = c->path.index ? fetch_row(c, v, vl) : copy_row(c, k, kl, v, vl);
+        int rc = c->path->index ? fetch_row(c, v, vl) : copy_row(c, k, kl, v, vl);
         if (rc) return rc;
         c->returned++;
         return SQLITE_OK;
@@ -544,7 +550,7 @@ static int cursor_step(mvcc_cursor *c) {
     int krc = kv_txn_get(c->txn->kv, p->p, p->n, c->flags, &v, &vl, &err);
     if (krc == KV_NOTFOUND) continue;
     if (krc) return cursor_err(c, krc, err);
-    int rc = c->path.index ? fetch_row(c, v, vl) : copy_row(c, p->p, p->n, v, vl);
+    int rc = c->path->index ? fetch_row(c, v, vl) : copy_row(c, p->p, p->n, v, vl);
     if (rc) return rc;
     c->returned++;
     return SQLITE_OK;
@@ -598,19 +604,19 @@ static int build_probes(mvcc_cursor *c, mvcc_vtab *v, int neq, bool in,
   if (!cur) return SQLITE_NOMEM;
   mvcc_keybuf_init(&cur[0]);
   int n = 1;
-  int rc = path_prefix(v, &c->path, &cur[0]);
+  int rc = path_prefix(v, c->path, &cur[0]);
   for (int k = 0; k < neq && rc == SQLITE_OK && n > 0; k++) {
     mvcc_keybuf *next = NULL;
     int m = 0, cap = 0;
     sqlite3_value *x;
     if (in && sqlite3_vtab_in_first(argv[k], &x) == SQLITE_OK) {
       do {
-        rc = extend_probes(v, &c->path, k, is_mask >> k & 1, x, cur, n, &next,
+        rc = extend_probes(v, c->path, k, is_mask >> k & 1, x, cur, n, &next,
                            &m, &cap);
       } while (rc == SQLITE_OK &&
                sqlite3_vtab_in_next(argv[k], &x) == SQLITE_OK);
     } else {
-      rc = extend_probes(v, &c->path, k, is_mask >> k & 1, argv[k], cur, n,
+      rc = extend_probes(v, c->path, k, is_mask >> k & 1, argv[k], cur, n,
                          &next, &m, &cap);
     }
     free_probes(cur, n);
@@ -666,14 +672,14 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
                  ? KV_READ_FOR_UPDATE
                  : 0;
   int neq = idxNum & MVCC_PLAN_NEQ, a = 0;
-  mvcc_path_of(v->def, (idxNum >> MVCC_PLAN_PATH_SHIFT) & 0xff, &c->path);
+  c->path = &v->paths[(idxNum >> MVCC_PLAN_PATH_SHIFT) & 0xff];
   c->desc = (idxNum & MVCC_PLAN_DESC) != 0;
   c->limit = c->offset = -1;
   c->returned = 0;
   /* A probe with a NULL for IS is a prefix of its entries: they end with
   ** the row's key. */
   int is_mask = idxNum >> MVCC_PLAN_IS_SHIFT & ((1 << MVCC_PLAN_IS_COLUMNS) - 1);
-  c->point = neq == c->path.ncol && !is_mask;
+  c->point = neq == c->path->ncol && !is_mask;
   rc = build_probes(c, v, neq, (idxNum & MVCC_PLAN_IN) != 0, is_mask, argv);
   a = neq;
   bool never = false;
@@ -682,27 +688,27 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   c->has_lo = c->has_hi = false;
   if (rc == SQLITE_OK && (idxNum & MVCC_PLAN_LO)) {
     bool nv;
-    rc = encode_bound(v, &c->path, neq, argv[a++], &c->lo, &nv);
+    rc = encode_bound(v, c->path, neq, argv[a++], &c->lo, &nv);
     c->has_lo = true;
     c->lo_incl = (idxNum & MVCC_PLAN_LO_INCL) != 0;
     never |= nv;
   }
   if (rc == SQLITE_OK && (idxNum & MVCC_PLAN_HI)) {
     bool nv;
-    rc = encode_bound(v, &c->path, neq, argv[a++], &c->hi, &nv);
+    rc = encode_bound(v, c->path, neq, argv[a++], &c->hi, &nv);
     c->has_hi = true;
     c->hi_incl = (idxNum & MVCC_PLAN_HI_INCL) != 0;
     never |= nv;
   }
-  if (rc == SQLITE_OK && c->path.index && c->has_hi && !c->has_lo) {
+  if (rc == SQLITE_OK && c->path->index && c->has_hi && !c->has_lo) {
     /* An index holds NULLs, which sort first and which no range matches:
     ** a range open below starts after them. */
     mvcc_keybuf_reset(&c->lo);
-    rc = mvcc_key_append_null(&c->lo, c->path.desc[neq]);
+    rc = mvcc_key_append_null(&c->lo, c->path->desc[neq]);
     c->has_lo = true;
     c->lo_incl = false;
   }
-  if (rc == SQLITE_OK && neq < c->path.ncol && c->path.desc[neq]) {
+  if (rc == SQLITE_OK && neq < c->path->ncol && c->path->desc[neq]) {
     /* A DESC column is stored complemented: its bounds swap. */
     mvcc_keybuf t = c->lo;
     c->lo = c->hi;
@@ -842,7 +848,7 @@ static int old_key(mvcc_vtab *v, sqlite3_value *pk, mvcc_keybuf *key) {
   if (mvcc_hidden_key(v->def))
     return mvcc_keybuf_append(key, sqlite3_value_blob(pk),
                               (size_t)sqlite3_value_bytes(pk));
-  return path_append(v, &v->key_path, key, 0, pk);
+  return path_append(v, &v->paths[0], key, 0, pk);
 }
 
 /* OR REPLACE in a multi-row UPDATE that changes keys.  SQLite evaluates
@@ -935,6 +941,15 @@ static int uniq_write(mvcc_vtab *v, kv_txn *t, const mvcc_value *vals,
   return rc;
 }
 
+/* The values of a parsed row (borrowing its bytes). */
+static void row_values(const mvcc_row *r, int ncol, mvcc_value *vals) {
+  for (int i = 0; i < ncol; i++) {
+    mvcc_cell c;
+    mvcc_row_cell(r, i, &c);
+    vals[i] = (mvcc_value){c.type, c.i, c.r, c.p, (int)c.n, NULL};
+  }
+}
+
 /* A stored row, read with a lock and parsed: vals borrow buf. */
 typedef struct old_row {
   bool found;
@@ -977,11 +992,7 @@ static int old_row_read(mvcc_vtab *v, kv_txn *t, const mvcc_keybuf *key,
     return vtab_err(v, rc, sqlite3_mprintf("mvcc: a row of %s cannot be "
                                            "decoded", v->name));
   }
-  for (int i = 0; i < ncol; i++) {
-    mvcc_cell c;
-    mvcc_row_cell(&o->row, i, &c);
-    o->vals[i] = (mvcc_value){c.type, c.i, c.r, c.p, (int)c.n, NULL};
-  }
+  row_values(&o->row, ncol, o->vals);
   o->found = true;
   return SQLITE_OK;
 }
@@ -1235,11 +1246,7 @@ static int check_indexes(mvcc_vtab *v, kv_txn *t, sqlite3_str *out,
                           (*problems)++ ? "; " : "", v->name);
       continue;
     }
-    for (int i = 0; rc == SQLITE_OK && i < d->ncol; i++) {
-      mvcc_cell c;
-      mvcc_row_cell(&row, i, &c);
-      vals[i] = (mvcc_value){c.type, c.i, c.r, c.p, (int)c.n, NULL};
-    }
+    row_values(&row, d->ncol, vals);
     for (int u = 0; rc == SQLITE_OK && u < d->nuniq; u++) {
       bool has_null;
       rc = uniq_entry(v, &d->uniq[u], vals, &rkey, &e, &has_null);
@@ -1327,7 +1334,6 @@ int mvcc_check_table(mvcc_sconn *sc, const char *name, char **report,
     v.conn = sc->conn;
     v.sc = sc;
     v.def = d;
-    mvcc_path_of(d, 0, &v.key_path);
     v.name = e.name;
     mvcc_row_prefix(v.prefix, e.id);
     kv_txn_options o;
