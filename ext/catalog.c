@@ -9,9 +9,22 @@
 **     0x00 'I' <table id, 8 bytes BE>          ->  table name (for checks
 **                                                  by id: survives RENAME)
 **     0x00 'N'                                 ->  next table id (8 bytes BE)
+**     0x00 'X' <index name, ASCII-lowercased>  ->  index entry
+**     0x00 'M' <table id, 8 bytes BE>          ->  the table's next index seq
+**                                                  (4 bytes BE)
 **
 ** entry = 0x01 (format) ‖ id (8 bytes BE) ‖ name length (4 bytes BE) ‖ name
 **         ‖ column definitions (the rest)
+** index entry = 0x01 ‖ table id (8) ‖ num (1) ‖ seq (4) ‖ flags (1: 1 unique,
+**         2 ready) ‖ builder (12: the kv_store_opened_at of the opening that
+**         builds it) ‖ ncol (1) ‖ per column: column (2), collation (1),
+**         desc (1) ‖ name (the rest)
+**
+** Tables and indexes share one namespace, as in SQLite.  A created index's
+** num (the byte after MVCC_INDEX_TAG in its entries) is chosen from
+** 33-255 starting after the last one the table used, so a num comes back
+** only after 223 other indexes were created on the table: entries that a
+** writer still committed into a dropped index cannot meet a new one.
 **
 ** A table's rows are the keys 0x01 ‖ id ‖ encoded primary key, so dropping a
 ** table is one range deletion of [0x01 ‖ id, 0x01 ‖ id+1), and ids are never
@@ -191,6 +204,366 @@ int mvcc_catalog_get(kv_store *s, const char *name, bool *found,
   return cat_run(s, get_body, &g, pzErr);
 }
 
+/* ----------------------------------------------------------- indexes -- */
+
+#define IX_FORMAT 0x01
+#define IX_UNIQUE 1
+#define IX_READY 2
+#define IX_FIXED 28   /* format, table, num, seq, flags, builder, ncol */
+
+void mvcc_catindex_clear(mvcc_catindex *x) {
+  sqlite3_free(x->ix.name);
+  memset(x, 0, sizeof(*x));
+}
+
+/* The catalog key of an index name: 0x00 'X' lowercase(name). */
+static unsigned char *index_key(const char *name, size_t *len) {
+  unsigned char *k = name_key(name, len);
+  if (k) k[1] = 'X';
+  return k;
+}
+
+static void seq_key(unsigned char *k, uint64_t id) {
+  k[0] = 0x00;
+  k[1] = 'M';
+  put_be64(k + 2, id);
+}
+
+static unsigned char *encode_index(const mvcc_catindex *x, size_t *len) {
+  const mvcc_index *ix = &x->ix;
+  size_t nl = strlen(ix->name), n = IX_FIXED + 4 * (size_t)ix->ncol + nl;
+  unsigned char *v = sqlite3_malloc64(n), *p = v;
+  if (!v) return NULL;
+  *p++ = IX_FORMAT;
+  put_be64(p, x->table);
+  p += 8;
+  *p++ = (unsigned char)ix->num;
+  for (int i = 3; i >= 0; i--) *p++ = (unsigned char)(ix->seq >> (8 * i));
+  *p++ = (unsigned char)((ix->unique ? IX_UNIQUE : 0) |
+                         (ix->ready ? IX_READY : 0));
+  put_be64(p, x->builder.wall);
+  p += 8;
+  for (int i = 3; i >= 0; i--) *p++ = (unsigned char)(x->builder.logical >> (8 * i));
+  *p++ = (unsigned char)ix->ncol;
+  for (int k = 0; k < ix->ncol; k++) {
+    *p++ = (unsigned char)(ix->col[k] >> 8);
+    *p++ = (unsigned char)ix->col[k];
+    *p++ = (unsigned char)ix->coll[k];
+    *p++ = ix->desc[k];
+  }
+  memcpy(p, ix->name, nl);
+  *len = n;
+  return v;
+}
+
+static int decode_index(const unsigned char *v, size_t n, mvcc_catindex *x) {
+  memset(x, 0, sizeof(*x));
+  if (n < IX_FIXED || v[0] != IX_FORMAT) return SQLITE_CORRUPT;
+  mvcc_index *ix = &x->ix;
+  x->table = get_be64(v + 1);
+  ix->num = v[9];
+  ix->seq = (uint32_t)v[10] << 24 | (uint32_t)v[11] << 16 |
+            (uint32_t)v[12] << 8 | v[13];
+  ix->unique = (v[14] & IX_UNIQUE) != 0;
+  ix->ready = (v[14] & IX_READY) != 0;
+  x->builder.wall = get_be64(v + 15);
+  x->builder.logical = (uint32_t)v[23] << 24 | (uint32_t)v[24] << 16 |
+                       (uint32_t)v[25] << 8 | v[26];
+  ix->ncol = v[27];
+  if (ix->ncol < 1 || ix->ncol > MVCC_MAX_KEY_COLUMNS ||
+      n < IX_FIXED + 4 * (size_t)ix->ncol + 1)
+    return SQLITE_CORRUPT;
+  const unsigned char *p = v + IX_FIXED;
+  for (int k = 0; k < ix->ncol; k++, p += 4) {
+    ix->col[k] = p[0] << 8 | p[1];
+    ix->coll[k] = p[2];
+    ix->desc[k] = p[3] != 0;
+  }
+  ix->name = sqlite3_mprintf("%.*s", (int)(n - (size_t)(p - v)), p);
+  return ix->name ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+static int index_name_taken(kv_txn *t, const char *name, bool *taken,
+                            char **pzErr) {
+  size_t kl;
+  unsigned char *k = index_key(name, &kl);
+  if (!k) return SQLITE_NOMEM;
+  const void *v;
+  size_t vl;
+  char *err = NULL;
+  int krc = kv_txn_get(t, k, kl, KV_READ_FOR_UPDATE, &v, &vl, &err);
+  sqlite3_free(k);
+  *taken = krc == KV_OK;
+  return kvrc(krc, err, pzErr);
+}
+
+/* Calls fn for each index entry of table id (0: every table) in t. */
+static int each_index(kv_txn *t, uint64_t id, int flags,
+                      int (*fn)(void *, const mvcc_catindex *), void *ctx,
+                      char **pzErr) {
+  static const unsigned char lo[2] = {0x00, 'X'}, hi[2] = {0x00, 'Y'};
+  kv_iter *it;
+  char *err = NULL;
+  int krc = kv_txn_scan(t, lo, 2, hi, 2, flags, 0, &it, &err);
+  if (krc) return kvrc(krc, err, pzErr);
+  int rc = SQLITE_OK;
+  while ((krc = kv_iter_next(it, &err)) == KV_OK) {
+    size_t vl;
+    const unsigned char *v = kv_iter_value(it, &vl);
+    mvcc_catindex x;
+    rc = decode_index(v, vl, &x);
+    if (rc == SQLITE_CORRUPT)
+      *pzErr = sqlite3_mprintf("mvcc: an index entry of the catalog is "
+                               "corrupt");
+    if (rc == SQLITE_OK && (id == 0 || x.table == id)) rc = fn(ctx, &x);
+    mvcc_catindex_clear(&x);
+    if (rc) break;
+  }
+  kv_iter_close(it);
+  if (rc == SQLITE_OK && krc != KV_NOTFOUND) rc = kvrc(krc, err, pzErr);
+  else kv_free(err);
+  return rc;
+}
+
+typedef struct ixlist_ctx {
+  uint64_t id;
+  int (*fn)(void *, const mvcc_catindex *);
+  void *ctx;
+} ixlist_ctx;
+
+static int ixlist_body(kv_txn *t, void *vctx, char **pzErr) {
+  ixlist_ctx *l = vctx;
+  return each_index(t, l->id, 0, l->fn, l->ctx, pzErr);
+}
+
+int mvcc_catalog_index_list(kv_store *s, uint64_t id,
+                            int (*fn)(void *ctx, const mvcc_catindex *x),
+                            void *ctx, char **pzErr) {
+  kv_txn *t = NULL;
+  char *err = NULL;
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.read_only = 1;
+  int krc = kv_txn_begin(s, &o, &t, &err);
+  if (krc) return kvrc(krc, err, pzErr);
+  ixlist_ctx l = {id, fn, ctx};
+  int rc = ixlist_body(t, &l, pzErr);
+  kv_txn_abort(t);
+  return rc;
+}
+
+/* Marks the nums table id's indexes use. */
+static int note_num(void *ctx, const mvcc_catindex *x) {
+  bool *used = ctx;
+  used[x->ix.num] = true;
+  return SQLITE_OK;
+}
+
+typedef struct ixadd_ctx {
+  const char *table_name;
+  mvcc_catindex *x;
+} ixadd_ctx;
+
+static int ixadd_body(kv_txn *t, void *vctx, char **pzErr) {
+  ixadd_ctx *a = vctx;
+  mvcc_catindex *x = a->x;
+  const char *name = x->ix.name;
+  bool found, taken;
+  mvcc_catentry e;
+  memset(&e, 0, sizeof(e));
+  get_ctx g = {a->table_name, &found, &e, KV_READ_FOR_UPDATE};
+  int rc = get_body(t, &g, pzErr);
+  bool same = found && e.id == x->table;
+  mvcc_catentry_clear(&e);
+  if (rc) return rc;
+  if (!same) {
+    *pzErr = sqlite3_mprintf("mvcc: table %s was dropped", a->table_name);
+    return SQLITE_ERROR;
+  }
+  get_ctx g2 = {name, &found, &e, KV_READ_FOR_UPDATE};
+  rc = get_body(t, &g2, pzErr);
+  mvcc_catentry_clear(&e);
+  if (rc == SQLITE_OK) rc = index_name_taken(t, name, &taken, pzErr);
+  if (rc) return rc;
+  if (found || taken) {
+    *pzErr = sqlite3_mprintf("mvcc: there is already %s named %s",
+                             found ? "a table" : "an index", name);
+    return SQLITE_ERROR;
+  }
+  bool used[256] = {false};
+  rc = each_index(t, x->table, KV_READ_FOR_UPDATE, note_num, used, pzErr);
+  if (rc) return rc;
+  unsigned char sk[10];
+  seq_key(sk, x->table);
+  const void *v;
+  size_t vl;
+  char *err = NULL;
+  int krc = kv_txn_get(t, sk, sizeof sk, KV_READ_FOR_UPDATE, &v, &vl, &err);
+  if (krc != KV_OK && krc != KV_NOTFOUND) return kvrc(krc, err, pzErr);
+  kv_free(err);
+  err = NULL;
+  const unsigned char *b = v;
+  uint32_t seq = krc == KV_OK && vl == 4
+                     ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+                           (uint32_t)b[2] << 8 | b[3]
+                     : 0;
+  int span = MVCC_LAST_CREATED_INDEX - MVCC_FIRST_CREATED_INDEX + 1;
+  x->ix.num = 0;
+  for (int i = 0; i < span && !x->ix.num; i++) {
+    int num = MVCC_FIRST_CREATED_INDEX + (int)((seq + (uint32_t)i) % (uint32_t)span);
+    if (!used[num]) x->ix.num = num;
+  }
+  if (!x->ix.num) {
+    *pzErr = sqlite3_mprintf("mvcc: table %s has %d indexes, the most it "
+                             "can have", a->table_name, span);
+    return SQLITE_ERROR;
+  }
+  x->ix.seq = seq;
+  x->ix.ready = false;
+  unsigned char nb[4] = {(unsigned char)((seq + 1) >> 24),
+                         (unsigned char)((seq + 1) >> 16),
+                         (unsigned char)((seq + 1) >> 8),
+                         (unsigned char)(seq + 1)};
+  size_t kl, el;
+  unsigned char *k = index_key(name, &kl), *ev = encode_index(x, &el);
+  if (!k || !ev) rc = SQLITE_NOMEM;
+  if (rc == SQLITE_OK) {
+    krc = kv_txn_put(t, sk, sizeof sk, nb, sizeof nb, &err);
+    if (!krc) krc = kv_txn_put(t, k, kl, ev, el, &err);
+    rc = kvrc(krc, err, pzErr);
+  }
+  sqlite3_free(k);
+  sqlite3_free(ev);
+  return rc;
+}
+
+int mvcc_catalog_index_add(kv_store *s, const char *table_name,
+                           mvcc_catindex *x, char **pzErr) {
+  ixadd_ctx a = {table_name, x};
+  return cat_run(s, ixadd_body, &a, pzErr);
+}
+
+typedef struct ixchange_ctx {
+  const char *name;
+  uint64_t id;
+  int num;
+  bool ready;       /* mark ready (else remove) */
+  bool found;
+  mvcc_catindex *out;
+} ixchange_ctx;
+
+static int ixchange_body(kv_txn *t, void *vctx, char **pzErr) {
+  ixchange_ctx *c = vctx;
+  size_t kl;
+  unsigned char *k = index_key(c->name, &kl);
+  if (!k) return SQLITE_NOMEM;
+  const void *v;
+  size_t vl;
+  char *err = NULL;
+  int krc = kv_txn_get(t, k, kl, KV_READ_FOR_UPDATE, &v, &vl, &err);
+  c->found = false;
+  mvcc_catindex x;
+  memset(&x, 0, sizeof(x));
+  int rc = kvrc(krc, err, pzErr);
+  err = NULL;
+  if (rc == SQLITE_OK && krc == KV_OK) {
+    rc = decode_index(v, vl, &x);
+    if (rc == SQLITE_CORRUPT)
+      *pzErr = sqlite3_mprintf("mvcc: catalog entry of index %s is corrupt",
+                               c->name);
+  }
+  if (rc == SQLITE_OK && krc == KV_OK &&
+      (c->id == 0 || (x.table == c->id && x.ix.num == c->num))) {
+    c->found = true;
+    if (c->ready) {
+      x.ix.ready = true;
+      size_t el;
+      unsigned char *ev = encode_index(&x, &el);
+      krc = ev ? kv_txn_put(t, k, kl, ev, el, &err) : KV_NOMEM;
+      sqlite3_free(ev);
+    } else {
+      krc = kv_txn_delete(t, k, kl, &err);
+    }
+    rc = kvrc(krc, err, pzErr);
+  }
+  sqlite3_free(k);
+  if (rc == SQLITE_OK && c->found && c->out) {
+    mvcc_catindex_clear(c->out);
+    *c->out = x;
+  } else {
+    mvcc_catindex_clear(&x);
+  }
+  return rc;
+}
+
+int mvcc_catalog_index_ready(kv_store *s, const char *name, uint64_t id,
+                             int num, char **pzErr) {
+  ixchange_ctx c = {name, id, num, true, false, NULL};
+  int rc = cat_run(s, ixchange_body, &c, pzErr);
+  if (rc == SQLITE_OK && !c.found) {
+    *pzErr = sqlite3_mprintf("mvcc: index %s was dropped while it was being "
+                             "built", name);
+    rc = SQLITE_ERROR;
+  }
+  return rc;
+}
+
+int mvcc_catalog_index_remove(kv_store *s, const char *name, uint64_t id,
+                              int num, bool *found, mvcc_catindex *out,
+                              char **pzErr) {
+  ixchange_ctx c = {name, id, num, false, false, out};
+  int rc = cat_run(s, ixchange_body, &c, pzErr);
+  *found = c.found;
+  return rc;
+}
+
+/* Collects index names (a write during a scan would disturb it). */
+typedef struct name_list {
+  char **names;
+  int n, cap;
+} name_list;
+
+static int collect_name(void *ctx, const mvcc_catindex *x) {
+  name_list *l = ctx;
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 8;
+    char **nn = sqlite3_realloc64(l->names, sizeof(char *) * (size_t)cap);
+    if (!nn) return SQLITE_NOMEM;
+    l->names = nn;
+    l->cap = cap;
+  }
+  l->names[l->n] = sqlite3_mprintf("%s", x->ix.name);
+  return l->names[l->n++] ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+/* Deletes the catalog entries of table id's indexes and its seq counter
+** (the entries themselves go with the table's range). */
+static int drop_table_indexes(kv_txn *t, uint64_t id, char **pzErr) {
+  name_list l = {NULL, 0, 0};
+  int rc = each_index(t, id, KV_READ_FOR_UPDATE, collect_name, &l, pzErr);
+  char *err = NULL;
+  int krc = KV_OK;
+  for (int i = 0; i < l.n && rc == SQLITE_OK && krc == KV_OK; i++) {
+    size_t kl;
+    unsigned char *k = l.names[i] ? index_key(l.names[i], &kl) : NULL;
+    if (!k) rc = SQLITE_NOMEM;
+    else krc = kv_txn_delete(t, k, kl, &err);
+    sqlite3_free(k);
+  }
+  for (int i = 0; i < l.n; i++) sqlite3_free(l.names[i]);
+  sqlite3_free(l.names);
+  if (rc == SQLITE_OK && krc == KV_OK) {
+    unsigned char sk[10];
+    seq_key(sk, id);
+    krc = kv_txn_delete(t, sk, sizeof sk, &err);
+  }
+  if (rc) {
+    kv_free(err);
+    return rc;
+  }
+  return kvrc(krc, err, pzErr);
+}
+
 /* ------------------------------------------------------------ create -- */
 
 typedef struct create_ctx {
@@ -206,6 +579,16 @@ static int create_body(kv_txn *t, void *vctx, char **pzErr) {
   get_ctx g = {c->name, &found, &e, KV_READ_FOR_UPDATE};
   int rc = get_body(t, &g, pzErr);
   if (rc) return rc;
+  if (!found) {
+    bool taken = false;
+    rc = index_name_taken(t, c->name, &taken, pzErr);
+    if (rc) return rc;
+    if (taken) {
+      *pzErr = sqlite3_mprintf("mvcc: there is already an index named %s",
+                               c->name);
+      return SQLITE_ERROR;
+    }
+  }
   if (found) {
     if (strcmp(e.args, c->args) != 0) {
       *pzErr = sqlite3_mprintf(
@@ -280,7 +663,10 @@ static int drop_body(kv_txn *t, void *vctx, char **pzErr) {
   int krc = kv_txn_delete(t, k, kl, &err);
   if (!krc) krc = kv_txn_delete(t, ik, sizeof ik, &err);
   sqlite3_free(k);
-  d->done = krc == KV_OK;
+  if (krc) return kvrc(krc, err, pzErr);
+  rc = drop_table_indexes(t, d->id, pzErr);
+  d->done = rc == SQLITE_OK;
+  return rc;
   return kvrc(krc, err, pzErr);
 }
 
@@ -324,6 +710,13 @@ static int rename_body(kv_txn *t, void *vctx, char **pzErr) {
     if (rc == SQLITE_OK && found) {
       *pzErr = sqlite3_mprintf("mvcc: there is already a table named %s in "
                                "the store",
+                               d->to);
+      rc = SQLITE_ERROR;
+    }
+    bool taken = false;
+    if (rc == SQLITE_OK) rc = index_name_taken(t, d->to, &taken, pzErr);
+    if (rc == SQLITE_OK && taken) {
+      *pzErr = sqlite3_mprintf("mvcc: there is already an index named %s",
                                d->to);
       rc = SQLITE_ERROR;
     }

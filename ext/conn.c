@@ -259,6 +259,9 @@ int mvcc_conn_store(mvcc_conn *c, const char *dir, mvcc_sconn **out,
   char *serr = NULL;
   mvcc_catalog_sweep(s, &swept, &serr);
   sqlite3_free(serr);
+  serr = NULL;
+  mvcc_index_sweep(s, &swept, &serr);
+  sqlite3_free(serr);
   /* The store-wide synchronous option, if a table set it. */
   char *v = NULL;
   size_t n = 0;

@@ -133,6 +133,50 @@ static void check_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_free(err);
 }
 
+/* mvcc_create_index(name, table, columns [, 'unique']): builds an index
+** online and returns the rows it indexed. */
+static void create_index_fn(sqlite3_context *ctx, int argc,
+                            sqlite3_value **argv) {
+  mvcc_conn *c = sqlite3_user_data(ctx);
+  const char *kind = argc > 3 ? (const char *)sqlite3_value_text(argv[3]) : NULL;
+  char *err = NULL;
+  int64_t rows = 0;
+  int rc = SQLITE_OK;
+  if (kind && sqlite3_stricmp(kind, "unique") != 0) {
+    err = sqlite3_mprintf("mvcc_create_index: the fourth argument is "
+                          "'unique' or absent, not %Q", kind);
+    rc = SQLITE_ERROR;
+  } else {
+    rc = mvcc_index_create(c, (const char *)sqlite3_value_text(argv[0]),
+                           (const char *)sqlite3_value_text(argv[1]),
+                           (const char *)sqlite3_value_text(argv[2]),
+                           kind != NULL, &rows, &err);
+  }
+  if (rc) {
+    sqlite3_result_error(ctx, err ? err : sqlite3_errstr(rc), -1);
+    sqlite3_result_error_code(ctx, rc);
+  } else {
+    sqlite3_result_int64(ctx, rows);
+  }
+  sqlite3_free(err);
+}
+
+/* mvcc_drop_index(name). */
+static void drop_index_fn(sqlite3_context *ctx, int argc,
+                          sqlite3_value **argv) {
+  (void)argc;
+  mvcc_conn *c = sqlite3_user_data(ctx);
+  char *err = NULL;
+  int rc = mvcc_index_drop(c, (const char *)sqlite3_value_text(argv[0]), &err);
+  if (rc) {
+    sqlite3_result_error(ctx, err ? err : sqlite3_errstr(rc), -1);
+    sqlite3_result_error_code(ctx, rc);
+  } else {
+    sqlite3_result_null(ctx);
+  }
+  sqlite3_free(err);
+}
+
 /* mvcc_attach([dir]): declares the tables of a store in temp that are not
 ** declared yet; returns how many it declared.  A name temp already uses for
 ** something else (a temp table of the application's) is an error. */
@@ -200,7 +244,8 @@ int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
     cur = __atomic_load_n(&sqlite3_api, __ATOMIC_ACQUIRE);
   if (cur && cur != pApi)
     return SQLITE_ERROR; /* loaded into two different SQLite libraries */
-  if (already_loaded(db)) return SQLITE_OK_LOAD_PERMANENTLY;
+  if (mvcc_schema_opening_scratch() || already_loaded(db))
+    return SQLITE_OK_LOAD_PERMANENTLY;
   mvcc_conn *c = mvcc_conn_new(db);
   if (!c) return SQLITE_NOMEM;
   int rc = sqlite3_create_module_v2(db, "mvcc", &mvcc_module, c,
@@ -216,7 +261,10 @@ int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
     int nargs;
     void (*fn)(sqlite3_context *, int, sqlite3_value **);
   } fns[] = {{"mvcc_attach", 0, attach_fn}, {"mvcc_attach", 1, attach_fn},
-             {"mvcc_check", 1, check_fn},   {"mvcc_check", 2, check_fn}};
+             {"mvcc_check", 1, check_fn},   {"mvcc_check", 2, check_fn},
+             {"mvcc_create_index", 3, create_index_fn},
+             {"mvcc_create_index", 4, create_index_fn},
+             {"mvcc_drop_index", 1, drop_index_fn}};
   for (size_t i = 0; rc == SQLITE_OK && i < sizeof fns / sizeof fns[0]; i++)
     rc = sqlite3_create_function(db, fns[i].name, fns[i].nargs, SQLITE_UTF8, c,
                                  fns[i].fn, NULL, NULL);

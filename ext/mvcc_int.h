@@ -8,10 +8,11 @@
 **               a store's tables in temp
 **   conn.c      per-connection transaction tracking: SQLite's transaction
 **               hooks mapped onto kvcore transactions
-**   catalog.c   the tables of a store (its catalog) and their key prefixes
+**   catalog.c   the tables and indexes of a store (its catalog)
 **   schema.c    CREATE VIRTUAL TABLE arguments: columns, key, options
 **   plan.c      planning: xBestIndex's constraints, order, LIMIT and cost
 **   vtab.c      the `mvcc` virtual table: executing plans, cursors, writes
+**   index.c     secondary indexes: entries, online builds, mvcc_check
 **   marker.c    `mvcc_txn`, the marker table that enrolls read-only
 **               transactions in SQLite's transaction
 **   stats.c     introspection tables
@@ -43,6 +44,8 @@ SQLITE_EXTENSION_INIT3
 #include <stdint.h>
 
 #include "kvcore.h"
+#include "keycodec.h"
+#include "rowcodec.h"
 
 /* ------------------------------------------------------------ errors.c -- */
 
@@ -77,25 +80,34 @@ typedef struct mvcc_column {
   bool desc;           /* key columns: PRIMARY KEY ... DESC */
 } mvcc_column;
 
-/* A UNIQUE constraint other than the key: a unique index kept in the
-** store.  Its entries are keys in the table's own range, after its rows:
+/* A secondary index: a UNIQUE constraint of the definition, or an index
+** created later with mvcc_create_index (index.c).  Its entries are keys in
+** the table's own range, after its rows:
 **     table prefix ‖ MVCC_INDEX_TAG ‖ num ‖ enc(indexed values) ‖ [enc(key)]
-** with value the row's encoded key (what follows the table prefix).  An
-** entry whose values include a NULL also appends the row's key to its own
-** (NULLs are never equal, as in SQLite); the others are unique by
-** construction.
-** num is the constraint's number among the table's automatic indexes
-** (SQLite's sqlite_autoindex_<table>_<num>), fixed by the definition. */
-typedef struct mvcc_unique {
+** with value the row's encoded key (what follows the table prefix).  A
+** non-unique index always appends the row's key to the entry's; a unique
+** one only when the values include a NULL (NULLs are never equal, as in
+** SQLite), so its other entries are unique by construction.
+** num: a definition's UNIQUE is sqlite_autoindex_<table>_<num> (1-32, fixed
+** by the definition); a created index gets one of 33-255 from the catalog. */
+typedef struct mvcc_index {
   int num;
   int ncol;
   int col[MVCC_MAX_KEY_COLUMNS];
   int coll[MVCC_MAX_KEY_COLUMNS];  /* MVCC_COLL_* */
   bool desc[MVCC_MAX_KEY_COLUMNS];
-} mvcc_unique;
+  bool unique;
+  bool ready;          /* built: reads may use it (writers maintain it from
+                       ** the moment its build begins) */
+  char *name;          /* a created index's name (sqlite3_malloc'd); NULL
+                       ** for the definition's */
+  uint32_t seq;        /* created indexes: creation order in the table */
+} mvcc_index;
 
 #define MVCC_INDEX_TAG 0xF8 /* above every key encoding's first byte */
 #define MVCC_MAX_UNIQUE 32
+#define MVCC_FIRST_CREATED_INDEX 33   /* nums 33..255 */
+#define MVCC_LAST_CREATED_INDEX 255
 
 typedef struct mvcc_tabledef {
   char *name;
@@ -104,7 +116,7 @@ typedef struct mvcc_tabledef {
   int npk;
   int pk[MVCC_MAX_KEY_COLUMNS]; /* column indexes, in key order */
   int nuniq;
-  mvcc_unique uniq[MVCC_MAX_UNIQUE];
+  mvcc_index uniq[MVCC_MAX_UNIQUE];
   /* The order SQLite checks a native table's constraints in (its index
   ** list): -1 for the key, else an index into uniq.  Which error a row
   ** that breaks several gets, and the order OR REPLACE deletes in. */
@@ -122,10 +134,12 @@ typedef struct mvcc_tabledef {
 static inline bool mvcc_hidden_key(const mvcc_tabledef *d) { return d->npk > 1; }
 
 /* An access path to a table's rows, in the order of its own keys: the
-** primary key (index 0) or unique index uniq[index - 1]. */
+** primary key, or a ready secondary index (its entries give the keys). */
 typedef struct mvcc_path {
-  int index;
-  int num;                            /* the unique index's num; 0: key */
+  int index;                          /* 0: the key; 1: an index */
+  int num;                            /* the index's num; 0: key */
+  bool unique;                        /* a whole fixed path is one row */
+  const char *name;                   /* a created index's, borrowed */
   int ncol;
   int col[MVCC_MAX_KEY_COLUMNS];      /* the columns, in path order */
   int coll[MVCC_MAX_KEY_COLUMNS];     /* MVCC_COLL_* */
@@ -139,8 +153,14 @@ typedef struct mvcc_path {
 int mvcc_split_args(const char *args, char ***argv, int *n);
 void mvcc_free_args(char **argv, int n);
 
-/* Fills *p with path `index` of d (0 .. d->nuniq). */
-void mvcc_path_of(const mvcc_tabledef *d, int index, mvcc_path *p);
+/* Fills *p with the primary key's path (ix NULL) or index ix's. */
+void mvcc_path_of(const mvcc_tabledef *d, const mvcc_index *ix, mvcc_path *p);
+/* Parses an index's column list ("a, b DESC, c COLLATE NOCASE") against d,
+** with SQLite's own grammar (a CREATE INDEX in a scratch database).  Fills
+** out's columns; on error *pzErr names what is wrong. */
+int mvcc_schema_index_columns(sqlite3 *db, const mvcc_tabledef *d,
+                              const char *columns, mvcc_index *out,
+                              char **pzErr);
 
 /* Parses the module arguments argv[0..argc) of CREATE VIRTUAL TABLE.  On
 ** success *out is a new definition (free with mvcc_tabledef_free); on error
@@ -149,6 +169,9 @@ int mvcc_schema_parse(sqlite3 *db, const char *name, int argc,
                       const char *const *argv, mvcc_tabledef **out,
                       char **pzErr);
 void mvcc_tabledef_free(mvcc_tabledef *d);
+/* Is this thread opening one of schema.c's scratch databases (where the
+** extension, auto-loaded, must do nothing)? */
+bool mvcc_schema_opening_scratch(void);
 /* A value after affinity: what gets encoded into keys and rows. */
 typedef struct mvcc_value {
   int type;                  /* SQLITE_INTEGER/FLOAT/TEXT/BLOB/NULL */
@@ -204,6 +227,34 @@ int mvcc_catalog_sweep(kv_store *s, int *swept, char **pzErr);
 uint64_t mvcc_row_table_id(const unsigned char *key);
 /* Writes the 9-byte row-key prefix of table id into out. */
 void mvcc_row_prefix(unsigned char *out, uint64_t id);
+
+/* A created index as the catalog keeps it (catalog.c's header gives the
+** layout).  ix.name is sqlite3_malloc'd: free with mvcc_catindex_clear. */
+typedef struct mvcc_catindex {
+  uint64_t table;      /* the table's id */
+  kv_ts builder;       /* building: kv_store_opened_at() of its builder */
+  mvcc_index ix;
+} mvcc_catindex;
+
+void mvcc_catindex_clear(mvcc_catindex *x);
+/* Calls fn for each created index of table id (every table's when id is 0),
+** read in one snapshot; stops at a non-OK return. */
+int mvcc_catalog_index_list(kv_store *s, uint64_t id,
+                            int (*fn)(void *ctx, const mvcc_catindex *x),
+                            void *ctx, char **pzErr);
+/* Adds index x->ix (name, unique, columns given) to table x->table, named
+** table_name, in state building: picks its num and seq.  Fails when the
+** name is taken by an index or a table, or the table is gone. */
+int mvcc_catalog_index_add(kv_store *s, const char *table_name,
+                           mvcc_catindex *x, char **pzErr);
+/* Marks index name (of table id, num) ready. */
+int mvcc_catalog_index_ready(kv_store *s, const char *name, uint64_t id,
+                             int num, char **pzErr);
+/* Removes index name (when id is not 0: only if it is table id's index num);
+** *found says whether it was there, and *out (if not NULL) receives it. */
+int mvcc_catalog_index_remove(kv_store *s, const char *name, uint64_t id,
+                              int num, bool *found, mvcc_catindex *out,
+                              char **pzErr);
 
 /* -------------------------------------------------------------- conn.c -- */
 
@@ -332,30 +383,87 @@ enum {
   MVCC_PLAN_DESC = 1 << 10,    /* descending key order */
   MVCC_PLAN_LIMIT = 1 << 11,   /* LIMIT (and OFFSET) pushed down */
   MVCC_PLAN_OFFSET = 1 << 12,
-  MVCC_PLAN_PATH_SHIFT = 13,   /* bits 13-20: the access path (mvcc_path) */
+  MVCC_PLAN_PATH_SHIFT = 13,   /* bits 13-20: the access path's num */
   MVCC_PLAN_IS_SHIFT = 21,     /* bits 21-30: fixed index column k is
                                ** compared by IS (a NULL matches NULLs) */
   MVCC_PLAN_IS_COLUMNS = 10
 };
 
-/* xBestIndex of an mvcc table with definition d. */
-int mvcc_plan_best_index(const mvcc_tabledef *d, sqlite3_index_info *info);
-/* The plan in words, for EXPLAIN QUERY PLAN (sqlite3_mprintf'd). */
-char *mvcc_plan_describe(const mvcc_tabledef *d, int plan);
+/* xBestIndex of an mvcc table with definition d over access paths
+** paths[0..npath) (paths[0] the primary key). */
+int mvcc_plan_best_index(const mvcc_tabledef *d, const mvcc_path *paths,
+                         int npath, sqlite3_index_info *info);
+/* Plan word `plan` on path p in words, for EXPLAIN QUERY PLAN
+** (sqlite3_mprintf'd). */
+char *mvcc_plan_describe(const mvcc_tabledef *d, const mvcc_path *p, int plan);
 
 /* -------------------------------------------------------------- vtab.c -- */
 
 extern const sqlite3_module mvcc_module;
-/* mvcc_check: compares table name's unique indexes with its rows in one
-** snapshot of sc's store; *report is "ok" or the problems found
-** (sqlite3_mprintf'd). */
+
+/* ------------------------------------------------------------- index.c -- */
+
+/* The indexes of a table as a connection sees them: the created ones
+** (newest first: the order SQLite checks a native table's indexes in),
+** then the definition's UNIQUE constraints (def->uniq's order); and the
+** access paths plans may use: [0] the primary key, then each ready index.
+** paths[].name borrows ix[].name: the two live and die together. */
+typedef struct mvcc_indexset {
+  mvcc_index *ix;
+  int nix, ncreated;
+  mvcc_path *paths;
+  int npath;
+} mvcc_indexset;
+
+/* Loads table id's indexes (id 0: only the definition's) from the catalog
+** of s.  mvcc_indexset_clear frees them. */
+int mvcc_indexset_load(kv_store *s, const mvcc_tabledef *d, uint64_t id,
+                       mvcc_indexset *out, char **pzErr);
+void mvcc_indexset_clear(mvcc_indexset *x);
+/* The path of index num (0: the key), or NULL when it is not ready or gone. */
+const mvcc_path *mvcc_indexset_path(const mvcc_indexset *x, int num);
+
+/* Appends x (not NULL) to kb in key encoding. */
+int mvcc_key_append_cell(mvcc_keybuf *kb, const mvcc_value *x, int coll,
+                         int desc);
+/* kb = table prefix ‖ MVCC_INDEX_TAG ‖ num: where index num's entries are. */
+int mvcc_index_prefix(mvcc_keybuf *kb, const unsigned char *tprefix, int num);
+/* The entry key of index ix for a row with values vals and key rk (rkl
+** bytes after the table prefix); *carries_key: the row's key is in it. */
+int mvcc_index_entry(mvcc_keybuf *out, const unsigned char *tprefix,
+                     const mvcc_index *ix, const mvcc_value *vals,
+                     const void *rk, size_t rkl, bool *carries_key);
+/* The values of a parsed row (borrowing its bytes). */
+void mvcc_row_values(const mvcc_row *r, int ncol, mvcc_value *vals);
+/* "a COLLATE NOCASE, b DESC": an index's columns as a definition would
+** write them (sqlite3_mprintf'd). */
+char *mvcc_index_columns(const mvcc_tabledef *d, const mvcc_index *ix);
+/* "UNIQUE constraint failed: t.a, t.b" (sqlite3_mprintf'd). */
+char *mvcc_unique_msg(const char *table, const mvcc_tabledef *d,
+                      const int *cols, int ncol);
+
+/* mvcc_create_index(name, table, columns [, 'unique']): builds the index
+** online (index.c's header); *rows: rows indexed. */
+int mvcc_index_create(mvcc_conn *c, const char *name, const char *table,
+                      const char *columns, bool unique, int64_t *rows,
+                      char **pzErr);
+/* mvcc_drop_index(name). */
+int mvcc_index_drop(mvcc_conn *c, const char *name, char **pzErr);
+/* Removes the indexes of s left building by an earlier opening of the
+** store (a process that died during a build); *swept counts them. */
+int mvcc_index_sweep(kv_store *s, int *swept, char **pzErr);
+
+/* mvcc_check: compares table name's indexes with its rows in one snapshot
+** of sc's store; *report is "ok" or the problems found (sqlite3_mprintf'd). */
 int mvcc_check_table(mvcc_sconn *sc, const char *name, char **report,
                      char **pzErr);
 /* Calls fn for every index of every table of sc's store: its table, name,
-** columns (as a definition writes them), whether unique, and its entries
-** now.  Strings are borrowed for the call; a non-OK return stops. */
+** columns (as a definition writes them), whether unique, whether ready
+** (else building), and its entries now.  Strings are borrowed for the
+** call; a non-OK return stops. */
 typedef int (*mvcc_index_fn)(void *ctx, const char *table, const char *index,
-                             const char *columns, bool unique, int64_t rows);
+                             const char *columns, bool unique, bool ready,
+                             int64_t rows);
 int mvcc_list_indexes(mvcc_sconn *sc, mvcc_index_fn fn, void *ctx,
                       char **pzErr);
 

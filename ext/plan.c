@@ -12,15 +12,16 @@
 **     bits 8, 9  an upper bound on it; inclusive
 **     bit  10    scan in descending key order (ORDER BY consumed)
 **     bits 11,12 LIMIT, OFFSET pushed down
-**     bits 13-20 the access path: 0 the primary key, i the unique index
-**                uniq[i - 1] (its entries give the rows' keys)
+**     bits 13-20 the access path: 0 the primary key, else the num of the
+**                index whose entries give the rows' keys (a num, not a
+**                position: indexes come and go while a plan is prepared)
 **     bits 21-30 on an index path, fixed column k (k < 10) is compared by
 **                IS: a NULL value finds the NULL entries (= finds none)
 ** and xFilter's argv holds, in order: the fixed values, the bounds, LIMIT,
 ** OFFSET.  idxStr describes the plan in words for EXPLAIN QUERY PLAN.
 **
-** Every access path (the primary key and each UNIQUE constraint's index) is
-** planned the same way, and the cheapest wins (the key on a tie).  An
+** Every access path (the primary key and each ready index) is planned the
+** same way, and the cheapest wins (the key on a tie).  An
 ** index holds NULLs, so on an index path the plan says which fixed columns
 ** are compared by IS (x IS NULL finds them) rather than = (x = NULL finds
 ** nothing); a key holds none, so there the two are the same.
@@ -54,6 +55,7 @@
 ** full scan.  SQLite compares them with the other tables' loops of a join,
 ** so they are sized like row counts of a large table. */
 #define PLAN_ROWS_POINT 1.0        /* the whole key fixed: one row */
+#define PLAN_ROWS_EQUAL 10.0       /* rows sharing a non-unique index's values */
 #define PLAN_ROWS_PREFIX 100.0     /* rows sharing a composite key's prefix */
 #define PLAN_ROWS_RANGE 2500.0     /* a range bounded on both sides */
 #define PLAN_ROWS_HALF_RANGE 250000.0 /* a range bounded on one side */
@@ -237,9 +239,11 @@ static double plan_rows(const mvcc_path *path, const plan_terms *p,
                         bool has_in, bool *unique) {
   double rows;
   *unique = false;
-  if (p->neq == path->ncol && !p->is_mask) {
+  if (p->neq == path->ncol && !p->is_mask && path->unique) {
     rows = PLAN_ROWS_POINT;
     *unique = !has_in;
+  } else if (p->neq == path->ncol) {
+    rows = PLAN_ROWS_EQUAL;
   } else if (p->neq > 0) {
     rows = PLAN_ROWS_PREFIX;
   } else if (p->lo >= 0 && p->hi >= 0) {
@@ -253,22 +257,22 @@ static double plan_rows(const mvcc_path *path, const plan_terms *p,
   return rows;
 }
 
-int mvcc_plan_best_index(const mvcc_tabledef *d, sqlite3_index_info *info) {
+int mvcc_plan_best_index(const mvcc_tabledef *d, const mvcc_path *paths,
+                         int npath, sqlite3_index_info *info) {
   /* Every path is costed without touching info; the cheapest is used. */
   int best = 0;
   double best_cost = 0, best_rows = 0;
-  for (int i = 0; i <= d->nuniq; i++) {
-    mvcc_path path;
+  for (int i = 0; i < npath; i++) {
+    const mvcc_path *path = &paths[i];
     plan_terms p;
     bool fixed[MVCC_MAX_KEY_COLUMNS], desc, unique;
-    mvcc_path_of(d, i, &path);
-    plan_collect(&path, info, &p);
+    plan_collect(path, info, &p);
     if (i > 0 && p.neq == 0 && p.lo < 0 && p.hi < 0 &&
         !(info->nOrderBy > 0))
       continue; /* a full scan of an index only adds reads */
-    bool has_in = plan_fixed(&path, info, &p, fixed);
-    bool ordered = plan_order(&path, info, fixed, &desc);
-    double rows = plan_rows(&path, &p, has_in, &unique);
+    bool has_in = plan_fixed(path, info, &p, fixed);
+    bool ordered = plan_order(path, info, fixed, &desc);
+    double rows = plan_rows(path, &p, has_in, &unique);
     double cost = rows * (i > 0 ? 1 + PLAN_INDEX_FETCH : 1) + PLAN_SEEK_COST;
     if (!ordered) cost += rows * PLAN_SORT_FACTOR;
     if (i == 0 || cost < best_cost) {
@@ -277,38 +281,40 @@ int mvcc_plan_best_index(const mvcc_tabledef *d, sqlite3_index_info *info) {
       best_rows = rows;
     }
   }
-  mvcc_path path;
+  const mvcc_path *path = &paths[best];
   plan_terms p;
   bool fixed[MVCC_MAX_KEY_COLUMNS], desc, unique;
   int argv = 0;
-  mvcc_path_of(d, best, &path);
-  plan_collect(&path, info, &p);
-  bool has_in = plan_fixed(&path, info, &p, fixed);
-  plan_rows(&path, &p, has_in, &unique);
+  plan_collect(path, info, &p);
+  bool has_in = plan_fixed(path, info, &p, fixed);
+  plan_rows(path, &p, has_in, &unique);
   int plan = plan_assign(info, &p, has_in, &argv);
-  bool ordered = plan_order(&path, info, fixed, &desc);
+  bool ordered = plan_order(path, info, fixed, &desc);
   if (ordered && info->nOrderBy > 0) {
     info->orderByConsumed = 1;
     if (desc) plan |= MVCC_PLAN_DESC;
   }
   plan |= plan_limit(info, &p, ordered, &argv);
-  plan |= best << MVCC_PLAN_PATH_SHIFT;
+  plan |= path->num << MVCC_PLAN_PATH_SHIFT;
   if (unique) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
   info->estimatedRows = (sqlite3_int64)best_rows;
   info->estimatedCost = best_cost;
   info->idxNum = plan;
-  info->idxStr = mvcc_plan_describe(d, plan);
+  info->idxStr = mvcc_plan_describe(d, path, plan);
   info->needToFreeIdxStr = 1;
   return info->idxStr ? SQLITE_OK : SQLITE_NOMEM;
 }
 
-char *mvcc_plan_describe(const mvcc_tabledef *d, int plan) {
-  mvcc_path path;
-  mvcc_path_of(d, (plan >> MVCC_PLAN_PATH_SHIFT) & 0xff, &path);
+char *mvcc_plan_describe(const mvcc_tabledef *d, const mvcc_path *p,
+                         int plan) {
+  const mvcc_path path = *p;
   sqlite3_str *s = sqlite3_str_new(NULL);
   int neq = plan & MVCC_PLAN_NEQ;
   const char *what = path.index ? "unique " : "key ";
-  if (path.index) {
+  if (path.name) {
+    sqlite3_str_appendf(s, "index %s ", path.name);
+    what = "";
+  } else if (path.index) {
     sqlite3_str_appendall(s, "unique(");
     for (int k = 0; k < path.ncol; k++)
       sqlite3_str_appendf(s, "%s%s", k ? ", " : "", d->cols[path.col[k]].name);

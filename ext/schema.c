@@ -12,7 +12,8 @@
 ** CREATE TABLE x(...) WITHOUT ROWID in a private in-memory database, whose
 ** PRAGMA table_xinfo / index_xinfo / index_list then give each column's
 ** name, declared type, NOT NULL, the primary key's columns, collations
-** and directions, and each UNIQUE constraint's (mvcc_unique).  So the grammar, the quoting rules and the error messages
+** and directions, and each UNIQUE constraint's (mvcc_index).  So the grammar, the quoting rules
+** and the error messages
 ** ("near ...: syntax error", "table ... has more than one primary key") are
 ** exactly SQLite's, and no SQL parser is written here.  What SQLite accepts
 ** but an mvcc table cannot honour is refused with a clear message: a
@@ -257,6 +258,23 @@ static int placeholder_collation(void *ctx, int n1, const void *p1, int n2,
 }
 
 /* Does the connection know the collation? */
+/* The scratch databases below parse definitions with SQLite.  An
+** application that registered the extension with sqlite3_auto_extension()
+** would load it into them too, and its init would declare the store's
+** tables there, parsing each in another scratch database, without end;
+** sqlite3_mvcc_init does nothing in a database opened here. */
+static _Thread_local bool opening_scratch;
+
+bool mvcc_schema_opening_scratch(void) { return opening_scratch; }
+
+static int scratch_open(sqlite3 **tmp) {
+  opening_scratch = true;
+  int rc = sqlite3_open_v2(":memory:", tmp,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  opening_scratch = false;
+  return rc;
+}
+
 static bool has_collation(sqlite3 *db, const char *name) {
   char *sql = sqlite3_mprintf("SELECT '' = '' COLLATE \"%w\"", name);
   sqlite3_stmt *st = NULL;
@@ -267,28 +285,35 @@ static bool has_collation(sqlite3 *db, const char *name) {
 }
 
 /* The columns of unique index u (sqlite_autoindex_x_<u->num>). */
-static int describe_unique(sqlite3 *tmp, const mvcc_tabledef *d,
-                           mvcc_unique *u, char **pzErr) {
+static int describe_index(sqlite3 *tmp, const mvcc_tabledef *d,
+                          const char *iname, mvcc_index *u, char **pzErr) {
   sqlite3_stmt *st = NULL;
-  char *q = sqlite3_mprintf("PRAGMA index_xinfo('sqlite_autoindex_x_%d')",
-                            u->num);
+  char *q = sqlite3_mprintf("PRAGMA index_xinfo(%Q)", iname);
   int rc = q ? sqlite3_prepare_v2(tmp, q, -1, &st, NULL) : SQLITE_NOMEM;
   sqlite3_free(q);
   while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
     if (!sqlite3_column_int(st, 5)) continue; /* the key, not indexed */
     int cid = sqlite3_column_int(st, 1);
-    if (cid < 0 || cid >= d->ncol || u->ncol == MVCC_MAX_KEY_COLUMNS) {
-      *pzErr = sqlite3_mprintf("mvcc: a UNIQUE constraint of %s has more "
-                               "than %d columns", d->name, MVCC_MAX_KEY_COLUMNS);
+    const char *what = u->name ? "an index" : "a UNIQUE constraint";
+    if (cid < 0) {
+      *pzErr = sqlite3_mprintf("mvcc: %s of %s indexes an expression; mvcc "
+                               "indexes take columns only", what, d->name);
+      rc = SQLITE_ERROR;
+      break;
+    }
+    if (cid >= d->ncol || u->ncol == MVCC_MAX_KEY_COLUMNS) {
+      *pzErr = sqlite3_mprintf("mvcc: %s of %s has more than %d columns",
+                               what, d->name, MVCC_MAX_KEY_COLUMNS);
       rc = SQLITE_ERROR;
       break;
     }
     const char *coll = (const char *)sqlite3_column_text(st, 4);
     int c = mvcc_coll_from_name(coll);
     if (c < 0) {
-      *pzErr = sqlite3_mprintf("mvcc: UNIQUE column %s has collation %s; "
-                               "UNIQUE columns support BINARY, NOCASE and "
-                               "RTRIM", d->cols[cid].name, coll);
+      const char *w = u->name ? "indexed" : "UNIQUE";
+      *pzErr = sqlite3_mprintf("mvcc: %s column %s has collation %s; "
+                               "%s columns support BINARY, NOCASE and RTRIM",
+                               w, d->cols[cid].name, coll, w);
       rc = SQLITE_ERROR;
       break;
     }
@@ -299,7 +324,8 @@ static int describe_unique(sqlite3 *tmp, const mvcc_tabledef *d,
   }
   sqlite3_finalize(st);
   if (rc == SQLITE_OK && u->ncol == 0) {
-    *pzErr = sqlite3_mprintf("mvcc: cannot read a UNIQUE constraint of %s",
+    *pzErr = sqlite3_mprintf("mvcc: cannot read %s of %s",
+                             u->name ? "an index" : "a UNIQUE constraint",
                              d->name);
     rc = SQLITE_ERROR;
   }
@@ -333,8 +359,7 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
   sqlite3 *tmp = NULL;
   sqlite3_stmt *st = NULL;
   char *sql = NULL;
-  int rc = sqlite3_open_v2(":memory:", &tmp,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  int rc = scratch_open(&tmp);
   if (rc != SQLITE_OK) {
     *pzErr = sqlite3_mprintf("mvcc: cannot open a scratch database");
     goto done;
@@ -438,8 +463,9 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
       rc = SQLITE_ERROR;
     } else {
       const char *n = iname ? strrchr(iname, '_') : NULL;
-      mvcc_unique *u = &d->uniq[d->nuniq];
+      mvcc_index *u = &d->uniq[d->nuniq];
       memset(u, 0, sizeof(*u));
+      u->unique = u->ready = true;
       u->num = n ? atoi(n + 1) : 0;
       if (u->num <= 0 || u->num > 255) {
         *pzErr = sqlite3_mprintf("mvcc: unexpected index %s", iname);
@@ -451,8 +477,11 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
   }
   sqlite3_finalize(st);
   st = NULL;
-  for (int i = 0; rc == SQLITE_OK && i < d->nuniq; i++)
-    rc = describe_unique(tmp, d, &d->uniq[i], pzErr);
+  for (int i = 0; rc == SQLITE_OK && i < d->nuniq; i++) {
+    char iname[40];
+    snprintf(iname, sizeof iname, "sqlite_autoindex_x_%d", d->uniq[i].num);
+    rc = describe_index(tmp, d, iname, &d->uniq[i], pzErr);
+  }
   if (rc) goto done;
   char *q = sqlite3_mprintf("PRAGMA index_xinfo(%Q)", pkindex);
   rc = q ? sqlite3_prepare_v2(tmp, q, -1, &st, NULL) : SQLITE_NOMEM;
@@ -642,10 +671,11 @@ void mvcc_free_args(char **argv, int n) {
 
 /* ------------------------------------------------------- access paths -- */
 
-void mvcc_path_of(const mvcc_tabledef *d, int index, mvcc_path *p) {
+void mvcc_path_of(const mvcc_tabledef *d, const mvcc_index *ix,
+                  mvcc_path *p) {
   memset(p, 0, sizeof(*p));
-  p->index = index;
-  if (index == 0) {
+  if (!ix) {
+    p->unique = true;
     p->ncol = d->npk;
     for (int k = 0; k < d->npk; k++) {
       const mvcc_column *c = &d->cols[d->pk[k]];
@@ -654,17 +684,79 @@ void mvcc_path_of(const mvcc_tabledef *d, int index, mvcc_path *p) {
       p->desc[k] = c->desc;
     }
   } else {
-    const mvcc_unique *u = &d->uniq[index - 1];
-    p->num = u->num;
-    p->ncol = u->ncol;
-    for (int k = 0; k < u->ncol; k++) {
-      p->col[k] = u->col[k];
-      p->coll[k] = u->coll[k];
-      p->desc[k] = u->desc[k];
+    p->index = 1;
+    p->num = ix->num;
+    p->unique = ix->unique;
+    p->name = ix->name;
+    p->ncol = ix->ncol;
+    for (int k = 0; k < ix->ncol; k++) {
+      p->col[k] = ix->col[k];
+      p->coll[k] = ix->coll[k];
+      p->desc[k] = ix->desc[k];
     }
   }
   for (int k = 0; k < p->ncol; k++)
     p->sorts[k] = d->cols[p->col[k]].decl_coll == p->coll[k];
+}
+
+/* A created index's columns.  The scratch table has the definition's
+** column names, each with its own collation (a collation mvcc indexes do
+** not support stands in as "mvcc_other", so an index that would use it
+** is refused), and SQLite parses CREATE INDEX on it. */
+int mvcc_schema_index_columns(sqlite3 *db, const mvcc_tabledef *d,
+                              const char *columns, mvcc_index *out,
+                              char **pzErr) {
+  (void)db;
+  sqlite3 *tmp = NULL;
+  int rc = scratch_open(&tmp);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_collation(tmp, "mvcc_other", SQLITE_UTF8, NULL,
+                                  placeholder_collation);
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  sqlite3_str_appendall(s, "CREATE TABLE x(");
+  for (int i = 0; i < d->ncol; i++) {
+    int c = d->cols[i].decl_coll;
+    sqlite3_str_appendf(s, "%s\"%w\" COLLATE %s", i ? ", " : "",
+                        d->cols[i].name, c < 0 ? "mvcc_other"
+                                               : mvcc_coll_name(c));
+  }
+  sqlite3_str_appendf(s, "); CREATE INDEX i ON x(%s)", columns);
+  char *sql = sqlite3_str_finish(s);
+  if (rc == SQLITE_OK && !sql) rc = SQLITE_NOMEM;
+  if (rc == SQLITE_OK && (strchr(columns, ';') || strstr(columns, "--") ||
+                          strstr(columns, "/*"))) {
+    *pzErr = sqlite3_mprintf("mvcc: bad index columns for %s: %s", d->name,
+                             columns);
+    rc = SQLITE_ERROR;
+  } else if (rc == SQLITE_OK &&
+             (rc = sqlite3_exec(tmp, sql, NULL, NULL, NULL)) != SQLITE_OK) {
+    *pzErr = sqlite3_mprintf("mvcc: bad index columns for %s: %s", d->name,
+                             sqlite3_errmsg(tmp));
+    rc = SQLITE_ERROR;
+  }
+  sqlite3_free(sql);
+  if (rc == SQLITE_OK) {
+    /* A partial index (columns text "a) WHERE (b") has a WHERE. */
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(tmp, "SELECT partial FROM pragma_index_list('x')",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+        sqlite3_column_int(st, 0)) {
+      *pzErr = sqlite3_mprintf("mvcc: bad index columns for %s: %s (partial "
+                               "indexes are not supported)", d->name, columns);
+      rc = SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+  }
+  if (rc == SQLITE_OK) {
+    const char *keep = out->name;
+    out->name = out->name ? out->name : (char *)"i";
+    out->ncol = 0;
+    rc = describe_index(tmp, d, "i", out, pzErr);
+    out->name = (char *)keep;
+  }
+  sqlite3_close(tmp);
+  return rc;
 }
 
 /* ------------------------------------------------------------ affinity -- */

@@ -165,7 +165,8 @@ static void collect_lock(void *ctx, const void *key, size_t klen,
 }
 
 static int collect_index(void *ctx, const char *table, const char *index,
-                         const char *columns, bool unique, int64_t rows) {
+                         const char *columns, bool unique, bool ready,
+                         int64_t rows) {
   collect *x = ctx;
   stats_row *r = stats_add(x->c);
   if (!r) return SQLITE_NOMEM;
@@ -175,6 +176,7 @@ static int collect_index(void *ctx, const char *table, const char *index,
   r->text[2] = sqlite3_mprintf("%s", columns);
   r->v[0] = unique;
   r->v[1] = rows;
+  r->v[2] = ready;
   return r->text[0] && r->text[1] && r->text[2] ? SQLITE_OK : SQLITE_NOMEM;
 }
 
@@ -281,7 +283,10 @@ static int statsColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
           sqlite3_result_text(ctx, r->text[i - 1], -1, SQLITE_TRANSIENT);
           break;
         case 4: sqlite3_result_int64(ctx, r->v[0]); break;
-        case 5: sqlite3_result_text(ctx, "ready", -1, SQLITE_STATIC); break;
+        case 5:
+          sqlite3_result_text(ctx, r->v[2] ? "ready" : "building", -1,
+                              SQLITE_STATIC);
+          break;
         default: sqlite3_result_int64(ctx, r->v[1]); break;
       }
       break;

@@ -59,7 +59,7 @@ typedef struct mvcc_vtab {
   mvcc_keybuf *repl;
   int nrepl, caprepl;
   mvcc_txcheck txcheck;     /* SQLite's call order, asserted */
-  mvcc_path *paths;         /* access paths: [0] the key, [i] uniq[i - 1] */
+  mvcc_indexset ixs;        /* its indexes and access paths, as of epoch */
 } mvcc_vtab;
 
 
@@ -70,7 +70,8 @@ typedef struct mvcc_cursor {
   /* Probes: sorted key prefixes, each a point get or a range scan. */
   mvcc_keybuf *probes;
   int nprobe, iprobe;
-  const mvcc_path *path;    /* the access path (plan.c), the table's */
+  mvcc_path path;           /* the access path (plan.c); a copy, as the
+                            ** table's set may be reloaded meanwhile */
   bool point;               /* probes are whole keys of the path */
   mvcc_keybuf lo, hi;       /* bounds of the range part (after the prefix) */
   bool has_lo, has_hi, lo_incl, hi_incl;
@@ -125,23 +126,17 @@ static int vtab_check(mvcc_vtab *v) {
     return vtab_check(v);
   }
   sqlite3_free(now);
+  /* Indexes may have come or gone (the epoch moves for those too). */
+  mvcc_indexset set;
+  rc = mvcc_indexset_load(v->sc->store, v->def, v->id, &set, &err);
+  if (rc) return vtab_err(v, rc, err);
+  mvcc_indexset_clear(&v->ixs);
+  v->ixs = set;
   v->epoch = ep;
   return SQLITE_OK;
 }
 
 /* --------------------------------------------------------- keys, rows -- */
-
-static int key_append(mvcc_keybuf *kb, const mvcc_value *x, int coll,
-                      int desc) {
-  switch (x->type) {
-    case SQLITE_INTEGER: return mvcc_key_append_int64(kb, x->i, desc);
-    case SQLITE_FLOAT: return mvcc_key_append_double(kb, x->r, desc);
-    case SQLITE_TEXT:
-      return mvcc_key_append_text(kb, x->p, (size_t)x->n, coll, desc);
-    case SQLITE_BLOB: return mvcc_key_append_blob(kb, x->p, (size_t)x->n, desc);
-    default: return SQLITE_CONSTRAINT;
-  }
-}
 
 /* Encodes the value of column k of path p into kb.
 ** A value compared with a REAL column gets NUMERIC affinity, not REAL:
@@ -153,7 +148,7 @@ static int path_append(mvcc_vtab *v, const mvcc_path *p, mvcc_keybuf *kb,
   mvcc_value x;
   char aff = c->affinity == MVCC_AFF_REAL ? MVCC_AFF_NUMERIC : c->affinity;
   int rc = mvcc_value_set(&x, val, aff);
-  if (rc == SQLITE_OK) rc = key_append(kb, &x, p->coll[k], p->desc[k]);
+  if (rc == SQLITE_OK) rc = mvcc_key_append_cell(kb, &x, p->coll[k], p->desc[k]);
   mvcc_value_clear(&x);
   return rc;
 }
@@ -165,12 +160,8 @@ static int keybuf_set_prefix(mvcc_vtab *v, mvcc_keybuf *kb) {
 
 /* Where path p's keys begin: the table's rows, or an index's entries. */
 static int path_prefix(mvcc_vtab *v, const mvcc_path *p, mvcc_keybuf *kb) {
-  int rc = keybuf_set_prefix(v, kb);
-  if (rc == SQLITE_OK && p->index) {
-    unsigned char hdr[2] = {MVCC_INDEX_TAG, (unsigned char)p->num};
-    rc = mvcc_keybuf_append(kb, hdr, sizeof hdr);
-  }
-  return rc;
+  return p->index ? mvcc_index_prefix(kb, v->prefix, p->num)
+                  : keybuf_set_prefix(v, kb);
 }
 
 /* --------------------------------------------------------- lifecycle -- */
@@ -255,13 +246,15 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
   if (rc == SQLITE_OK) rc = sqlite3_declare_vtab(db, d->declare);
   if (rc == SQLITE_OK)
     sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
+  mvcc_indexset set;
+  memset(&set, 0, sizeof(set));
+  if (rc == SQLITE_OK)
+    rc = mvcc_indexset_load(sc->store, d, dropped ? 0 : id, &set, pzErr);
   mvcc_vtab *v = rc == SQLITE_OK ? sqlite3_malloc64(sizeof(*v)) : NULL;
-  mvcc_path *paths =
-      rc == SQLITE_OK ? malloc(sizeof(mvcc_path) * (size_t)(d->nuniq + 1)) : NULL;
-  if (rc == SQLITE_OK && (!v || !paths)) rc = SQLITE_NOMEM;
+  if (rc == SQLITE_OK && !v) rc = SQLITE_NOMEM;
   if (rc) {
     sqlite3_free(v);
-    free(paths);
+    mvcc_indexset_clear(&set);
     mvcc_tabledef_free(d);
     if (!*pzErr)
       *pzErr = sqlite3_mprintf("mvcc: cannot %s table %s: %s",
@@ -273,8 +266,7 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
   v->conn = c;
   v->sc = sc;
   v->def = d;
-  v->paths = paths;
-  for (int i = 0; i <= d->nuniq; i++) mvcc_path_of(d, i, &paths[i]);
+  v->ixs = set;
   v->name = sqlite3_mprintf("%s", argv[2]);
   v->id = id;
   v->dropped = dropped;
@@ -309,7 +301,7 @@ static int mvccDisconnect(sqlite3_vtab *vt) {
   if (v->sc) mvcc_conn_finalize(v->sc->conn);
   repl_clear(v);
   free(v->repl);
-  free(v->paths);
+  mvcc_indexset_clear(&v->ixs);
   mvcc_tabledef_free(v->def);
   sqlite3_free(v->name);
   sqlite3_free(v->renamed_to);
@@ -348,7 +340,14 @@ static int mvccRename(sqlite3_vtab *vt, const char *zNew) {
 /* ----------------------------------------------------------- planning -- */
 
 static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
-  return mvcc_plan_best_index(((mvcc_vtab *)vt)->def, info);
+  mvcc_vtab *v = (mvcc_vtab *)vt;
+  if (!v->dropped && kv_store_epoch(v->sc->store) != v->epoch) {
+    /* Plan over the indexes there are now; a table gone is reported when
+    ** the statement runs, as before. */
+    int rc = vtab_check(v);
+    if (rc && !v->dropped) return rc;
+  }
+  return mvcc_plan_best_index(v->def, v->ixs.paths, v->ixs.npath, info);
 }
 
 /* ------------------------------------------------------------ cursors -- */
@@ -524,7 +523,7 @@ static int cursor_step(mvcc_cursor *c) {
         size_t kl, vl;
         const void *k = kv_iter_key(c->it, &kl);
         const void *v = kv_iter_value(c->it, &vl);
-        int rc = c->path->index ? fetch_row(c, v, vl) : copy_row(c, k, kl, v, vl);
+        int rc = c->path.index ? fetch_row(c, v, vl) : copy_row(c, k, kl, v, vl);
         if (rc) return rc;
         c->returned++;
         return SQLITE_OK;
@@ -550,7 +549,7 @@ static int cursor_step(mvcc_cursor *c) {
     int krc = kv_txn_get(c->txn->kv, p->p, p->n, c->flags, &v, &vl, &err);
     if (krc == KV_NOTFOUND) continue;
     if (krc) return cursor_err(c, krc, err);
-    int rc = c->path->index ? fetch_row(c, v, vl) : copy_row(c, p->p, p->n, v, vl);
+    int rc = c->path.index ? fetch_row(c, v, vl) : copy_row(c, p->p, p->n, v, vl);
     if (rc) return rc;
     c->returned++;
     return SQLITE_OK;
@@ -604,19 +603,19 @@ static int build_probes(mvcc_cursor *c, mvcc_vtab *v, int neq, bool in,
   if (!cur) return SQLITE_NOMEM;
   mvcc_keybuf_init(&cur[0]);
   int n = 1;
-  int rc = path_prefix(v, c->path, &cur[0]);
+  int rc = path_prefix(v, &c->path, &cur[0]);
   for (int k = 0; k < neq && rc == SQLITE_OK && n > 0; k++) {
     mvcc_keybuf *next = NULL;
     int m = 0, cap = 0;
     sqlite3_value *x;
     if (in && sqlite3_vtab_in_first(argv[k], &x) == SQLITE_OK) {
       do {
-        rc = extend_probes(v, c->path, k, is_mask >> k & 1, x, cur, n, &next,
+        rc = extend_probes(v, &c->path, k, is_mask >> k & 1, x, cur, n, &next,
                            &m, &cap);
       } while (rc == SQLITE_OK &&
                sqlite3_vtab_in_next(argv[k], &x) == SQLITE_OK);
     } else {
-      rc = extend_probes(v, c->path, k, is_mask >> k & 1, argv[k], cur, n,
+      rc = extend_probes(v, &c->path, k, is_mask >> k & 1, argv[k], cur, n,
                          &next, &m, &cap);
     }
     free_probes(cur, n);
@@ -672,14 +671,21 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
                  ? KV_READ_FOR_UPDATE
                  : 0;
   int neq = idxNum & MVCC_PLAN_NEQ, a = 0;
-  c->path = &v->paths[(idxNum >> MVCC_PLAN_PATH_SHIFT) & 0xff];
+  const mvcc_path *path =
+      mvcc_indexset_path(&v->ixs, (idxNum >> MVCC_PLAN_PATH_SHIFT) & 0xff);
+  if (!path) /* SQLite prepares the statement again and retries it */
+    return vtab_err(v, SQLITE_SCHEMA,
+                    sqlite3_mprintf("mvcc: an index of %s that this statement "
+                                    "uses was dropped", v->name));
+  c->path = *path;
+  c->path.name = NULL; /* borrowed from a set that may be reloaded */
   c->desc = (idxNum & MVCC_PLAN_DESC) != 0;
   c->limit = c->offset = -1;
   c->returned = 0;
   /* A probe with a NULL for IS is a prefix of its entries: they end with
   ** the row's key. */
   int is_mask = idxNum >> MVCC_PLAN_IS_SHIFT & ((1 << MVCC_PLAN_IS_COLUMNS) - 1);
-  c->point = neq == c->path->ncol && !is_mask;
+  c->point = neq == c->path.ncol && !is_mask && c->path.unique;
   rc = build_probes(c, v, neq, (idxNum & MVCC_PLAN_IN) != 0, is_mask, argv);
   a = neq;
   bool never = false;
@@ -688,27 +694,27 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   c->has_lo = c->has_hi = false;
   if (rc == SQLITE_OK && (idxNum & MVCC_PLAN_LO)) {
     bool nv;
-    rc = encode_bound(v, c->path, neq, argv[a++], &c->lo, &nv);
+    rc = encode_bound(v, &c->path, neq, argv[a++], &c->lo, &nv);
     c->has_lo = true;
     c->lo_incl = (idxNum & MVCC_PLAN_LO_INCL) != 0;
     never |= nv;
   }
   if (rc == SQLITE_OK && (idxNum & MVCC_PLAN_HI)) {
     bool nv;
-    rc = encode_bound(v, c->path, neq, argv[a++], &c->hi, &nv);
+    rc = encode_bound(v, &c->path, neq, argv[a++], &c->hi, &nv);
     c->has_hi = true;
     c->hi_incl = (idxNum & MVCC_PLAN_HI_INCL) != 0;
     never |= nv;
   }
-  if (rc == SQLITE_OK && c->path->index && c->has_hi && !c->has_lo) {
+  if (rc == SQLITE_OK && c->path.index && c->has_hi && !c->has_lo) {
     /* An index holds NULLs, which sort first and which no range matches:
     ** a range open below starts after them. */
     mvcc_keybuf_reset(&c->lo);
-    rc = mvcc_key_append_null(&c->lo, c->path->desc[neq]);
+    rc = mvcc_key_append_null(&c->lo, c->path.desc[neq]);
     c->has_lo = true;
     c->lo_incl = false;
   }
-  if (rc == SQLITE_OK && neq < c->path->ncol && c->path->desc[neq]) {
+  if (rc == SQLITE_OK && neq < c->path.ncol && c->path.desc[neq]) {
     /* A DESC column is stored complemented: its bounds swap. */
     mvcc_keybuf t = c->lo;
     c->lo = c->hi;
@@ -789,12 +795,7 @@ static int mvccRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
 /* ------------------------------------------------------------- writes -- */
 
 static char *unique_msg(mvcc_vtab *v) {
-  sqlite3_str *s = sqlite3_str_new(NULL);
-  sqlite3_str_appendall(s, "UNIQUE constraint failed: ");
-  for (int k = 0; k < v->def->npk; k++)
-    sqlite3_str_appendf(s, "%s%s.%s", k ? ", " : "", v->name,
-                        v->def->cols[v->def->pk[k]].name);
-  return sqlite3_str_finish(s);
+  return mvcc_unique_msg(v->name, v->def, v->def->pk, v->def->npk);
 }
 
 /* Does key exist?  (A locking read: the key stays ours.) */
@@ -830,7 +831,7 @@ static int row_key(mvcc_vtab *v, mvcc_value *vals, mvcc_keybuf *key) {
                                       v->name, col->name));
       break;
     }
-    rc = key_append(key, x, col->coll, col->desc);
+    rc = mvcc_key_append_cell(key, x, col->coll, col->desc);
     if (rc == SQLITE_CONSTRAINT) {
       rc = SQLITE_CONSTRAINT_NOTNULL;
       vtab_err(v, rc, sqlite3_mprintf("NOT NULL constraint failed: %s.%s "
@@ -848,7 +849,7 @@ static int old_key(mvcc_vtab *v, sqlite3_value *pk, mvcc_keybuf *key) {
   if (mvcc_hidden_key(v->def))
     return mvcc_keybuf_append(key, sqlite3_value_blob(pk),
                               (size_t)sqlite3_value_bytes(pk));
-  return path_append(v, &v->paths[0], key, 0, pk);
+  return path_append(v, &v->ixs.paths[0], key, 0, pk);
 }
 
 /* OR REPLACE in a multi-row UPDATE that changes keys.  SQLite evaluates
@@ -893,61 +894,29 @@ static int stale_update(mvcc_vtab *v, const mvcc_keybuf *okey) {
   return SQLITE_OK;
 }
 
-/* ----------------------------------------------------- unique indexes -- */
+/* ------------------------------------------------------------ indexes -- */
 
-/* The entry key of unique index u for a row with values vals and key rkey
-** (mvcc_unique says the layout); *has_null: it carries the row's key. */
-static int uniq_entry(mvcc_vtab *v, const mvcc_unique *u,
-                      const mvcc_value *vals, const mvcc_keybuf *rkey,
-                      mvcc_keybuf *out, bool *has_null) {
-  unsigned char hdr[2] = {MVCC_INDEX_TAG, (unsigned char)u->num};
-  int rc = keybuf_set_prefix(v, out);
-  if (rc == SQLITE_OK) rc = mvcc_keybuf_append(out, hdr, sizeof hdr);
-  *has_null = false;
-  for (int i = 0; i < u->ncol && rc == SQLITE_OK; i++) {
-    const mvcc_value *x = &vals[u->col[i]];
-    if (x->type == SQLITE_NULL) {
-      *has_null = true;
-      rc = mvcc_key_append_null(out, u->desc[i]);
-    } else {
-      rc = key_append(out, x, u->coll[i], u->desc[i]);
-    }
-  }
-  if (rc == SQLITE_OK && *has_null)
-    rc = mvcc_keybuf_append(out, rkey->p + MVCC_KEY_PREFIX_LEN,
-                            rkey->n - MVCC_KEY_PREFIX_LEN);
-  return rc;
-}
-
-/* Puts (put) or deletes the entries of every unique index for the row
-** with values vals and key rkey. */
-static int uniq_write(mvcc_vtab *v, kv_txn *t, const mvcc_value *vals,
-                      const mvcc_keybuf *rkey, bool put) {
+/* Puts (put) or deletes the entries of every index for the row with values
+** vals and key rkey. */
+static int index_write(mvcc_vtab *v, kv_txn *t, const mvcc_value *vals,
+                       const mvcc_keybuf *rkey, bool put) {
   mvcc_keybuf e;
   mvcc_keybuf_init(&e);
   int rc = SQLITE_OK;
-  for (int i = 0; i < v->def->nuniq && rc == SQLITE_OK; i++) {
-    bool has_null;
-    rc = uniq_entry(v, &v->def->uniq[i], vals, rkey, &e, &has_null);
+  const unsigned char *rk = rkey->p + MVCC_KEY_PREFIX_LEN;
+  size_t rkl = rkey->n - MVCC_KEY_PREFIX_LEN;
+  for (int i = 0; i < v->ixs.nix && rc == SQLITE_OK; i++) {
+    bool carries;
+    rc = mvcc_index_entry(&e, v->prefix, &v->ixs.ix[i], vals, rk, rkl,
+                          &carries);
     if (rc) break;
     char *err = NULL;
-    const unsigned char *owner = rkey->p + MVCC_KEY_PREFIX_LEN;
-    size_t ol = rkey->n - MVCC_KEY_PREFIX_LEN;
-    int krc = put ? kv_txn_put(t, e.p, e.n, owner, ol, &err)
+    int krc = put ? kv_txn_put(t, e.p, e.n, rk, rkl, &err)
                   : kv_txn_delete(t, e.p, e.n, &err);
     if (krc) rc = kv_fail(v, krc, err);
   }
   mvcc_keybuf_free(&e);
   return rc;
-}
-
-/* The values of a parsed row (borrowing its bytes). */
-static void row_values(const mvcc_row *r, int ncol, mvcc_value *vals) {
-  for (int i = 0; i < ncol; i++) {
-    mvcc_cell c;
-    mvcc_row_cell(r, i, &c);
-    vals[i] = (mvcc_value){c.type, c.i, c.r, c.p, (int)c.n, NULL};
-  }
 }
 
 /* A stored row, read with a lock and parsed: vals borrow buf. */
@@ -992,7 +961,7 @@ static int old_row_read(mvcc_vtab *v, kv_txn *t, const mvcc_keybuf *key,
     return vtab_err(v, rc, sqlite3_mprintf("mvcc: a row of %s cannot be "
                                            "decoded", v->name));
   }
-  row_values(&o->row, ncol, o->vals);
+  mvcc_row_values(&o->row, ncol, o->vals);
   o->found = true;
   return SQLITE_OK;
 }
@@ -1001,10 +970,10 @@ static int old_row_read(mvcc_vtab *v, kv_txn *t, const mvcc_keybuf *key,
 ** REPLACE removes. */
 static int delete_row(mvcc_vtab *v, kv_txn *t, const mvcc_keybuf *key) {
   int rc = SQLITE_OK;
-  if (v->def->nuniq) {
+  if (v->ixs.nix) {
     old_row o;
     rc = old_row_read(v, t, key, &o);
-    if (rc == SQLITE_OK && o.found) rc = uniq_write(v, t, o.vals, key, false);
+    if (rc == SQLITE_OK && o.found) rc = index_write(v, t, o.vals, key, false);
     old_row_clear(&o);
   }
   char *err = NULL;
@@ -1012,33 +981,54 @@ static int delete_row(mvcc_vtab *v, kv_txn *t, const mvcc_keybuf *key) {
   return krc ? kv_fail(v, krc, err) : rc;
 }
 
-static char *uniq_msg(mvcc_vtab *v, const mvcc_unique *u) {
-  sqlite3_str *s = sqlite3_str_new(NULL);
-  sqlite3_str_appendall(s, "UNIQUE constraint failed: ");
-  for (int i = 0; i < u->ncol; i++)
-    sqlite3_str_appendf(s, "%s%s.%s", i ? ", " : "", v->name,
-                        v->def->cols[u->col[i]].name);
-  return sqlite3_str_finish(s);
+static char *uniq_msg(mvcc_vtab *v, const mvcc_index *u) {
+  return mvcc_unique_msg(v->name, v->def, u->col, u->ncol);
 }
 
 /* A conflict of the row being written with the row at owner, on the key
 ** (u NULL) or on unique index u: OR REPLACE deletes that row, any other
 ** mode fails (SQLite then ignores the row, or fails the statement or the
 ** transaction, as the mode says). */
-static int resolve_conflict(mvcc_vtab *v, kv_txn *t, const mvcc_unique *u,
+static int resolve_conflict(mvcc_vtab *v, kv_txn *t, const mvcc_index *u,
                             const mvcc_keybuf *owner, bool update) {
   if (sqlite3_vtab_on_conflict(v->conn->db) != SQLITE_REPLACE)
     return u ? vtab_err(v, SQLITE_CONSTRAINT_UNIQUE, uniq_msg(v, u))
              : vtab_err(v, SQLITE_CONSTRAINT_PRIMARYKEY, unique_msg(v));
   int rc = SQLITE_OK;
   /* Without indexes the new row's put overwrites the one at its key. */
-  if (u || v->def->nuniq) rc = delete_row(v, t, owner);
+  if (u || v->ixs.nix) rc = delete_row(v, t, owner);
   if (rc == SQLITE_OK && update) rc = repl_remember(v, owner);
   return rc;
 }
 
+/* Checks the row (vals, key) against unique index u: a locking read of
+** its entry, so the value stays ours until we end and two writers of one
+** value queue instead of both finding it free. */
+static int check_unique(mvcc_vtab *v, kv_txn *t, const mvcc_index *u,
+                        const mvcc_value *vals, const mvcc_keybuf *key,
+                        bool update, mvcc_keybuf *e, mvcc_keybuf *owner) {
+  bool carries;
+  int rc = mvcc_index_entry(e, v->prefix, u, vals, key->p + MVCC_KEY_PREFIX_LEN,
+                            key->n - MVCC_KEY_PREFIX_LEN, &carries);
+  if (rc || carries) return rc; /* a NULL: never equal */
+  const void *val;
+  size_t vl;
+  char *err = NULL;
+  int krc = kv_txn_get(t, e->p, e->n, KV_READ_FOR_UPDATE, &val, &vl, &err);
+  if (krc == KV_NOTFOUND) {
+    kv_free(err);
+    return SQLITE_OK;
+  }
+  if (krc) return kv_fail(v, krc, err);
+  rc = keybuf_set_prefix(v, owner);
+  if (rc == SQLITE_OK) rc = mvcc_keybuf_append(owner, val, vl);
+  if (rc == SQLITE_OK) rc = resolve_conflict(v, t, u, owner, update);
+  return rc;
+}
+
 /* Checks the row (vals, key) against the key (when key_new: an INSERT or a
-** moved row) and every unique index, in SQLite's order. */
+** moved row) and every unique index, in SQLite's order: created indexes
+** newest first, then the definition's. */
 static int check_constraints(mvcc_vtab *v, kv_txn *t, const mvcc_value *vals,
                              const mvcc_keybuf *key, bool key_new,
                              bool update) {
@@ -1047,6 +1037,9 @@ static int check_constraints(mvcc_vtab *v, kv_txn *t, const mvcc_value *vals,
   mvcc_keybuf_init(&e);
   mvcc_keybuf_init(&owner);
   int rc = SQLITE_OK;
+  for (int i = 0; i < v->ixs.ncreated && rc == SQLITE_OK; i++)
+    if (v->ixs.ix[i].unique)
+      rc = check_unique(v, t, &v->ixs.ix[i], vals, key, update, &e, &owner);
   for (int i = 0; i < d->ncheck && rc == SQLITE_OK; i++) {
     if (d->check[i] < 0) {
       if (!key_new) continue;
@@ -1055,27 +1048,8 @@ static int check_constraints(mvcc_vtab *v, kv_txn *t, const mvcc_value *vals,
       if (rc == SQLITE_OK && exists) rc = resolve_conflict(v, t, NULL, key, update);
       continue;
     }
-    const mvcc_unique *u = &d->uniq[d->check[i]];
-    bool has_null;
-    rc = uniq_entry(v, u, vals, key, &e, &has_null);
-    if (rc || has_null) continue;
-    /* A locking read: the value stays ours until we end, so two writers of
-    ** one value queue instead of both finding it free. */
-    const void *val;
-    size_t vl;
-    char *err = NULL;
-    int krc = kv_txn_get(t, e.p, e.n, KV_READ_FOR_UPDATE, &val, &vl, &err);
-    if (krc == KV_NOTFOUND) {
-      kv_free(err);
-      continue;
-    }
-    if (krc) {
-      rc = kv_fail(v, krc, err);
-      break;
-    }
-    rc = keybuf_set_prefix(v, &owner);
-    if (rc == SQLITE_OK) rc = mvcc_keybuf_append(&owner, val, vl);
-    if (rc == SQLITE_OK) rc = resolve_conflict(v, t, u, &owner, update);
+    rc = check_unique(v, t, &v->ixs.ix[v->ixs.ncreated + d->check[i]], vals,
+                      key, update, &e, &owner);
   }
   mvcc_keybuf_free(&e);
   mvcc_keybuf_free(&owner);
@@ -1140,12 +1114,12 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
     if (rc) goto done;
     moved = probe_cmp(&okey, &key) != 0;
   }
-  if (!insert && d->nuniq) {
+  if (!insert && v->ixs.nix) {
     /* The row's own entries go first, so it never conflicts with itself;
     ** if the row fails, xUpdate's savepoint puts them back. */
     old_row o;
     rc = old_row_read(v, t, &okey, &o);
-    if (rc == SQLITE_OK && o.found) rc = uniq_write(v, t, o.vals, &okey, false);
+    if (rc == SQLITE_OK && o.found) rc = index_write(v, t, o.vals, &okey, false);
     old_row_clear(&o);
   }
   if (rc == SQLITE_OK) rc = check_constraints(v, t, vals, &key, moved, !insert);
@@ -1153,7 +1127,7 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
     int krc = kv_txn_delete(t, okey.p, okey.n, &err);
     if (krc) rc = kv_fail(v, krc, err);
   }
-  if (rc == SQLITE_OK && d->nuniq) rc = uniq_write(v, t, vals, &key, true);
+  if (rc == SQLITE_OK && v->ixs.nix) rc = index_write(v, t, vals, &key, true);
   if (rc == SQLITE_OK) {
     int krc = kv_txn_put(t, key.p, key.n, row, rowlen, &err);
     if (krc) rc = kv_fail(v, krc, err);
@@ -1203,257 +1177,17 @@ static int mvccUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
   char *err = NULL;
   int krc = kv_txn_savepoint(t->kv, &mark, &err);
   if (krc) return kv_fail(v, krc, err);
-  rc = do_update(v, t->kv, argc, argv);
+  for (;;) {
+    rc = do_update(v, t->kv, argc, argv);
+    if (rc != SQLITE_OK || kv_store_epoch(v->sc->store) == v->epoch) break;
+    /* An index build began while the row was written (index.c, step 1):
+    ** write it again with the new set of indexes. */
+    if (!kv_txn_is_dead(t->kv)) kv_txn_rollback_to(t->kv, mark, NULL);
+    if ((rc = vtab_check(v)) != SQLITE_OK) return rc;
+  }
   if (rc != SQLITE_OK && t->kv && !kv_txn_is_dead(t->kv))
     kv_txn_rollback_to(t->kv, mark, NULL);
   return rc;
-}
-
-/* ------------------------------------------------------------- check -- */
-
-/* Compares the table's unique indexes with its rows in one snapshot: every
-** row has its entry in each index, naming it, and each index has as many
-** entries as the table has rows (so none names a row that is not there).
-** v is a table handle with def, name, prefix and sc set. */
-static int check_indexes(mvcc_vtab *v, kv_txn *t, sqlite3_str *out,
-                         int *problems) {
-  const mvcc_tabledef *d = v->def;
-  unsigned char end[MVCC_KEY_PREFIX_LEN + 1];
-  memcpy(end, v->prefix, MVCC_KEY_PREFIX_LEN);
-  end[MVCC_KEY_PREFIX_LEN] = MVCC_INDEX_TAG;
-  kv_iter *it = NULL;
-  char *err = NULL;
-  int krc = kv_txn_scan(t, v->prefix, sizeof v->prefix, end, sizeof end, 0, 0,
-                        &it, &err);
-  if (krc) return kv_fail(v, krc, err);
-  mvcc_keybuf rkey, e;
-  mvcc_keybuf_init(&rkey);
-  mvcc_keybuf_init(&e);
-  mvcc_value *vals = calloc((size_t)d->ncol, sizeof(mvcc_value));
-  mvcc_row row;
-  memset(&row, 0, sizeof(row));
-  int64_t rows = 0;
-  int rc = vals ? SQLITE_OK : SQLITE_NOMEM;
-  while (rc == SQLITE_OK && (krc = kv_iter_next(it, &err)) == KV_OK) {
-    size_t kl, vl;
-    const unsigned char *k = kv_iter_key(it, &kl);
-    const unsigned char *val = kv_iter_value(it, &vl);
-    rows++;
-    mvcc_keybuf_reset(&rkey);
-    rc = mvcc_keybuf_append(&rkey, k, kl);
-    if (rc == SQLITE_OK && (mvcc_row_parse(&row, val, vl) || row.ncol < d->ncol)) {
-      sqlite3_str_appendf(out, "%sa row of %s cannot be decoded",
-                          (*problems)++ ? "; " : "", v->name);
-      continue;
-    }
-    row_values(&row, d->ncol, vals);
-    for (int u = 0; rc == SQLITE_OK && u < d->nuniq; u++) {
-      bool has_null;
-      rc = uniq_entry(v, &d->uniq[u], vals, &rkey, &e, &has_null);
-      if (rc) break;
-      const void *ev;
-      size_t evl;
-      char *gerr = NULL;
-      int grc = kv_txn_get(t, e.p, e.n, 0, &ev, &evl, &gerr);
-      kv_free(gerr);
-      if (grc == KV_OK && evl == kl - MVCC_KEY_PREFIX_LEN &&
-          memcmp(ev, k + MVCC_KEY_PREFIX_LEN, evl) == 0)
-        continue;
-      if (grc != KV_OK && grc != KV_NOTFOUND) {
-        rc = SQLITE_IOERR;
-        break;
-      }
-      char *m = uniq_msg(v, &d->uniq[u]); /* "UNIQUE constraint failed: ..." */
-      sqlite3_str_appendf(out, "%srow %lld of %s: its entry in %s is %s",
-                          (*problems)++ ? "; " : "", (long long)rows, v->name,
-                          m ? m + 26 : "?", grc == KV_OK ? "another row's"
-                                                         : "missing");
-      sqlite3_free(m);
-    }
-  }
-  kv_iter_close(it);
-  if (rc == SQLITE_OK && krc != KV_NOTFOUND) rc = kv_fail(v, krc, err);
-  /* Entries per index: exactly one per row. */
-  for (int u = 0; rc == SQLITE_OK && u < d->nuniq; u++) {
-    unsigned char lo[MVCC_KEY_PREFIX_LEN + 2], hi[MVCC_KEY_PREFIX_LEN + 2];
-    memcpy(lo, v->prefix, MVCC_KEY_PREFIX_LEN);
-    lo[MVCC_KEY_PREFIX_LEN] = MVCC_INDEX_TAG;
-    lo[MVCC_KEY_PREFIX_LEN + 1] = (unsigned char)d->uniq[u].num;
-    memcpy(hi, lo, sizeof lo);
-    hi[MVCC_KEY_PREFIX_LEN + 1]++;
-    err = NULL;
-    krc = kv_txn_scan(t, lo, sizeof lo, hi, sizeof hi, 0, 0, &it, &err);
-    if (krc) {
-      rc = kv_fail(v, krc, err);
-      break;
-    }
-    int64_t n = 0;
-    while ((krc = kv_iter_next(it, &err)) == KV_OK) n++;
-    kv_iter_close(it);
-    if (krc != KV_NOTFOUND) {
-      rc = kv_fail(v, krc, err);
-      break;
-    }
-    if (n != rows) {
-      char *m = uniq_msg(v, &d->uniq[u]);
-      sqlite3_str_appendf(out, "%s%s has %lld entries for %lld rows",
-                          (*problems)++ ? "; " : "", m ? m + 26 : "?",
-                          (long long)n, (long long)rows);
-      sqlite3_free(m);
-    }
-  }
-  mvcc_row_clear(&row);
-  free(vals);
-  mvcc_keybuf_free(&rkey);
-  mvcc_keybuf_free(&e);
-  return rc;
-}
-
-int mvcc_check_table(mvcc_sconn *sc, const char *name, char **report,
-                     char **pzErr) {
-  bool found = false;
-  mvcc_catentry e;
-  memset(&e, 0, sizeof(e));
-  int rc = mvcc_catalog_get(sc->store, name, &found, &e, pzErr);
-  if (rc == SQLITE_OK && !found) {
-    mvcc_set_error(pzErr, sqlite3_mprintf("mvcc_check: no mvcc table %s in "
-                                          "the store", name));
-    rc = SQLITE_ERROR;
-  }
-  char **argv = NULL;
-  int argc = 0;
-  mvcc_tabledef *d = NULL;
-  if (rc == SQLITE_OK) rc = mvcc_split_args(e.args, &argv, &argc);
-  if (rc == SQLITE_OK)
-    rc = mvcc_schema_parse(sc->conn->db, e.name, argc,
-                           (const char *const *)argv, &d, pzErr);
-  mvcc_vtab v;
-  memset(&v, 0, sizeof(v));
-  kv_txn *t = NULL;
-  if (rc == SQLITE_OK) {
-    v.conn = sc->conn;
-    v.sc = sc;
-    v.def = d;
-    v.name = e.name;
-    mvcc_row_prefix(v.prefix, e.id);
-    kv_txn_options o;
-    kv_txn_options_init(&o);
-    o.read_only = 1;
-    char *err = NULL;
-    int krc = kv_txn_begin(sc->store, &o, &t, &err);
-    if (krc) rc = mvcc_kv_error(krc, err, false, pzErr);
-    kv_free(err);
-  }
-  if (rc == SQLITE_OK) {
-    sqlite3_str *out = sqlite3_str_new(NULL);
-    int problems = 0;
-    rc = check_indexes(&v, t, out, &problems);
-    if (rc == SQLITE_OK && problems == 0) sqlite3_str_appendall(out, "ok");
-    char *r = sqlite3_str_finish(out);
-    if (rc == SQLITE_OK && !r) rc = SQLITE_NOMEM;
-    if (rc == SQLITE_OK) *report = r;
-    else {
-      sqlite3_free(r);
-      mvcc_set_error(pzErr, v.base.zErrMsg ? v.base.zErrMsg
-                                           : sqlite3_mprintf("mvcc_check: %s",
-                                                             sqlite3_errstr(rc)));
-      v.base.zErrMsg = NULL;
-    }
-  }
-  if (t) kv_txn_abort(t);
-  sqlite3_free(v.base.zErrMsg);
-  mvcc_tabledef_free(d);
-  mvcc_free_args(argv, argc);
-  mvcc_catentry_clear(&e);
-  return rc;
-}
-
-/* ------------------------------------------------------- index list -- */
-
-typedef struct index_list {
-  mvcc_sconn *sc;
-  mvcc_index_fn fn;
-  void *ctx;
-  char **pzErr;
-} index_list;
-
-/* How many entries index num of table id has, in snapshot t. */
-static int count_entries(kv_txn *t, uint64_t id, int num, int64_t *n,
-                         char **pzErr) {
-  unsigned char lo[MVCC_KEY_PREFIX_LEN + 2], hi[MVCC_KEY_PREFIX_LEN + 2];
-  mvcc_row_prefix(lo, id);
-  lo[MVCC_KEY_PREFIX_LEN] = MVCC_INDEX_TAG;
-  lo[MVCC_KEY_PREFIX_LEN + 1] = (unsigned char)num;
-  memcpy(hi, lo, sizeof lo);
-  hi[MVCC_KEY_PREFIX_LEN + 1]++;
-  kv_iter *it = NULL;
-  char *err = NULL;
-  int krc = kv_txn_scan(t, lo, sizeof lo, hi, sizeof hi, 0, 0, &it, &err);
-  *n = 0;
-  if (krc == KV_OK) {
-    while ((krc = kv_iter_next(it, &err)) == KV_OK) ++*n;
-    kv_iter_close(it);
-    if (krc == KV_NOTFOUND) krc = KV_OK;
-  }
-  int rc = krc ? mvcc_kv_error(krc, err, false, pzErr) : SQLITE_OK;
-  kv_free(err);
-  return rc;
-}
-
-/* "a COLLATE NOCASE, b DESC": an index's columns as a definition would
-** write them (the collation when it is not the column's own). */
-static char *index_columns(const mvcc_tabledef *d, const mvcc_unique *u) {
-  sqlite3_str *s = sqlite3_str_new(NULL);
-  for (int k = 0; k < u->ncol; k++) {
-    const mvcc_column *c = &d->cols[u->col[k]];
-    sqlite3_str_appendf(s, "%s%s", k ? ", " : "", c->name);
-    if (u->coll[k] != c->decl_coll)
-      sqlite3_str_appendf(s, " COLLATE %s", mvcc_coll_name(u->coll[k]));
-    if (u->desc[k]) sqlite3_str_appendall(s, " DESC");
-  }
-  return sqlite3_str_finish(s);
-}
-
-static int list_table_indexes(void *vctx, const mvcc_catentry *e) {
-  index_list *x = vctx;
-  char **argv = NULL;
-  int argc = 0;
-  mvcc_tabledef *d = NULL;
-  int rc = mvcc_split_args(e->args, &argv, &argc);
-  if (rc == SQLITE_OK)
-    rc = mvcc_schema_parse(x->sc->conn->db, e->name, argc,
-                           (const char *const *)argv, &d, x->pzErr);
-  kv_txn *t = NULL;
-  if (rc == SQLITE_OK && d->nuniq) {
-    kv_txn_options o;
-    kv_txn_options_init(&o);
-    o.read_only = 1;
-    char *err = NULL;
-    int krc = kv_txn_begin(x->sc->store, &o, &t, &err);
-    if (krc) rc = mvcc_kv_error(krc, err, false, x->pzErr);
-    kv_free(err);
-  }
-  for (int i = 0; rc == SQLITE_OK && d && i < d->nuniq; i++) {
-    int64_t n = 0;
-    rc = count_entries(t, e->id, d->uniq[i].num, &n, x->pzErr);
-    char *name = sqlite3_mprintf("sqlite_autoindex_%s_%d", e->name,
-                                 d->uniq[i].num);
-    char *cols = index_columns(d, &d->uniq[i]);
-    if (rc == SQLITE_OK && (!name || !cols)) rc = SQLITE_NOMEM;
-    if (rc == SQLITE_OK) rc = x->fn(x->ctx, e->name, name, cols, true, n);
-    sqlite3_free(name);
-    sqlite3_free(cols);
-  }
-  if (t) kv_txn_abort(t);
-  mvcc_tabledef_free(d);
-  mvcc_free_args(argv, argc);
-  return rc;
-}
-
-int mvcc_list_indexes(mvcc_sconn *sc, mvcc_index_fn fn, void *ctx,
-                      char **pzErr) {
-  index_list x = {sc, fn, ctx, pzErr};
-  return mvcc_catalog_list(sc->store, list_table_indexes, &x, pzErr);
 }
 
 /* ------------------------------------------------------- transactions -- */

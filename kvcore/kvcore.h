@@ -159,6 +159,12 @@ void kv_store_set_synchronous(kv_store *store, kv_sync mode);
 uint64_t kv_store_epoch(kv_store *store);
 void kv_store_bump_epoch(kv_store *store);
 
+/* A timestamp unique to this opening of the store (taken from its clock when
+** the process opened it): the embedding layer marks work in progress with
+** it, and work marked with another one belongs to an opening that ended
+** without finishing it (a crash). */
+kv_ts kv_store_opened_at(kv_store *store);
+
 /* The directory of the store ("" for the in-memory store); borrowed for the
 ** life of the store. */
 const char *kv_store_path(kv_store *store);

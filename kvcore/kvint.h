@@ -844,6 +844,7 @@ struct kv_store {
   kv_options opts;
   _Atomic int lock_timeout_ms;
   _Atomic uint64_t epoch;
+  kv_ts opened_at;         /* kv_store_opened_at(), set once at open */
   kv_engine eng;
   kv_clock clock;
   kv_tscache *tscache;

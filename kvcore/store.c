@@ -202,6 +202,7 @@ int kv_store_open(const char *path, const kv_options *opts, kv_store **out,
   int rc = store_create(key, in_memory, opts, &s, errptr);
   if (rc == KV_OK) {
     s->refs = 1;
+    s->opened_at = kv_store_now(s);
     s->reg_next = registry;
     registry = s;
     *out = s;
@@ -240,6 +241,7 @@ void kv_store_set_synchronous(kv_store *s, kv_sync mode) {
 }
 
 uint64_t kv_store_epoch(kv_store *s) { return atomic_load(&s->epoch); }
+kv_ts kv_store_opened_at(kv_store *s) { return s->opened_at; }
 void kv_store_bump_epoch(kv_store *s) { atomic_fetch_add(&s->epoch, 1); }
 
 const char *kv_store_path(kv_store *s) { return s->path; }

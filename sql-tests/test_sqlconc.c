@@ -18,7 +18,8 @@
 **   - another process opening the store gets a clear error, and its native
 **     tables keep working;
 **   - a bulk load still finds a row another connection committed into the
-**     range it had found empty.
+**     range it had found empty;
+**   - indexes built online while 4 threads write the table equal it.
 */
 #include "sqltest.h"
 
@@ -222,6 +223,121 @@ static void test_sqlconc_unique_values_inserted_once(void **state) {
   SQLT_ROWS(f->obs, "SELECT count(*), count(DISTINCT email) FROM u", want);
   print_message("    unique: %d rows, %d duplicates refused, %d retries\n",
                 inserted, duplicates, retries);
+}
+
+/* ------------------------------------------------------ online build -- */
+
+/* Threads insert, update (moving rows between index values) and delete
+** rows, in autocommit and in small transactions, while another connection
+** builds indexes on the table: when the builds are done and the writers
+** stop, each index equals the table (mvcc_check), and a query through the
+** index answers as a full scan does. */
+enum { OB_WRITERS = 4, OB_ROWS = 20000, OB_KEYS = 50 };
+
+typedef struct ob_thread {
+  const char *db;
+  int id, ops, retries, errors;
+  int *stop;
+  pthread_t th;
+} ob_thread;
+
+static void *ob_main(void *arg) {
+  ob_thread *w = arg;
+  sqlite3 *db;
+  sqlite3_open(w->db, &db);
+  sqlite3_busy_timeout(db, 10000);
+  uint64_t r = 0x9e3779b97f4a7c15ULL * (uint64_t)(w->id + 1);
+  while (!__atomic_load_n(w->stop, __ATOMIC_ACQUIRE) || w->ops < 20) {
+    r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+    int id = (int)(r >> 33) % (OB_ROWS + 2000), k = (int)(r >> 20) % OB_KEYS;
+    char sql[256];
+    switch ((r >> 10) % 4) {
+      case 0:
+        snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO ob VALUES (%d, %d, "
+                 "%d)", id, k, id);
+        break;
+      case 1:
+        snprintf(sql, sizeof sql, "UPDATE ob SET k = %d WHERE id = %d", k, id);
+        break;
+      case 2:
+        snprintf(sql, sizeof sql, "DELETE FROM ob WHERE id = %d", id);
+        break;
+      default:
+        snprintf(sql, sizeof sql, "BEGIN; UPDATE ob SET k = %d WHERE id = %d; "
+                 "INSERT OR IGNORE INTO ob VALUES (%d, %d, %d); COMMIT",
+                 k, id, OB_ROWS + 2000 + w->id * 100000 + w->ops, k,
+                 OB_ROWS + 2000 + w->id * 100000 + w->ops);
+    }
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", 0, 0, 0);
+    if (rc == SQLITE_OK) {
+      w->ops++;
+    } else if ((rc & 0xff) == SQLITE_BUSY) {
+      w->retries++;
+    } else {
+      print_error("online build writer: %d %s\n", rc, sqlite3_errmsg(db));
+      w->errors++;
+      break;
+    }
+  }
+  sqlite3_close(db);
+  return NULL;
+}
+
+static void test_sqlconc_online_index_build(void **state) {
+  fixture *f = *state;
+  SQLT_OK(f->obs, "CREATE VIRTUAL TABLE temp.ob USING mvcc(id INTEGER "
+                  "PRIMARY KEY, k INT, u INT)");
+  char sql[256];
+  snprintf(sql, sizeof sql, "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT "
+           "i + 1 FROM c WHERE i < %d) INSERT INTO ob SELECT i, i %% %d, i "
+           "FROM c", OB_ROWS - 1, OB_KEYS);
+  SQLT_OK(f->obs, sql);
+  int stop = 0;
+  ob_thread w[OB_WRITERS];
+  for (int i = 0; i < OB_WRITERS; i++) {
+    w[i] = (ob_thread){.db = f->db, .id = i, .stop = &stop};
+    pthread_create(&w[i].th, NULL, ob_main, &w[i]);
+  }
+  /* The builds, on a connection of their own, while the writers run; a
+  ** unique index over u (every row's u is its id, unique by construction). */
+  int built = 0;
+  for (int attempt = 0; attempt < 20 && built < 2; attempt++) {
+    const char *ddl = built == 0
+                          ? "SELECT mvcc_create_index('ob_k', 'ob', 'k')"
+                          : "SELECT mvcc_create_index('ob_u', 'ob', 'u DESC', "
+                            "'unique')";
+    int rc = sqlt_do(f->a, ddl);
+    if (rc == SQLITE_OK) built++;
+    else assert_int_equal(rc & 0xff, SQLITE_BUSY); /* writers outwaited it */
+  }
+  int during = 0;
+  for (int i = 0; i < OB_WRITERS; i++) during += __atomic_load_n(&w[i].ops,
+                                                                 __ATOMIC_RELAXED);
+  __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+  int ops = 0, retries = 0;
+  for (int i = 0; i < OB_WRITERS; i++) {
+    pthread_join(w[i].th, NULL);
+    assert_int_equal(w[i].errors, 0);
+    ops += w[i].ops;
+    retries += w[i].retries;
+  }
+  assert_int_equal(built, 2);
+  SQLT_ROWS(f->obs, "SELECT mvcc_check('ob')", "ok\n");
+  SQLT_ROWS(f->obs, "SELECT state FROM mvcc_indexes WHERE \"table\" = 'ob' "
+                    "ORDER BY \"index\"", "ready\nready\n");
+  SQLT_OK(f->obs, "EXPLAIN QUERY PLAN SELECT count(*) FROM ob WHERE k = 7");
+  assert_non_null(strstr(f->obs->out, "index ob_k k=?"));
+  for (int k = 0; k < OB_KEYS; k += 7) {
+    char q[160], want[4096];
+    snprintf(q, sizeof q, "SELECT count(*) FROM ob WHERE +k = %d", k);
+    SQLT_OK(f->obs, q);
+    snprintf(want, sizeof want, "%s", f->obs->out);
+    snprintf(q, sizeof q, "SELECT count(*) FROM ob WHERE k = %d", k);
+    SQLT_ROWS(f->obs, q, want);
+  }
+  print_message("    online build: %d writes (%d during the builds), %d "
+                "retries\n", ops, during, retries);
 }
 
 /* The predicate anomaly through an index.  Two transactions each count the
@@ -809,6 +925,7 @@ int main(int argc, char **argv) {
       T(test_sqlconc_readonly_under_query_only),
       T(test_sqlconc_autocommit_counter),
       T(test_sqlconc_unique_values_inserted_once),
+      T(test_sqlconc_online_index_build),
       T(test_sqlconc_predicate_read_through_index),
       T(test_sqlconc_disjoint_index_ranges_do_not_conflict),
       T(test_sqlconc_job_queue_claims_each_job_once),

@@ -84,7 +84,10 @@ typedef struct tdef {
   int npk;
   int pk[MAXCOL];         /* key columns in key order */
   int pkcoll[MAXCOL];     /* the key's collation of each */
-  bool uniq[MAXCOL];      /* the column is in a UNIQUE constraint */
+  bool uniq[MAXCOL];      /* the column is in a UNIQUE constraint or a
+                          ** created unique index */
+  bool idx[MAXCOL];       /* the column leads a created index */
+  int next_index;         /* created indexes are named ix0, ix1, ... */
   char defs[1024];        /* the column definitions, as written */
 } tdef;
 
@@ -210,7 +213,7 @@ static int pick_col(rng *r, const tdef *d) {
   if (rng_chance(r, 50)) return d->pk[rng_int(r, d->npk)];
   if (rng_chance(r, 50))
     for (int c = rng_int(r, d->ncol), i = 0; i < d->ncol; i++, c = (c + 1) % d->ncol)
-      if (d->uniq[c]) return c;
+      if (d->uniq[c] || d->idx[c]) return c;
   return rng_int(r, d->ncol);
 }
 
@@ -390,8 +393,8 @@ static void stmt_update(rng *r, const tdef *d, sqlite3_str *s, bool *loose) {
   ** UNIQUE column (moving rows one by one can succeed in one order and
   ** collide in another).  Those update one row at most here; the others
   ** are compared by outcome and error code (step_both). */
-  bool uniq_table = false;
-  for (int c = 0; c < d->ncol; c++) uniq_table |= d->uniq[c];
+  bool uniq_table = false; /* or with a created index: the same holds */
+  for (int c = 0; c < d->ncol; c++) uniq_table |= d->uniq[c] || d->idx[c];
   bool order_dependent = uniq_table && (sets_key || strstr(verb, "FAIL") ||
                                         strstr(verb, "IGNORE") ||
                                         strstr(verb, "REPLACE"));
@@ -436,6 +439,53 @@ static void stmt_select(rng *r, const tdef *d, sqlite3_str *s, bool *ordered) {
     sqlite3_str_appendf(s, " LIMIT %d", rng_int(r, 6) - 1);
     if (rng_chance(r, 50)) sqlite3_str_appendf(s, " OFFSET %d", rng_int(r, 4));
   }
+}
+
+/* An index created on both sides: mvcc_create_index on the mvcc side
+** (sql), CREATE INDEX on the native one (*native).  One to three columns,
+** each with a collation or DESC now and then; unique one time in three. */
+static char *stmt_create_index(rng *r, tdef *d, char **native) {
+  sqlite3_str *cols = sqlite3_str_new(NULL);
+  int n = 1 + rng_int(r, d->ncol < 3 ? d->ncol : 3);
+  bool used[MAXCOL] = {false}, unique = rng_chance(r, 33);
+  for (int i = 0; i < n; i++) {
+    int c = rng_int(r, d->ncol);
+    if (used[c]) continue;
+    used[c] = true;
+    if (i == 0) d->idx[c] = true;
+    if (unique) d->uniq[c] = true;
+    sqlite3_str_appendf(cols, "%sc%d", sqlite3_str_length(cols) ? ", " : "", c);
+    if (rng_chance(r, 25))
+      sqlite3_str_appendf(cols, " COLLATE %s", coll_names[rng_int(r, 3)]);
+    if (rng_chance(r, 20)) sqlite3_str_appendall(cols, " DESC");
+  }
+  char *c = sqlite3_str_finish(cols);
+  int no = d->next_index++;
+  *native = sqlite3_mprintf("CREATE %sINDEX ix%d ON t(%s)",
+                            unique ? "UNIQUE " : "", no, c);
+  char *sql = sqlite3_mprintf("SELECT mvcc_create_index('ix%d', 't', '%s'%s)",
+                              no, c, unique ? ", 'unique'" : "");
+  sqlite3_free(c);
+  return sql;
+}
+
+/* Drops a random index of the native side on both, or returns NULL. */
+static char *stmt_drop_index(rng *r, sqlite3 *native_db, char **native) {
+  sqlite3_stmt *st = NULL;
+  char *name = NULL;
+  if (sqlite3_prepare_v2(native_db,
+                         "SELECT name FROM sqlite_schema WHERE type = 'index' "
+                         "AND name LIKE 'ix%' ORDER BY random() LIMIT 1",
+                         -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    name = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  (void)r;
+  if (!name) return NULL;
+  *native = sqlite3_mprintf("DROP INDEX %s", name);
+  char *sql = sqlite3_mprintf("SELECT mvcc_drop_index('%s')", name);
+  sqlite3_free(name);
+  return sql;
 }
 
 /* One random statement; *ordered tells whether its rows come in a fixed
@@ -601,6 +651,8 @@ static void tables_drop(pair *p) {
 
 typedef struct stmt {
   char *sql;
+  char *native;    /* the native side's statement, when it differs (index
+                   ** DDL: then only the outcomes are compared, not rows) */
   bool ordered;
   bool dml;
   bool loose;
@@ -616,7 +668,9 @@ static struct {
 static char *step_both(pair *p, const stmt *s) {
   outcome m, n;
   run(p->a, s->sql, !s->ordered, &m);
-  run(p->b, s->sql, !s->ordered, &n);
+  run(p->b, s->native ? s->native : s->sql, !s->ordered, &n);
+  if (s->native) /* mvcc_create_index returns a count, CREATE INDEX nothing */
+    for (; m.nrow > 0; m.nrow--) sqlite3_free(m.rows[m.nrow - 1]);
   char *why = outcome_diff(&m, &n, s->dml, s->loose);
   seen.errors += n.rc != SQLITE_OK;
   seen.rows += n.nrow;
@@ -628,7 +682,7 @@ static char *step_both(pair *p, const stmt *s) {
 
 /* The whole table on both sides, sorted. */
 static char *compare_tables(pair *p) {
-  stmt all = {"SELECT * FROM t", false, false, false};
+  stmt all = {"SELECT * FROM t", NULL, false, false, false};
   return step_both(p, &all);
 }
 
@@ -698,7 +752,10 @@ static void report(pair *p, const tdef *d, stmt *stmts, int n, uint64_t seed,
           last < 0 ? " (but not when replayed on fresh tables)" : "", d->defs,
           d->defs);
   for (int i = 0; i < n && last >= 0; i++)
-    if (keep[i]) fprintf(stderr, "  %s;%s\n", stmts[i].sql, i == at ? "   -- <<<" : "");
+    if (keep[i])
+      fprintf(stderr, "  %s;%s%s%s\n", stmts[i].sql,
+              stmts[i].native ? "   -- native: " : "",
+              stmts[i].native ? stmts[i].native : "", i == at ? "   -- <<<" : "");
   fprintf(stderr, "  => %s\n", why ? why : "(no difference on replay)");
   sqlite3_free(why);
   free(keep);
@@ -721,7 +778,19 @@ static bool run_definition(pair *p, uint64_t seed, int defno, int nstmt,
   int n = 0;
   for (; n < nstmt && !why; n++) {
     bool in_txn = !sqlite3_get_autocommit(p->a);
-    stmts[n].sql = stmt_make(&r, &d, in_txn, &stmts[n].ordered, &stmts[n].loose);
+    int ddl = in_txn ? 100 : rng_int(&r, 100);
+    /* Index DDL outside transactions (it commits on its own on the mvcc
+    ** side, and is refused in a transaction that wrote). */
+    if (ddl < 2) {
+      stmts[n].sql = stmt_create_index(&r, &d, &stmts[n].native);
+      stmts[n].ordered = true;
+    } else if (ddl < 3 &&
+               (stmts[n].sql = stmt_drop_index(&r, p->b, &stmts[n].native))) {
+      stmts[n].ordered = true;
+    } else {
+      stmts[n].sql = stmt_make(&r, &d, in_txn, &stmts[n].ordered,
+                               &stmts[n].loose);
+    }
     /* changes() counts INSERT, UPDATE and DELETE; after other statements
     ** it is left over (and on the mvcc side the enrolment of a reading
     ** transaction zeroes it, as the README says). */
@@ -737,7 +806,10 @@ static bool run_definition(pair *p, uint64_t seed, int defno, int nstmt,
   bool ok = why == NULL;
   if (!ok) report(p, &d, stmts, n, seed, defno);
   sqlite3_free(why);
-  for (int i = 0; i < n; i++) sqlite3_free(stmts[i].sql);
+  for (int i = 0; i < n; i++) {
+    sqlite3_free(stmts[i].sql);
+    sqlite3_free(stmts[i].native);
+  }
   free(stmts);
   return ok;
 }

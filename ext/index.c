@@ -1,0 +1,886 @@
+/*
+** index.c — secondary indexes: a table's UNIQUE constraints and the indexes
+** created later with mvcc_create_index(), their entries, their online
+** build, and mvcc_check / mvcc_indexes.
+**
+** An index is more keys in the table's own range (mvcc_index gives the
+** layout), written by the row's transaction (vtab.c), so it commits, rolls
+** back and conflicts exactly with its row: a read through an index is a
+** read of the index's span, covered by read refresh and the timestamp
+** cache like any other read.
+**
+** The indexes of a table as one connection sees them (mvcc_indexset) come
+** from its definition and from the catalog (catalog.c), and are loaded
+** again when the store's schema epoch moves.  Writers maintain every index
+** of the set; reads plan only over the ready ones.
+**
+** Online build (CockroachDB's schema changer, on one store):
+**
+**   1. The index enters the catalog in state building, and the store's
+**      epoch is bumped.  Every write statement that starts from then on
+**      sees the new epoch, loads the index and maintains it; one that was
+**      already running checks the epoch again when its write is done and,
+**      if it moved, redoes the write with the new set (vtab.c's xUpdate).
+**   2. The build waits until every transaction that was writing when the
+**      epoch moved has ended: those may hold writes that maintain no entry.
+**      (A transaction idle for longer than the store's lock timeout fails
+**      the build with SQLITE_BUSY instead of stalling it.)
+**   3. The backfill reads the table in batches of rows, each in its own
+**      transaction that writes the batch's entries: memory stays bounded,
+**      and a batch conflicts like any transaction with writers of its rows
+**      (a row updated after the batch read it fails the batch's refresh,
+**      and the batch is retried, smaller), so the two never disagree.  A
+**      unique index checks each entry with a locking read; a duplicate
+**      fails the build.
+**   4. The index is marked ready and the epoch bumped: plans may use it.
+** A build that fails removes the catalog entry and the entries it wrote,
+** leaving nothing behind.  Dropping an index removes it from the catalog,
+** bumps the epoch, waits out the writers that may still maintain it, and
+** deletes its entries.
+*/
+#include "mvcc_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "keycodec.h"
+#include "rowcodec.h"
+
+#define BUILD_BATCH_MAX 16384 /* rows per backfill transaction: from the
+                              ** most, halved at each conflict, doubled
+                              ** again after each success */
+#define BUILD_BATCH_MIN 64
+#define BUILD_RETRIES 100    /* attempts per batch */
+#define NAME_MAX_LEN 128
+
+/* ----------------------------------------------------------- entries -- */
+
+int mvcc_key_append_cell(mvcc_keybuf *kb, const mvcc_value *x, int coll,
+                         int desc) {
+  switch (x->type) {
+    case SQLITE_INTEGER: return mvcc_key_append_int64(kb, x->i, desc);
+    case SQLITE_FLOAT: return mvcc_key_append_double(kb, x->r, desc);
+    case SQLITE_TEXT:
+      return mvcc_key_append_text(kb, x->p, (size_t)x->n, coll, desc);
+    case SQLITE_BLOB: return mvcc_key_append_blob(kb, x->p, (size_t)x->n, desc);
+    default: return SQLITE_CONSTRAINT;
+  }
+}
+
+int mvcc_index_prefix(mvcc_keybuf *kb, const unsigned char *tprefix, int num) {
+  unsigned char hdr[MVCC_KEY_PREFIX_LEN + 2];
+  memcpy(hdr, tprefix, MVCC_KEY_PREFIX_LEN);
+  hdr[MVCC_KEY_PREFIX_LEN] = MVCC_INDEX_TAG;
+  hdr[MVCC_KEY_PREFIX_LEN + 1] = (unsigned char)num;
+  mvcc_keybuf_reset(kb);
+  return mvcc_keybuf_append(kb, hdr, sizeof hdr);
+}
+
+int mvcc_index_entry(mvcc_keybuf *out, const unsigned char *tprefix,
+                     const mvcc_index *ix, const mvcc_value *vals,
+                     const void *rk, size_t rkl, bool *carries_key) {
+  int rc = mvcc_index_prefix(out, tprefix, ix->num);
+  bool has_null = false;
+  for (int i = 0; i < ix->ncol && rc == SQLITE_OK; i++) {
+    const mvcc_value *x = &vals[ix->col[i]];
+    if (x->type == SQLITE_NULL) {
+      has_null = true;
+      rc = mvcc_key_append_null(out, ix->desc[i]);
+    } else {
+      rc = mvcc_key_append_cell(out, x, ix->coll[i], ix->desc[i]);
+    }
+  }
+  *carries_key = has_null || !ix->unique;
+  if (rc == SQLITE_OK && *carries_key) rc = mvcc_keybuf_append(out, rk, rkl);
+  return rc;
+}
+
+void mvcc_row_values(const mvcc_row *r, int ncol, mvcc_value *vals) {
+  for (int i = 0; i < ncol; i++) {
+    mvcc_cell c;
+    mvcc_row_cell(r, i, &c);
+    vals[i] = (mvcc_value){c.type, c.i, c.r, c.p, (int)c.n, NULL};
+  }
+}
+
+char *mvcc_index_columns(const mvcc_tabledef *d, const mvcc_index *ix) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  for (int k = 0; k < ix->ncol; k++) {
+    const mvcc_column *c = &d->cols[ix->col[k]];
+    sqlite3_str_appendf(s, "%s%s", k ? ", " : "", c->name);
+    if (ix->coll[k] != c->decl_coll)
+      sqlite3_str_appendf(s, " COLLATE %s", mvcc_coll_name(ix->coll[k]));
+    if (ix->desc[k]) sqlite3_str_appendall(s, " DESC");
+  }
+  return sqlite3_str_finish(s);
+}
+
+char *mvcc_unique_msg(const char *table, const mvcc_tabledef *d,
+                      const int *cols, int ncol) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  sqlite3_str_appendall(s, "UNIQUE constraint failed: ");
+  for (int i = 0; i < ncol; i++)
+    sqlite3_str_appendf(s, "%s%s.%s", i ? ", " : "", table,
+                        d->cols[cols[i]].name);
+  return sqlite3_str_finish(s);
+}
+
+/* --------------------------------------------------------- index sets -- */
+
+void mvcc_indexset_clear(mvcc_indexset *x) {
+  for (int i = 0; i < x->nix; i++) sqlite3_free(x->ix[i].name);
+  free(x->ix);
+  free(x->paths);
+  memset(x, 0, sizeof(*x));
+}
+
+typedef struct load_ctx {
+  mvcc_index *ix;
+  int n, cap;
+} load_ctx;
+
+static int load_one(void *vctx, const mvcc_catindex *c) {
+  load_ctx *l = vctx;
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 4;
+    mvcc_index *n = realloc(l->ix, sizeof(*n) * (size_t)cap);
+    if (!n) return SQLITE_NOMEM;
+    l->ix = n;
+    l->cap = cap;
+  }
+  l->ix[l->n] = c->ix;
+  l->ix[l->n].name = sqlite3_mprintf("%s", c->ix.name);
+  return l->ix[l->n++].name ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+static int newest_first(const void *a, const void *b) {
+  const mvcc_index *x = a, *y = b;
+  return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+}
+
+int mvcc_indexset_load(kv_store *s, const mvcc_tabledef *d, uint64_t id,
+                       mvcc_indexset *out, char **pzErr) {
+  memset(out, 0, sizeof(*out));
+  load_ctx l = {NULL, 0, 0};
+  int rc = id ? mvcc_catalog_index_list(s, id, load_one, &l, pzErr)
+              : SQLITE_OK;
+  int nix = l.n + d->nuniq;
+  mvcc_index *ix = rc == SQLITE_OK ? malloc(sizeof(*ix) * (size_t)(nix + 1))
+                                   : NULL;
+  mvcc_path *paths = ix ? malloc(sizeof(*paths) * (size_t)(nix + 1)) : NULL;
+  if (rc == SQLITE_OK && !paths) rc = SQLITE_NOMEM;
+  for (int i = 0; i < l.n; i++) {
+    /* a column past the definition's: a corrupt or foreign entry */
+    for (int k = 0; k < l.ix[i].ncol; k++)
+      if (rc == SQLITE_OK &&
+          (l.ix[i].col[k] >= d->ncol || l.ix[i].coll[k] > 2)) {
+        mvcc_set_error(pzErr, sqlite3_mprintf("mvcc: the catalog entry of "
+                                              "index %s of %s is corrupt",
+                                              l.ix[i].name, d->name));
+        rc = SQLITE_CORRUPT;
+      }
+  }
+  if (rc) {
+    for (int i = 0; i < l.n; i++) sqlite3_free(l.ix[i].name);
+    free(l.ix);
+    free(ix);
+    free(paths);
+    return rc;
+  }
+  if (l.n > 1) qsort(l.ix, (size_t)l.n, sizeof(mvcc_index), newest_first);
+  if (l.n) memcpy(ix, l.ix, sizeof(mvcc_index) * (size_t)l.n);
+  free(l.ix);
+  for (int i = 0; i < d->nuniq; i++) ix[l.n + i] = d->uniq[i];
+  out->ix = ix;
+  out->nix = nix;
+  out->ncreated = l.n;
+  out->paths = paths;
+  mvcc_path_of(d, NULL, &paths[out->npath++]);
+  for (int i = nix - 1; i >= 0; i--) /* the definition's first, then oldest */
+    if (ix[i].ready) mvcc_path_of(d, &ix[i], &paths[out->npath++]);
+  return SQLITE_OK;
+}
+
+const mvcc_path *mvcc_indexset_path(const mvcc_indexset *x, int num) {
+  for (int i = 0; i < x->npath; i++)
+    if (x->paths[i].num == num) return &x->paths[i];
+  return NULL;
+}
+
+/* ---------------------------------------------------------- the build -- */
+
+/* The connection's store holding table name: the default store first. */
+static int find_table(mvcc_conn *c, const char *name, mvcc_sconn **sc,
+                      mvcc_catentry *e, const char *fn, char **pzErr) {
+  *sc = NULL;
+  memset(e, 0, sizeof(*e));
+  for (int pass = 0; pass < 2; pass++) {
+    for (mvcc_sconn *s = pass ? c->stores : c->dflt; s;
+         s = pass ? s->next : NULL) {
+      if (pass && s == c->dflt) continue;
+      bool found = false;
+      int rc = mvcc_catalog_get(s->store, name, &found, e, pzErr);
+      if (rc) return rc;
+      if (found) {
+        *sc = s;
+        return SQLITE_OK;
+      }
+    }
+  }
+  *pzErr = sqlite3_mprintf("%s: no mvcc table %s", fn, name);
+  return SQLITE_ERROR;
+}
+
+/* DDL commits on its own; a transaction of this connection that already
+** wrote to the store would commit writes the index never saw. */
+static int refuse_in_write_txn(mvcc_sconn *sc, const char *fn, char **pzErr) {
+  if (!sc->cur || !sc->cur->kv || sc->cur->read_only) return SQLITE_OK;
+  *pzErr = sqlite3_mprintf("%s: cannot run inside a transaction that writes "
+                           "to the store; COMMIT or ROLLBACK first", fn);
+  return SQLITE_ERROR;
+}
+
+typedef struct txn_ids {
+  uint64_t *ids;
+  size_t n, cap;
+  uint64_t self;
+  bool oom;
+} txn_ids;
+
+static void note_writer(void *ctx, const kv_txn_info *i) {
+  txn_ids *x = ctx;
+  if (i->read_only || i->id == x->self || i->status >= 2) return;
+  if (x->n == x->cap) {
+    size_t cap = x->cap ? 2 * x->cap : 16;
+    uint64_t *n = realloc(x->ids, sizeof(uint64_t) * cap);
+    if (!n) {
+      x->oom = true;
+      return;
+    }
+    x->ids = n;
+    x->cap = cap;
+  }
+  x->ids[x->n++] = i->id;
+}
+
+/* Waits until every writing transaction live now (but the caller's own,
+** self) has ended, or timeout_ms passed (*waited_out false). */
+static int wait_writers(kv_store *s, uint64_t self, int timeout_ms,
+                        bool *waited_out) {
+  txn_ids before = {NULL, 0, 0, self, false};
+  kv_store_list_txns(s, note_writer, &before);
+  *waited_out = true;
+  int rc = before.oom ? SQLITE_NOMEM : SQLITE_OK;
+  for (int slept = 0; rc == SQLITE_OK && before.n; slept++) {
+    txn_ids now = {NULL, 0, 0, self, false};
+    kv_store_list_txns(s, note_writer, &now);
+    if (now.oom) rc = SQLITE_NOMEM;
+    size_t left = 0;
+    for (size_t i = 0; i < before.n; i++)
+      for (size_t j = 0; j < now.n; j++)
+        if (before.ids[i] == now.ids[j]) before.ids[left++] = before.ids[i];
+    before.n = left;
+    free(now.ids);
+    if (!before.n) break;
+    if (slept >= timeout_ms) {
+      *waited_out = false;
+      break;
+    }
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  free(before.ids);
+  return rc;
+}
+
+static int kv_err(int krc, char *err, char **pzErr) {
+  int rc = mvcc_kv_error(krc, err, false, pzErr);
+  kv_free(err);
+  return rc;
+}
+
+/* One batch of the backfill: indexes up to `limit` rows from b->start in
+** transaction t; *next is the last row's key, *n counts the rows, *done at
+** the end of the table. */
+typedef struct build {
+  kv_store *s;
+  const mvcc_tabledef *d;
+  const char *table;
+  unsigned char prefix[MVCC_KEY_PREFIX_LEN];
+  const mvcc_index *ix;
+  mvcc_keybuf start;      /* the next row key to index */
+  mvcc_value *vals;
+  mvcc_row row;
+  mvcc_keybuf e;
+  mvcc_keybuf batch;      /* the batch's entries: key ‖ row key, ... */
+  size_t *off;            /* 3 offsets per row into batch */
+  size_t noff, capoff;
+} build;
+
+static int build_batch(build *b, kv_txn *t, int limit, mvcc_keybuf *next,
+                       int64_t *n, bool *done, char **pzErr) {
+  unsigned char end[MVCC_KEY_PREFIX_LEN + 1];
+  memcpy(end, b->prefix, MVCC_KEY_PREFIX_LEN);
+  end[MVCC_KEY_PREFIX_LEN] = MVCC_INDEX_TAG;
+  kv_iter *it = NULL;
+  char *err = NULL;
+  *n = 0;
+  *done = false;
+  int krc = kv_txn_scan(t, b->start.p, b->start.n, end, sizeof end, 0,
+                        (uint64_t)limit, &it, &err);
+  if (krc) return kv_err(krc, err, pzErr);
+  int rc = SQLITE_OK;
+  /* Entries are written after the scan (a write during it would disturb
+  ** the iterator): meanwhile they are collected in one buffer. */
+  mvcc_keybuf_reset(&b->batch);
+  b->noff = 0;
+  while (rc == SQLITE_OK && (krc = kv_iter_next(it, &err)) == KV_OK) {
+    size_t kl, vl;
+    const unsigned char *k = kv_iter_key(it, &kl);
+    const unsigned char *v = kv_iter_value(it, &vl);
+    if (mvcc_row_parse(&b->row, v, vl) || b->row.ncol < b->d->ncol) {
+      *pzErr = sqlite3_mprintf("mvcc: a row of %s cannot be decoded",
+                               b->table);
+      rc = SQLITE_CORRUPT;
+      break;
+    }
+    mvcc_row_values(&b->row, b->d->ncol, b->vals);
+    bool carries;
+    rc = mvcc_index_entry(&b->e, b->prefix, b->ix, b->vals,
+                          k + MVCC_KEY_PREFIX_LEN, kl - MVCC_KEY_PREFIX_LEN,
+                          &carries);
+    if (rc) break;
+    if (b->noff + 3 > b->capoff) {
+      size_t cap = b->capoff ? 2 * b->capoff : 3 * 256;
+      size_t *no = realloc(b->off, sizeof(size_t) * cap);
+      if (!no) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      b->off = no;
+      b->capoff = cap;
+    }
+    b->off[b->noff++] = b->batch.n;
+    rc = mvcc_keybuf_append(&b->batch, b->e.p, b->e.n);
+    b->off[b->noff++] = b->batch.n;
+    if (rc == SQLITE_OK)
+      rc = mvcc_keybuf_append(&b->batch, k + MVCC_KEY_PREFIX_LEN,
+                              kl - MVCC_KEY_PREFIX_LEN);
+    b->off[b->noff++] = b->batch.n;
+    ++*n;
+    mvcc_keybuf_reset(next);
+    if (rc == SQLITE_OK) rc = mvcc_keybuf_append(next, k, kl);
+  }
+  kv_iter_close(it);
+  if (rc == SQLITE_OK && krc != KV_OK && krc != KV_NOTFOUND)
+    rc = kv_err(krc, err, pzErr);
+  else
+    kv_free(err);
+  if (rc == SQLITE_OK) *done = *n < limit;
+  for (size_t i = 0; rc == SQLITE_OK && i < b->noff; i += 3) {
+    const unsigned char *ek = b->batch.p + b->off[i];
+    const unsigned char *rk = b->batch.p + b->off[i + 1];
+    size_t ekl = b->off[i + 1] - b->off[i], rkl = b->off[i + 2] - b->off[i + 1];
+    err = NULL;
+    if (b->ix->unique) {
+      /* A locking read, so no writer slips in the same value meanwhile;
+      ** the entry may already be there (a writer of that row put it). */
+      const void *v;
+      size_t vl;
+      krc = kv_txn_get(t, ek, ekl, KV_READ_FOR_UPDATE, &v, &vl, &err);
+      if (krc == KV_OK && (vl != rkl || memcmp(v, rk, vl) != 0)) {
+        *pzErr = mvcc_unique_msg(b->table, b->d, b->ix->col, b->ix->ncol);
+        rc = SQLITE_CONSTRAINT_UNIQUE;
+        break;
+      }
+      if (krc != KV_OK && krc != KV_NOTFOUND) {
+        rc = kv_err(krc, err, pzErr);
+        break;
+      }
+      kv_free(err);
+      err = NULL;
+    }
+    krc = kv_txn_put(t, ek, ekl, rk, rkl, &err);
+    if (krc) rc = kv_err(krc, err, pzErr);
+  }
+  return rc;
+}
+
+/* The backfill: every row of the table gets its entry; *rows counts them. */
+static int backfill(build *b, int64_t *rows, char **pzErr) {
+  int rc = SQLITE_OK;
+  mvcc_keybuf next;
+  mvcc_keybuf_init(&next);
+  *rows = 0;
+  int limit = BUILD_BATCH_MAX;
+  for (bool done = false; !done && rc == SQLITE_OK;) {
+    kv_retry_info info;
+    bool retry = false;
+    int64_t n = 0;
+    for (int attempt = 0;; attempt++) {
+      kv_txn_options o;
+      kv_txn_options_init(&o);
+      if (retry) o.retry_of = &info;
+      kv_txn *t = NULL;
+      char *err = NULL;
+      int krc = kv_txn_begin(b->s, &o, &t, &err);
+      if (krc) {
+        rc = kv_err(krc, err, pzErr);
+        break;
+      }
+      rc = build_batch(b, t, limit, &next, &n, &done, pzErr);
+      if (rc == SQLITE_OK) {
+        krc = kv_txn_commit(t, NULL, &err);
+        if (krc == KV_OK) break;
+        rc = kv_err(krc, err, pzErr);
+      }
+      if (kv_txn_retry_reason(t) == KV_RETRY_NONE ||
+          attempt + 1 == BUILD_RETRIES) {
+        kv_txn_abort(t);
+        break;
+      }
+      kv_txn_retry_info(t, &info);
+      retry = true;
+      kv_txn_abort(t);
+      sqlite3_free(*pzErr);
+      *pzErr = NULL;
+      rc = SQLITE_OK;
+      if (limit > BUILD_BATCH_MIN) limit /= 2; /* less to conflict with */
+    }
+    if (rc) break;
+    *rows += n;
+    if (!retry && limit < BUILD_BATCH_MAX) limit *= 2;
+    /* The next batch starts right after the last row: key ‖ 0x00. */
+    static const unsigned char zero = 0;
+    mvcc_keybuf_reset(&b->start);
+    rc = mvcc_keybuf_append(&b->start, next.p, next.n);
+    if (rc == SQLITE_OK) rc = mvcc_keybuf_append(&b->start, &zero, 1);
+  }
+  mvcc_keybuf_free(&next);
+  return rc;
+}
+
+/* Deletes index num's entries of table id. */
+static int delete_entries(kv_store *s, uint64_t id, int num, char **pzErr) {
+  unsigned char lo[MVCC_KEY_PREFIX_LEN + 2], hi[MVCC_KEY_PREFIX_LEN + 2];
+  mvcc_row_prefix(lo, id);
+  lo[MVCC_KEY_PREFIX_LEN] = MVCC_INDEX_TAG;
+  lo[MVCC_KEY_PREFIX_LEN + 1] = (unsigned char)num;
+  memcpy(hi, lo, sizeof lo);
+  if (num == 255) { /* the end of the table's range */
+    mvcc_row_prefix(hi, id + 1);
+  } else {
+    hi[MVCC_KEY_PREFIX_LEN + 1]++;
+  }
+  char *err = NULL;
+  int krc = kv_store_delete_range(s, lo, sizeof lo, hi,
+                                  num == 255 ? MVCC_KEY_PREFIX_LEN : sizeof hi,
+                                  &err);
+  return krc ? kv_err(krc, err, pzErr) : SQLITE_OK;
+}
+
+static int bad_name(const char *name, const char *fn, char **pzErr) {
+  size_t n = name ? strlen(name) : 0;
+  if (n == 0 || n > NAME_MAX_LEN ||
+      sqlite3_strnicmp(name, "sqlite_", 7) == 0) {
+    *pzErr = sqlite3_mprintf("%s: bad index name %Q (a name of 1-%d "
+                             "characters not beginning with sqlite_)",
+                             fn, name ? name : "", NAME_MAX_LEN);
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
+static uint64_t own_txn(mvcc_sconn *sc) {
+  return sc->cur && sc->cur->kv ? kv_txn_id(sc->cur->kv) : 0;
+}
+
+int mvcc_index_create(mvcc_conn *c, const char *name, const char *table,
+                      const char *columns, bool unique, int64_t *rows,
+                      char **pzErr) {
+  static const char fn[] = "mvcc_create_index";
+  *rows = 0;
+  if (bad_name(name, fn, pzErr)) return SQLITE_ERROR;
+  if (!table || !columns) {
+    *pzErr = sqlite3_mprintf("%s(name, table, columns [, 'unique']): give "
+                             "a table and its columns", fn);
+    return SQLITE_ERROR;
+  }
+  mvcc_sconn *sc;
+  mvcc_catentry e;
+  int rc = find_table(c, table, &sc, &e, fn, pzErr);
+  if (rc == SQLITE_OK) rc = refuse_in_write_txn(sc, fn, pzErr);
+  char **argv = NULL;
+  int argc = 0;
+  mvcc_tabledef *d = NULL;
+  if (rc == SQLITE_OK) rc = mvcc_split_args(e.args, &argv, &argc);
+  if (rc == SQLITE_OK)
+    rc = mvcc_schema_parse(c->db, e.name, argc, (const char *const *)argv, &d,
+                           pzErr);
+  mvcc_catindex x;
+  memset(&x, 0, sizeof(x));
+  x.table = e.id;
+  if (sc) x.builder = kv_store_opened_at(sc->store);
+  x.ix.unique = unique;
+  x.ix.name = sqlite3_mprintf("%s", name);
+  if (rc == SQLITE_OK && !x.ix.name) rc = SQLITE_NOMEM;
+  if (rc == SQLITE_OK)
+    rc = mvcc_schema_index_columns(c->db, d, columns, &x.ix, pzErr);
+  bool added = false;
+  if (rc == SQLITE_OK) {
+    rc = mvcc_catalog_index_add(sc->store, e.name, &x, pzErr);
+    added = rc == SQLITE_OK;
+  }
+  build b;
+  memset(&b, 0, sizeof(b));
+  mvcc_keybuf_init(&b.start);
+  mvcc_keybuf_init(&b.e);
+  mvcc_keybuf_init(&b.batch);
+  if (added) {
+    kv_store_bump_epoch(sc->store); /* step 1: writers maintain it */
+    kv_options o;
+    kv_store_get_options(sc->store, &o);
+    bool waited_out;
+    rc = wait_writers(sc->store, own_txn(sc), o.lock_timeout_ms, &waited_out);
+    if (rc == SQLITE_OK && !waited_out) {
+      *pzErr = sqlite3_mprintf("%s: index %s waited %d ms for transactions "
+                               "that were writing when its build began; try "
+                               "again when they end",
+                               fn, name, o.lock_timeout_ms);
+      rc = SQLITE_BUSY;
+    }
+  }
+  if (added && rc == SQLITE_OK) {
+    b.s = sc->store;
+    b.d = d;
+    b.table = e.name;
+    b.ix = &x.ix;
+    mvcc_row_prefix(b.prefix, e.id);
+    b.vals = calloc((size_t)d->ncol, sizeof(mvcc_value));
+    rc = b.vals ? mvcc_keybuf_append(&b.start, b.prefix, sizeof b.prefix)
+                : SQLITE_NOMEM;
+    if (rc == SQLITE_OK) rc = backfill(&b, rows, pzErr);
+    if (rc == SQLITE_OK)
+      rc = mvcc_catalog_index_ready(sc->store, name, e.id, x.ix.num, pzErr);
+    kv_store_bump_epoch(sc->store);
+  }
+  if (added && rc != SQLITE_OK) {
+    /* Leave nothing behind: the catalog entry, then the entries. */
+    bool found;
+    char *err2 = NULL;
+    mvcc_catalog_index_remove(sc->store, name, e.id, x.ix.num, &found, NULL,
+                              &err2);
+    sqlite3_free(err2);
+    kv_store_bump_epoch(sc->store);
+    err2 = NULL;
+    delete_entries(sc->store, e.id, x.ix.num, &err2);
+    sqlite3_free(err2);
+  }
+  free(b.vals);
+  mvcc_row_clear(&b.row);
+  mvcc_keybuf_free(&b.start);
+  mvcc_keybuf_free(&b.e);
+  mvcc_keybuf_free(&b.batch);
+  free(b.off);
+  mvcc_catindex_clear(&x);
+  mvcc_tabledef_free(d);
+  mvcc_free_args(argv, argc);
+  mvcc_catentry_clear(&e);
+  return rc;
+}
+
+int mvcc_index_drop(mvcc_conn *c, const char *name, char **pzErr) {
+  static const char fn[] = "mvcc_drop_index";
+  if (bad_name(name, fn, pzErr)) return SQLITE_ERROR;
+  mvcc_catindex x;
+  memset(&x, 0, sizeof(x));
+  for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
+    int rc = refuse_in_write_txn(sc, fn, pzErr);
+    if (rc) return rc;
+  }
+  for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
+    bool found = false;
+    int rc = mvcc_catalog_index_remove(sc->store, name, 0, 0, &found, &x,
+                                       pzErr);
+    if (rc) return rc;
+    if (!found) continue;
+    kv_store_bump_epoch(sc->store);
+    kv_options o;
+    kv_store_get_options(sc->store, &o);
+    bool waited_out; /* a writer past the timeout may leave stray entries
+                     ** under the num, which is not reused for long */
+    rc = wait_writers(sc->store, own_txn(sc), o.lock_timeout_ms, &waited_out);
+    if (rc == SQLITE_OK) rc = delete_entries(sc->store, x.table, x.ix.num, pzErr);
+    mvcc_catindex_clear(&x);
+    return rc;
+  }
+  *pzErr = sqlite3_mprintf("no such index: %s", name);
+  return SQLITE_ERROR;
+}
+
+/* Indexes left building by a builder that died: its process held the store,
+** so any index building under another opening than this one is orphaned. */
+typedef struct orphan_list {
+  mvcc_catindex *x;
+  int n, cap;
+  kv_ts now;
+} orphan_list;
+
+static int note_orphan(void *ctx, const mvcc_catindex *x) {
+  orphan_list *l = ctx;
+  if (x->ix.ready || kv_ts_cmp(x->builder, l->now) == 0) return SQLITE_OK;
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 4;
+    mvcc_catindex *n = realloc(l->x, sizeof(*n) * (size_t)cap);
+    if (!n) return SQLITE_NOMEM;
+    l->x = n;
+    l->cap = cap;
+  }
+  l->x[l->n] = *x;
+  l->x[l->n].ix.name = sqlite3_mprintf("%s", x->ix.name);
+  return l->x[l->n++].ix.name ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+int mvcc_index_sweep(kv_store *s, int *swept, char **pzErr) {
+  orphan_list l = {NULL, 0, 0, kv_store_opened_at(s)};
+  *swept = 0;
+  int rc = mvcc_catalog_index_list(s, 0, note_orphan, &l, pzErr);
+  for (int i = 0; rc == SQLITE_OK && i < l.n; i++) {
+    bool found = false;
+    rc = mvcc_catalog_index_remove(s, l.x[i].ix.name, l.x[i].table,
+                                   l.x[i].ix.num, &found, NULL, pzErr);
+    if (rc == SQLITE_OK && found) {
+      kv_store_bump_epoch(s);
+      rc = delete_entries(s, l.x[i].table, l.x[i].ix.num, pzErr);
+      ++*swept;
+    }
+  }
+  for (int i = 0; i < l.n; i++) sqlite3_free(l.x[i].ix.name);
+  free(l.x);
+  return rc;
+}
+
+/* ------------------------------------------------------------- check -- */
+
+/* How many entries index num of the table with prefix has, in t. */
+static int count_entries(kv_txn *t, const unsigned char *prefix, int num,
+                         int64_t *n, char **pzErr) {
+  mvcc_keybuf lo, hi;
+  mvcc_keybuf_init(&lo);
+  mvcc_keybuf_init(&hi);
+  int rc = mvcc_index_prefix(&lo, prefix, num);
+  if (rc == SQLITE_OK) rc = mvcc_key_prefix_successor(lo.p, lo.n, &hi);
+  *n = 0;
+  kv_iter *it = NULL;
+  char *err = NULL;
+  int krc = rc ? KV_OK : kv_txn_scan(t, lo.p, lo.n, hi.p, hi.n, 0, 0, &it, &err);
+  if (rc == SQLITE_OK && krc == KV_OK) {
+    while ((krc = kv_iter_next(it, &err)) == KV_OK) ++*n;
+    kv_iter_close(it);
+    if (krc == KV_NOTFOUND) krc = KV_OK;
+  }
+  if (rc == SQLITE_OK && krc) rc = kv_err(krc, err, pzErr);
+  else kv_free(err);
+  mvcc_keybuf_free(&lo);
+  mvcc_keybuf_free(&hi);
+  return rc;
+}
+
+static char *index_label(const char *table, const mvcc_tabledef *d,
+                         const mvcc_index *ix) {
+  if (ix->name) return sqlite3_mprintf("index %s", ix->name);
+  char *m = mvcc_unique_msg(table, d, ix->col, ix->ncol);
+  char *r = m ? sqlite3_mprintf("UNIQUE(%s)", m + 26) : NULL;
+  sqlite3_free(m);
+  return r;
+}
+
+/* Compares every index of the set with the table's rows in snapshot t:
+** each row has its entry in each index, naming it, and each index has as
+** many entries as the table has rows (so none names a row not there). */
+static int check_indexes(kv_txn *t, const mvcc_tabledef *d, const char *table,
+                         const unsigned char *prefix, const mvcc_indexset *set,
+                         sqlite3_str *out, int *problems, char **pzErr) {
+  unsigned char end[MVCC_KEY_PREFIX_LEN + 1];
+  memcpy(end, prefix, MVCC_KEY_PREFIX_LEN);
+  end[MVCC_KEY_PREFIX_LEN] = MVCC_INDEX_TAG;
+  kv_iter *it = NULL;
+  char *err = NULL;
+  int krc = kv_txn_scan(t, prefix, MVCC_KEY_PREFIX_LEN, end, sizeof end, 0, 0,
+                        &it, &err);
+  if (krc) return kv_err(krc, err, pzErr);
+  mvcc_keybuf e;
+  mvcc_keybuf_init(&e);
+  mvcc_value *vals = calloc((size_t)d->ncol, sizeof(mvcc_value));
+  mvcc_row row;
+  memset(&row, 0, sizeof(row));
+  int64_t rows = 0;
+  int rc = vals ? SQLITE_OK : SQLITE_NOMEM;
+  while (rc == SQLITE_OK && (krc = kv_iter_next(it, &err)) == KV_OK) {
+    size_t kl, vl;
+    const unsigned char *k = kv_iter_key(it, &kl);
+    const unsigned char *val = kv_iter_value(it, &vl);
+    rows++;
+    if (mvcc_row_parse(&row, val, vl) || row.ncol < d->ncol) {
+      sqlite3_str_appendf(out, "%sa row of %s cannot be decoded",
+                          (*problems)++ ? "; " : "", table);
+      continue;
+    }
+    mvcc_row_values(&row, d->ncol, vals);
+    for (int u = 0; rc == SQLITE_OK && u < set->nix; u++) {
+      bool carries;
+      const unsigned char *rk = k + MVCC_KEY_PREFIX_LEN;
+      size_t rkl = kl - MVCC_KEY_PREFIX_LEN;
+      rc = mvcc_index_entry(&e, prefix, &set->ix[u], vals, rk, rkl, &carries);
+      if (rc) break;
+      const void *ev;
+      size_t evl;
+      char *gerr = NULL;
+      int grc = kv_txn_get(t, e.p, e.n, 0, &ev, &evl, &gerr);
+      kv_free(gerr);
+      if (grc == KV_OK && evl == rkl && memcmp(ev, rk, evl) == 0) continue;
+      if (grc != KV_OK && grc != KV_NOTFOUND) {
+        rc = SQLITE_IOERR;
+        break;
+      }
+      char *m = index_label(table, d, &set->ix[u]);
+      sqlite3_str_appendf(out, "%srow %lld of %s: its entry in %s is %s",
+                          (*problems)++ ? "; " : "", (long long)rows, table,
+                          m ? m : "?", grc == KV_OK ? "another row's"
+                                                    : "missing");
+      sqlite3_free(m);
+    }
+  }
+  kv_iter_close(it);
+  if (rc == SQLITE_OK && krc != KV_NOTFOUND) rc = kv_err(krc, err, pzErr);
+  else kv_free(err);
+  for (int u = 0; rc == SQLITE_OK && u < set->nix; u++) {
+    int64_t n = 0;
+    rc = count_entries(t, prefix, set->ix[u].num, &n, pzErr);
+    if (rc == SQLITE_OK && n != rows) {
+      char *m = index_label(table, d, &set->ix[u]);
+      sqlite3_str_appendf(out, "%s%s has %lld entries for %lld rows",
+                          (*problems)++ ? "; " : "", m ? m : "?",
+                          (long long)n, (long long)rows);
+      sqlite3_free(m);
+    }
+  }
+  mvcc_row_clear(&row);
+  free(vals);
+  mvcc_keybuf_free(&e);
+  return rc;
+}
+
+/* A table of the catalog, parsed, with its indexes. */
+typedef struct table_view {
+  char **argv;
+  int argc;
+  mvcc_tabledef *d;
+  mvcc_indexset set;
+} table_view;
+
+static int view_open(mvcc_sconn *sc, const mvcc_catentry *e, table_view *v,
+                     char **pzErr) {
+  memset(v, 0, sizeof(*v));
+  int rc = mvcc_split_args(e->args, &v->argv, &v->argc);
+  if (rc == SQLITE_OK)
+    rc = mvcc_schema_parse(sc->conn->db, e->name, v->argc,
+                           (const char *const *)v->argv, &v->d, pzErr);
+  if (rc == SQLITE_OK)
+    rc = mvcc_indexset_load(sc->store, v->d, e->id, &v->set, pzErr);
+  return rc;
+}
+
+static void view_close(table_view *v) {
+  mvcc_indexset_clear(&v->set);
+  mvcc_tabledef_free(v->d);
+  mvcc_free_args(v->argv, v->argc);
+}
+
+static int snapshot(kv_store *s, kv_txn **t, char **pzErr) {
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.read_only = 1;
+  char *err = NULL;
+  int krc = kv_txn_begin(s, &o, t, &err);
+  return krc ? kv_err(krc, err, pzErr) : SQLITE_OK;
+}
+
+int mvcc_check_table(mvcc_sconn *sc, const char *name, char **report,
+                     char **pzErr) {
+  bool found = false;
+  mvcc_catentry e;
+  int rc = mvcc_catalog_get(sc->store, name, &found, &e, pzErr);
+  if (rc == SQLITE_OK && !found) {
+    mvcc_set_error(pzErr, sqlite3_mprintf("mvcc_check: no mvcc table %s in "
+                                          "the store", name));
+    rc = SQLITE_ERROR;
+  }
+  table_view v;
+  memset(&v, 0, sizeof(v));
+  kv_txn *t = NULL;
+  if (rc == SQLITE_OK) rc = view_open(sc, &e, &v, pzErr);
+  if (rc == SQLITE_OK) rc = snapshot(sc->store, &t, pzErr);
+  if (rc == SQLITE_OK) {
+    unsigned char prefix[MVCC_KEY_PREFIX_LEN];
+    mvcc_row_prefix(prefix, e.id);
+    sqlite3_str *out = sqlite3_str_new(NULL);
+    int problems = 0;
+    rc = check_indexes(t, v.d, e.name, prefix, &v.set, out, &problems, pzErr);
+    if (rc == SQLITE_OK && problems == 0) sqlite3_str_appendall(out, "ok");
+    char *r = sqlite3_str_finish(out);
+    if (rc == SQLITE_OK && !r) rc = SQLITE_NOMEM;
+    if (rc == SQLITE_OK) *report = r;
+    else sqlite3_free(r);
+  }
+  if (t) kv_txn_abort(t);
+  view_close(&v);
+  mvcc_catentry_clear(&e);
+  return rc;
+}
+
+/* -------------------------------------------------------- index list -- */
+
+typedef struct index_list {
+  mvcc_sconn *sc;
+  mvcc_index_fn fn;
+  void *ctx;
+  char **pzErr;
+} index_list;
+
+static int list_table_indexes(void *vctx, const mvcc_catentry *e) {
+  index_list *x = vctx;
+  table_view v;
+  kv_txn *t = NULL;
+  int rc = view_open(x->sc, e, &v, x->pzErr);
+  if (rc == SQLITE_OK && v.set.nix) rc = snapshot(x->sc->store, &t, x->pzErr);
+  unsigned char prefix[MVCC_KEY_PREFIX_LEN];
+  mvcc_row_prefix(prefix, e->id);
+  /* The definition's first (SQLite's order), then created, oldest first. */
+  for (int j = 0; rc == SQLITE_OK && j < v.set.nix; j++) {
+    int nd = v.set.nix - v.set.ncreated;
+    const mvcc_index *ix = &v.set.ix[j < nd ? v.set.ncreated + j
+                                            : v.set.ncreated - 1 - (j - nd)];
+    int64_t n = 0;
+    rc = count_entries(t, prefix, ix->num, &n, x->pzErr);
+    char *name = ix->name ? sqlite3_mprintf("%s", ix->name)
+                          : sqlite3_mprintf("sqlite_autoindex_%s_%d", e->name,
+                                            ix->num);
+    char *cols = mvcc_index_columns(v.d, ix);
+    if (rc == SQLITE_OK && (!name || !cols)) rc = SQLITE_NOMEM;
+    if (rc == SQLITE_OK)
+      rc = x->fn(x->ctx, e->name, name, cols, ix->unique, ix->ready, n);
+    sqlite3_free(name);
+    sqlite3_free(cols);
+  }
+  if (t) kv_txn_abort(t);
+  view_close(&v);
+  return rc;
+}
+
+int mvcc_list_indexes(mvcc_sconn *sc, mvcc_index_fn fn, void *ctx,
+                      char **pzErr) {
+  index_list x = {sc, fn, ctx, pzErr};
+  return mvcc_catalog_list(sc->store, list_table_indexes, &x, pzErr);
+}
