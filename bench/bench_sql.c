@@ -29,7 +29,12 @@
 **       ranges: commits/s and aborts per commit
 **   W7  W5 from 2 and 8 threads on 10 hot keys
 **   W8  a 200,000-row table with a UNIQUE column: its load in one
-**       transaction, then random SELECTs by the unique column
+**       transaction, then random SELECTs by the unique column; then an
+**       index built over its 100-byte values (mvcc_create_index against
+**       CREATE INDEX: seconds, and the growth of the peak RSS)
+**   W9  autocommit INSERTs into a table with two secondary indexes, from 1
+**       thread and from 8 (one connection each, disjoint keys; native
+**       SQLite with autocommit and with BEGIN IMMEDIATE, the better kept)
 **
 ** Native connections do not load the extension.  Native SQLite runs W5
 ** with BEGIN, and W6 and W7 twice, with BEGIN and with BEGIN IMMEDIATE
@@ -340,10 +345,13 @@ static double w3_sql(sqlite3 *db) {
   return (double)n / t;
 }
 
+static double w8_build(sqlite3 *db, int kind, double *mib);
+
 /* W8: a table with a UNIQUE column, loaded in one transaction (timed into
 ** *load, rows/s), then random lookups by the unique column (rows/s); each
 ** finds the row whose key the value was made from. */
-static double w8_sql(sqlite3 *db, int kind, double *load) {
+static double w8_sql(sqlite3 *db, int kind, double *load, double *build,
+                     double *build_mib) {
   exec(db, kind == MVCC
                ? "CREATE VIRTUAL TABLE temp.kv8 USING mvcc(k INTEGER PRIMARY "
                  "KEY, email TEXT UNIQUE, v BLOB)"
@@ -368,6 +376,7 @@ static double w8_sql(sqlite3 *db, int kind, double *load) {
   exec(db, "COMMIT");
   *load = (double)W2_ROWS / (now_s() - t0);
   sqlite3_finalize(ins);
+  *build = w8_build(db, kind, build_mib);
   sqlite3_stmt *st = prep(db, "SELECT k, v FROM kv8 WHERE email = ?");
   long n = 0;
   double t;
@@ -386,6 +395,121 @@ static double w8_sql(sqlite3 *db, int kind, double *load) {
   sqlite3_finalize(st);
   exec(db, kind == MVCC ? "DROP TABLE temp.kv8" : "DROP TABLE kv8");
   return (double)n / t;
+}
+
+/* Resets the process's peak RSS (VmHWM) to its current RSS. */
+static void peak_rss_reset(void) {
+  FILE *f = fopen("/proc/self/clear_refs", "w");
+  if (f) {
+    fputs("5", f);
+    fclose(f);
+  }
+}
+
+/* W8's table gets an index over its values: seconds; *mib: how far the
+** peak RSS rose above the RSS before it. */
+static double w8_build(sqlite3 *db, int kind, double *mib) {
+  peak_rss_reset();
+  long before = peak_rss_kb();
+  double t0 = now_s();
+  if (kind == MVCC) {
+    if (query_int(db, "SELECT mvcc_create_index('kv8_v', 'kv8', 'v')") !=
+        W2_ROWS)
+      die("W8 index build: not every row indexed");
+  } else {
+    exec(db, "CREATE INDEX kv8_v ON kv8(v)");
+  }
+  double t = now_s() - t0;
+  *mib = (double)(peak_rss_kb() - before) / 1024.0;
+  return t;
+}
+
+/* ------------------------------------------------------------------ W9 -- */
+
+/* Autocommit INSERTs into kv9(k, a, b, v) with indexes on a and on b, by
+** nthreads connections on disjoint keys; rows/s.  Native runs it with
+** autocommit and with BEGIN IMMEDIATE ... COMMIT per row. */
+typedef struct w9_worker {
+  int kind, sync, id;
+  bool immediate;
+  long rows;
+  pthread_t th;
+} w9_worker;
+
+static pthread_barrier_t w9_gate;
+
+static void w9_insert_rows(sqlite3 *db, w9_worker *w) {
+  sqlite3_stmt *ins = prep(db, "INSERT INTO kv9 VALUES (?, ?, ?, ?)");
+  unsigned char v[VLEN];
+  uint64_t s = 900 + (uint64_t)w->id;
+  char b[32];
+  pthread_barrier_wait(&w9_gate);
+  double stop = now_s() + secs;
+  for (long i = 0; now_s() < stop; i++) {
+    long k = (long)w->id * 100000000L + i;
+    value_make(v, 0, &s);
+    int n = snprintf(b, sizeof b, "b%016llx", (unsigned long long)rnd(&s));
+    sqlite3_bind_int64(ins, 1, k);
+    sqlite3_bind_int64(ins, 2, (sqlite3_int64)(rnd(&s) % 1000));
+    sqlite3_bind_text(ins, 3, b, n, SQLITE_STATIC);
+    sqlite3_bind_blob(ins, 4, v, VLEN, SQLITE_STATIC);
+    for (;;) {
+      int rc = w->immediate ? sqlite3_exec(db, "BEGIN IMMEDIATE", 0, 0, 0)
+                            : SQLITE_OK;
+      if (rc == SQLITE_OK) rc = step_reset(ins) == SQLITE_DONE ? SQLITE_OK
+                                                               : sqlite3_errcode(db);
+      if (rc == SQLITE_OK && w->immediate)
+        rc = sqlite3_exec(db, "COMMIT", 0, 0, 0);
+      if (rc == SQLITE_OK) break;
+      if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", 0, 0, 0);
+      if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+        die("W9 INSERT: %s", sqlite3_errmsg(db));
+    }
+    w->rows++;
+  }
+  sqlite3_finalize(ins);
+}
+
+static void *w9_main(void *arg) {
+  w9_worker *w = arg;
+  sqlite3 *db = db_open(w->kind, w->sync);
+  w9_insert_rows(db, w);
+  sqlite3_close(db);
+  return NULL;
+}
+
+static double w9_run(int kind, int sync, int nthreads, bool immediate) {
+  sqlite3 *db = db_open(kind, sync);
+  exec(db, kind == MVCC
+               ? "CREATE VIRTUAL TABLE temp.kv9 USING mvcc(k INTEGER PRIMARY "
+                 "KEY, a INTEGER, b TEXT, v BLOB);"
+                 "SELECT mvcc_create_index('kv9_a', 'kv9', 'a');"
+                 "SELECT mvcc_create_index('kv9_b', 'kv9', 'b')"
+               : "CREATE TABLE kv9(k INTEGER PRIMARY KEY, a INTEGER, b TEXT, v "
+                 "BLOB); CREATE INDEX kv9_a ON kv9(a); CREATE INDEX kv9_b ON "
+                 "kv9(b)");
+  w9_worker w[MAXTHREADS];
+  pthread_barrier_init(&w9_gate, NULL, (unsigned)nthreads + 1);
+  for (int i = 0; i < nthreads; i++) {
+    w[i] = (w9_worker){kind, sync, i, immediate, 0, 0};
+    pthread_create(&w[i].th, NULL, w9_main, &w[i]);
+  }
+  pthread_barrier_wait(&w9_gate);
+  double t0 = now_s();
+  long rows = 0;
+  for (int i = 0; i < nthreads; i++) {
+    pthread_join(w[i].th, NULL);
+    rows += w[i].rows;
+  }
+  double t = now_s() - t0;
+  pthread_barrier_destroy(&w9_gate);
+  if (query_int(db, "SELECT count(*) FROM kv9") != rows)
+    die("W9: rows missing");
+  if (kind == MVCC && query_int(db, "SELECT mvcc_check('kv9') = 'ok'") != 1)
+    die("W9: an index differs from its table");
+  exec(db, kind == MVCC ? "DROP TABLE temp.kv9" : "DROP TABLE kv9");
+  sqlite3_close(db);
+  return (double)rows / t;
 }
 
 /* W4: 100-row range scans; checks the keys come in order, all 100. */
@@ -955,7 +1079,8 @@ static double ratio_of(double a, double b) { return a < 0 || b <= 0 ? -1 : a / b
 
 typedef struct level {
   double w1[NKIND], w2[NKIND], w3[NKIND], w4[NKIND], w4f[NKIND];
-  double w8[NKIND], w8load[NKIND];
+  double w8[NKIND], w8load[NKIND], w8build[NKIND], w8mib[NKIND];
+  double w9[NKIND], w9t8[NKIND];
   double rss[NKIND], disk[NKIND]; /* MiB */
   rmw_result w5[NVARIANT], w6[9][NVARIANT], w7[9][NVARIANT];
 } level;
@@ -1002,7 +1127,8 @@ static double best_native(const rmw_result *r) {
 static void run_level(const char *self, int sync, level *L) {
   for (int k = 0; k < NKIND; k++)
     L->w1[k] = L->w2[k] = L->w3[k] = L->w4[k] = L->w4f[k] = L->rss[k] =
-        L->disk[k] = L->w8[k] = L->w8load[k] = -1;
+        L->disk[k] = L->w8[k] = L->w8load[k] = L->w8build[k] = L->w8mib[k] =
+            L->w9[k] = L->w9t8[k] = -1;
   fprintf(stderr, "synchronous=%s\n", sync_name[sync]);
   for (int k = 0; k < NKIND; k++)
     if (selected(NULL, k)) w2_run(self, k, sync, L);
@@ -1038,8 +1164,22 @@ static void run_level(const char *self, int sync, level *L) {
   for (int k = 0; k <= NATIVE; k++) {
     if (!selected("W8", k)) continue;
     set_phase("W8 %s %s", kind_name[k], sync_name[sync]);
-    L->w8[k] = w8_sql(conn[k], k, &L->w8load[k]);
+    L->w8[k] = w8_sql(conn[k], k, &L->w8load[k], &L->w8build[k],
+                      &L->w8mib[k]);
     progress(phase, L->w8[k]);
+  }
+  for (int k = 0; k <= NATIVE; k++) {
+    if (!selected("W9", k)) continue;
+    set_phase("W9 %s %s", kind_name[k], sync_name[sync]);
+    L->w9[k] = w9_run(k, sync, 1, false);
+    progress(phase, L->w9[k]);
+    set_phase("W9 8 threads %s %s", kind_name[k], sync_name[sync]);
+    L->w9t8[k] = w9_run(k, sync, 8, false);
+    if (k == NATIVE) {
+      double imm = w9_run(k, sync, 8, true);
+      if (imm > L->w9t8[k]) L->w9t8[k] = imm;
+    }
+    progress(phase, L->w9t8[k]);
   }
   for (int v = 0; v < NVARIANT; v++) {
     L->w5[v] = (rmw_result){-1, -1};
@@ -1071,6 +1211,8 @@ static void report_level(int sync, const level *L) {
   row("W4 full scan (rows/s)", L->w4f);
   row("W8 load, a UNIQUE column (rows/s)", L->w8load);
   row("W8 SELECT by the UNIQUE column (rows/s)", L->w8);
+  row("W9 INSERT, 2 indexes (rows/s)", L->w9);
+  row("W9 INSERT, 2 indexes, 8 threads (rows/s)", L->w9t8);
   double v[NKIND];
   const rmw_result *w5 = L->w5;
   v[0] = w5[V_MVCC].rate, v[1] = w5[V_BEGIN].rate, v[2] = -1, v[3] = w5[V_TXNDB].rate;
@@ -1112,8 +1254,15 @@ static void report_level(int sync, const level *L) {
       "RocksDB %.1f, TxnDB %.1f.\n",
       L->rss[MVCC], L->rss[NATIVE], L->rss[ROCKS], L->rss[TXNDB]);
   out("W2 bytes on disk afterwards (MiB): mvcc %.1f, SQLite %.1f, RocksDB %.1f, "
-      "TxnDB %.1f.\n\n",
+      "TxnDB %.1f.\n",
       L->disk[MVCC], L->disk[NATIVE], L->disk[ROCKS], L->disk[TXNDB]);
+  out("W8 index build over 200,000 rows (s): mvcc %.3f, SQLite %.3f (%.1fx); "
+      "peak RSS rise (MiB): mvcc %.1f, SQLite %.1f.\n",
+      L->w8build[MVCC], L->w8build[NATIVE],
+      L->w8build[NATIVE] > 0 ? L->w8build[MVCC] / L->w8build[NATIVE] : -1.0,
+      L->w8mib[MVCC], L->w8mib[NATIVE]);
+  out("W9 8 threads, SQLite column: the better of autocommit and BEGIN "
+      "IMMEDIATE.\n\n");
 }
 
 static void add_targets(int sync, const level *L) {
@@ -1140,6 +1289,17 @@ static void add_targets(int sync, const level *L) {
   target_add(ratio_of(L->w8[MVCC], L->w8[NATIVE]), ">=", 0.6,
              "W8 SELECT by a UNIQUE column %s: >= 0.6x", s);
   target_add(L->rss[MVCC], "<=", 100, "W2 %s: peak RSS <= 100 MiB (MiB)", s);
+  if (L->w8build[NATIVE] > 0 && L->w8build[MVCC] > 0)
+    target_add(L->w8build[MVCC] / L->w8build[NATIVE], "<=", 3.0,
+               "W8 index build %s: <= 3x native CREATE INDEX (x)", s);
+  target_add(L->w8mib[MVCC], "<=", 100,
+             "W8 index build %s: peak RSS rise < 100 MiB (MiB)", s);
+  if (sync == NORMAL)
+    target_add(ratio_of(L->w9[MVCC], L->w9[NATIVE]), ">=", 1.0,
+               "W9 INSERT with 2 indexes, normal: >= 1.0x");
+  else
+    target_add(ratio_of(L->w9t8[MVCC], L->w9t8[NATIVE]), ">=", 2.0,
+               "W9 8 threads, full: >= 2x SQLite's better");
   for (int n = 2; n <= 8; n *= 4) {
     const rmw_result *w = L->w7[n];
     target_add(w[V_MVCC].abort, "<", 0.5,

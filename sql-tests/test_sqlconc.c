@@ -397,8 +397,8 @@ static void test_sqlconc_disjoint_index_ranges_do_not_conflict(void **state) {
 **     BEGIN; SELECT id FROM jobs WHERE status = 'ready' ORDER BY run_at
 **     LIMIT 1; UPDATE jobs SET status = 'done', worker = ? WHERE id = ?;
 **     COMMIT
-** reading through the UNIQUE(status, run_at, id) index (no sort, LIMIT
-** pushed down).  Two workers that pick the same job cannot both commit, so
+** reading through the index jobs_due(status, run_at), created with
+** mvcc_create_index (no sort, LIMIT pushed down).  Two workers that pick the same job cannot both commit, so
 ** every job is claimed exactly once, by the worker the row names. */
 enum { JQ_JOBS = 150, JQ_WORKERS = 6 };
 
@@ -460,7 +460,7 @@ static void test_sqlconc_job_queue_claims_each_job_once(void **state) {
   fixture *f = *state;
   SQLT_OK(f->obs, "CREATE VIRTUAL TABLE temp.jobs USING mvcc(id INTEGER "
                   "PRIMARY KEY, status TEXT NOT NULL, run_at INTEGER NOT "
-                  "NULL, worker INTEGER, UNIQUE(status, run_at, id))");
+                  "NULL, worker INTEGER)");
   char sql[256];
   snprintf(sql, sizeof sql,
            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
@@ -468,9 +468,11 @@ static void test_sqlconc_job_queue_claims_each_job_once(void **state) {
            "NULL FROM n",
            JQ_JOBS);
   SQLT_OK(f->obs, sql);
+  SQLT_OK(f->obs, "SELECT mvcc_create_index('jobs_due', 'jobs', 'status, "
+                  "run_at')");
   SQLT_OK(f->obs, "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE status = "
                   "'ready' ORDER BY run_at LIMIT 1");
-  assert_non_null(strstr(f->obs->out, "unique(status, run_at, id) status=?, LIMIT"));
+  assert_non_null(strstr(f->obs->out, "index jobs_due status=?, LIMIT"));
   assert_null(strstr(f->obs->out, "TEMP B-TREE")); /* no sort */
   jq_worker w[JQ_WORKERS];
   for (int i = 0; i < JQ_WORKERS; i++) {

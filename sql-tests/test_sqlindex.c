@@ -1,5 +1,5 @@
 /*
-** test_sqlindex.c — UNIQUE indexes stay equal to their tables.
+** test_sqlindex.c — indexes stay equal to their tables.
 **
 ** mvcc_check(table) is the oracle: it compares every row with its entry in
 ** each unique index and each index's entry count with the row count.  The
@@ -8,8 +8,11 @@
 ** process shares).  The crash test kills a child process that commits
 ** INSERT OR REPLACE / UPDATE / DELETE on a table with two UNIQUE
 ** constraints (acknowledging each COMMIT on a pipe) at a random moment,
-** several times; after each kill the reopened table passes mvcc_check and
-** holds every acknowledged transaction.
+** several times (the table also has an index created with
+** mvcc_create_index); after each kill the reopened table passes mvcc_check
+** and holds every acknowledged transaction.  A process killed while it
+** builds an index (held up by a transaction of its own, while other writes
+** already maintain the new index) leaves nothing of it after a restart.
 */
 #include "sqltest.h"
 
@@ -194,6 +197,7 @@ static void test_sqlindex_indexes_survive_a_crash(void **state) {
   exec_ok(db, "CREATE VIRTUAL TABLE temp.u USING mvcc(id INTEGER PRIMARY KEY, "
               "email TEXT UNIQUE, n INT, tag TEXT, UNIQUE(tag, n))");
   exec_ok(db, "CREATE VIRTUAL TABLE temp.log USING mvcc(i INTEGER PRIMARY KEY)");
+  exec_ok(db, "SELECT mvcc_create_index('u_tag', 'u', 'tag, n DESC')");
   assert_int_equal(sqlite3_close(db), SQLITE_OK);
   int rounds = 4;
   long max_ack = -1;
@@ -242,10 +246,115 @@ static void test_sqlindex_indexes_survive_a_crash(void **state) {
   sqlt_rmdb(path);
 }
 
+/* ------------------------------------------------- a build killed -- */
+
+typedef struct build_arg {
+  const char *path;
+} build_arg;
+
+static void *build_main(void *arg) {
+  build_arg *b = arg;
+  sqlite3 *db;
+  sqlite3_open(b->path, &db);
+  /* Waits for the child's open transaction, until it is killed. */
+  sqlite3_exec(db, "SELECT mvcc_create_index('big_v', 'big', 'v')", NULL, NULL,
+               NULL);
+  _exit(30); /* never reached before the kill */
+}
+
+static void build_child(const char *path, int fd) {
+  sqlite3 *holder, *w;
+  if (sqlite3_open(path, &holder) || sqlite3_open(path, &w)) _exit(31);
+  if (sqlite3_exec(holder, "BEGIN; INSERT INTO big VALUES (-1, 'held')", NULL,
+                   NULL, NULL))
+    _exit(32);
+  build_arg b = {path};
+  pthread_t th;
+  pthread_create(&th, NULL, build_main, &b);
+  /* Once the index is building, writes maintain it: commit some. */
+  for (int tries = 0;; tries++) {
+    sqlite3_stmt *st;
+    int building = 0;
+    if (sqlite3_prepare_v2(w, "SELECT count(*) FROM mvcc_indexes WHERE state "
+                           "= 'building'", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      building = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (building) break;
+    if (tries > 5000) _exit(33);
+    usleep(1000);
+  }
+  for (int i = 0; i < 50; i++) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "INSERT INTO big VALUES (%d, 'w%d')", 100000 + i,
+             i % 7);
+    if (sqlite3_exec(w, sql, NULL, NULL, NULL)) _exit(34);
+  }
+  if (write(fd, "go\n", 3) != 3) _exit(35);
+  for (;;) pause();
+}
+
+static void test_sqlindex_build_killed_midway_leaves_nothing(void **state) {
+  (void)state;
+  char *path = sqlt_tempdb();
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  exec_ok(db, "CREATE VIRTUAL TABLE temp.big USING mvcc(id INTEGER PRIMARY "
+              "KEY, v TEXT)");
+  exec_ok(db, "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c "
+              "WHERE i < 999) INSERT INTO big SELECT i, 'v' || (i % 10) FROM c");
+  assert_int_equal(sqlite3_close(db), SQLITE_OK);
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(fds[0]);
+    build_child(path, fds[1]);
+  }
+  close(fds[1]);
+  char buf[8] = {0};
+  assert_int_equal(read(fds[0], buf, 3), 3); /* building, with entries */
+  kill(pid, SIGKILL);
+  int status;
+  waitpid(pid, &status, 0);
+  close(fds[0]);
+  assert_true(WIFSIGNALED(status));
+
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM mvcc_indexes",
+                                      -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 0); /* the orphan is gone */
+  sqlite3_finalize(st);
+  char *r = check(db, "big");
+  assert_string_equal(r, "ok");
+  free(r);
+  /* Its entries went with it: the store holds the table's rows only. */
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM big", -1, &st,
+                                      NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 1050);
+  sqlite3_finalize(st);
+  /* The name is free, and the index builds. */
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT mvcc_create_index('big_v', "
+                                      "'big', 'v')", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 1050);
+  sqlite3_finalize(st);
+  r = check(db, "big");
+  assert_string_equal(r, "ok");
+  free(r);
+  assert_int_equal(sqlite3_close(db), SQLITE_OK);
+  sqlt_rmdb(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sqlindex_check_finds_missing_and_extra_entries),
       cmocka_unit_test(test_sqlindex_indexes_survive_a_crash),
+      cmocka_unit_test(test_sqlindex_build_killed_midway_leaves_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
