@@ -12,6 +12,8 @@
 **     0x00 'X' <index name, ASCII-lowercased>  ->  index entry
 **     0x00 'M' <table id, 8 bytes BE>          ->  the table's next index seq
 **                                                  (4 bytes BE)
+**     0x00 'S' <table id, 8 bytes BE>          ->  the table's statistics
+**                                                  (index.c's format)
 **
 ** entry = 0x01 (format) ‖ id (8 bytes BE) ‖ name length (4 bytes BE) ‖ name
 **         ‖ column definitions (the rest)
@@ -119,6 +121,8 @@ static unsigned char *encode_entry(uint64_t id, const char *name,
   *len = 13 + nl + al;
   return v;
 }
+
+static int snapshot_begin(kv_store *s, kv_txn **t, char **err);
 
 /* Runs body in catalog transactions, retrying on conflicts. */
 typedef int (*cat_body)(kv_txn *t, void *ctx, char **pzErr);
@@ -538,6 +542,12 @@ static int collect_name(void *ctx, const mvcc_catindex *x) {
 
 /* Deletes the catalog entries of table id's indexes and its seq counter
 ** (the entries themselves go with the table's range). */
+static void stats_key(unsigned char *k, uint64_t id) {
+  k[0] = 0x00;
+  k[1] = 'S';
+  put_be64(k + 2, id);
+}
+
 static int drop_table_indexes(kv_txn *t, uint64_t id, char **pzErr) {
   name_list l = {NULL, 0, 0};
   int rc = each_index(t, id, KV_READ_FOR_UPDATE, collect_name, &l, pzErr);
@@ -556,12 +566,69 @@ static int drop_table_indexes(kv_txn *t, uint64_t id, char **pzErr) {
     unsigned char sk[10];
     seq_key(sk, id);
     krc = kv_txn_delete(t, sk, sizeof sk, &err);
+    stats_key(sk, id);
+    if (krc == KV_OK) krc = kv_txn_delete(t, sk, sizeof sk, &err);
   }
   if (rc) {
     kv_free(err);
     return rc;
   }
   return kvrc(krc, err, pzErr);
+}
+
+/* -------------------------------------------------------- statistics -- */
+
+int mvcc_catalog_stats_get(kv_store *s, uint64_t id, unsigned char **val,
+                           size_t *n, char **pzErr) {
+  *val = NULL;
+  *n = 0;
+  kv_txn *t = NULL;
+  char *err = NULL;
+  int krc = snapshot_begin(s, &t, &err);
+  if (krc) return kvrc(krc, err, pzErr);
+  unsigned char k[10];
+  stats_key(k, id);
+  const void *v;
+  size_t vl;
+  krc = kv_txn_get(t, k, sizeof k, 0, &v, &vl, &err);
+  if (krc == KV_OK) {
+    *val = sqlite3_malloc64(vl ? vl : 1);
+    if (*val) {
+      memcpy(*val, v, vl);
+      *n = vl;
+    } else {
+      krc = KV_NOMEM;
+    }
+  }
+  kv_txn_abort(t);
+  return kvrc(krc, err, pzErr);
+}
+
+typedef struct stats_put_ctx {
+  uint64_t id;
+  const void *val;
+  size_t n;
+} stats_put_ctx;
+
+static int stats_put_body(kv_txn *t, void *vctx, char **pzErr) {
+  stats_put_ctx *c = vctx;
+  unsigned char ik[10], k[10];
+  id_key(ik, c->id);
+  stats_key(k, c->id);
+  const void *v;
+  size_t vl;
+  char *err = NULL;
+  /* Only for a table that is still there (its drop removes the key). */
+  int krc = kv_txn_get(t, ik, sizeof ik, KV_READ_FOR_UPDATE, &v, &vl, &err);
+  if (krc == KV_NOTFOUND) return kvrc(krc, err, pzErr);
+  if (krc == KV_OK) krc = kv_txn_put(t, k, sizeof k, c->val, c->n, &err);
+  return kvrc(krc, err, pzErr);
+}
+
+int mvcc_catalog_stats_put(kv_store *s, uint64_t id, const void *val,
+                           size_t n, char **pzErr) {
+  stats_put_ctx c = {id, val, n};
+  return cat_run(s, stats_put_body, &c, pzErr);
 }
 
 /* ------------------------------------------------------------ create -- */

@@ -40,6 +40,7 @@
 */
 #include "mvcc_int.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -126,6 +127,175 @@ char *mvcc_unique_msg(const char *table, const mvcc_tabledef *d,
   return sqlite3_str_finish(s);
 }
 
+/* -------------------------------------------------------- statistics -- */
+
+/* Statistics for planning: the table's rows and, for the key and each
+** index, the distinct values of each leading part (its first k columns),
+** counted with HyperLogLog sketches (2^HLL_BITS one-byte registers, about
+** 3% error) over the encoded prefixes, so one pass over the rows in any
+** order gathers them in bounded memory.  Gathered by an index's build
+** (rows, the key's and the new index's) and by mvcc_analyze (everything),
+** kept in the catalog as
+**     0x01 ‖ rows (8) ‖ per path: num (1), ncol (1), ndv (8 each)
+** (num 0 is the key), and given to plans through mvcc_path. */
+#define HLL_BITS 10
+#define HLL_REGS (1 << HLL_BITS)
+#define STATS_FORMAT 0x01
+
+typedef struct hll {
+  uint8_t reg[HLL_REGS];
+} hll;
+
+static uint64_t hash_bytes(const unsigned char *p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, then a full mix */
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  return h ^ (h >> 33);
+}
+
+static void hll_add(hll *h, uint64_t x) {
+  unsigned i = (unsigned)(x >> (64 - HLL_BITS));
+  uint64_t w = x << HLL_BITS | 1ULL << (HLL_BITS - 1);
+  uint8_t rho = (uint8_t)(__builtin_clzll(w) + 1);
+  if (rho > h->reg[i]) h->reg[i] = rho;
+}
+
+static double hll_count(const hll *h) {
+  double sum = 0, m = HLL_REGS;
+  int zeros = 0;
+  for (int i = 0; i < HLL_REGS; i++) {
+    sum += 1.0 / (double)(1ULL << h->reg[i]);
+    zeros += h->reg[i] == 0;
+  }
+  double e = 0.7213 / (1 + 1.079 / m) * m * m / sum;
+  if (e <= 2.5 * m && zeros) e = m * log(m / zeros); /* linear counting */
+  return e;
+}
+
+/* One pass's sketches: for each path (the key, then indexes ix[]), one per
+** leading part. */
+typedef struct gatherer {
+  int n;
+  const mvcc_index **ix;   /* [i] NULL: the key */
+  hll *h;                  /* n × MVCC_MAX_KEY_COLUMNS */
+  int64_t rows;
+  mvcc_keybuf kb;
+} gatherer;
+
+static int gatherer_init(gatherer *g, const mvcc_index *const *ix, int n) {
+  memset(g, 0, sizeof(*g));
+  g->ix = malloc(sizeof(*g->ix) * (size_t)(n + 1));
+  g->h = calloc((size_t)(n + 1) * MVCC_MAX_KEY_COLUMNS, sizeof(hll));
+  if (!g->ix || !g->h) return SQLITE_NOMEM;
+  g->ix[0] = NULL;
+  for (int i = 0; i < n; i++) g->ix[i + 1] = ix[i];
+  g->n = n + 1;
+  mvcc_keybuf_init(&g->kb);
+  return SQLITE_OK;
+}
+
+static void gatherer_free(gatherer *g) {
+  free(g->ix);
+  free(g->h);
+  mvcc_keybuf_free(&g->kb);
+}
+
+static int gather_row(gatherer *g, const mvcc_tabledef *d,
+                      const mvcc_value *vals) {
+  int rc = SQLITE_OK;
+  for (int i = 0; i < g->n && rc == SQLITE_OK; i++) {
+    const mvcc_index *ix = g->ix[i];
+    int ncol = ix ? ix->ncol : d->npk;
+    mvcc_keybuf_reset(&g->kb);
+    for (int k = 0; k < ncol && rc == SQLITE_OK; k++) {
+      int c = ix ? ix->col[k] : d->pk[k];
+      const mvcc_value *x = &vals[c];
+      int coll = ix ? ix->coll[k] : d->cols[c].coll;
+      bool desc = ix ? ix->desc[k] : d->cols[c].desc;
+      rc = x->type == SQLITE_NULL ? mvcc_key_append_null(&g->kb, desc)
+                                  : mvcc_key_append_cell(&g->kb, x, coll, desc);
+      if (rc == SQLITE_CONSTRAINT) rc = mvcc_key_append_null(&g->kb, desc);
+      hll_add(&g->h[i * MVCC_MAX_KEY_COLUMNS + k], hash_bytes(g->kb.p, g->kb.n));
+    }
+  }
+  g->rows++;
+  return rc;
+}
+
+static void put64(unsigned char *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (unsigned char)v;
+}
+
+static uint64_t get64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+  return v;
+}
+
+/* The record of g's counts, merged over old (another pass's record, or
+** NULL): g's paths replace old's of the same num.  sqlite3_malloc'd. */
+static unsigned char *stats_encode(const gatherer *g, const unsigned char *old,
+                                   size_t oldn, size_t *n) {
+  size_t cap = 9 + (size_t)g->n * (2 + 8 * MVCC_MAX_KEY_COLUMNS) + oldn;
+  unsigned char *v = sqlite3_malloc64(cap), *p = v;
+  if (!v) return NULL;
+  *p++ = STATS_FORMAT;
+  put64(p, (uint64_t)g->rows);
+  p += 8;
+  bool mine[256] = {false};
+  for (int i = 0; i < g->n; i++) {
+    const mvcc_index *ix = g->ix[i];
+    int num = ix ? ix->num : 0, ncol = ix ? ix->ncol : -1;
+    mine[num] = true;
+    *p++ = (unsigned char)num;
+    unsigned char *np = p++;
+    for (int k = 0; k < MVCC_MAX_KEY_COLUMNS && (ncol < 0 ? 1 : k < ncol); k++) {
+      const hll *h = &g->h[i * MVCC_MAX_KEY_COLUMNS + k];
+      bool used = false;
+      for (int r = 0; r < HLL_REGS && !used; r++) used = h->reg[r] != 0;
+      if (!used) break;
+      put64(p, (uint64_t)(hll_count(h) + 0.5));
+      p += 8;
+      *np = (unsigned char)(k + 1);
+    }
+  }
+  /* old's other paths */
+  for (size_t o = 9; old && oldn >= 9 && old[0] == STATS_FORMAT && o + 2 <= oldn;) {
+    int num = old[o], ncol = old[o + 1];
+    size_t len = 2 + 8 * (size_t)ncol;
+    if (o + len > oldn) break;
+    if (!mine[num]) {
+      memcpy(p, old + o, len);
+      p += len;
+    }
+    o += len;
+  }
+  *n = (size_t)(p - v);
+  return v;
+}
+
+/* Gives the paths of set the statistics in record v. */
+static void stats_apply(mvcc_indexset *set, const unsigned char *v, size_t n) {
+  if (!v || n < 9 || v[0] != STATS_FORMAT) return;
+  double rows = (double)get64(v + 1);
+  for (size_t o = 9; o + 2 <= n;) {
+    int num = v[o], ncol = v[o + 1];
+    if (o + 2 + 8 * (size_t)ncol > n || ncol > MVCC_MAX_KEY_COLUMNS) return;
+    for (int i = 0; i < set->npath; i++) {
+      mvcc_path *p = &set->paths[i];
+      if (p->num != num) continue;
+      p->rows = rows;
+      for (int k = 0; k < ncol && k < p->ncol; k++)
+        p->ndv[k] = (double)get64(v + o + 2 + 8 * (size_t)k);
+    }
+    o += 2 + 8 * (size_t)ncol;
+  }
+  for (int i = 0; i < set->npath; i++) set->paths[i].rows = rows;
+}
+
 /* --------------------------------------------------------- index sets -- */
 
 void mvcc_indexset_clear(mvcc_indexset *x) {
@@ -199,6 +369,13 @@ int mvcc_indexset_load(kv_store *s, const mvcc_tabledef *d, uint64_t id,
   mvcc_path_of(d, NULL, &paths[out->npath++]);
   for (int i = nix - 1; i >= 0; i--) /* the definition's first, then oldest */
     if (ix[i].ready) mvcc_path_of(d, &ix[i], &paths[out->npath++]);
+  unsigned char *st = NULL;
+  size_t stn = 0;
+  char *serr = NULL; /* no statistics only makes plans guess */
+  if (id && mvcc_catalog_stats_get(s, id, &st, &stn, &serr) == SQLITE_OK)
+    stats_apply(out, st, stn);
+  sqlite3_free(serr);
+  sqlite3_free(st);
   return SQLITE_OK;
 }
 
@@ -314,6 +491,7 @@ typedef struct build {
   mvcc_row row;
   mvcc_keybuf e;
   mvcc_keybuf batch;      /* the batch's entries: key ‖ row key, ... */
+  gatherer *g;            /* statistics of the key and the new index */
   size_t *off;            /* 3 offsets per row into batch */
   size_t noff, capoff;
 } build;
@@ -346,6 +524,7 @@ static int build_batch(build *b, kv_txn *t, int limit, mvcc_keybuf *next,
       break;
     }
     mvcc_row_values(&b->row, b->d->ncol, b->vals);
+    if (b->g) gather_row(b->g, b->d, b->vals); /* counts rows in retries too */
     bool carries;
     rc = mvcc_index_entry(&b->e, b->prefix, b->ix, b->vals,
                           k + MVCC_KEY_PREFIX_LEN, kl - MVCC_KEY_PREFIX_LEN,
@@ -560,7 +739,25 @@ int mvcc_index_create(mvcc_conn *c, const char *name, const char *table,
     b.vals = calloc((size_t)d->ncol, sizeof(mvcc_value));
     rc = b.vals ? mvcc_keybuf_append(&b.start, b.prefix, sizeof b.prefix)
                 : SQLITE_NOMEM;
+    gatherer g;
+    const mvcc_index *gi = &x.ix;
+    bool gathering = rc == SQLITE_OK && gatherer_init(&g, &gi, 1) == SQLITE_OK;
+    b.g = gathering ? &g : NULL;
     if (rc == SQLITE_OK) rc = backfill(&b, rows, pzErr);
+    if (rc == SQLITE_OK && gathering) {
+      /* Statistics: best effort (a plan without them only guesses). */
+      unsigned char *old = NULL, *rec;
+      size_t oldn = 0, n;
+      char *serr = NULL;
+      g.rows = *rows;
+      mvcc_catalog_stats_get(sc->store, e.id, &old, &oldn, &serr);
+      if ((rec = stats_encode(&g, old, oldn, &n)) != NULL)
+        mvcc_catalog_stats_put(sc->store, e.id, rec, n, &serr);
+      sqlite3_free(serr);
+      sqlite3_free(old);
+      sqlite3_free(rec);
+    }
+    gatherer_free(&g);
     if (rc == SQLITE_OK)
       rc = mvcc_catalog_index_ready(sc->store, name, e.id, x.ix.num, pzErr);
     kv_store_bump_epoch(sc->store);
@@ -835,6 +1032,79 @@ int mvcc_check_table(mvcc_sconn *sc, const char *name, char **report,
     else sqlite3_free(r);
   }
   if (t) kv_txn_abort(t);
+  view_close(&v);
+  mvcc_catentry_clear(&e);
+  return rc;
+}
+
+/* ----------------------------------------------------------- analyze -- */
+
+int mvcc_index_analyze(mvcc_conn *c, const char *table, int64_t *rows,
+                       char **pzErr) {
+  *rows = 0;
+  if (!table) {
+    *pzErr = sqlite3_mprintf("mvcc_analyze: give the name of an mvcc table");
+    return SQLITE_ERROR;
+  }
+  mvcc_sconn *sc;
+  mvcc_catentry e;
+  int rc = find_table(c, table, &sc, &e, "mvcc_analyze", pzErr);
+  table_view v;
+  memset(&v, 0, sizeof(v));
+  kv_txn *t = NULL;
+  gatherer g;
+  memset(&g, 0, sizeof(g));
+  mvcc_value *vals = NULL;
+  mvcc_row row;
+  memset(&row, 0, sizeof(row));
+  if (rc == SQLITE_OK) rc = view_open(sc, &e, &v, pzErr);
+  if (rc == SQLITE_OK) {
+    const mvcc_index **ix = malloc(sizeof(*ix) * (size_t)(v.set.nix + 1));
+    for (int i = 0; ix && i < v.set.nix; i++) ix[i] = &v.set.ix[i];
+    rc = ix ? gatherer_init(&g, ix, v.set.nix) : SQLITE_NOMEM;
+    free(ix);
+    vals = calloc((size_t)v.d->ncol, sizeof(mvcc_value));
+    if (rc == SQLITE_OK && !vals) rc = SQLITE_NOMEM;
+  }
+  if (rc == SQLITE_OK) rc = snapshot(sc->store, &t, pzErr);
+  if (rc == SQLITE_OK) {
+    unsigned char lo[MVCC_KEY_PREFIX_LEN], hi[MVCC_KEY_PREFIX_LEN + 1];
+    mvcc_row_prefix(lo, e.id);
+    memcpy(hi, lo, sizeof lo);
+    hi[MVCC_KEY_PREFIX_LEN] = MVCC_INDEX_TAG;
+    kv_iter *it = NULL;
+    char *err = NULL;
+    int krc = kv_txn_scan(t, lo, sizeof lo, hi, sizeof hi, 0, 0, &it, &err);
+    while (krc == KV_OK && rc == SQLITE_OK &&
+           (krc = kv_iter_next(it, &err)) == KV_OK) {
+      size_t vl;
+      const unsigned char *val = kv_iter_value(it, &vl);
+      if (mvcc_row_parse(&row, val, vl) || row.ncol < v.d->ncol) {
+        *pzErr = sqlite3_mprintf("mvcc: a row of %s cannot be decoded",
+                                 e.name);
+        rc = SQLITE_CORRUPT;
+        break;
+      }
+      mvcc_row_values(&row, v.d->ncol, vals);
+      rc = gather_row(&g, v.d, vals);
+    }
+    if (it) kv_iter_close(it);
+    if (rc == SQLITE_OK && krc != KV_NOTFOUND) rc = kv_err(krc, err, pzErr);
+    else kv_free(err);
+  }
+  if (t) kv_txn_abort(t);
+  if (rc == SQLITE_OK) {
+    size_t n;
+    unsigned char *rec = stats_encode(&g, NULL, 0, &n);
+    rc = rec ? mvcc_catalog_stats_put(sc->store, e.id, rec, n, pzErr)
+             : SQLITE_NOMEM;
+    sqlite3_free(rec);
+    kv_store_bump_epoch(sc->store); /* plans take them up */
+    *rows = g.rows;
+  }
+  mvcc_row_clear(&row);
+  free(vals);
+  gatherer_free(&g);
   view_close(&v);
   mvcc_catentry_clear(&e);
   return rc;

@@ -161,6 +161,23 @@ static void create_index_fn(sqlite3_context *ctx, int argc,
   sqlite3_free(err);
 }
 
+/* mvcc_analyze(table): gathers the table's statistics; returns its rows. */
+static void analyze_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  mvcc_conn *c = sqlite3_user_data(ctx);
+  char *err = NULL;
+  int64_t rows = 0;
+  int rc = mvcc_index_analyze(c, (const char *)sqlite3_value_text(argv[0]),
+                              &rows, &err);
+  if (rc) {
+    sqlite3_result_error(ctx, err ? err : sqlite3_errstr(rc), -1);
+    sqlite3_result_error_code(ctx, rc);
+  } else {
+    sqlite3_result_int64(ctx, rows);
+  }
+  sqlite3_free(err);
+}
+
 /* mvcc_drop_index(name). */
 static void drop_index_fn(sqlite3_context *ctx, int argc,
                           sqlite3_value **argv) {
@@ -264,7 +281,8 @@ int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
              {"mvcc_check", 1, check_fn},   {"mvcc_check", 2, check_fn},
              {"mvcc_create_index", 3, create_index_fn},
              {"mvcc_create_index", 4, create_index_fn},
-             {"mvcc_drop_index", 1, drop_index_fn}};
+             {"mvcc_drop_index", 1, drop_index_fn},
+             {"mvcc_analyze", 1, analyze_fn}};
   for (size_t i = 0; rc == SQLITE_OK && i < sizeof fns / sizeof fns[0]; i++)
     rc = sqlite3_create_function(db, fns[i].name, fns[i].nargs, SQLITE_UTF8, c,
                                  fns[i].fn, NULL, NULL);

@@ -145,6 +145,10 @@ typedef struct mvcc_path {
   int coll[MVCC_MAX_KEY_COLUMNS];     /* MVCC_COLL_* */
   bool desc[MVCC_MAX_KEY_COLUMNS];
   bool sorts[MVCC_MAX_KEY_COLUMNS];   /* SQLite sorts the column by coll */
+  /* Statistics (index.c): the table's rows and the distinct values of the
+  ** path's first k + 1 columns; rows < 0 when none were gathered. */
+  double rows;
+  double ndv[MVCC_MAX_KEY_COLUMNS];
 } mvcc_path;
 
 /* Splits a stored definition (mvcc_tabledef.args, as the catalog keeps
@@ -255,6 +259,13 @@ int mvcc_catalog_index_ready(kv_store *s, const char *name, uint64_t id,
 int mvcc_catalog_index_remove(kv_store *s, const char *name, uint64_t id,
                               int num, bool *found, mvcc_catindex *out,
                               char **pzErr);
+
+/* Table id's statistics as index.c encodes them (*val sqlite3_malloc'd;
+** NULL when there are none), read in a snapshot; and written. */
+int mvcc_catalog_stats_get(kv_store *s, uint64_t id, unsigned char **val,
+                           size_t *n, char **pzErr);
+int mvcc_catalog_stats_put(kv_store *s, uint64_t id, const void *val,
+                           size_t n, char **pzErr);
 
 /* -------------------------------------------------------------- conn.c -- */
 
@@ -447,6 +458,11 @@ char *mvcc_unique_msg(const char *table, const mvcc_tabledef *d,
 int mvcc_index_create(mvcc_conn *c, const char *name, const char *table,
                       const char *columns, bool unique, int64_t *rows,
                       char **pzErr);
+/* mvcc_analyze(table): gathers table name's statistics (rows, and the
+** distinct values of each leading part of its key and of each index) in
+** one snapshot and keeps them in the catalog; *rows: the rows counted. */
+int mvcc_index_analyze(mvcc_conn *c, const char *table, int64_t *rows,
+                       char **pzErr);
 /* mvcc_drop_index(name). */
 int mvcc_index_drop(mvcc_conn *c, const char *name, char **pzErr);
 /* Removes the indexes of s left building by an earlier opening of the

@@ -49,11 +49,14 @@
 
 #include "keycodec.h"
 
-/* Costs.  The store keeps no statistics, so the estimates model only the
-** shape of a plan, and what matters is their order: a point lookup < a key
-** prefix < a range bounded on both sides < a range bounded on one side < a
-** full scan.  SQLite compares them with the other tables' loops of a join,
-** so they are sized like row counts of a large table. */
+/* Costs.  Without statistics the estimates model only the shape of a plan,
+** and what matters is their order: a point lookup < a key prefix < a range
+** bounded on both sides < a range bounded on one side < a full scan.
+** SQLite compares them with the other tables' loops of a join, so they are
+** sized like row counts of a large table.  With statistics (gathered by an
+** index build and by mvcc_analyze), an index's fixed columns select rows
+** / distinct values, so the index that selects fewer rows wins, and a
+** full scan beats an index that would fetch most of the table. */
 #define PLAN_ROWS_POINT 1.0        /* the whole key fixed: one row */
 #define PLAN_ROWS_EQUAL 10.0       /* rows sharing a non-unique index's values */
 #define PLAN_ROWS_PREFIX 100.0     /* rows sharing a composite key's prefix */
@@ -234,25 +237,33 @@ static int plan_limit(sqlite3_index_info *info, const plan_terms *p,
   return plan;
 }
 
-/* Step 5: the estimated rows of path p's plan; *unique: one row at most. */
+/* Step 5: the estimated rows of path p's plan; *unique: one row at most.
+** With statistics (mvcc_path.rows, .ndv), a fixed leading part of k
+** columns finds rows / ndv[k - 1] rows and the shapes below scale with
+** the table's rows; without, the constants model a large table. */
 static double plan_rows(const mvcc_path *path, const plan_terms *p,
                         bool has_in, bool *unique) {
   double rows;
+  double scale = path->rows > 0 ? path->rows / PLAN_ROWS_FULL : 1.0;
   *unique = false;
   if (p->neq == path->ncol && !p->is_mask && path->unique) {
     rows = PLAN_ROWS_POINT;
     *unique = !has_in;
+  } else if (p->neq > 0 && path->rows > 0 && path->ndv[p->neq - 1] >= 1) {
+    rows = path->rows / path->ndv[p->neq - 1];
+    if (p->lo >= 0 || p->hi >= 0) rows /= 4; /* and a range on the next */
   } else if (p->neq == path->ncol) {
-    rows = PLAN_ROWS_EQUAL;
+    rows = PLAN_ROWS_EQUAL * scale;
   } else if (p->neq > 0) {
-    rows = PLAN_ROWS_PREFIX;
+    rows = PLAN_ROWS_PREFIX * scale;
   } else if (p->lo >= 0 && p->hi >= 0) {
-    rows = PLAN_ROWS_RANGE;
+    rows = PLAN_ROWS_RANGE * scale;
   } else if (p->lo >= 0 || p->hi >= 0) {
-    rows = PLAN_ROWS_HALF_RANGE;
+    rows = PLAN_ROWS_HALF_RANGE * scale;
   } else {
-    rows = PLAN_ROWS_FULL;
+    rows = PLAN_ROWS_FULL * scale;
   }
+  if (rows < 1) rows = 1;
   if (has_in) rows *= PLAN_IN_LIST_LEN;
   return rows;
 }

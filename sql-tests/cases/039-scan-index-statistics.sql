@@ -1,0 +1,25 @@
+-- Statistics: an index build counts the table's rows and the distinct
+-- values of the new index (mvcc_analyze counts them for every index), and
+-- plans pick the index that selects fewer rows, or a full scan when an
+-- index would fetch most of the table.
+.mode list
+CREATE VIRTUAL TABLE temp.o USING mvcc(id INTEGER PRIMARY KEY, status TEXT, owner TEXT, flag INT);
+WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < 9999)
+INSERT INTO o SELECT i, 's' || (i % 3), 'u' || (i % 2000), i % 2 FROM c;
+SELECT mvcc_create_index('o_status', 'o', 'status');
+SELECT mvcc_create_index('o_owner', 'o', 'owner');
+SELECT mvcc_create_index('o_flag', 'o', 'flag');
+-- owner (2000 values) selects fewer rows than status (3), in either order.
+EXPLAIN QUERY PLAN SELECT * FROM o WHERE status = 's1' AND owner = 'u7';
+EXPLAIN QUERY PLAN SELECT * FROM o WHERE owner = 'u7' AND status = 's1';
+SELECT count(*) FROM o WHERE status = 's1' AND owner = 'u7';
+-- flag (2 values) would fetch half the table: a full scan is cheaper.
+EXPLAIN QUERY PLAN SELECT count(*) FROM o WHERE flag = 1;
+SELECT count(*) FROM o WHERE flag = 1;
+-- The data changes: status becomes nearly unique; mvcc_analyze sees it.
+UPDATE o SET status = 'x' || id;
+SELECT mvcc_analyze('o');
+EXPLAIN QUERY PLAN SELECT * FROM o WHERE status = 'x7' AND owner = 'u7';
+SELECT id FROM o WHERE status = 'x7' AND owner = 'u7';
+SELECT mvcc_analyze('nosuch');
+SELECT mvcc_check('o');
