@@ -97,6 +97,52 @@ int mvcc_index_entry(mvcc_keybuf *out, const unsigned char *tprefix,
   return rc;
 }
 
+int mvcc_index_value(mvcc_keybuf *out, const mvcc_tabledef *d,
+                     const mvcc_index *ix, const mvcc_value *vals,
+                     const void *rk, size_t rkl) {
+  mvcc_cell small[16];
+  mvcc_cell *cells = d->ncol <= 16 ? small
+                                   : calloc((size_t)d->ncol, sizeof(mvcc_cell));
+  if (!cells) return SQLITE_NOMEM;
+  for (int i = 0; i < d->ncol; i++) cells[i] = (mvcc_cell){SQLITE_NULL, 0, 0, NULL, 0};
+  for (int pass = 0; pass < 2; pass++) {
+    int n = pass ? d->npk : ix->ncol;
+    for (int k = 0; k < n; k++) {
+      int c = pass ? d->pk[k] : ix->col[k];
+      const mvcc_value *x = &vals[c];
+      cells[c] = (mvcc_cell){x->type, x->i, x->r, x->p, (size_t)x->n};
+    }
+  }
+  unsigned char *row = NULL;
+  size_t rowlen = 0;
+  int rc = mvcc_row_encode_cells(d->ncol, cells, &row, &rowlen);
+  if (cells != small) free(cells);
+  unsigned char len[4] = {(unsigned char)(rkl >> 24), (unsigned char)(rkl >> 16),
+                          (unsigned char)(rkl >> 8), (unsigned char)rkl};
+  mvcc_keybuf_reset(out);
+  if (rc == SQLITE_OK) rc = mvcc_keybuf_append(out, len, sizeof len);
+  if (rc == SQLITE_OK) rc = mvcc_keybuf_append(out, rk, rkl);
+  if (rc == SQLITE_OK) rc = mvcc_keybuf_append(out, row, rowlen);
+  free(row);
+  return rc;
+}
+
+int mvcc_index_value_parts(const void *v, size_t n, const unsigned char **rk,
+                           size_t *rkl, const unsigned char **row,
+                           size_t *rowlen) {
+  const unsigned char *p = v;
+  if (n < 4) return SQLITE_CORRUPT;
+  size_t kl = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+  if (kl > n - 4) return SQLITE_CORRUPT;
+  *rk = p + 4;
+  *rkl = kl;
+  if (row) {
+    *row = p + 4 + kl;
+    *rowlen = n - 4 - kl;
+  }
+  return SQLITE_OK;
+}
+
 void mvcc_row_values(const mvcc_row *r, int ncol, mvcc_value *vals) {
   for (int i = 0; i < ncol; i++) {
     mvcc_cell c;
@@ -544,8 +590,9 @@ static int build_batch(build *b, kv_txn *t, int limit, mvcc_keybuf *next,
     rc = mvcc_keybuf_append(&b->batch, b->e.p, b->e.n);
     b->off[b->noff++] = b->batch.n;
     if (rc == SQLITE_OK)
-      rc = mvcc_keybuf_append(&b->batch, k + MVCC_KEY_PREFIX_LEN,
-                              kl - MVCC_KEY_PREFIX_LEN);
+      rc = mvcc_index_value(&b->e, b->d, b->ix, b->vals, k + MVCC_KEY_PREFIX_LEN,
+                            kl - MVCC_KEY_PREFIX_LEN);
+    if (rc == SQLITE_OK) rc = mvcc_keybuf_append(&b->batch, b->e.p, b->e.n);
     b->off[b->noff++] = b->batch.n;
     ++*n;
     mvcc_keybuf_reset(next);
@@ -559,8 +606,10 @@ static int build_batch(build *b, kv_txn *t, int limit, mvcc_keybuf *next,
   if (rc == SQLITE_OK) *done = *n < limit;
   for (size_t i = 0; rc == SQLITE_OK && i < b->noff; i += 3) {
     const unsigned char *ek = b->batch.p + b->off[i];
-    const unsigned char *rk = b->batch.p + b->off[i + 1];
-    size_t ekl = b->off[i + 1] - b->off[i], rkl = b->off[i + 2] - b->off[i + 1];
+    const unsigned char *ev = b->batch.p + b->off[i + 1], *rk;
+    size_t ekl = b->off[i + 1] - b->off[i], evl = b->off[i + 2] - b->off[i + 1];
+    size_t rkl;
+    mvcc_index_value_parts(ev, evl, &rk, &rkl, NULL, NULL);
     err = NULL;
     if (b->ix->unique) {
       /* A locking read, so no writer slips in the same value meanwhile;
@@ -568,7 +617,11 @@ static int build_batch(build *b, kv_txn *t, int limit, mvcc_keybuf *next,
       const void *v;
       size_t vl;
       krc = kv_txn_get(t, ek, ekl, KV_READ_FOR_UPDATE, &v, &vl, &err);
-      if (krc == KV_OK && (vl != rkl || memcmp(v, rk, vl) != 0)) {
+      const unsigned char *ork = NULL;
+      size_t orkl = 0;
+      if (krc == KV_OK &&
+          (mvcc_index_value_parts(v, vl, &ork, &orkl, NULL, NULL) ||
+           orkl != rkl || memcmp(ork, rk, rkl) != 0)) {
         *pzErr = mvcc_unique_msg(b->table, b->d, b->ix->col, b->ix->ncol);
         rc = SQLITE_CONSTRAINT_UNIQUE;
         break;
@@ -580,7 +633,7 @@ static int build_batch(build *b, kv_txn *t, int limit, mvcc_keybuf *next,
       kv_free(err);
       err = NULL;
     }
-    krc = kv_txn_put(t, ek, ekl, rk, rkl, &err);
+    krc = kv_txn_put(t, ek, ekl, ev, evl, &err);
     if (krc) rc = kv_err(krc, err, pzErr);
   }
   return rc;
@@ -907,8 +960,9 @@ static int check_indexes(kv_txn *t, const mvcc_tabledef *d, const char *table,
   int krc = kv_txn_scan(t, prefix, MVCC_KEY_PREFIX_LEN, end, sizeof end, 0, 0,
                         &it, &err);
   if (krc) return kv_err(krc, err, pzErr);
-  mvcc_keybuf e;
+  mvcc_keybuf e, want;
   mvcc_keybuf_init(&e);
+  mvcc_keybuf_init(&want);
   mvcc_value *vals = calloc((size_t)d->ncol, sizeof(mvcc_value));
   mvcc_row row;
   memset(&row, 0, sizeof(row));
@@ -930,22 +984,32 @@ static int check_indexes(kv_txn *t, const mvcc_tabledef *d, const char *table,
       const unsigned char *rk = k + MVCC_KEY_PREFIX_LEN;
       size_t rkl = kl - MVCC_KEY_PREFIX_LEN;
       rc = mvcc_index_entry(&e, prefix, &set->ix[u], vals, rk, rkl, &carries);
+      if (rc == SQLITE_OK)
+        rc = mvcc_index_value(&want, d, &set->ix[u], vals, rk, rkl);
       if (rc) break;
       const void *ev;
       size_t evl;
       char *gerr = NULL;
       int grc = kv_txn_get(t, e.p, e.n, 0, &ev, &evl, &gerr);
       kv_free(gerr);
-      if (grc == KV_OK && evl == rkl && memcmp(ev, rk, evl) == 0) continue;
+      if (grc == KV_OK && evl == want.n && memcmp(ev, want.p, evl) == 0)
+        continue;
       if (grc != KV_OK && grc != KV_NOTFOUND) {
         rc = SQLITE_IOERR;
         break;
       }
+      const unsigned char *ork = NULL;
+      size_t orkl = 0;
+      bool mine = grc == KV_OK &&
+                  !mvcc_index_value_parts(ev, evl, &ork, &orkl, NULL, NULL) &&
+                  orkl == rkl && memcmp(ork, rk, rkl) == 0;
       char *m = index_label(table, d, &set->ix[u]);
       sqlite3_str_appendf(out, "%srow %lld of %s: its entry in %s is %s",
                           (*problems)++ ? "; " : "", (long long)rows, table,
-                          m ? m : "?", grc == KV_OK ? "another row's"
-                                                    : "missing");
+                          m ? m : "?",
+                          grc != KV_OK ? "missing"
+                          : mine       ? "stale (other values)"
+                                       : "another row's");
       sqlite3_free(m);
     }
   }
@@ -966,6 +1030,7 @@ static int check_indexes(kv_txn *t, const mvcc_tabledef *d, const char *table,
   mvcc_row_clear(&row);
   free(vals);
   mvcc_keybuf_free(&e);
+  mvcc_keybuf_free(&want);
   return rc;
 }
 

@@ -84,7 +84,9 @@ typedef struct mvcc_column {
 ** created later with mvcc_create_index (index.c).  Its entries are keys in
 ** the table's own range, after its rows:
 **     table prefix ‖ MVCC_INDEX_TAG ‖ num ‖ enc(indexed values) ‖ [enc(key)]
-** with value the row's encoded key (what follows the table prefix).  A
+** with value the row's encoded key (what follows the table prefix) and the
+** values of the index's and the key's columns (mvcc_index_value), so a
+** query that uses no other column reads the entry alone.  A
 ** non-unique index always appends the row's key to the entry's; a unique
 ** one only when the values include a NULL (NULLs are never equal, as in
 ** SQLite), so its other entries are unique by construction.
@@ -395,9 +397,11 @@ enum {
   MVCC_PLAN_LIMIT = 1 << 11,   /* LIMIT (and OFFSET) pushed down */
   MVCC_PLAN_OFFSET = 1 << 12,
   MVCC_PLAN_PATH_SHIFT = 13,   /* bits 13-20: the access path's num */
-  MVCC_PLAN_IS_SHIFT = 21,     /* bits 21-30: fixed index column k is
+  MVCC_PLAN_IS_SHIFT = 21,     /* bits 21-29: fixed index column k is
                                ** compared by IS (a NULL matches NULLs) */
-  MVCC_PLAN_IS_COLUMNS = 10
+  MVCC_PLAN_IS_COLUMNS = 9,
+  MVCC_PLAN_COVERING = 1 << 30 /* the index's entries hold every column
+                               ** the query uses: rows are not read */
 };
 
 /* xBestIndex of an mvcc table with definition d over access paths
@@ -444,6 +448,16 @@ int mvcc_index_prefix(mvcc_keybuf *kb, const unsigned char *tprefix, int num);
 int mvcc_index_entry(mvcc_keybuf *out, const unsigned char *tprefix,
                      const mvcc_index *ix, const mvcc_value *vals,
                      const void *rk, size_t rkl, bool *carries_key);
+/* The value of index ix's entry for a row with values vals and key rk:
+** len(rk) (4 bytes BE) ‖ rk ‖ rowcodec(the table's columns: the index's
+** and the key's values, NULL for the others).  And its parts back:
+** SQLITE_CORRUPT when v is not such a value; rk and row borrow v. */
+int mvcc_index_value(mvcc_keybuf *out, const mvcc_tabledef *d,
+                     const mvcc_index *ix, const mvcc_value *vals,
+                     const void *rk, size_t rkl);
+int mvcc_index_value_parts(const void *v, size_t n, const unsigned char **rk,
+                           size_t *rkl, const unsigned char **row,
+                           size_t *rowlen);
 /* The values of a parsed row (borrowing its bytes). */
 void mvcc_row_values(const mvcc_row *r, int ncol, mvcc_value *vals);
 /* "a COLLATE NOCASE, b DESC": an index's columns as a definition would

@@ -15,8 +15,10 @@
 **     bits 13-20 the access path: 0 the primary key, else the num of the
 **                index whose entries give the rows' keys (a num, not a
 **                position: indexes come and go while a plan is prepared)
-**     bits 21-30 on an index path, fixed column k (k < 10) is compared by
+**     bits 21-29 on an index path, fixed column k (k < 9) is compared by
 **                IS: a NULL value finds the NULL entries (= finds none)
+**     bit  30    covering: the index's entries hold every column the query
+**                uses (colUsed), so the rows themselves are not read
 ** and xFilter's argv holds, in order: the fixed values, the bounds, LIMIT,
 ** OFFSET.  idxStr describes the plan in words for EXPLAIN QUERY PLAN.
 **
@@ -268,6 +270,20 @@ static double plan_rows(const mvcc_path *path, const plan_terms *p,
   return rows;
 }
 
+/* Do index path p's entries hold every column the query uses?  They carry
+** the index's columns and the key's (so the hidden composite key too). */
+static bool plan_covers(const mvcc_tabledef *d, const mvcc_path *p,
+                        sqlite3_uint64 used) {
+  if (!p->index) return false;
+  sqlite3_uint64 have = 0;
+  for (int k = 0; k < p->ncol; k++)
+    if (p->col[k] < 63) have |= 1ULL << p->col[k];
+  for (int k = 0; k < d->npk; k++)
+    if (d->pk[k] < 63) have |= 1ULL << d->pk[k];
+  if (mvcc_hidden_key(d) && d->ncol < 63) have |= 1ULL << d->ncol;
+  return (used & ~have) == 0; /* bit 63 (a column past 62) is never had */
+}
+
 int mvcc_plan_best_index(const mvcc_tabledef *d, const mvcc_path *paths,
                          int npath, sqlite3_index_info *info) {
   /* Every path is costed without touching info; the cheapest is used. */
@@ -284,7 +300,8 @@ int mvcc_plan_best_index(const mvcc_tabledef *d, const mvcc_path *paths,
     bool has_in = plan_fixed(path, info, &p, fixed);
     bool ordered = plan_order(path, info, fixed, &desc);
     double rows = plan_rows(path, &p, has_in, &unique);
-    double cost = rows * (i > 0 ? 1 + PLAN_INDEX_FETCH : 1) + PLAN_SEEK_COST;
+    bool fetch = i > 0 && !plan_covers(d, path, info->colUsed);
+    double cost = rows * (fetch ? 1 + PLAN_INDEX_FETCH : 1) + PLAN_SEEK_COST;
     if (!ordered) cost += rows * PLAN_SORT_FACTOR;
     if (i == 0 || cost < best_cost) {
       best = i;
@@ -307,6 +324,7 @@ int mvcc_plan_best_index(const mvcc_tabledef *d, const mvcc_path *paths,
   }
   plan |= plan_limit(info, &p, ordered, &argv);
   plan |= path->num << MVCC_PLAN_PATH_SHIFT;
+  if (plan_covers(d, path, info->colUsed)) plan |= MVCC_PLAN_COVERING;
   if (unique) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
   info->estimatedRows = (sqlite3_int64)best_rows;
   info->estimatedCost = best_cost;
@@ -350,5 +368,6 @@ char *mvcc_plan_describe(const mvcc_tabledef *d, const mvcc_path *p,
   if (plan & MVCC_PLAN_DESC) sqlite3_str_appendall(s, ", descending");
   if (plan & MVCC_PLAN_LIMIT) sqlite3_str_appendall(s, ", LIMIT");
   if (plan & MVCC_PLAN_OFFSET) sqlite3_str_appendall(s, " OFFSET");
+  if (plan & MVCC_PLAN_COVERING) sqlite3_str_appendall(s, ", covering");
   return sqlite3_str_finish(s);
 }

@@ -76,6 +76,7 @@ typedef struct mvcc_cursor {
   mvcc_keybuf lo, hi;       /* bounds of the range part (after the prefix) */
   bool has_lo, has_hi, lo_incl, hi_incl;
   bool desc;
+  bool covering;            /* index path: rows come from the entries */
   kv_iter *it;
   sqlite3_int64 limit, offset;   /* -1: none */
   sqlite3_int64 returned;
@@ -425,13 +426,26 @@ static int copy_row(mvcc_cursor *c, const void *k, size_t kl, const void *v,
   return SQLITE_OK;
 }
 
-/* The row an index entry names (its value is the row's key after the
-** table prefix), read like the entry (locking it too in an UPDATE). */
-static int fetch_row(mvcc_cursor *c, const void *rk, size_t rkl) {
+/* The row an index entry (value ev) names, read like the entry (locking
+** it too in an UPDATE); or, on a covering plan, the entry's own copy of
+** the columns the query uses. */
+static int fetch_row(mvcc_cursor *c, const void *ev, size_t evl) {
   mvcc_vtab *v = (mvcc_vtab *)c->base.pVtab;
+  const unsigned char *rk, *erow;
+  size_t rkl, erowl;
+  if (mvcc_index_value_parts(ev, evl, &rk, &rkl, &erow, &erowl))
+    return vtab_err(v, SQLITE_CORRUPT, sqlite3_mprintf("mvcc: an index entry "
+                                                       "of %s is corrupt",
+                                                       v->name));
   mvcc_keybuf key;
   mvcc_keybuf_init(&key);
   int rc = keybuf_set_prefix(v, &key);
+  if (rc == SQLITE_OK && c->covering) {
+    rc = mvcc_keybuf_append(&key, rk, rkl);
+    if (rc == SQLITE_OK) rc = copy_row(c, key.p, key.n, erow, erowl);
+    mvcc_keybuf_free(&key);
+    return rc;
+  }
   if (rc == SQLITE_OK) rc = mvcc_keybuf_append(&key, rk, rkl);
   if (rc) {
     mvcc_keybuf_free(&key);
@@ -680,6 +694,7 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   c->path = *path;
   c->path.name = NULL; /* borrowed from a set that may be reloaded */
   c->desc = (idxNum & MVCC_PLAN_DESC) != 0;
+  c->covering = (idxNum & MVCC_PLAN_COVERING) != 0 && c->path.index;
   c->limit = c->offset = -1;
   c->returned = 0;
   /* A probe with a NULL for IS is a prefix of its entries: they end with
@@ -900,8 +915,9 @@ static int stale_update(mvcc_vtab *v, const mvcc_keybuf *okey) {
 ** vals and key rkey. */
 static int index_write(mvcc_vtab *v, kv_txn *t, const mvcc_value *vals,
                        const mvcc_keybuf *rkey, bool put) {
-  mvcc_keybuf e;
+  mvcc_keybuf e, val;
   mvcc_keybuf_init(&e);
+  mvcc_keybuf_init(&val);
   int rc = SQLITE_OK;
   const unsigned char *rk = rkey->p + MVCC_KEY_PREFIX_LEN;
   size_t rkl = rkey->n - MVCC_KEY_PREFIX_LEN;
@@ -909,13 +925,16 @@ static int index_write(mvcc_vtab *v, kv_txn *t, const mvcc_value *vals,
     bool carries;
     rc = mvcc_index_entry(&e, v->prefix, &v->ixs.ix[i], vals, rk, rkl,
                           &carries);
+    if (rc == SQLITE_OK && put)
+      rc = mvcc_index_value(&val, v->def, &v->ixs.ix[i], vals, rk, rkl);
     if (rc) break;
     char *err = NULL;
-    int krc = put ? kv_txn_put(t, e.p, e.n, rk, rkl, &err)
+    int krc = put ? kv_txn_put(t, e.p, e.n, val.p, val.n, &err)
                   : kv_txn_delete(t, e.p, e.n, &err);
     if (krc) rc = kv_fail(v, krc, err);
   }
   mvcc_keybuf_free(&e);
+  mvcc_keybuf_free(&val);
   return rc;
 }
 
@@ -1020,8 +1039,14 @@ static int check_unique(mvcc_vtab *v, kv_txn *t, const mvcc_index *u,
     return SQLITE_OK;
   }
   if (krc) return kv_fail(v, krc, err);
+  const unsigned char *ork;
+  size_t orkl;
+  if (mvcc_index_value_parts(val, vl, &ork, &orkl, NULL, NULL))
+    return vtab_err(v, SQLITE_CORRUPT, sqlite3_mprintf("mvcc: an index entry "
+                                                       "of %s is corrupt",
+                                                       v->name));
   rc = keybuf_set_prefix(v, owner);
-  if (rc == SQLITE_OK) rc = mvcc_keybuf_append(owner, val, vl);
+  if (rc == SQLITE_OK) rc = mvcc_keybuf_append(owner, ork, orkl);
   if (rc == SQLITE_OK) rc = resolve_conflict(v, t, u, owner, update);
   return rc;
 }

@@ -97,6 +97,7 @@ static void test_sqlindex_check_finds_missing_and_extra_entries(void **state) {
   assert_int_equal(kv_txn_begin(s, NULL, &t, NULL), KV_OK);
   assert_int_equal(kv_txn_get(t, k, kl, 0, &v, &vl, NULL), KV_OK);
   unsigned char val[64];
+  assert_true(vl <= sizeof val);
   memcpy(val, v, vl);
   kv_txn_abort(t);
 
@@ -114,6 +115,18 @@ static void test_sqlindex_check_finds_missing_and_extra_entries(void **state) {
   assert_non_null(strstr(r, "has 4 entries for 3 rows"));
   free(r);
   store_write(s, k, kl + 1, NULL, 0, true);
+  r = check(db, "u");
+  assert_string_equal(r, "ok");
+  free(r);
+  /* An entry whose copy of the row's values (what covering reads return)
+  ** differs from the row. */
+  val[vl - 1] ^= 0x01;
+  store_write(s, k, kl, val, vl, false);
+  r = check(db, "u");
+  assert_non_null(strstr(r, "is stale"));
+  free(r);
+  val[vl - 1] ^= 0x01;
+  store_write(s, k, kl, val, vl, false);
   r = check(db, "u");
   assert_string_equal(r, "ok");
   free(r);
