@@ -247,7 +247,8 @@ static void *ob_main(void *arg) {
   sqlite3_open(w->db, &db);
   sqlite3_busy_timeout(db, 10000);
   uint64_t r = 0x9e3779b97f4a7c15ULL * (uint64_t)(w->id + 1);
-  while (!__atomic_load_n(w->stop, __ATOMIC_ACQUIRE) || w->ops < 20) {
+  while (!__atomic_load_n(w->stop, __ATOMIC_ACQUIRE) ||
+         __atomic_load_n(&w->ops, __ATOMIC_RELAXED) < 20) {
     r = r * 6364136223846793005ULL + 1442695040888963407ULL;
     int id = (int)(r >> 33) % (OB_ROWS + 2000), k = (int)(r >> 20) % OB_KEYS;
     char sql[256];
@@ -271,7 +272,7 @@ static void *ob_main(void *arg) {
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", 0, 0, 0);
     if (rc == SQLITE_OK) {
-      w->ops++;
+      __atomic_add_fetch(&w->ops, 1, __ATOMIC_RELAXED); /* main reads it */
     } else if ((rc & 0xff) == SQLITE_BUSY) {
       w->retries++;
     } else {
