@@ -48,7 +48,7 @@
 #include "keycodec.h"
 #include "rowcodec.h"
 
-#define BUILD_BATCH_MAX 16384 /* rows per backfill transaction: from the
+#define BUILD_BATCH_MAX 65536 /* rows per backfill transaction: from the
                               ** most, halved at each conflict, doubled
                               ** again after each success */
 #define BUILD_BATCH_MIN 64
