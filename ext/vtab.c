@@ -27,11 +27,19 @@
 ** lock instead of failing; a cursor knows it serves a writing statement
 ** when the connection has a busy statement that is not read-only.
 **
-** Writes (xUpdate) apply column affinity and NOT NULL, check the key for
-** conflicts with a locking read, and resolve them by the statement's
-** conflict mode (sqlite3_vtab_on_conflict; SQLITE_VTAB_CONSTRAINT_SUPPORT is
-** on, so OR IGNORE skips the row, OR FAIL keeps earlier rows, OR ROLLBACK
-** ends the transaction, OR REPLACE overwrites).  A failed xUpdate undoes its
+** Secondary indexes (index.c) are more keys in the table's range: a write
+** puts and deletes the row's entries in every index of the table's set
+** (building ones too), a read through a ready one fetches the rows its
+** entries name, or takes the columns from the entries when they hold all
+** the query uses.  The set is reloaded when the store's epoch moves; an
+** xUpdate during which it moved writes its row again with the new set.
+**
+** Writes (xUpdate) apply column affinity and NOT NULL, check the key and
+** every unique index for conflicts with locking reads, and resolve them by
+** the statement's conflict mode (sqlite3_vtab_on_conflict;
+** SQLITE_VTAB_CONSTRAINT_SUPPORT is on, so OR IGNORE skips the row, OR FAIL
+** keeps earlier rows, OR ROLLBACK ends the transaction, OR REPLACE
+** overwrites).  A failed xUpdate undoes its
 ** own partial writes through a kvcore savepoint, since SQLite gives a
 ** single-row statement no statement savepoint.
 */
