@@ -351,35 +351,45 @@ void mvcc_indexset_clear(mvcc_indexset *x) {
   memset(x, 0, sizeof(*x));
 }
 
-typedef struct load_ctx {
-  mvcc_index *ix;
+/* Copies of catalog entries (mvcc_catalog_index_list's callback): those
+** `want` accepts, or all. */
+typedef struct catindex_list {
+  mvcc_catindex *x;
   int n, cap;
-} load_ctx;
+  bool (*want)(const mvcc_catindex *x, const void *arg);
+  const void *arg;
+} catindex_list;
 
-static int load_one(void *vctx, const mvcc_catindex *c) {
-  load_ctx *l = vctx;
+static int collect_catindex(void *ctx, const mvcc_catindex *x) {
+  catindex_list *l = ctx;
+  if (l->want && !l->want(x, l->arg)) return SQLITE_OK;
   if (l->n == l->cap) {
     int cap = l->cap ? 2 * l->cap : 4;
-    mvcc_index *n = realloc(l->ix, sizeof(*n) * (size_t)cap);
+    mvcc_catindex *n = realloc(l->x, sizeof(*n) * (size_t)cap);
     if (!n) return SQLITE_NOMEM;
-    l->ix = n;
+    l->x = n;
     l->cap = cap;
   }
-  l->ix[l->n] = c->ix;
-  l->ix[l->n].name = sqlite3_mprintf("%s", c->ix.name);
-  return l->ix[l->n++].name ? SQLITE_OK : SQLITE_NOMEM;
+  l->x[l->n] = *x;
+  l->x[l->n].ix.name = sqlite3_mprintf("%s", x->ix.name);
+  return l->x[l->n++].ix.name ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+static void catindex_list_free(catindex_list *l) {
+  for (int i = 0; i < l->n; i++) sqlite3_free(l->x[i].ix.name);
+  free(l->x);
 }
 
 static int newest_first(const void *a, const void *b) {
-  const mvcc_index *x = a, *y = b;
-  return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+  const mvcc_catindex *x = a, *y = b;
+  return x->ix.seq < y->ix.seq ? 1 : x->ix.seq > y->ix.seq ? -1 : 0;
 }
 
 int mvcc_indexset_load(kv_store *s, const mvcc_tabledef *d, uint64_t id,
                        mvcc_indexset *out, char **pzErr) {
   memset(out, 0, sizeof(*out));
-  load_ctx l = {NULL, 0, 0};
-  int rc = id ? mvcc_catalog_index_list(s, id, load_one, &l, pzErr)
+  catindex_list l = {NULL, 0, 0, NULL, NULL};
+  int rc = id ? mvcc_catalog_index_list(s, id, collect_catindex, &l, pzErr)
               : SQLITE_OK;
   int nix = l.n + d->nuniq;
   mvcc_index *ix = rc == SQLITE_OK ? malloc(sizeof(*ix) * (size_t)(nix + 1))
@@ -388,25 +398,24 @@ int mvcc_indexset_load(kv_store *s, const mvcc_tabledef *d, uint64_t id,
   if (rc == SQLITE_OK && !paths) rc = SQLITE_NOMEM;
   for (int i = 0; i < l.n; i++) {
     /* a column past the definition's: a corrupt or foreign entry */
-    for (int k = 0; k < l.ix[i].ncol; k++)
+    for (int k = 0; k < l.x[i].ix.ncol; k++)
       if (rc == SQLITE_OK &&
-          (l.ix[i].col[k] >= d->ncol || l.ix[i].coll[k] > 2)) {
+          (l.x[i].ix.col[k] >= d->ncol || l.x[i].ix.coll[k] > 2)) {
         mvcc_set_error(pzErr, sqlite3_mprintf("mvcc: the catalog entry of "
                                               "index %s of %s is corrupt",
-                                              l.ix[i].name, d->name));
+                                              l.x[i].ix.name, d->name));
         rc = SQLITE_CORRUPT;
       }
   }
   if (rc) {
-    for (int i = 0; i < l.n; i++) sqlite3_free(l.ix[i].name);
-    free(l.ix);
+    catindex_list_free(&l);
     free(ix);
     free(paths);
     return rc;
   }
-  if (l.n > 1) qsort(l.ix, (size_t)l.n, sizeof(mvcc_index), newest_first);
-  if (l.n) memcpy(ix, l.ix, sizeof(mvcc_index) * (size_t)l.n);
-  free(l.ix);
+  if (l.n > 1) qsort(l.x, (size_t)l.n, sizeof(mvcc_catindex), newest_first);
+  for (int i = 0; i < l.n; i++) ix[i] = l.x[i].ix; /* names move to ix */
+  free(l.x);
   for (int i = 0; i < d->nuniq; i++) ix[l.n + i] = d->uniq[i];
   out->ix = ix;
   out->nix = nix;
@@ -871,31 +880,15 @@ int mvcc_index_drop(mvcc_conn *c, const char *name, char **pzErr) {
 
 /* Indexes left building by a builder that died: its process held the store,
 ** so any index building under another opening than this one is orphaned. */
-typedef struct orphan_list {
-  mvcc_catindex *x;
-  int n, cap;
-  kv_ts now;
-} orphan_list;
-
-static int note_orphan(void *ctx, const mvcc_catindex *x) {
-  orphan_list *l = ctx;
-  if (x->ix.ready || kv_ts_cmp(x->builder, l->now) == 0) return SQLITE_OK;
-  if (l->n == l->cap) {
-    int cap = l->cap ? 2 * l->cap : 4;
-    mvcc_catindex *n = realloc(l->x, sizeof(*n) * (size_t)cap);
-    if (!n) return SQLITE_NOMEM;
-    l->x = n;
-    l->cap = cap;
-  }
-  l->x[l->n] = *x;
-  l->x[l->n].ix.name = sqlite3_mprintf("%s", x->ix.name);
-  return l->x[l->n++].ix.name ? SQLITE_OK : SQLITE_NOMEM;
+static bool orphaned(const mvcc_catindex *x, const void *now) {
+  return !x->ix.ready && kv_ts_cmp(x->builder, *(const kv_ts *)now) != 0;
 }
 
 int mvcc_index_sweep(kv_store *s, int *swept, char **pzErr) {
-  orphan_list l = {NULL, 0, 0, kv_store_opened_at(s)};
+  kv_ts now = kv_store_opened_at(s);
+  catindex_list l = {NULL, 0, 0, orphaned, &now};
   *swept = 0;
-  int rc = mvcc_catalog_index_list(s, 0, note_orphan, &l, pzErr);
+  int rc = mvcc_catalog_index_list(s, 0, collect_catindex, &l, pzErr);
   for (int i = 0; rc == SQLITE_OK && i < l.n; i++) {
     bool found = false;
     rc = mvcc_catalog_index_remove(s, l.x[i].ix.name, l.x[i].table,
@@ -906,8 +899,7 @@ int mvcc_index_sweep(kv_store *s, int *swept, char **pzErr) {
       ++*swept;
     }
   }
-  for (int i = 0; i < l.n; i++) sqlite3_free(l.x[i].ix.name);
-  free(l.x);
+  catindex_list_free(&l);
   return rc;
 }
 

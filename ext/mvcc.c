@@ -133,6 +133,21 @@ static void check_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_free(err);
 }
 
+/* The result of an index function: an error (rc, err: freed here), NULL
+** (rows < 0) or rows. */
+static void index_fn_result(sqlite3_context *ctx, int rc, char *err,
+                            int64_t rows) {
+  if (rc) {
+    sqlite3_result_error(ctx, err ? err : sqlite3_errstr(rc), -1);
+    sqlite3_result_error_code(ctx, rc);
+  } else if (rows < 0) {
+    sqlite3_result_null(ctx);
+  } else {
+    sqlite3_result_int64(ctx, rows);
+  }
+  sqlite3_free(err);
+}
+
 /* mvcc_create_index(name, table, columns [, 'unique']): builds an index
 ** online and returns the rows it indexed. */
 static void create_index_fn(sqlite3_context *ctx, int argc,
@@ -152,13 +167,7 @@ static void create_index_fn(sqlite3_context *ctx, int argc,
                            (const char *)sqlite3_value_text(argv[2]),
                            kind != NULL, &rows, &err);
   }
-  if (rc) {
-    sqlite3_result_error(ctx, err ? err : sqlite3_errstr(rc), -1);
-    sqlite3_result_error_code(ctx, rc);
-  } else {
-    sqlite3_result_int64(ctx, rows);
-  }
-  sqlite3_free(err);
+  index_fn_result(ctx, rc, err, rows);
 }
 
 /* mvcc_analyze(table): gathers the table's statistics; returns its rows. */
@@ -169,13 +178,7 @@ static void analyze_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   int64_t rows = 0;
   int rc = mvcc_index_analyze(c, (const char *)sqlite3_value_text(argv[0]),
                               &rows, &err);
-  if (rc) {
-    sqlite3_result_error(ctx, err ? err : sqlite3_errstr(rc), -1);
-    sqlite3_result_error_code(ctx, rc);
-  } else {
-    sqlite3_result_int64(ctx, rows);
-  }
-  sqlite3_free(err);
+  index_fn_result(ctx, rc, err, rows);
 }
 
 /* mvcc_drop_index(name). */
@@ -185,13 +188,7 @@ static void drop_index_fn(sqlite3_context *ctx, int argc,
   mvcc_conn *c = sqlite3_user_data(ctx);
   char *err = NULL;
   int rc = mvcc_index_drop(c, (const char *)sqlite3_value_text(argv[0]), &err);
-  if (rc) {
-    sqlite3_result_error(ctx, err ? err : sqlite3_errstr(rc), -1);
-    sqlite3_result_error_code(ctx, rc);
-  } else {
-    sqlite3_result_null(ctx);
-  }
-  sqlite3_free(err);
+  index_fn_result(ctx, rc, err, -1);
 }
 
 /* mvcc_attach([dir]): declares the tables of a store in temp that are not

@@ -177,6 +177,23 @@ static void run_child(const char *path, int fd) {
   }
 }
 
+/* Forks a child that runs fn(path, write end of a pipe) and never
+** returns; *fd is the read end. */
+static pid_t spawn(void (*fn)(const char *, int), const char *path, int *fd) {
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(fds[0]);
+    fn(path, fds[1]);
+    _exit(0);
+  }
+  close(fds[1]);
+  *fd = fds[0];
+  return pid;
+}
+
 /* Reads acknowledgements for ms milliseconds; returns the highest. */
 static long read_acks(int fd, int ms, long max_ack) {
   char buf[4096];
@@ -216,22 +233,15 @@ static void test_sqlindex_indexes_survive_a_crash(void **state) {
   long max_ack = -1;
   srand(20261207);
   for (int round = 0; round < rounds; round++) {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-      close(fds[0]);
-      run_child(path, fds[1]);
-    }
-    close(fds[1]);
+    int fd;
+    pid_t pid = spawn(run_child, path, &fd);
     /* Let it commit for a while, then kill it mid-flight. */
-    max_ack = read_acks(fds[0], 150 + rand() % 250, max_ack);
+    max_ack = read_acks(fd, 150 + rand() % 250, max_ack);
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
-    max_ack = read_acks(fds[0], 0, max_ack); /* what was acknowledged */
-    close(fds[0]);
+    max_ack = read_acks(fd, 0, max_ack); /* what was acknowledged */
+    close(fd);
     assert_true(WIFSIGNALED(status));
 
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -317,21 +327,14 @@ static void test_sqlindex_build_killed_midway_leaves_nothing(void **state) {
   exec_ok(db, "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c "
               "WHERE i < 999) INSERT INTO big SELECT i, 'v' || (i % 10) FROM c");
   assert_int_equal(sqlite3_close(db), SQLITE_OK);
-  int fds[2];
-  assert_int_equal(pipe(fds), 0);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    close(fds[0]);
-    build_child(path, fds[1]);
-  }
-  close(fds[1]);
+  int fd;
+  pid_t pid = spawn(build_child, path, &fd);
   char buf[8] = {0};
-  assert_int_equal(read(fds[0], buf, 3), 3); /* building, with entries */
+  assert_int_equal(read(fd, buf, 3), 3); /* building, with entries */
   kill(pid, SIGKILL);
   int status;
   waitpid(pid, &status, 0);
-  close(fds[0]);
+  close(fd);
   assert_true(WIFSIGNALED(status));
 
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
