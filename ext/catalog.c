@@ -685,8 +685,14 @@ static int create_body(kv_txn *t, void *vctx, char **pzErr) {
     sqlite3_free(ev);
     return SQLITE_NOMEM;
   }
+  /* Statistics of an empty table (index.c's format: 0 rows, no paths), so
+  ** that its row count is known from the start. */
+  static const unsigned char no_rows[9] = {0x01, 0, 0, 0, 0, 0, 0, 0, 0};
+  unsigned char sk[10];
+  stats_key(sk, c->id);
   krc = kv_txn_put(t, next_id_key, 2, nb, 8, &err);
   if (!krc) krc = kv_txn_put(t, ik, sizeof ik, c->name, strlen(c->name), &err);
+  if (!krc) krc = kv_txn_put(t, sk, sizeof sk, no_rows, sizeof no_rows, &err);
   if (!krc) krc = kv_txn_put(t, k, kl, ev, el, &err);
   sqlite3_free(k);
   sqlite3_free(ev);

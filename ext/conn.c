@@ -198,7 +198,25 @@ static void txn_free_if_done(mvcc_txn *t) {
   if (t->attached || t->cursors > 0) return;
   txn_finish_kv(t);
   free(t->sp);
+  free(t->deltas);
   free(t);
+}
+
+void mvcc_txn_count_rows(mvcc_txn *t, uint64_t table, int64_t rows) {
+  if (rows == 0) return;
+  int i = 0;
+  while (i < t->ndelta && t->deltas[i].table != table) i++;
+  if (i == t->ndelta) {
+    if (t->ndelta == t->capdelta) {
+      int cap = t->capdelta ? 2 * t->capdelta : 4;
+      struct mvcc_rowdelta *n = realloc(t->deltas, sizeof(*n) * (size_t)cap);
+      if (!n) return; /* row counts are estimates: lose this one */
+      t->deltas = n;
+      t->capdelta = cap;
+    }
+    t->deltas[t->ndelta++] = (struct mvcc_rowdelta){table, 0};
+  }
+  t->deltas[i].rows += rows;
 }
 
 void mvcc_conn_free(void *p) {
@@ -421,6 +439,9 @@ static int write_prepared(mvcc_sconn *sc, char **err) {
   if (!t || t->kind != MVCC_TXN_SQL || !t->prepared || !t->kv) return KV_OK;
   int krc = kv_txn_commit(t->kv, NULL, err);
   if (krc != KV_OK) return krc;
+  for (int i = 0; i < t->ndelta; i++)
+    mvcc_index_rows_committed(sc->store, t->deltas[i].table, t->deltas[i].rows);
+  t->ndelta = 0;
   t->kv = NULL; /* freed by kvcore */
   t->prepared = false;
   t->committed = true;

@@ -183,7 +183,15 @@ char *mvcc_unique_msg(const char *table, const mvcc_tabledef *d,
 ** (rows, the key's and the new index's) and by mvcc_analyze (everything),
 ** kept in the catalog as
 **     0x01 ‖ rows (8) ‖ per path: num (1), ncol (1), ndv (8 each)
-** (num 0 is the key), and given to plans through mvcc_path. */
+** (num 0 is the key), and given to plans through mvcc_path.
+**
+** Row counts follow every commit cheaply: a committed transaction adds the
+** rows it gained to the store's in-memory tally for the table
+** (kv_store_tally), plans use the record's rows plus the tally, and when
+** the tally has drifted by an eighth of the record's rows (at least 1000)
+** the committer writes the sum into the record, so a restart loses little.
+** A new table starts with a record of 0 rows (catalog.c).  Distinct-value
+** counts change only with a build or mvcc_analyze. */
 #define HLL_BITS 10
 #define HLL_REGS (1 << HLL_BITS)
 #define STATS_FORMAT 0x01
@@ -325,8 +333,10 @@ static unsigned char *stats_encode(const gatherer *g, const unsigned char *old,
 
 /* Gives the paths of set the statistics in record v. */
 static void stats_apply(mvcc_indexset *set, const unsigned char *v, size_t n) {
+  set->stats_rows = -1;
   if (!v || n < 9 || v[0] != STATS_FORMAT) return;
   double rows = (double)get64(v + 1);
+  set->stats_rows = rows;
   for (size_t o = 9; o + 2 <= n;) {
     int num = v[o], ncol = v[o + 1];
     if (o + 2 + 8 * (size_t)ncol > n || ncol > MVCC_MAX_KEY_COLUMNS) return;
@@ -340,6 +350,28 @@ static void stats_apply(mvcc_indexset *set, const unsigned char *v, size_t n) {
     o += 2 + 8 * (size_t)ncol;
   }
   for (int i = 0; i < set->npath; i++) set->paths[i].rows = rows;
+}
+
+void mvcc_index_rows_committed(kv_store *s, uint64_t id, int64_t rows) {
+  int64_t now = kv_store_tally(s, id, rows), before = now - rows;
+  if (now / 1000 == before / 1000) return; /* look only every 1000 rows */
+  unsigned char *old = NULL;
+  size_t n = 0;
+  char *err = NULL;
+  if (mvcc_catalog_stats_get(s, id, &old, &n, &err) == SQLITE_OK && old &&
+      n >= 9 && old[0] == STATS_FORMAT) {
+    int64_t base = (int64_t)get64(old + 1);
+    int64_t drift = now < 0 ? -now : now;
+    if (drift >= 1000 && drift >= base / 8) {
+      put64(old + 1, (uint64_t)(base + now < 0 ? 0 : base + now));
+      if (mvcc_catalog_stats_put(s, id, old, n, &err) == SQLITE_OK) {
+        kv_store_tally(s, id, -now);
+        kv_store_bump_epoch(s); /* connections take the new base */
+      }
+    }
+  }
+  sqlite3_free(err);
+  sqlite3_free(old);
 }
 
 /* --------------------------------------------------------- index sets -- */
@@ -427,6 +459,7 @@ int mvcc_indexset_load(kv_store *s, const mvcc_tabledef *d, uint64_t id,
   unsigned char *st = NULL;
   size_t stn = 0;
   char *serr = NULL; /* no statistics only makes plans guess */
+  out->stats_rows = -1;
   if (id && mvcc_catalog_stats_get(s, id, &st, &stn, &serr) == SQLITE_OK)
     stats_apply(out, st, stn);
   sqlite3_free(serr);
@@ -830,8 +863,10 @@ int mvcc_index_create(mvcc_conn *c, const char *name, const char *table,
       char *serr = NULL;
       g.rows = *rows;
       mvcc_catalog_stats_get(sc->store, e.id, &old, &oldn, &serr);
-      if ((rec = stats_encode(&g, old, oldn, &n)) != NULL)
-        mvcc_catalog_stats_put(sc->store, e.id, rec, n, &serr);
+      int64_t tally = kv_store_tally(sc->store, e.id, 0);
+      if ((rec = stats_encode(&g, old, oldn, &n)) != NULL &&
+          mvcc_catalog_stats_put(sc->store, e.id, rec, n, &serr) == SQLITE_OK)
+        kv_store_tally(sc->store, e.id, -tally); /* counted afresh */
       sqlite3_free(serr);
       sqlite3_free(old);
       sqlite3_free(rec);
@@ -1170,8 +1205,10 @@ int mvcc_index_analyze(mvcc_conn *c, const char *table, int64_t *rows,
   if (rc == SQLITE_OK) {
     size_t n;
     unsigned char *rec = stats_encode(&g, NULL, 0, &n);
+    int64_t tally = kv_store_tally(sc->store, e.id, 0);
     rc = rec ? mvcc_catalog_stats_put(sc->store, e.id, rec, n, pzErr)
              : SQLITE_NOMEM;
+    if (rc == SQLITE_OK) kv_store_tally(sc->store, e.id, -tally);
     sqlite3_free(rec);
     kv_store_bump_epoch(sc->store); /* plans take them up */
     *rows = g.rows;

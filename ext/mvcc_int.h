@@ -293,6 +293,10 @@ struct mvcc_txn {
   bool committed;      /* by xCommit */
   uint32_t *sp;        /* savepoint marks by SQLite savepoint number */
   int nsp, spcap;
+  /* Rows each table gained (net) in this transaction, added to the store's
+  ** tallies when it commits (index.c's row counts). */
+  struct mvcc_rowdelta { uint64_t table; int64_t rows; } *deltas;
+  int ndelta, capdelta;
 };
 
 /* A store as seen by one connection. */
@@ -382,6 +386,8 @@ int mvcc_txn_fail(mvcc_sconn *sc, kv_txn *t, int krc, char *err,
                   bool at_commit, char **pzErr);
 /* Notes a retryable failure of sc's current transaction, for the retry. */
 void mvcc_note_failure(mvcc_sconn *sc);
+/* Table `table` gained `rows` rows (net) in t. */
+void mvcc_txn_count_rows(mvcc_txn *t, uint64_t table, int64_t rows);
 
 /* -------------------------------------------------------------- plan.c -- */
 
@@ -428,6 +434,7 @@ typedef struct mvcc_indexset {
   int nix, ncreated;
   mvcc_path *paths;
   int npath;
+  double stats_rows;   /* rows when the statistics were written; < 0: none */
 } mvcc_indexset;
 
 /* Loads table id's indexes (id 0: only the definition's) from the catalog
@@ -479,6 +486,10 @@ int mvcc_index_analyze(mvcc_conn *c, const char *table, int64_t *rows,
                        char **pzErr);
 /* mvcc_drop_index(name). */
 int mvcc_index_drop(mvcc_conn *c, const char *name, char **pzErr);
+/* A committed transaction changed table id's rows by `rows` (net): adds it
+** to the store's tally, and writes the table's row count into its
+** statistics when the tally has drifted far from it. */
+void mvcc_index_rows_committed(kv_store *s, uint64_t id, int64_t rows);
 /* Removes the indexes of s left building by an earlier opening of the
 ** store (a process that died during a build); *swept counts them. */
 int mvcc_index_sweep(kv_store *s, int *swept, char **pzErr);

@@ -68,6 +68,7 @@ typedef struct mvcc_vtab {
   int nrepl, caprepl;
   mvcc_txcheck txcheck;     /* SQLite's call order, asserted */
   mvcc_indexset ixs;        /* its indexes and access paths, as of epoch */
+  int64_t xdelta;           /* rows the running xUpdate added (net) */
 } mvcc_vtab;
 
 
@@ -355,6 +356,12 @@ static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
     ** the statement runs, as before. */
     int rc = vtab_check(v);
     if (rc && !v->dropped) return rc;
+  }
+  if (v->ixs.stats_rows >= 0) { /* the rows now (index.c's row counts) */
+    double rows = v->ixs.stats_rows + (double)kv_store_tally(v->sc->store,
+                                                              v->id, 0);
+    for (int i = 0; i < v->ixs.npath; i++)
+      v->ixs.paths[i].rows = rows < 1 ? 1 : rows;
   }
   return mvcc_plan_best_index(v->def, v->ixs.paths, v->ixs.npath, info);
 }
@@ -1022,6 +1029,7 @@ static int resolve_conflict(mvcc_vtab *v, kv_txn *t, const mvcc_index *u,
     return u ? vtab_err(v, SQLITE_CONSTRAINT_UNIQUE, uniq_msg(v, u))
              : vtab_err(v, SQLITE_CONSTRAINT_PRIMARYKEY, unique_msg(v));
   int rc = SQLITE_OK;
+  v->xdelta--;
   /* Without indexes the new row's put overwrites the one at its key. */
   if (u || v->ixs.nix) rc = delete_row(v, t, owner);
   if (rc == SQLITE_OK && update) rc = repl_remember(v, owner);
@@ -1103,6 +1111,7 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
   if (argc == 1) { /* DELETE */
     rc = old_key(v, argv[0], &okey);
     if (rc == SQLITE_OK) rc = delete_row(v, t, &okey);
+    v->xdelta--;
     goto done;
   }
 
@@ -1165,6 +1174,7 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
     int krc = kv_txn_put(t, key.p, key.n, row, rowlen, &err);
     if (krc) rc = kv_fail(v, krc, err);
   }
+  if (insert) v->xdelta++;
 
 done:
   if (vals)
@@ -1211,6 +1221,7 @@ static int mvccUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
   int krc = kv_txn_savepoint(t->kv, &mark, &err);
   if (krc) return kv_fail(v, krc, err);
   for (;;) {
+    v->xdelta = 0;
     rc = do_update(v, t->kv, argc, argv);
     if (rc != SQLITE_OK || kv_store_epoch(v->sc->store) == v->epoch) break;
     /* An index build began while the row was written (index.c, step 1):
@@ -1220,6 +1231,7 @@ static int mvccUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
   }
   if (rc != SQLITE_OK && t->kv && !kv_txn_is_dead(t->kv))
     kv_txn_rollback_to(t->kv, mark, NULL);
+  if (rc == SQLITE_OK) mvcc_txn_count_rows(t, v->id, v->xdelta);
   return rc;
 }
 

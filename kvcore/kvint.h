@@ -845,6 +845,9 @@ struct kv_store {
   _Atomic int lock_timeout_ms;
   _Atomic uint64_t epoch;
   kv_ts opened_at;         /* kv_store_opened_at(), set once at open */
+  pthread_mutex_t tally_mu; /* kv_store_tally() */
+  struct kv_tally { uint64_t id; int64_t v; } *tallies;
+  size_t ntally, captally;
   kv_engine eng;
   kv_clock clock;
   kv_tscache *tscache;

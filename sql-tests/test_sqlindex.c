@@ -13,6 +13,7 @@
 ** and holds every acknowledged transaction.  A process killed while it
 ** builds an index (held up by a transaction of its own, while other writes
 ** already maintain the new index) leaves nothing of it after a restart.
+** Commits keep the row count of the table's statistics.
 */
 #include "sqltest.h"
 
@@ -269,6 +270,59 @@ static void test_sqlindex_indexes_survive_a_crash(void **state) {
   sqlt_rmdb(path);
 }
 
+/* ------------------------------------------------------ row counts -- */
+
+/* The rows of the table's statistics record in the store (index.c's
+** format: 0x01, rows as 8 bytes BE, ...), or -1. */
+static long stats_rows(const char *path) {
+  char store[512];
+  snprintf(store, sizeof store, "%s-mvcc", path);
+  kv_store *s;
+  assert_int_equal(kv_store_open(store, NULL, &s, NULL), KV_OK);
+  kv_txn *t;
+  assert_int_equal(kv_txn_begin(s, NULL, &t, NULL), KV_OK);
+  static const unsigned char lo[2] = {0x00, 'S'}, hi[2] = {0x00, 'T'};
+  kv_iter *it;
+  assert_int_equal(kv_txn_scan(t, lo, 2, hi, 2, 0, 1, &it, NULL), KV_OK);
+  long rows = -1;
+  if (kv_iter_next(it, NULL) == KV_OK) {
+    size_t vl;
+    const unsigned char *v = kv_iter_value(it, &vl);
+    assert_true(vl >= 9 && v[0] == 0x01);
+    rows = 0;
+    for (int i = 1; i < 9; i++) rows = rows << 8 | v[i];
+  }
+  kv_iter_close(it);
+  kv_txn_abort(t);
+  kv_store_close(s);
+  return rows;
+}
+
+/* Commits keep the table's row count: a new table's record says 0 rows,
+** and the count is written back once it drifts by 1000 rows and an eighth;
+** smaller changes stay in the store's tally until then. */
+static void test_sqlindex_row_counts_follow_commits(void **state) {
+  (void)state;
+  char *path = sqlt_tempdb();
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  exec_ok(db, "CREATE VIRTUAL TABLE temp.r USING mvcc(id INTEGER PRIMARY KEY, "
+              "v TEXT)");
+  assert_int_equal(stats_rows(path), 0);
+  exec_ok(db, "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c "
+              "WHERE i < 4999) INSERT INTO r SELECT i, 'v' || i FROM c");
+  assert_int_equal(stats_rows(path), 5000);
+  exec_ok(db, "DELETE FROM r WHERE id < 100"); /* within the drift */
+  assert_int_equal(stats_rows(path), 5000);
+  exec_ok(db, "BEGIN; DELETE FROM r WHERE id < 2000; INSERT OR REPLACE INTO r "
+              "VALUES (4999, 'again'), (6000, 'new'); COMMIT");
+  assert_int_equal(stats_rows(path), 3001); /* -100 -1900 +1 */
+  exec_ok(db, "BEGIN; DELETE FROM r WHERE id >= 2000; ROLLBACK");
+  assert_int_equal(stats_rows(path), 3001); /* rolled back: no change */
+  assert_int_equal(sqlite3_close(db), SQLITE_OK);
+  sqlt_rmdb(path);
+}
+
 /* ------------------------------------------------- a build killed -- */
 
 typedef struct build_arg {
@@ -371,6 +425,7 @@ int main(void) {
       cmocka_unit_test(test_sqlindex_check_finds_missing_and_extra_entries),
       cmocka_unit_test(test_sqlindex_indexes_survive_a_crash),
       cmocka_unit_test(test_sqlindex_build_killed_midway_leaves_nothing),
+      cmocka_unit_test(test_sqlindex_row_counts_follow_commits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -194,8 +194,34 @@ static void test_store_stats_and_introspection(void **state) {
   kv_store_close(s);
 }
 
+/* Tallies add up per id, live while the store is open, and start at 0 in
+** another opening; two openings get distinct kv_store_opened_at(). */
+static void test_store_tallies_and_openings(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  kv_store *s = kvt_open_dir(dir, NULL);
+  assert_int_equal(kv_store_tally(s, 7, 0), 0);
+  assert_int_equal(kv_store_tally(s, 7, 5), 5);
+  assert_int_equal(kv_store_tally(s, 9, -2), -2);
+  assert_int_equal(kv_store_tally(s, 7, -1), 4);
+  assert_int_equal(kv_store_tally(s, 9, 0), -2);
+  kv_ts first = kv_store_opened_at(s);
+  kv_store *again = kvt_open_dir(dir, NULL); /* the same opening */
+  assert_int_equal(kv_ts_cmp(kv_store_opened_at(again), first), 0);
+  assert_int_equal(kv_store_tally(again, 7, 0), 4);
+  kv_store_close(again);
+  kv_store_close(s);
+  s = kvt_open_dir(dir, NULL);
+  assert_int_equal(kv_store_tally(s, 7, 0), 0);
+  assert_true(kv_ts_cmp(kv_store_opened_at(s), first) > 0);
+  kv_store_close(s);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_store_tallies_and_openings),
       cmocka_unit_test(test_store_same_directory_is_one_store),
       cmocka_unit_test(test_store_concurrent_opens_share),
       cmocka_unit_test(test_store_in_memory_is_shared),
