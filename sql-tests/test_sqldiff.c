@@ -478,18 +478,26 @@ static char *stmt_create_index(rng *r, tdef *d, char **native) {
   return sql;
 }
 
-/* Drops a random index of the native side on both, or returns NULL. */
+/* Drops an index of the native side (picked by r) on both, or returns
+** NULL when there is none. */
 static char *stmt_drop_index(rng *r, sqlite3 *native_db, char **native) {
   sqlite3_stmt *st = NULL;
   char *name = NULL;
+  int n = 0;
   if (sqlite3_prepare_v2(native_db,
                          "SELECT name FROM sqlite_schema WHERE type = 'index' "
-                         "AND name LIKE 'ix%' ORDER BY random() LIMIT 1",
-                         -1, &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    name = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+                         "AND name LIKE 'ix%' ORDER BY name",
+                         -1, &st, NULL) != SQLITE_OK) {
+    sqlite3_finalize(st);
+    return NULL;
+  }
+  while (sqlite3_step(st) == SQLITE_ROW) n++;
+  sqlite3_reset(st);
+  for (int pick = n ? rng_int(r, n) : -1; pick >= 0 &&
+                                          sqlite3_step(st) == SQLITE_ROW;
+       pick--)
+    if (pick == 0) name = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
-  (void)r;
   if (!name) return NULL;
   *native = sqlite3_mprintf("DROP INDEX %s", name);
   char *sql = sqlite3_mprintf("SELECT mvcc_drop_index('%s')", name);
