@@ -190,7 +190,8 @@ int kv_store_meta_put(kv_store *store, const char *name, const void *val,
 /* Removes every version of every key in [start, end) at once, outside any
 ** transaction (RocksDB DeleteRange).  For dropping a key range whose
 ** owner is already gone (a dropped table); concurrent transactions that
-** still use the range see it vanish. */
+** still use the range see it vanish.  It also flushes the memtable: range
+** tombstones there slow down every reverse scan until it is flushed. */
 int kv_store_delete_range(kv_store *store, const void *start, size_t slen,
                           const void *end, size_t elen, char **errptr);
 
