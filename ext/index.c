@@ -33,8 +33,12 @@
 **      unique index checks each entry with a locking read; a duplicate
 **      fails the build.
 **   4. The index is marked ready and the epoch bumped: plans may use it.
+** A batch's entries are written in key order: kvcore's write buffer and
+** lock table take ascending keys far faster than the rows' random order.
 ** A build that fails removes the catalog entry and the entries it wrote,
-** leaving nothing behind.  Dropping an index removes it from the catalog,
+** leaving nothing behind; one whose process died is removed when the
+** store is next opened (mvcc_index_sweep: the entry names its builder's
+** opening of the store).  Dropping an index removes it from the catalog,
 ** bumps the epoch, waits out the writers that may still maintain it, and
 ** deletes its entries.
 */
