@@ -631,6 +631,38 @@ int mvcc_catalog_stats_put(kv_store *s, uint64_t id, const void *val,
   return cat_run(s, stats_put_body, &c, pzErr);
 }
 
+typedef struct stats_update_ctx {
+  uint64_t id;
+  mvcc_stats_fn fn;
+  void *ctx;
+} stats_update_ctx;
+
+static int stats_update_body(kv_txn *t, void *vctx, char **pzErr) {
+  stats_update_ctx *c = vctx;
+  unsigned char k[10];
+  stats_key(k, c->id);
+  const void *v;
+  size_t vl;
+  char *err = NULL;
+  int krc = kv_txn_get(t, k, sizeof k, KV_READ_FOR_UPDATE, &v, &vl, &err);
+  if (krc != KV_OK) return kvrc(krc, err, pzErr); /* none: nothing to do */
+  unsigned char *nv = NULL;
+  size_t nl = 0;
+  int rc = c->fn(c->ctx, v, vl, &nv, &nl);
+  if (rc == SQLITE_OK && nv) {
+    krc = kv_txn_put(t, k, sizeof k, nv, nl, &err);
+    rc = kvrc(krc, err, pzErr);
+  }
+  sqlite3_free(nv);
+  return rc;
+}
+
+int mvcc_catalog_stats_update(kv_store *s, uint64_t id, mvcc_stats_fn fn,
+                              void *ctx, char **pzErr) {
+  stats_update_ctx c = {id, fn, ctx};
+  return cat_run(s, stats_update_body, &c, pzErr);
+}
+
 /* ------------------------------------------------------------ create -- */
 
 typedef struct create_ctx {
@@ -687,7 +719,7 @@ static int create_body(kv_txn *t, void *vctx, char **pzErr) {
   }
   /* Statistics of an empty table (index.c's format: 0 rows, no paths), so
   ** that its row count is known from the start. */
-  static const unsigned char no_rows[9] = {0x01, 0, 0, 0, 0, 0, 0, 0, 0};
+  static const unsigned char no_rows[9] = {0x02, 0, 0, 0, 0, 0, 0, 0, 0};
   unsigned char sk[10];
   stats_key(sk, c->id);
   krc = kv_txn_put(t, next_id_key, 2, nb, 8, &err);

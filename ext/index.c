@@ -186,8 +186,15 @@ char *mvcc_unique_msg(const char *table, const mvcc_tabledef *d,
 ** order gathers them in bounded memory.  Gathered by an index's build
 ** (rows, the key's and the new index's) and by mvcc_analyze (everything),
 ** kept in the catalog as
-**     0x01 ‖ rows (8) ‖ per path: num (1), ncol (1), ndv (8 each)
-** (num 0 is the key), and given to plans through mvcc_path.
+**     0x02 ‖ rows (8) ‖ per path: num (1), ncol (1), ncol sketches
+**     (HLL_REGS bytes each)
+** (num 0 is the key), and given to plans through mvcc_path.  Writes keep
+** the sketches growing: each table handle sketches the rows it writes and
+** merges them into the record (the larger register wins) every
+** SKETCH_FLUSH rows, so distinct values follow inserts and updates at the
+** cost of a hash per indexed prefix and one catalog write per SKETCH_FLUSH
+** rows.  (A sketch cannot forget: after deletes it overestimates until
+** the next build or mvcc_analyze.)
 **
 ** Row counts follow every commit cheaply: a committed transaction adds the
 ** rows it gained to the store's in-memory tally for the table
@@ -198,7 +205,7 @@ char *mvcc_unique_msg(const char *table, const mvcc_tabledef *d,
 ** counts change only with a build or mvcc_analyze. */
 #define HLL_BITS 10
 #define HLL_REGS (1 << HLL_BITS)
-#define STATS_FORMAT 0x01
+#define STATS_FORMAT 0x02
 
 typedef struct hll {
   uint8_t reg[HLL_REGS];
@@ -236,15 +243,17 @@ static double hll_count(const hll *h) {
 /* One pass's sketches: for each path (the key, then indexes ix[]), one per
 ** leading part. */
 typedef struct gatherer {
-  int n;
+  int n, npk;
   const mvcc_index **ix;   /* [i] NULL: the key */
   hll *h;                  /* n × MVCC_MAX_KEY_COLUMNS */
   int64_t rows;
   mvcc_keybuf kb;
 } gatherer;
 
-static int gatherer_init(gatherer *g, const mvcc_index *const *ix, int n) {
+static int gatherer_init(gatherer *g, const mvcc_tabledef *d,
+                         const mvcc_index *const *ix, int n) {
   memset(g, 0, sizeof(*g));
+  g->npk = d->npk;
   g->ix = malloc(sizeof(*g->ix) * (size_t)(n + 1));
   g->h = calloc((size_t)(n + 1) * MVCC_MAX_KEY_COLUMNS, sizeof(hll));
   if (!g->ix || !g->h) return SQLITE_NOMEM;
@@ -293,39 +302,60 @@ static uint64_t get64(const unsigned char *p) {
   return v;
 }
 
-/* The record of g's counts, merged over old (another pass's record, or
-** NULL): g's paths replace old's of the same num.  sqlite3_malloc'd. */
+/* The sketches of path i of g in record format, or of old's path num. */
+static int path_ncol(const gatherer *g, int i) {
+  return g->ix[i] ? g->ix[i]->ncol : g->npk;
+}
+
+/* Finds path num in record v (n bytes): its offset, or 0; *ncol. */
+static size_t stats_find(const unsigned char *v, size_t n, int num, int *ncol) {
+  for (size_t o = 9; v && n >= 9 && v[0] == STATS_FORMAT && o + 2 <= n;) {
+    size_t len = 2 + (size_t)v[o + 1] * HLL_REGS;
+    if (o + len > n) return 0;
+    if (v[o] == num) {
+      *ncol = v[o + 1];
+      return o;
+    }
+    o += len;
+  }
+  return 0;
+}
+
+/* The record of g's sketches over old (another record, or NULL): with
+** merge, each of g's sketches is merged into old's of the same path
+** (register by register, the larger) and old's rows stay; without, g's
+** paths replace old's and g's rows are the count.  old's other paths are
+** kept.  sqlite3_malloc'd. */
 static unsigned char *stats_encode(const gatherer *g, const unsigned char *old,
-                                   size_t oldn, size_t *n) {
-  size_t cap = 9 + (size_t)g->n * (2 + 8 * MVCC_MAX_KEY_COLUMNS) + oldn;
+                                   size_t oldn, bool merge, size_t *n) {
+  size_t cap = 9 + (size_t)g->n * (2 + (size_t)HLL_REGS * MVCC_MAX_KEY_COLUMNS) +
+               oldn;
   unsigned char *v = sqlite3_malloc64(cap), *p = v;
   if (!v) return NULL;
+  bool have_old = old && oldn >= 9 && old[0] == STATS_FORMAT;
   *p++ = STATS_FORMAT;
-  put64(p, (uint64_t)g->rows);
+  put64(p, merge && have_old ? get64(old + 1) : (uint64_t)g->rows);
   p += 8;
   bool mine[256] = {false};
   for (int i = 0; i < g->n; i++) {
-    const mvcc_index *ix = g->ix[i];
-    int num = ix ? ix->num : 0, ncol = ix ? ix->ncol : -1;
+    int num = g->ix[i] ? g->ix[i]->num : 0, ncol = path_ncol(g, i), oncol = 0;
+    size_t o = merge && have_old ? stats_find(old, oldn, num, &oncol) : 0;
+    if (o && oncol != ncol) o = 0;
     mine[num] = true;
     *p++ = (unsigned char)num;
-    unsigned char *np = p++;
-    for (int k = 0; k < MVCC_MAX_KEY_COLUMNS && (ncol < 0 ? 1 : k < ncol); k++) {
-      const hll *h = &g->h[i * MVCC_MAX_KEY_COLUMNS + k];
-      bool used = false;
-      for (int r = 0; r < HLL_REGS && !used; r++) used = h->reg[r] != 0;
-      if (!used) break;
-      put64(p, (uint64_t)(hll_count(h) + 0.5));
-      p += 8;
-      *np = (unsigned char)(k + 1);
+    *p++ = (unsigned char)ncol;
+    for (int k = 0; k < ncol; k++, p += HLL_REGS) {
+      const uint8_t *r = g->h[i * MVCC_MAX_KEY_COLUMNS + k].reg;
+      for (int j = 0; j < HLL_REGS; j++) {
+        uint8_t x = o ? old[o + 2 + (size_t)k * HLL_REGS + (size_t)j] : 0;
+        p[j] = r[j] > x ? r[j] : x;
+      }
     }
   }
-  /* old's other paths */
-  for (size_t o = 9; old && oldn >= 9 && old[0] == STATS_FORMAT && o + 2 <= oldn;) {
-    int num = old[o], ncol = old[o + 1];
-    size_t len = 2 + 8 * (size_t)ncol;
+  for (size_t o = 9; have_old && o + 2 <= oldn;) { /* old's other paths */
+    size_t len = 2 + (size_t)old[o + 1] * HLL_REGS;
     if (o + len > oldn) break;
-    if (!mine[num]) {
+    if (!mine[old[o]]) {
       memcpy(p, old + o, len);
       p += len;
     }
@@ -343,17 +373,66 @@ static void stats_apply(mvcc_indexset *set, const unsigned char *v, size_t n) {
   set->stats_rows = rows;
   for (size_t o = 9; o + 2 <= n;) {
     int num = v[o], ncol = v[o + 1];
-    if (o + 2 + 8 * (size_t)ncol > n || ncol > MVCC_MAX_KEY_COLUMNS) return;
+    if (o + 2 + (size_t)HLL_REGS * (size_t)ncol > n ||
+        ncol > MVCC_MAX_KEY_COLUMNS)
+      return;
     for (int i = 0; i < set->npath; i++) {
       mvcc_path *p = &set->paths[i];
-      if (p->num != num) continue;
-      p->rows = rows;
-      for (int k = 0; k < ncol && k < p->ncol; k++)
-        p->ndv[k] = (double)get64(v + o + 2 + 8 * (size_t)k);
+      if (p->num != num || p->ncol != ncol) continue;
+      for (int k = 0; k < ncol; k++) {
+        hll h;
+        memcpy(h.reg, v + o + 2 + (size_t)k * HLL_REGS, HLL_REGS);
+        p->ndv[k] = hll_count(&h);
+      }
     }
-    o += 2 + 8 * (size_t)ncol;
+    o += 2 + (size_t)HLL_REGS * (size_t)ncol;
   }
   for (int i = 0; i < set->npath; i++) set->paths[i].rows = rows;
+}
+
+#define SKETCH_FLUSH 4096
+
+struct mvcc_sketch {
+  gatherer g;
+};
+
+static int sketch_merge(void *ctx, const unsigned char *old, size_t n,
+                        unsigned char **out, size_t *outn) {
+  const gatherer *g = ctx;
+  *out = stats_encode(g, old, n, true, outn);
+  return *out ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+void mvcc_sketch_row(mvcc_sketch **sk, kv_store *s, uint64_t id,
+                     const mvcc_tabledef *d, const mvcc_indexset *set,
+                     const mvcc_value *vals) {
+  if (!*sk) {
+    mvcc_sketch *n = calloc(1, sizeof(*n));
+    const mvcc_index **ix = malloc(sizeof(*ix) * (size_t)(set->nix + 1));
+    for (int i = 0; ix && i < set->nix; i++) ix[i] = &set->ix[i];
+    if (!n || !ix || gatherer_init(&n->g, d, ix, set->nix) != SQLITE_OK) {
+      if (n) gatherer_free(&n->g);
+      free(n);
+      free(ix);
+      return; /* statistics are best effort */
+    }
+    free(ix);
+    *sk = n;
+  }
+  gatherer *g = &(*sk)->g;
+  gather_row(g, d, vals);
+  if (g->rows < SKETCH_FLUSH) return;
+  char *err = NULL;
+  mvcc_catalog_stats_update(s, id, sketch_merge, g, &err);
+  sqlite3_free(err);
+  g->rows = 0;
+  memset(g->h, 0, sizeof(hll) * (size_t)g->n * MVCC_MAX_KEY_COLUMNS);
+}
+
+void mvcc_sketch_free(mvcc_sketch *sk) {
+  if (!sk) return;
+  gatherer_free(&sk->g);
+  free(sk);
 }
 
 void mvcc_index_rows_committed(kv_store *s, uint64_t id, int64_t rows) {
@@ -857,7 +936,8 @@ int mvcc_index_create(mvcc_conn *c, const char *name, const char *table,
                 : SQLITE_NOMEM;
     gatherer g;
     const mvcc_index *gi = &x.ix;
-    bool gathering = rc == SQLITE_OK && gatherer_init(&g, &gi, 1) == SQLITE_OK;
+    bool gathering =
+        rc == SQLITE_OK && gatherer_init(&g, d, &gi, 1) == SQLITE_OK;
     b.g = gathering ? &g : NULL;
     if (rc == SQLITE_OK) rc = backfill(&b, rows, pzErr);
     if (rc == SQLITE_OK && gathering) {
@@ -868,7 +948,7 @@ int mvcc_index_create(mvcc_conn *c, const char *name, const char *table,
       g.rows = *rows;
       mvcc_catalog_stats_get(sc->store, e.id, &old, &oldn, &serr);
       int64_t tally = kv_store_tally(sc->store, e.id, 0);
-      if ((rec = stats_encode(&g, old, oldn, &n)) != NULL &&
+      if ((rec = stats_encode(&g, old, oldn, false, &n)) != NULL &&
           mvcc_catalog_stats_put(sc->store, e.id, rec, n, &serr) == SQLITE_OK)
         kv_store_tally(sc->store, e.id, -tally); /* counted afresh */
       sqlite3_free(serr);
@@ -1174,7 +1254,7 @@ int mvcc_index_analyze(mvcc_conn *c, const char *table, int64_t *rows,
   if (rc == SQLITE_OK) {
     const mvcc_index **ix = malloc(sizeof(*ix) * (size_t)(v.set.nix + 1));
     for (int i = 0; ix && i < v.set.nix; i++) ix[i] = &v.set.ix[i];
-    rc = ix ? gatherer_init(&g, ix, v.set.nix) : SQLITE_NOMEM;
+    rc = ix ? gatherer_init(&g, v.d, ix, v.set.nix) : SQLITE_NOMEM;
     free(ix);
     vals = calloc((size_t)v.d->ncol, sizeof(mvcc_value));
     if (rc == SQLITE_OK && !vals) rc = SQLITE_NOMEM;
@@ -1208,7 +1288,7 @@ int mvcc_index_analyze(mvcc_conn *c, const char *table, int64_t *rows,
   if (t) kv_txn_abort(t);
   if (rc == SQLITE_OK) {
     size_t n;
-    unsigned char *rec = stats_encode(&g, NULL, 0, &n);
+    unsigned char *rec = stats_encode(&g, NULL, 0, false, &n);
     int64_t tally = kv_store_tally(sc->store, e.id, 0);
     rc = rec ? mvcc_catalog_stats_put(sc->store, e.id, rec, n, pzErr)
              : SQLITE_NOMEM;

@@ -268,6 +268,14 @@ int mvcc_catalog_stats_get(kv_store *s, uint64_t id, unsigned char **val,
                            size_t *n, char **pzErr);
 int mvcc_catalog_stats_put(kv_store *s, uint64_t id, const void *val,
                            size_t n, char **pzErr);
+/* Rewrites table id's statistics in one catalog transaction (a locking
+** read, so concurrent updates do not lose each other's): fn gets the record
+** (borrowed) and returns a new one in *out (sqlite3_malloc'd; NULL: keep
+** it).  Nothing happens when the table has no record. */
+typedef int (*mvcc_stats_fn)(void *ctx, const unsigned char *old, size_t n,
+                             unsigned char **out, size_t *outn);
+int mvcc_catalog_stats_update(kv_store *s, uint64_t id, mvcc_stats_fn fn,
+                              void *ctx, char **pzErr);
 
 /* -------------------------------------------------------------- conn.c -- */
 
@@ -486,6 +494,15 @@ int mvcc_index_analyze(mvcc_conn *c, const char *table, int64_t *rows,
                        char **pzErr);
 /* mvcc_drop_index(name). */
 int mvcc_index_drop(mvcc_conn *c, const char *name, char **pzErr);
+/* A table handle's sketches of the rows it writes (index.c's statistics):
+** mvcc_sketch_row adds one (creating *sk), and every SKETCH_FLUSH rows
+** merges them into the table's record.  Free with mvcc_sketch_free before
+** the index set they were made for changes. */
+typedef struct mvcc_sketch mvcc_sketch;
+void mvcc_sketch_row(mvcc_sketch **sk, kv_store *s, uint64_t id,
+                     const mvcc_tabledef *d, const mvcc_indexset *set,
+                     const mvcc_value *vals);
+void mvcc_sketch_free(mvcc_sketch *sk);
 /* A committed transaction changed table id's rows by `rows` (net): adds it
 ** to the store's tally, and writes the table's row count into its
 ** statistics when the tally has drifted far from it. */

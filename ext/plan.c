@@ -67,8 +67,9 @@
 #define PLAN_ROWS_FULL 1000000.0   /* the whole table */
 #define PLAN_IN_LIST_LEN 10.0      /* values assumed in an IN list */
 #define PLAN_SEEK_COST 1.0         /* positioning in the store, per plan */
-#define PLAN_INDEX_FETCH 1.0       /* per row found through an index: the
-                                   ** read of the row itself */
+#define PLAN_INDEX_FETCH 2.0       /* per row found through an index: the
+                                   ** read of the row itself, a point read
+                                   ** (dearer than a step of a scan) */
 #define PLAN_SORT_FACTOR 0.1       /* per row, when SQLite must sort */
 
 /* The constraints a plan uses, as indexes into aConstraint (-1: none). */

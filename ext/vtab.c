@@ -69,6 +69,7 @@ typedef struct mvcc_vtab {
   mvcc_txcheck txcheck;     /* SQLite's call order, asserted */
   mvcc_indexset ixs;        /* its indexes and access paths, as of epoch */
   int64_t xdelta;           /* rows the running xUpdate added (net) */
+  mvcc_sketch *sketch;      /* of the rows written, for the statistics */
 } mvcc_vtab;
 
 
@@ -140,6 +141,8 @@ static int vtab_check(mvcc_vtab *v) {
   mvcc_indexset set;
   rc = mvcc_indexset_load(v->sc->store, v->def, v->id, &set, &err);
   if (rc) return vtab_err(v, rc, err);
+  mvcc_sketch_free(v->sketch); /* made for the old set */
+  v->sketch = NULL;
   mvcc_indexset_clear(&v->ixs);
   v->ixs = set;
   v->epoch = ep;
@@ -311,6 +314,7 @@ static int mvccDisconnect(sqlite3_vtab *vt) {
   if (v->sc) mvcc_conn_finalize(v->sc->conn);
   repl_clear(v);
   free(v->repl);
+  mvcc_sketch_free(v->sketch);
   mvcc_indexset_clear(&v->ixs);
   mvcc_tabledef_free(v->def);
   sqlite3_free(v->name);
@@ -1175,6 +1179,8 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
     if (krc) rc = kv_fail(v, krc, err);
   }
   if (insert) v->xdelta++;
+  if (rc == SQLITE_OK && v->ixs.stats_rows >= 0)
+    mvcc_sketch_row(&v->sketch, v->sc->store, v->id, d, &v->ixs, vals);
 
 done:
   if (vals)

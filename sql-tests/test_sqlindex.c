@@ -273,7 +273,7 @@ static void test_sqlindex_indexes_survive_a_crash(void **state) {
 /* ------------------------------------------------------ row counts -- */
 
 /* The rows of the table's statistics record in the store (index.c's
-** format: 0x01, rows as 8 bytes BE, ...), or -1. */
+** format: 0x02, rows as 8 bytes BE, ...), or -1. */
 static long stats_rows(const char *path) {
   char store[512];
   snprintf(store, sizeof store, "%s-mvcc", path);
@@ -288,7 +288,7 @@ static long stats_rows(const char *path) {
   if (kv_iter_next(it, NULL) == KV_OK) {
     size_t vl;
     const unsigned char *v = kv_iter_value(it, &vl);
-    assert_true(vl >= 9 && v[0] == 0x01);
+    assert_true(vl >= 9 && v[0] == 0x02);
     rows = 0;
     for (int i = 1; i < 9; i++) rows = rows << 8 | v[i];
   }

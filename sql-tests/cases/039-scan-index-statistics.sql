@@ -24,5 +24,13 @@ UPDATE o SET status = 'x' || id;
 SELECT mvcc_analyze('o');
 EXPLAIN QUERY PLAN SELECT * FROM o WHERE status = 'x7' AND owner = 'u7';
 SELECT id FROM o WHERE status = 'x7' AND owner = 'u7';
+-- Writes keep the statistics without mvcc_analyze: 20000 new rows, each
+-- with its own owner and all with one status, make owner the more
+-- selective index again (the row count follows commits; each connection
+-- sketches the values it writes and merges them every 4096 rows).
+EXPLAIN QUERY PLAN SELECT * FROM o WHERE status = 's1' AND owner = 'n5';
+WITH RECURSIVE c(i) AS (SELECT 10000 UNION ALL SELECT i + 1 FROM c WHERE i < 29999)
+INSERT INTO o SELECT i, 's1', 'n' || i, 0 FROM c;
+EXPLAIN QUERY PLAN SELECT * FROM o WHERE status = 's1' AND owner = 'n5';
 SELECT mvcc_analyze('nosuch');
 SELECT mvcc_check('o');
