@@ -111,7 +111,9 @@ typedef struct kv_options {
   size_t tscache_bytes;      /* default 16 MiB: timestamp cache budget */
   size_t refresh_span_bytes; /* default 1 MiB per transaction: past it, the
                              ** read spans are condensed into wider ones */
-  size_t cache_bytes;        /* default 32 MiB: RocksDB block cache */
+  size_t cache_bytes;        /* default 128 MiB: RocksDB block cache of
+                             ** uncompressed blocks (filled only as data
+                             ** is read; a miss decompresses a block) */
   size_t write_buffer_bytes; /* default 32 MiB: RocksDB memtable size */
   size_t ingest_bytes;       /* default 4 MiB: a commit writing at least this
                              ** much is written as one SST file ingested into

@@ -51,7 +51,7 @@ void kv_options_init(kv_options *o) {
   o->retention_ms = 24LL * 3600 * 1000;
   o->tscache_bytes = 16u << 20;
   o->refresh_span_bytes = 1u << 20;
-  o->cache_bytes = 32u << 20;
+  o->cache_bytes = 128u << 20;
   o->write_buffer_bytes = 32u << 20;
   o->ingest_bytes = 4u << 20;
 }
