@@ -604,33 +604,6 @@ int mvcc_catalog_stats_get(kv_store *s, uint64_t id, unsigned char **val,
   return kvrc(krc, err, pzErr);
 }
 
-typedef struct stats_put_ctx {
-  uint64_t id;
-  const void *val;
-  size_t n;
-} stats_put_ctx;
-
-static int stats_put_body(kv_txn *t, void *vctx, char **pzErr) {
-  stats_put_ctx *c = vctx;
-  unsigned char ik[10], k[10];
-  id_key(ik, c->id);
-  stats_key(k, c->id);
-  const void *v;
-  size_t vl;
-  char *err = NULL;
-  /* Only for a table that is still there (its drop removes the key). */
-  int krc = kv_txn_get(t, ik, sizeof ik, KV_READ_FOR_UPDATE, &v, &vl, &err);
-  if (krc == KV_NOTFOUND) return kvrc(krc, err, pzErr);
-  if (krc == KV_OK) krc = kv_txn_put(t, k, sizeof k, c->val, c->n, &err);
-  return kvrc(krc, err, pzErr);
-}
-
-int mvcc_catalog_stats_put(kv_store *s, uint64_t id, const void *val,
-                           size_t n, char **pzErr) {
-  stats_put_ctx c = {id, val, n};
-  return cat_run(s, stats_put_body, &c, pzErr);
-}
-
 typedef struct stats_update_ctx {
   uint64_t id;
   mvcc_stats_fn fn;
@@ -639,16 +612,23 @@ typedef struct stats_update_ctx {
 
 static int stats_update_body(kv_txn *t, void *vctx, char **pzErr) {
   stats_update_ctx *c = vctx;
-  unsigned char k[10];
+  unsigned char ik[10], k[10];
+  id_key(ik, c->id);
   stats_key(k, c->id);
   const void *v;
   size_t vl;
   char *err = NULL;
-  int krc = kv_txn_get(t, k, sizeof k, KV_READ_FOR_UPDATE, &v, &vl, &err);
-  if (krc != KV_OK) return kvrc(krc, err, pzErr); /* none: nothing to do */
+  /* Only for a table that is still there (its drop removes the key). */
+  int krc = kv_txn_get(t, ik, sizeof ik, KV_READ_FOR_UPDATE, &v, &vl, &err);
+  if (krc != KV_OK) return kvrc(krc, err, pzErr);
+  krc = kv_txn_get(t, k, sizeof k, KV_READ_FOR_UPDATE, &v, &vl, &err);
+  if (krc != KV_OK && krc != KV_NOTFOUND) return kvrc(krc, err, pzErr);
+  kv_free(err);
+  err = NULL;
   unsigned char *nv = NULL;
   size_t nl = 0;
-  int rc = c->fn(c->ctx, v, vl, &nv, &nl);
+  int rc = krc == KV_OK ? c->fn(c->ctx, v, vl, &nv, &nl)
+                        : c->fn(c->ctx, NULL, 0, &nv, &nl);
   if (rc == SQLITE_OK && nv) {
     krc = kv_txn_put(t, k, sizeof k, nv, nl, &err);
     rc = kvrc(krc, err, pzErr);

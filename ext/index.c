@@ -82,6 +82,15 @@ int mvcc_index_prefix(mvcc_keybuf *kb, const unsigned char *tprefix, int num) {
   return mvcc_keybuf_append(kb, hdr, sizeof hdr);
 }
 
+/* [lo, hi): every entry of index num of the table with prefix tprefix. */
+static int index_span(const unsigned char *tprefix, int num, mvcc_keybuf *lo,
+                      mvcc_keybuf *hi) {
+  int rc = mvcc_index_prefix(lo, tprefix, num);
+  if (rc == SQLITE_OK && mvcc_key_prefix_successor(lo->p, lo->n, hi) != 0)
+    rc = SQLITE_INTERNAL; /* the prefix is never all 0xFF */
+  return rc;
+}
+
 int mvcc_index_entry(mvcc_keybuf *out, const unsigned char *tprefix,
                      const mvcc_index *ix, const mvcc_value *vals,
                      const void *rk, size_t rkl, bool *carries_key) {
@@ -396,11 +405,48 @@ struct mvcc_sketch {
   gatherer g;
 };
 
-static int sketch_merge(void *ctx, const unsigned char *old, size_t n,
-                        unsigned char **out, size_t *outn) {
-  const gatherer *g = ctx;
-  *out = stats_encode(g, old, n, true, outn);
-  return *out ? SQLITE_OK : SQLITE_NOMEM;
+/* How an update rewrites a record (mvcc_catalog_stats_update's fn). */
+typedef struct stats_change {
+  const gatherer *g;    /* sketches to write */
+  bool merge;           /* into the record's (else replacing them) */
+  bool fresh;           /* g covers every path: old's others are dropped */
+  int64_t tally;        /* row-count drift to write back (no g) */
+  bool wrote;
+} stats_change;
+
+static int stats_rewrite(void *ctx, const unsigned char *old, size_t n,
+                         unsigned char **out, size_t *outn) {
+  stats_change *c = ctx;
+  *out = NULL;
+  bool have = old && n >= 9 && old[0] == STATS_FORMAT;
+  if (c->g) {
+    if (c->merge && !have) return SQLITE_OK; /* nothing to merge into */
+    *out = stats_encode(c->g, c->fresh ? NULL : old, c->fresh ? 0 : n,
+                        c->merge, outn);
+    if (!*out) return SQLITE_NOMEM;
+  } else {
+    if (!have) return SQLITE_OK;
+    int64_t base = (int64_t)get64(old + 1);
+    int64_t drift = c->tally < 0 ? -c->tally : c->tally;
+    if (drift < 1000 || drift < base / 8) return SQLITE_OK;
+    if (!(*out = sqlite3_malloc64(n))) return SQLITE_NOMEM;
+    memcpy(*out, old, n);
+    put64(*out + 1, (uint64_t)(base + c->tally < 0 ? 0 : base + c->tally));
+    *outn = n;
+  }
+  c->wrote = true;
+  return SQLITE_OK;
+}
+
+/* Writes statistics: g's sketches (merged, or replacing), or the tally's
+** drift; true when the record changed. */
+static bool stats_write(kv_store *s, uint64_t id, stats_change *c) {
+  char *err = NULL;
+  c->wrote = false;
+  if (mvcc_catalog_stats_update(s, id, stats_rewrite, c, &err) != SQLITE_OK)
+    c->wrote = false;
+  sqlite3_free(err); /* statistics are best effort */
+  return c->wrote;
 }
 
 void mvcc_sketch_row(mvcc_sketch **sk, kv_store *s, uint64_t id,
@@ -422,9 +468,8 @@ void mvcc_sketch_row(mvcc_sketch **sk, kv_store *s, uint64_t id,
   gatherer *g = &(*sk)->g;
   gather_row(g, d, vals);
   if (g->rows < SKETCH_FLUSH) return;
-  char *err = NULL;
-  mvcc_catalog_stats_update(s, id, sketch_merge, g, &err);
-  sqlite3_free(err);
+  stats_change c = {g, true, false, 0, false};
+  stats_write(s, id, &c);
   g->rows = 0;
   memset(g->h, 0, sizeof(hll) * (size_t)g->n * MVCC_MAX_KEY_COLUMNS);
 }
@@ -438,23 +483,11 @@ void mvcc_sketch_free(mvcc_sketch *sk) {
 void mvcc_index_rows_committed(kv_store *s, uint64_t id, int64_t rows) {
   int64_t now = kv_store_tally(s, id, rows), before = now - rows;
   if (now / 1000 == before / 1000) return; /* look only every 1000 rows */
-  unsigned char *old = NULL;
-  size_t n = 0;
-  char *err = NULL;
-  if (mvcc_catalog_stats_get(s, id, &old, &n, &err) == SQLITE_OK && old &&
-      n >= 9 && old[0] == STATS_FORMAT) {
-    int64_t base = (int64_t)get64(old + 1);
-    int64_t drift = now < 0 ? -now : now;
-    if (drift >= 1000 && drift >= base / 8) {
-      put64(old + 1, (uint64_t)(base + now < 0 ? 0 : base + now));
-      if (mvcc_catalog_stats_put(s, id, old, n, &err) == SQLITE_OK) {
-        kv_store_tally(s, id, -now);
-        kv_store_bump_epoch(s); /* connections take the new base */
-      }
-    }
+  stats_change c = {NULL, false, false, now, false};
+  if (stats_write(s, id, &c)) {
+    kv_store_tally(s, id, -now);
+    kv_store_bump_epoch(s); /* connections take the new base */
   }
-  sqlite3_free(err);
-  sqlite3_free(old);
 }
 
 /* --------------------------------------------------------- index sets -- */
@@ -837,21 +870,18 @@ static int backfill(build *b, int64_t *rows, char **pzErr) {
 
 /* Deletes index num's entries of table id. */
 static int delete_entries(kv_store *s, uint64_t id, int num, char **pzErr) {
-  unsigned char lo[MVCC_KEY_PREFIX_LEN + 2], hi[MVCC_KEY_PREFIX_LEN + 2];
-  mvcc_row_prefix(lo, id);
-  lo[MVCC_KEY_PREFIX_LEN] = MVCC_INDEX_TAG;
-  lo[MVCC_KEY_PREFIX_LEN + 1] = (unsigned char)num;
-  memcpy(hi, lo, sizeof lo);
-  if (num == 255) { /* the end of the table's range */
-    mvcc_row_prefix(hi, id + 1);
-  } else {
-    hi[MVCC_KEY_PREFIX_LEN + 1]++;
-  }
+  unsigned char prefix[MVCC_KEY_PREFIX_LEN];
+  mvcc_row_prefix(prefix, id);
+  mvcc_keybuf lo, hi;
+  mvcc_keybuf_init(&lo);
+  mvcc_keybuf_init(&hi);
+  int rc = index_span(prefix, num, &lo, &hi);
   char *err = NULL;
-  int krc = kv_store_delete_range(s, lo, sizeof lo, hi,
-                                  num == 255 ? MVCC_KEY_PREFIX_LEN : sizeof hi,
-                                  &err);
-  return krc ? kv_err(krc, err, pzErr) : SQLITE_OK;
+  int krc = rc ? KV_OK : kv_store_delete_range(s, lo.p, lo.n, hi.p, hi.n, &err);
+  if (krc) rc = kv_err(krc, err, pzErr);
+  mvcc_keybuf_free(&lo);
+  mvcc_keybuf_free(&hi);
+  return rc;
 }
 
 static int bad_name(const char *name, const char *fn, char **pzErr) {
@@ -942,18 +972,11 @@ int mvcc_index_create(mvcc_conn *c, const char *name, const char *table,
     if (rc == SQLITE_OK) rc = backfill(&b, rows, pzErr);
     if (rc == SQLITE_OK && gathering) {
       /* Statistics: best effort (a plan without them only guesses). */
-      unsigned char *old = NULL, *rec;
-      size_t oldn = 0, n;
-      char *serr = NULL;
       g.rows = *rows;
-      mvcc_catalog_stats_get(sc->store, e.id, &old, &oldn, &serr);
       int64_t tally = kv_store_tally(sc->store, e.id, 0);
-      if ((rec = stats_encode(&g, old, oldn, false, &n)) != NULL &&
-          mvcc_catalog_stats_put(sc->store, e.id, rec, n, &serr) == SQLITE_OK)
+      stats_change sch = {&g, false, false, 0, false};
+      if (stats_write(sc->store, e.id, &sch))
         kv_store_tally(sc->store, e.id, -tally); /* counted afresh */
-      sqlite3_free(serr);
-      sqlite3_free(old);
-      sqlite3_free(rec);
     }
     gatherer_free(&g);
     if (rc == SQLITE_OK)
@@ -1047,8 +1070,7 @@ static int count_entries(kv_txn *t, const unsigned char *prefix, int num,
   mvcc_keybuf lo, hi;
   mvcc_keybuf_init(&lo);
   mvcc_keybuf_init(&hi);
-  int rc = mvcc_index_prefix(&lo, prefix, num);
-  if (rc == SQLITE_OK) rc = mvcc_key_prefix_successor(lo.p, lo.n, &hi);
+  int rc = index_span(prefix, num, &lo, &hi);
   *n = 0;
   kv_iter *it = NULL;
   char *err = NULL;
@@ -1287,13 +1309,10 @@ int mvcc_index_analyze(mvcc_conn *c, const char *table, int64_t *rows,
   }
   if (t) kv_txn_abort(t);
   if (rc == SQLITE_OK) {
-    size_t n;
-    unsigned char *rec = stats_encode(&g, NULL, 0, false, &n);
     int64_t tally = kv_store_tally(sc->store, e.id, 0);
-    rc = rec ? mvcc_catalog_stats_put(sc->store, e.id, rec, n, pzErr)
-             : SQLITE_NOMEM;
+    stats_change sch = {&g, false, true, 0, false};
+    rc = mvcc_catalog_stats_update(sc->store, e.id, stats_rewrite, &sch, pzErr);
     if (rc == SQLITE_OK) kv_store_tally(sc->store, e.id, -tally);
-    sqlite3_free(rec);
     kv_store_bump_epoch(sc->store); /* plans take them up */
     *rows = g.rows;
   }

@@ -263,15 +263,14 @@ int mvcc_catalog_index_remove(kv_store *s, const char *name, uint64_t id,
                               char **pzErr);
 
 /* Table id's statistics as index.c encodes them (*val sqlite3_malloc'd;
-** NULL when there are none), read in a snapshot; and written. */
+** NULL when there are none), read in a snapshot. */
 int mvcc_catalog_stats_get(kv_store *s, uint64_t id, unsigned char **val,
                            size_t *n, char **pzErr);
-int mvcc_catalog_stats_put(kv_store *s, uint64_t id, const void *val,
-                           size_t n, char **pzErr);
 /* Rewrites table id's statistics in one catalog transaction (a locking
 ** read, so concurrent updates do not lose each other's): fn gets the record
-** (borrowed) and returns a new one in *out (sqlite3_malloc'd; NULL: keep
-** it).  Nothing happens when the table has no record. */
+** (borrowed; NULL when there is none) and returns a new one in *out
+** (sqlite3_malloc'd; NULL: leave it as it is).  Nothing happens when the
+** table is gone. */
 typedef int (*mvcc_stats_fn)(void *ctx, const unsigned char *old, size_t n,
                              unsigned char **out, size_t *outn);
 int mvcc_catalog_stats_update(kv_store *s, uint64_t id, mvcc_stats_fn fn,

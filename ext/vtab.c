@@ -428,11 +428,8 @@ static bool writing_statement(sqlite3 *db) {
   return false;
 }
 
-static int copy_row(mvcc_cursor *c, const void *k, size_t kl, const void *v,
-                    size_t vl) {
-  mvcc_keybuf_reset(&c->key);
-  int rc = mvcc_keybuf_append(&c->key, k, kl);
-  if (rc) return rc;
+/* The current row's value (a copy: the store's is only borrowed). */
+static int set_value(mvcc_cursor *c, const void *v, size_t vl) {
   if (vl > c->vcap) {
     unsigned char *p = realloc(c->val, vl);
     if (!p) return SQLITE_NOMEM;
@@ -443,6 +440,13 @@ static int copy_row(mvcc_cursor *c, const void *k, size_t kl, const void *v,
   c->vlen = vl;
   c->parsed = false;
   return SQLITE_OK;
+}
+
+static int copy_row(mvcc_cursor *c, const void *k, size_t kl, const void *v,
+                    size_t vl) {
+  mvcc_keybuf_reset(&c->key);
+  int rc = mvcc_keybuf_append(&c->key, k, kl);
+  return rc ? rc : set_value(c, v, vl);
 }
 
 /* The row an index entry (value ev) names, read like the entry (locking
@@ -456,35 +460,22 @@ static int fetch_row(mvcc_cursor *c, const void *ev, size_t evl) {
     return vtab_err(v, SQLITE_CORRUPT, sqlite3_mprintf("mvcc: an index entry "
                                                        "of %s is corrupt",
                                                        v->name));
-  mvcc_keybuf key;
-  mvcc_keybuf_init(&key);
-  int rc = keybuf_set_prefix(v, &key);
-  if (rc == SQLITE_OK && c->covering) {
-    rc = mvcc_keybuf_append(&key, rk, rkl);
-    if (rc == SQLITE_OK) rc = copy_row(c, key.p, key.n, erow, erowl);
-    mvcc_keybuf_free(&key);
-    return rc;
-  }
-  if (rc == SQLITE_OK) rc = mvcc_keybuf_append(&key, rk, rkl);
-  if (rc) {
-    mvcc_keybuf_free(&key);
-    return rc;
-  }
+  /* The row's key goes straight into the cursor's (no buffer per row). */
+  int rc = keybuf_set_prefix(v, &c->key);
+  if (rc == SQLITE_OK) rc = mvcc_keybuf_append(&c->key, rk, rkl);
+  if (rc) return rc;
+  if (c->covering) return set_value(c, erow, erowl);
   const void *val;
   size_t vl;
   char *err = NULL;
-  int krc = kv_txn_get(c->txn->kv, key.p, key.n, c->flags, &val, &vl, &err);
-  if (krc == KV_OK) rc = copy_row(c, key.p, key.n, val, vl);
-  else if (krc == KV_NOTFOUND) {
-    kv_free(err);
-    rc = vtab_err(v, SQLITE_CORRUPT,
+  int krc = kv_txn_get(c->txn->kv, c->key.p, c->key.n, c->flags, &val, &vl,
+                       &err);
+  if (krc == KV_OK) return set_value(c, val, vl);
+  if (krc != KV_NOTFOUND) return cursor_err(c, krc, err);
+  kv_free(err);
+  return vtab_err(v, SQLITE_CORRUPT,
                   sqlite3_mprintf("mvcc: an index entry of %s names a row "
                                   "that does not exist", v->name));
-  } else {
-    rc = cursor_err(c, krc, err);
-  }
-  mvcc_keybuf_free(&key);
-  return rc;
 }
 
 /* Opens the scan of the current probe's range. */

@@ -161,10 +161,11 @@ void kv_store_set_synchronous(kv_store *store, kv_sync mode);
 uint64_t kv_store_epoch(kv_store *store);
 void kv_store_bump_epoch(kv_store *store);
 
-/* Tallies: signed counters by 64-bit id, kept in memory while the store is
-** open (not persisted), for the embedding layer's bookkeeping (rows each
-** table gained since its statistics were written).  Adds delta to tally id
-** and returns its new value; delta 0 reads it. */
+/* Tallies: signed counters by 64-bit id (not 0), kept in memory while the
+** store is open (not persisted), for the embedding layer's bookkeeping
+** (rows each table gained since its statistics were written).  Adds delta
+** to tally id and returns its new value; delta 0 reads it.  Lock-free; a
+** store holds up to 1024 ids (more are not counted: reads give 0). */
 int64_t kv_store_tally(kv_store *store, uint64_t id, int64_t delta);
 
 /* A timestamp unique to this opening of the store (taken from its clock when

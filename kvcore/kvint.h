@@ -834,6 +834,8 @@ void kv_gc_stop(struct kv_store *s);
 
 /* ------------------------------------------------------------- store.c -- */
 
+#define KV_TALLY_SLOTS 1024 /* a power of two */
+
 struct kv_store {
   char *path;              /* "" for the in-memory store */
   bool in_memory;
@@ -845,9 +847,10 @@ struct kv_store {
   _Atomic int lock_timeout_ms;
   _Atomic uint64_t epoch;
   kv_ts opened_at;         /* kv_store_opened_at(), set once at open */
-  pthread_mutex_t tally_mu; /* kv_store_tally() */
-  struct kv_tally { uint64_t id; int64_t v; } *tallies;
-  size_t ntally, captally;
+  /* kv_store_tally(): an open-addressing table of atomic counters, so a
+  ** commit that counts its rows takes no lock.  id 0 marks a free slot. */
+  struct kv_tally { _Atomic uint64_t id; _Atomic int64_t v; }
+      tallies[KV_TALLY_SLOTS];
   kv_engine eng;
   kv_clock clock;
   kv_tscache *tscache;

@@ -91,8 +91,6 @@ static void store_destroy(kv_store *s) {
   kv_waitq_destroy(&s->waitq);
   kv_clock_destroy(&s->clock);
   kv_txntable_destroy(&s->txns);
-  pthread_mutex_destroy(&s->tally_mu);
-  free(s->tallies);
   free(s->path);
   free(s);
 }
@@ -107,7 +105,6 @@ static int store_create(const char *path, bool in_memory, const kv_options *o,
   s->pid = getpid();
   atomic_store(&s->lock_timeout_ms, o->lock_timeout_ms);
   kv_txntable_init(&s->txns);
-  pthread_mutex_init(&s->tally_mu, NULL);
   int rc = KV_OK;
   if (!s->path || kv_latch_mgr_init(&s->latches) ||
       kv_locktable_init(&s->locks) || kv_waitq_init(&s->waitq)) {
@@ -247,26 +244,21 @@ uint64_t kv_store_epoch(kv_store *s) { return atomic_load(&s->epoch); }
 kv_ts kv_store_opened_at(kv_store *s) { return s->opened_at; }
 
 int64_t kv_store_tally(kv_store *s, uint64_t id, int64_t delta) {
-  pthread_mutex_lock(&s->tally_mu);
-  size_t i = 0;
-  while (i < s->ntally && s->tallies[i].id != id) i++;
-  if (i == s->ntally && delta != 0) {
-    if (s->ntally == s->captally) {
-      size_t cap = s->captally ? 2 * s->captally : 8;
-      struct kv_tally *n = realloc(s->tallies, sizeof(*n) * cap);
-      if (!n) { /* a tally is bookkeeping: lose the update, not the store */
-        pthread_mutex_unlock(&s->tally_mu);
-        return 0;
-      }
-      s->tallies = n;
-      s->captally = cap;
+  if (id == 0) return 0;
+  size_t mask = KV_TALLY_SLOTS - 1, i = (size_t)kv_hash(&id, sizeof id) & mask;
+  for (size_t probes = 0; probes < KV_TALLY_SLOTS; probes++, i = (i + 1) & mask) {
+    struct kv_tally *t = &s->tallies[i];
+    uint64_t cur = atomic_load(&t->id);
+    if (cur == 0) {
+      if (delta == 0) return 0; /* never counted */
+      if (!atomic_compare_exchange_strong(&t->id, &cur, id) && cur != id)
+        continue; /* another id took the slot */
+    } else if (cur != id) {
+      continue;
     }
-    s->tallies[s->ntally++] = (struct kv_tally){id, 0};
+    return atomic_fetch_add(&t->v, delta) + delta;
   }
-  int64_t v = 0;
-  if (i < s->ntally) v = s->tallies[i].v += delta;
-  pthread_mutex_unlock(&s->tally_mu);
-  return v;
+  return 0; /* every slot taken: a tally is bookkeeping, lose the update */
 }
 void kv_store_bump_epoch(kv_store *s) { atomic_fetch_add(&s->epoch, 1); }
 
