@@ -2,16 +2,24 @@
 ** engine.c — the RocksDB instance under a store.
 **
 ** Two column families:
-**   "default"  store metadata, bytewise keys: the format marker
-**              ("kvcore.format" = "1"), the clock's high-water mark, and
-**              whatever the embedding layer keeps there (kv_store_meta_*).
-**   "mvcc"     versioned user data under the comparator of keyenc.c.
+**   "default"    store metadata, bytewise keys: the format marker
+**                ("kvcore.format" = "2"), the clock's high-water mark, and
+**                whatever the embedding layer keeps there (kv_store_meta_*).
+**   "kvcore.v2"  versioned user data in storage format 2 (keyenc.c), under
+**                RocksDB's built-in bytewise comparator.
+**
+** Formats.  The data family's name carries the storage format: "kvcore.vN"
+** for format N >= 2, "mvcc" for format 1 (a C comparator over key ‖
+** timestamp).  RocksDB lists a directory's families without opening it, so
+** a store of another format is refused with both formats named before a
+** byte of it is written (opening a RocksDB read-write writes a new MANIFEST
+** and log even if nothing else happens).  The "kvcore.format" marker says
+** the same inside the store, and is checked too.
 **
 ** Opening refuses anything that is not a kvcore store instead of writing
 ** into it: a non-empty directory without a RocksDB CURRENT file, a RocksDB
-** without the "mvcc" family or made with another comparator, or one without
-** the format marker.  RocksDB's LOCK file keeps a second process out; its
-** error becomes KV_BUSY.
+** without a kvcore data family, or one without the format marker.
+** RocksDB's LOCK file keeps a second process out; its error becomes KV_BUSY.
 **
 ** Durability (the `synchronous` option, changeable while open): full = the
 ** write goes to the WAL and is fsynced before the commit returns, normal =
@@ -51,7 +59,9 @@
 
 #define KV_FORMAT_KEY "kvcore.format"
 #define KV_INGEST_DIR "ingest"
-#define KV_FORMAT_VERSION "1"
+#define KV_FORMAT_VERSION "2"
+#define KV_DATA_FAMILY "kvcore.v" KV_FORMAT_VERSION
+#define KV_DATA_FAMILY_V1 "mvcc"
 
 int kv_engine_code(const char *m) {
   if (!m) return KV_IOERR;
@@ -103,7 +113,6 @@ static void engine_free_opts(kv_engine *e) {
   if (e->bbto) rocksdb_block_based_options_destroy(e->bbto);
   /* the filter policy belongs to the table options now */
   if (e->cache) rocksdb_cache_destroy(e->cache);
-  if (e->cmp) rocksdb_comparator_destroy(e->cmp);
   if (e->env) rocksdb_env_destroy(e->env);
   memset(e, 0, sizeof(*e));
 }
@@ -114,7 +123,6 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   e->cfopts_data = rocksdb_options_create();
   e->bbto = rocksdb_block_based_options_create();
   e->cache = rocksdb_cache_create_lru(o->cache_bytes ? o->cache_bytes : 1);
-  e->cmp = kv_mvcc_comparator_create();
   for (int i = 0; i < 3; i++) e->wo[i] = rocksdb_writeoptions_create();
   e->wo_sync = rocksdb_writeoptions_create();
   e->ro = rocksdb_readoptions_create();
@@ -133,7 +141,7 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   rocksdb_block_based_options_set_whole_key_filtering(e->bbto, 0);
   rocksdb_readoptions_set_total_order_seek(e->ro, 1);
   rocksdb_readoptions_set_prefix_same_as_start(e->ro_point, 1);
-  if (!e->dbopts || !e->cfopts_data || !e->bbto || !e->cache || !e->cmp ||
+  if (!e->dbopts || !e->cfopts_data || !e->bbto || !e->cache ||
       !e->wo[0] || !e->wo[1] || !e->wo[2] || !e->wo_sync || !e->ro)
     return kv_err(errptr, KV_NOMEM, "out of memory creating RocksDB options");
   if (in_memory) {
@@ -164,7 +172,6 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   ** by every new iterator once the data outgrew the cache. */
   rocksdb_block_based_options_set_cache_index_and_filter_blocks(e->bbto, 0);
   rocksdb_options_set_block_based_table_factory(e->cfopts_data, e->bbto);
-  rocksdb_options_set_comparator(e->cfopts_data, e->cmp);
   rocksdb_options_set_write_buffer_size(
       e->cfopts_data, o->write_buffer_bytes ? o->write_buffer_bytes : 32u << 20);
   rocksdb_options_set_max_write_buffer_number(e->cfopts_data, 3);
@@ -201,7 +208,17 @@ static int ingest_dir_init(kv_engine *e, const char *path, const kv_options *o,
   return KV_OK;
 }
 
-/* Checks that an existing RocksDB is a kvcore store (has "mvcc"). */
+/* The storage format a data family's name stands for, or 0. */
+static int family_format(const char *name) {
+  if (!strcmp(name, KV_DATA_FAMILY_V1)) return 1;
+  if (strncmp(name, "kvcore.v", 8) || name[8] < '1' || name[8] > '9') return 0;
+  char *end;
+  long v = strtol(name + 8, &end, 10);
+  return *end || v > 1000000 ? 0 : (int)v;
+}
+
+/* Checks, before opening it, that an existing RocksDB is a kvcore store of
+** this build's format (by its data family's name). */
 static int engine_check_families(kv_engine *e, const char *path,
                                  char **errptr) {
   char *rerr = NULL;
@@ -212,15 +229,20 @@ static int engine_check_families(kv_engine *e, const char *path,
     rocksdb_list_column_families_destroy(names, n);
     return engine_fail(errptr, rerr, "cannot read store");
   }
-  bool ok = false;
-  for (size_t i = 0; i < n; i++)
-    if (!strcmp(names[i], "mvcc")) ok = true;
+  int fmt = 0;
+  for (size_t i = 0; i < n && !fmt; i++) fmt = family_format(names[i]);
   rocksdb_list_column_families_destroy(names, n);
-  if (!ok)
+  if (!fmt)
     return kv_err(errptr, KV_CORRUPT,
                   "not a kvcore store: %s is a RocksDB database without "
                   "kvcore's data",
                   path);
+  if (fmt != atoi(KV_FORMAT_VERSION))
+    return kv_err(errptr, KV_CORRUPT,
+                  "store %s is in storage format %d; this build reads format "
+                  "%s only (the store was left untouched: open it with a "
+                  "build of format %d)",
+                  path, fmt, KV_FORMAT_VERSION, fmt);
   return KV_OK;
 }
 
@@ -259,7 +281,7 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
     if (!fresh && (rc = engine_check_families(e, path, errptr))) goto fail;
   }
 
-  const char *names[2] = {"default", "mvcc"};
+  const char *names[2] = {"default", KV_DATA_FAMILY};
   const rocksdb_options_t *cfopts[2] = {e->dbopts, e->cfopts_data};
   rocksdb_column_family_handle_t *cfs[2] = {NULL, NULL};
   char *rerr = NULL;
@@ -267,7 +289,7 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
                                        &rerr);
   if (rerr) {
     rc = kv_engine_code(rerr);
-    if (rc == KV_INVALID) { /* comparator or option mismatch */
+    if (rc == KV_INVALID) { /* option mismatch */
       kv_err(errptr, KV_CORRUPT, "not a kvcore store: %s (%s)", path, rerr);
       free(rerr);
       rc = KV_CORRUPT;
@@ -291,7 +313,7 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
                 "marker", path);
   } else if (rc == KV_OK && (flen != 1 || fmt[0] != KV_FORMAT_VERSION[0])) {
     rc = kv_err(errptr, KV_CORRUPT,
-                "store %s has format version %.*s; this build reads %s", path,
+                "store %s has format marker %.*s; this build reads format %s", path,
                 (int)(flen > 16 ? 16 : flen), fmt, KV_FORMAT_VERSION);
   }
   free(fmt);
@@ -529,22 +551,21 @@ int kv_engine_meta_put(kv_engine *e, const char *name, const void *val,
 
 int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,
                            const void *end, size_t elen, char **errptr) {
-  /* (key, KV_TS_MAX) precedes every version of key. */
-  char *a = malloc(slen + KV_TS_LEN), *b = malloc(elen + KV_TS_LEN);
-  if (!a || !b) {
-    free(a);
-    free(b);
+  /* enc(key) precedes every version of key (keyenc.c). */
+  kv_buf a, b;
+  kv_buf_init(&a);
+  kv_buf_init(&b);
+  if (!kv_buf_set_ukey(&a, start, slen) || !kv_buf_set_ukey(&b, end, elen)) {
+    kv_buf_free(&a);
+    kv_buf_free(&b);
     return kv_err(errptr, KV_NOMEM, "out of memory");
   }
-  kv_mvcc_key_encode(a, start, slen, KV_TS_MAX);
-  kv_mvcc_key_encode(b, end, elen, KV_TS_MAX);
   rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-  rocksdb_writebatch_delete_range_cf(wb, e->cf_data, a, slen + KV_TS_LEN, b,
-                                     elen + KV_TS_LEN);
+  rocksdb_writebatch_delete_range_cf(wb, e->cf_data, a.p, a.n, b.p, b.n);
   int rc = kv_engine_write(e, wb, true, errptr);
   rocksdb_writebatch_destroy(wb);
-  free(a);
-  free(b);
+  kv_buf_free(&a);
+  kv_buf_free(&b);
   if (rc == KV_OK) {
     /* Range tombstones in the memtable slow every reverse iteration over
     ** it (RocksDB re-checks them at each Prev); in a table file they are

@@ -50,15 +50,15 @@ int kv_store_gc(kv_store *s, kv_gc_stats *stats, char **errptr) {
   while (rc == KV_OK && rocksdb_iter_valid(it)) {
     size_t eklen;
     const char *ek = rocksdb_iter_key(it, &eklen);
-    const char *k;
-    size_t kl;
+    size_t ulen;
     kv_ts ts;
-    if (!kv_mvcc_key_decode(ek, eklen, &k, &kl, &ts)) {
+    if (!kv_vkey_split(ek, eklen, &ulen, &ts)) {
       rc = kv_mvcc_key_corrupt(ek, eklen, errptr);
       break;
     }
-    if (!key.p || kv_bytes_cmp(k, kl, key.p, key.n) != 0) {
-      if (!kv_buf_set(&key, k, kl)) {
+    /* key holds the current encoded user key: no decoding needed. */
+    if (!key.p || ulen != key.n || memcmp(ek, key.p, ulen) != 0) {
+      if (!kv_buf_set(&key, ek, ulen)) {
         rc = kv_err(errptr, KV_NOMEM, "out of memory");
         break;
       }

@@ -19,7 +19,8 @@
 
 struct kv_history {
   rocksdb_iterator_t *it;
-  kv_buf end;
+  kv_buf end;   /* enc(end key) */
+  kv_buf key;   /* the current version's key, decoded */
   bool end_inf, started;
   const char *k, *v;
   size_t kl, vl;
@@ -32,8 +33,9 @@ int kv_store_history(kv_store *s, const void *start, size_t slen,
   kv_history *h = calloc(1, sizeof(*h));
   kv_buf seek;
   kv_buf_init(&seek);
-  if (!h || !kv_buf_set_mvcc_key(&seek, start ? start : "", slen, KV_TS_MAX) ||
-      (end && !kv_buf_set(&h->end, end, elen))) {
+  if (!h || !kv_buf_set_ukey(&seek, start ? start : "", slen) ||
+      (end && !kv_buf_set_ukey(&h->end, end, elen))) {
+    if (h) kv_buf_free(&h->end);
     free(h);
     kv_buf_free(&seek);
     return kv_err(errptr, KV_NOMEM, "out of memory");
@@ -59,10 +61,16 @@ int kv_history_next(kv_history *h, char **errptr) {
   }
   size_t eklen;
   const char *ek = rocksdb_iter_key(h->it, &eklen);
-  if (!kv_mvcc_key_decode(ek, eklen, &h->k, &h->kl, &h->ts))
+  size_t ulen;
+  if (!kv_vkey_split(ek, eklen, &ulen, &h->ts))
     return kv_mvcc_key_corrupt(ek, eklen, errptr);
-  if (!h->end_inf && kv_bytes_cmp(h->k, h->kl, h->end.p, h->end.n) >= 0)
+  if (!h->end_inf && kv_bytes_cmp(ek, eklen, h->end.p, h->end.n) >= 0)
     return KV_NOTFOUND;
+  int rc = kv_ukey_decode(&h->key, ek, ulen);
+  if (rc == KV_NOMEM) return kv_err(errptr, KV_NOMEM, "out of memory");
+  if (rc) return kv_mvcc_key_corrupt(ek, eklen, errptr);
+  h->k = h->key.p;
+  h->kl = h->key.n;
   h->v = rocksdb_iter_value(h->it, &h->vl);
   if (h->vl > 0) {
     if (h->v[0] != KV_VALUE_TAG)
@@ -90,5 +98,6 @@ void kv_history_close(kv_history *h) {
   if (!h) return;
   rocksdb_iter_destroy(h->it);
   kv_buf_free(&h->end);
+  kv_buf_free(&h->key);
   free(h);
 }

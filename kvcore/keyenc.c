@@ -1,27 +1,42 @@
 /*
-** keyenc.c — the byte layout of versioned keys, and its RocksDB comparator.
+** keyenc.c — the byte layout of versioned keys (storage format 2).
 **
-** Every version of a user key is one RocksDB key in the "mvcc" column family:
+** Every version of a user key is one RocksDB key in the data column family,
+** ordered by RocksDB's built-in bytewise comparator (no comparator callback
+** runs on any key comparison):
 **
-**     user key bytes ‖ wall (8 bytes, big-endian) ‖ logical (4 bytes, BE)
+**     esc(user key) ‖ 0x00 0x01 ‖ ~wall (8 bytes, BE) ‖ ~logical (4 bytes, BE)
 **
-** The comparator orders by user key (memcmp, shorter prefix first), then by
-** timestamp descending, so a seek to (key, T) lands on the newest version at
-** or below T, and the versions of one key are adjacent, newest first (as in
-** CockroachDB's MVCC key encoding).  The timestamp is a fixed-width suffix,
-** so splitting a key needs no separator and user keys may hold any bytes.
-** (key, KV_TS_MAX) sorts before every version of key: it is used as a seek
-** target and as a range-deletion bound, never stored.
+** esc() writes each 0x00 byte of the user key as 0x00 0xFF; the terminator
+** 0x00 0x01 sorts below every escaped continuation (0x00 0xFF) and every
+** other byte, so enc(k) = esc(k) ‖ 0x00 0x01 is order-preserving (memcmp of
+** encodings = memcmp of keys, shorter prefix first) and prefix-free.  The
+** timestamp follows inverted, so the versions of one key are adjacent,
+** newest first, as in CockroachDB's MVCC key encoding and TiKV's Percolator
+** keys.  Consequences the readers (mvcc.c, gc.c, history.c) rely on:
 **
-** The comparator's name is checked by RocksDB when a store is opened: a
-** directory made with another comparator is refused, not misread.
+**   - Two versions belong to one user key iff their first eklen - KV_TS_LEN
+**     bytes are equal (no decoding needed to group versions).
+**   - enc(k) alone sorts after every version of every key below k and before
+**     every version of k: it is a seek target and a scan bound.  For a
+**     range [lo, hi), an engine key ek is a version of a key in range iff
+**     enc(lo) <= ek < enc(hi) (bytewise).
+**   - enc(k) with its last byte raised to 0x02 sorts after every version of
+**     k and before every version of the next key (kv_ukey_past).
+**   - (k, KV_TS_MAX) encodes to enc(k) ‖ 12 zero bytes, the first possible
+**     version; (k, KV_TS_ZERO) to enc(k) ‖ 12 0xFF bytes, the last.
+**
+** The prefix extractor maps a version to enc(user key), so RocksDB's prefix
+** blooms (memtable and table filters) answer "no version of this key"
+** without a search: what most duplicate checks and gap probes find.
+**
+** Format 1 (a C comparator over key ‖ timestamp) lives in another column
+** family name; engine.c tells the formats apart before opening anything.
 */
 #include "kvint.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-const char kv_mvcc_comparator_name[] = "kvcore.mvcc.v1";
 
 static void put_be64(char *p, uint64_t v) {
   for (int i = 7; i >= 0; i--) {
@@ -50,61 +65,75 @@ static uint32_t get_be32(const char *p) {
 }
 
 void kv_ts_encode(char *out, kv_ts ts) {
-  put_be64(out, ts.wall);
-  put_be32(out + 8, ts.logical);
+  put_be64(out, ~ts.wall);
+  put_be32(out + 8, ~ts.logical);
 }
 
 kv_ts kv_ts_decode(const char *in) {
-  return (kv_ts){get_be64(in), get_be32(in + 8)};
+  return (kv_ts){~get_be64(in), ~get_be32(in + 8)};
 }
 
-void kv_mvcc_key_encode(char *out, const void *key, size_t klen, kv_ts ts) {
-  if (klen) memcpy(out, key, klen);
-  kv_ts_encode(out + klen, ts);
+size_t kv_ukey_encode(char *out, const void *key, size_t klen) {
+  const char *k = key;
+  char *o = out;
+  while (klen) {
+    const char *z = memchr(k, 0, klen);
+    size_t run = z ? (size_t)(z - k) : klen;
+    memcpy(o, k, run);
+    o += run;
+    k += run;
+    klen -= run;
+    if (z) {
+      *o++ = 0;
+      *o++ = (char)0xFF;
+      k++;
+      klen--;
+    }
+  }
+  *o++ = 0;
+  *o++ = 1;
+  return (size_t)(o - out);
 }
 
-bool kv_mvcc_key_decode(const char *ek, size_t eklen, const char **key,
-                        size_t *klen, kv_ts *ts) {
-  if (eklen < KV_TS_LEN) return false;
-  *key = ek;
-  *klen = eklen - KV_TS_LEN;
-  *ts = kv_ts_decode(ek + *klen);
+int kv_ukey_decode(kv_buf *out, const char *enc, size_t elen) {
+  if (elen < KV_UKEY_TERM_LEN || enc[elen - 2] != 0 || enc[elen - 1] != 1)
+    return KV_CORRUPT;
+  size_t n = elen - KV_UKEY_TERM_LEN;
+  if (!kv_buf_reserve(out, n ? n : 1)) return KV_NOMEM;
+  char *o = out->p;
+  while (n) {
+    const char *z = memchr(enc, 0, n);
+    size_t run = z ? (size_t)(z - enc) : n;
+    memcpy(o, enc, run);
+    o += run;
+    enc += run;
+    n -= run;
+    if (z) {
+      if (n < 2 || (unsigned char)enc[1] != 0xFF) return KV_CORRUPT;
+      *o++ = 0;
+      enc += 2;
+      n -= 2;
+    }
+  }
+  out->n = (size_t)(o - out->p);
+  return KV_OK;
+}
+
+bool kv_vkey_split(const char *ek, size_t eklen, size_t *ulen, kv_ts *ts) {
+  if (eklen < KV_UKEY_TERM_LEN + KV_TS_LEN) return false;
+  size_t u = eklen - KV_TS_LEN;
+  if (ek[u - 2] != 0 || ek[u - 1] != 1) return false;
+  *ulen = u;
+  *ts = kv_ts_decode(ek + u);
   return true;
 }
 
 int kv_mvcc_key_corrupt(const char *ek, size_t eklen, char **errptr) {
   char kb[160];
   return kv_err(errptr, KV_CORRUPT,
-                "corrupt version key '%s' in the data family (%zu bytes, "
-                "too short for its timestamp)",
+                "corrupt version key '%s' in the data family (%zu bytes: not "
+                "an escaped key, terminator and timestamp)",
                 kv_key_repr(kb, sizeof kb, ek, eklen), eklen);
-}
-
-/* A key too short to carry a timestamp (never written by kvcore) compares as
-** a whole user key at the maximum timestamp, so the order stays total. */
-static int mvcc_compare(void *state, const char *a, size_t alen,
-                        const char *b, size_t blen) {
-  (void)state;
-  size_t ak = alen >= KV_TS_LEN ? alen - KV_TS_LEN : alen;
-  size_t bk = blen >= KV_TS_LEN ? blen - KV_TS_LEN : blen;
-  int c = kv_bytes_cmp(a, ak, b, bk);
-  if (c) return c;
-  bool ah = alen >= KV_TS_LEN, bh = blen >= KV_TS_LEN;
-  if (!ah || !bh) return ah == bh ? 0 : ah ? 1 : -1;
-  /* Newer first: compare b's timestamp with a's. */
-  return memcmp(b + bk, a + ak, KV_TS_LEN);
-}
-
-static const char *mvcc_name(void *state) {
-  (void)state;
-  return kv_mvcc_comparator_name;
-}
-
-static void mvcc_destroy(void *state) { (void)state; }
-
-rocksdb_comparator_t *kv_mvcc_comparator_create(void) {
-  return rocksdb_comparator_create(NULL, mvcc_destroy, mvcc_compare,
-                                   mvcc_name);
 }
 
 void kv_buf_free(kv_buf *b) {
@@ -130,28 +159,45 @@ bool kv_buf_set(kv_buf *b, const void *p, size_t n) {
   return true;
 }
 
-bool kv_buf_set_mvcc_key(kv_buf *b, const void *key, size_t klen, kv_ts ts) {
-  if (!kv_buf_reserve(b, klen + KV_TS_LEN)) return false;
-  kv_mvcc_key_encode(b->p, key, klen, ts);
-  b->n = klen + KV_TS_LEN;
+bool kv_buf_set_ukey(kv_buf *b, const void *key, size_t klen) {
+  if (!kv_buf_reserve(b, KV_UKEY_ENC_MAX(klen) + KV_TS_LEN)) return false;
+  b->n = kv_ukey_encode(b->p, key, klen);
   return true;
 }
 
-/* The prefix of a versioned key is its user key: RocksDB's prefix blooms
-** (memtable and table filters) then answer "no version of this key" without
-** a search, which is what most point reads and duplicate checks find. */
+bool kv_buf_set_mvcc_key(kv_buf *b, const void *key, size_t klen, kv_ts ts) {
+  if (!kv_buf_set_ukey(b, key, klen)) return false;
+  kv_ts_encode(b->p + b->n, ts);
+  b->n += KV_TS_LEN;
+  return true;
+}
+
+bool kv_buf_set_vkey(kv_buf *b, const char *ukey, size_t ulen, kv_ts ts) {
+  if (!kv_buf_reserve(b, ulen + KV_TS_LEN)) return false;
+  if (b->p != ukey) memmove(b->p, ukey, ulen);
+  kv_ts_encode(b->p + ulen, ts);
+  b->n = ulen + KV_TS_LEN;
+  return true;
+}
+
+void kv_ukey_past(char *ukey, size_t ulen) { ukey[ulen - 1] = 2; }
+
+/* The prefix of a version is its encoded user key. */
 static char *prefix_transform(void *state, const char *key, size_t len,
                               size_t *dst_len) {
   (void)state;
-  *dst_len = len >= KV_TS_LEN ? len - KV_TS_LEN : len;
+  *dst_len = len >= KV_UKEY_TERM_LEN + KV_TS_LEN ? len - KV_TS_LEN : len;
   return (char *)key;
 }
 
+/* Only versions are in the domain: a bare enc(k) seek target or bound is
+** not, so seeks to one run in total order. */
 static unsigned char prefix_in_domain(void *state, const char *key,
                                       size_t len) {
   (void)state;
-  (void)key;
-  return len >= KV_TS_LEN;
+  size_t u;
+  kv_ts ts;
+  return kv_vkey_split(key, len, &u, &ts);
 }
 
 static unsigned char prefix_in_range(void *state, const char *key, size_t len) {
@@ -163,11 +209,13 @@ static unsigned char prefix_in_range(void *state, const char *key, size_t len) {
 
 static const char *prefix_name(void *state) {
   (void)state;
-  return "kvcore.userkey.v1";
+  return "kvcore.userkey.v2";
 }
 
+static void prefix_destroy(void *state) { (void)state; }
+
 rocksdb_slicetransform_t *kv_mvcc_prefix_extractor_create(void) {
-  return rocksdb_slicetransform_create(NULL, mvcc_destroy, prefix_transform,
+  return rocksdb_slicetransform_create(NULL, prefix_destroy, prefix_transform,
                                        prefix_in_domain, prefix_in_range,
                                        prefix_name);
 }

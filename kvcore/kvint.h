@@ -188,38 +188,54 @@ kv_ts kv_clock_peek(kv_clock *c);
 
 /* ------------------------------------------------------------ keyenc.c -- */
 
-/* Engine keys of versioned data: user key, then the timestamp as 8-byte
-** big-endian wall and 4-byte big-endian logical.  Ordered by user key, then
-** newest version first (the comparator below). */
-#define KV_TS_LEN 12
-
-void kv_ts_encode(char *out, kv_ts ts);                 /* KV_TS_LEN bytes */
-kv_ts kv_ts_decode(const char *in);
-/* Writes key‖ts into out (klen + KV_TS_LEN bytes). */
-void kv_mvcc_key_encode(char *out, const void *key, size_t klen, kv_ts ts);
-/* Splits an engine key; returns false if it is too short to be one. */
-bool kv_mvcc_key_decode(const char *ek, size_t eklen, const char **key,
-                        size_t *klen, kv_ts *ts);
-/* The error for a key of the data family that does not decode: KV_CORRUPT,
-** with a message naming it.  Every reader of the data family reports an
-** undecodable key so, never as an absent key or the end of a scan. */
-int kv_mvcc_key_corrupt(const char *ek, size_t eklen, char **errptr);
-rocksdb_comparator_t *kv_mvcc_comparator_create(void);
-/* Maps a versioned key to its user key (RocksDB prefix blooms). */
-rocksdb_slicetransform_t *kv_mvcc_prefix_extractor_create(void);
-extern const char kv_mvcc_comparator_name[];
-
 /* A growable byte buffer owned by its user. */
 typedef struct kv_buf {
   char *p;
   size_t n, cap;
 } kv_buf;
+
+/* Engine keys of versioned data (storage format 2, keyenc.c):
+** enc(key) ‖ ~ts, where enc(key) = key with each 0x00 as 0x00 0xFF, then
+** 0x00 0x01; ordered by RocksDB's bytewise comparator: by user key, then
+** newest version first. */
+#define KV_TS_LEN 12
+#define KV_UKEY_TERM_LEN 2
+/* The most bytes enc() of a klen-byte key can take. */
+#define KV_UKEY_ENC_MAX(klen) (2 * (klen) + KV_UKEY_TERM_LEN)
+
+void kv_ts_encode(char *out, kv_ts ts);                 /* KV_TS_LEN bytes */
+kv_ts kv_ts_decode(const char *in);
+/* Writes enc(key) into out (room for KV_UKEY_ENC_MAX(klen)); returns its
+** length. */
+size_t kv_ukey_encode(char *out, const void *key, size_t klen);
+/* Sets *out to the user key that enc (an encoded user key) encodes: KV_OK,
+** KV_CORRUPT if enc is not one, or KV_NOMEM (no message: the caller, who
+** knows where enc came from, reports it). */
+int kv_ukey_decode(kv_buf *out, const char *enc, size_t elen);
+/* Splits an engine key into its encoded user key (the first *ulen bytes)
+** and timestamp; false if it is not a version key. */
+bool kv_vkey_split(const char *ek, size_t eklen, size_t *ulen, kv_ts *ts);
+/* Turns enc(k) into a bound just past every version of k (and before every
+** version of the next key). */
+void kv_ukey_past(char *ukey, size_t ulen);
+/* The error for a key of the data family that does not decode: KV_CORRUPT,
+** with a message naming it.  Every reader of the data family reports an
+** undecodable key so, never as an absent key or the end of a scan. */
+int kv_mvcc_key_corrupt(const char *ek, size_t eklen, char **errptr);
+/* Maps a version to its encoded user key (RocksDB prefix blooms). */
+rocksdb_slicetransform_t *kv_mvcc_prefix_extractor_create(void);
+
 static inline void kv_buf_init(kv_buf *b) { b->p = 0; b->n = b->cap = 0; }
 void kv_buf_free(kv_buf *b);
 bool kv_buf_reserve(kv_buf *b, size_t cap);
 bool kv_buf_set(kv_buf *b, const void *p, size_t n);
+/* Sets b to enc(key). */
+bool kv_buf_set_ukey(kv_buf *b, const void *key, size_t klen);
 /* Sets b to the engine key of (key, ts). */
 bool kv_buf_set_mvcc_key(kv_buf *b, const void *key, size_t klen, kv_ts ts);
+/* Sets b to the engine key of an encoded user key and ts (ukey may be b's
+** own bytes). */
+bool kv_buf_set_vkey(kv_buf *b, const char *ukey, size_t ulen, kv_ts ts);
 
 /* ------------------------------------------------------------ engine.c -- */
 
@@ -232,9 +248,8 @@ typedef struct kv_engine {
   rocksdb_env_t *env;                   /* in-memory env, or NULL */
   rocksdb_cache_t *cache;
   rocksdb_block_based_table_options_t *bbto;
-  rocksdb_comparator_t *cmp;
   rocksdb_column_family_handle_t *cf_meta;  /* "default": bytewise */
-  rocksdb_column_family_handle_t *cf_data;  /* "mvcc": versioned keys */
+  rocksdb_column_family_handle_t *cf_data;  /* "kvcore.v2": versions */
   rocksdb_writeoptions_t *wo[3];        /* per kv_sync mode */
   _Atomic int sync_mode;                /* the synchronous option in force */
   rocksdb_writeoptions_t *wo_sync;      /* always fsync (metadata) */
@@ -361,12 +376,18 @@ typedef struct kv_mvcc_cursor {
   bool reverse;
   bool started;
   bool done;
-  kv_buf lo;          /* start key (inclusive) */
-  kv_buf hi;          /* end key (exclusive), unless hi_inf */
+  kv_buf lo;          /* enc(start key): inclusive bound */
+  kv_buf hi;          /* enc(end key): exclusive bound, unless hi_inf */
   bool hi_inf;
   kv_buf seek;        /* scratch: encoded seek keys */
-  kv_buf key;         /* current row (copies) */
-  kv_buf val;
+  kv_buf ekey;        /* current row: enc(key), a copy */
+  kv_buf key;         /* current row: its key, decoded */
+  const char *val;    /* current row: its value, borrowed from the
+                      ** iterator (forward) or from vcopy (reverse: the
+                      ** iterator has moved past it); valid until the
+                      ** cursor moves */
+  size_t vlen;
+  kv_buf vcopy;
 } kv_mvcc_cursor;
 
 void kv_mvcc_cursor_init(kv_mvcc_cursor *c);
@@ -376,7 +397,8 @@ int kv_mvcc_cursor_open(kv_mvcc_cursor *c, kv_engine *e, kv_ts at,
                         bool reverse, const void *lo, size_t lolen,
                         const void *hi, size_t hilen, bool hi_inf,
                         const void *from, size_t fromlen, char **errptr);
-/* KV_OK with c->key/c->val set, KV_NOTFOUND at the end, or an error. */
+/* KV_OK with c->key and c->val/vlen set, KV_NOTFOUND at the end, or an
+** error. */
 int kv_mvcc_cursor_next(kv_mvcc_cursor *c, char **errptr);
 void kv_mvcc_cursor_close(kv_mvcc_cursor *c);
 

@@ -17,11 +17,16 @@
 **     newest one at or below it (get, cursor, both directions).
 **   - kv_mvcc_changed reports a change exactly when some key of the span
 **     has a version in (from, to].
-**   - Every entry of the data family is key‖timestamp (keyenc.c) with an
-**     empty (deletion) or KV_VALUE_TAG-tagged value.  An entry that is not
+**   - Every entry of the data family is enc(key)‖~timestamp (keyenc.c) with
+**     an empty (deletion) or KV_VALUE_TAG-tagged value.  An entry that is not
 **     is KV_CORRUPT with a message, from every function here: never taken
 **     for an absent key, an unchanged span or the end of a scan.
 **   - Iterator errors come back as their KV_* code (kv_engine_code).
+**
+** Keys are compared in their encoded form (a memcmp of the engine key's
+** user-key part, or of the whole engine key against an encoded bound), and
+** decoded only when handed out.  A cursor's forward rows are borrowed from
+** the RocksDB iterator, not copied.
 */
 #include "kvint.h"
 
@@ -39,18 +44,16 @@ static int iter_status(rocksdb_iterator_t *it, char **errptr) {
   return rc;
 }
 
-static void seek_to(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
-                    size_t klen, kv_ts ts) {
-  kv_mvcc_key_encode(scratch->p, key, klen, ts);
-  rocksdb_iter_seek(it, scratch->p, klen + KV_TS_LEN);
+static int nomem(char **errptr) {
+  return kv_err(errptr, KV_NOMEM, "out of memory");
 }
 
-/* Decodes the iterator's current entry; false if it is not a version. */
-static bool cur_version(rocksdb_iterator_t *it, const char **k, size_t *kl,
-                        kv_ts *ts) {
-  size_t eklen;
-  const char *ek = rocksdb_iter_key(it, &eklen);
-  return kv_mvcc_key_decode(ek, eklen, k, kl, ts);
+/* Splits the iterator's current entry: its encoded user key is the first
+** *ulen bytes of *ek.  False if it is not a version key. */
+static bool cur_version(rocksdb_iterator_t *it, const char **ek, size_t *eklen,
+                        size_t *ulen, kv_ts *ts) {
+  *ek = rocksdb_iter_key(it, eklen);
+  return kv_vkey_split(*ek, *eklen, ulen, ts);
 }
 
 /* The iterator's current entry did not decode: KV_CORRUPT. */
@@ -60,23 +63,29 @@ static int cur_corrupt(rocksdb_iterator_t *it, char **errptr) {
   return kv_mvcc_key_corrupt(ek, eklen, errptr);
 }
 
-int kv_mvcc_get(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
-                size_t klen, kv_ts at, const char **val, size_t *vlen,
-                kv_ts *vts, char **errptr) {
-  *vts = KV_TS_ZERO;
-  if (!kv_buf_reserve(scratch, klen + KV_TS_LEN))
-    return kv_err(errptr, KV_NOMEM, "out of memory");
-  seek_to(it, scratch, key, klen, at);
-  if (!rocksdb_iter_valid(it)) {
-    int rc = iter_status(it, errptr);
-    return rc ? rc : KV_NOTFOUND;
-  }
-  const char *k;
-  size_t kl;
+/* Decodes the encoded user key u of the iterator's current entry into out,
+** reporting a failure as an error code with its message. */
+static int cur_decode(rocksdb_iterator_t *it, kv_buf *out, const char *u,
+                      size_t ulen, char **errptr) {
+  int rc = kv_ukey_decode(out, u, ulen);
+  if (rc == KV_NOMEM) return nomem(errptr);
+  if (rc) return cur_corrupt(it, errptr);
+  return KV_OK;
+}
+
+/* Is the current entry a version of the encoded user key u? */
+static bool cur_is(rocksdb_iterator_t *it, const char *u, size_t ulen) {
+  size_t eklen, cl;
+  const char *ek;
   kv_ts ts;
-  if (!cur_version(it, &k, &kl, &ts)) return cur_corrupt(it, errptr);
-  if (kv_bytes_cmp(k, kl, key, klen) != 0) return KV_NOTFOUND;
-  *vts = ts;
+  return cur_version(it, &ek, &eklen, &cl, &ts) && cl == ulen &&
+         memcmp(ek, u, ulen) == 0;
+}
+
+/* A stored value: KV_OK with the user value, KV_NOTFOUND for a deletion,
+** KV_CORRUPT for anything else. */
+static int cur_value(rocksdb_iterator_t *it, const char **val, size_t *vlen,
+                     char **errptr) {
   size_t n;
   const char *v = rocksdb_iter_value(it, &n);
   if (n == 0) return KV_NOTFOUND;
@@ -88,112 +97,138 @@ int kv_mvcc_get(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
   return KV_OK;
 }
 
+int kv_mvcc_get(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
+                size_t klen, kv_ts at, const char **val, size_t *vlen,
+                kv_ts *vts, char **errptr) {
+  *vts = KV_TS_ZERO;
+  if (!kv_buf_set_mvcc_key(scratch, key, klen, at)) return nomem(errptr);
+  size_t ulen = scratch->n - KV_TS_LEN;
+  rocksdb_iter_seek(it, scratch->p, scratch->n);
+  if (!rocksdb_iter_valid(it)) {
+    int rc = iter_status(it, errptr);
+    return rc ? rc : KV_NOTFOUND;
+  }
+  const char *ek;
+  size_t eklen, cl;
+  kv_ts ts;
+  if (!cur_version(it, &ek, &eklen, &cl, &ts)) return cur_corrupt(it, errptr);
+  if (cl != ulen || memcmp(ek, scratch->p, ulen) != 0) return KV_NOTFOUND;
+  *vts = ts;
+  return cur_value(it, val, vlen, errptr);
+}
+
 int kv_mvcc_next_key(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
                      size_t klen, kv_buf *next, bool *none, char **errptr) {
   *none = false;
-  if (!kv_buf_reserve(scratch, klen + KV_TS_LEN))
-    return kv_err(errptr, KV_NOMEM, "out of memory");
-  seek_to(it, scratch, key, klen, KV_TS_MAX);
+  if (!kv_buf_set_ukey(scratch, key, klen)) return nomem(errptr);
+  rocksdb_iter_seek(it, scratch->p, scratch->n);
   if (!rocksdb_iter_valid(it)) {
     int rc = iter_status(it, errptr);
     *none = rc == KV_OK;
     return rc;
   }
-  const char *k;
-  size_t kl;
+  const char *ek;
+  size_t eklen, ulen;
   kv_ts ts;
-  if (!cur_version(it, &k, &kl, &ts)) return cur_corrupt(it, errptr);
-  if (!kv_buf_set(next, k, kl)) return kv_err(errptr, KV_NOMEM, "out of memory");
-  return KV_OK;
+  if (!cur_version(it, &ek, &eklen, &ulen, &ts)) return cur_corrupt(it, errptr);
+  return cur_decode(it, next, ek, ulen, errptr);
 }
 
-/* Moves past every version of key (a copy, not iterator memory): a few
-** steps first, since most keys have one or two versions, then a seek.  It
-** stops at an entry that does not decode; the caller's next decode of the
-** current entry reports it. */
-static void skip_key(rocksdb_iterator_t *it, kv_buf *scratch, const char *key,
-                     size_t klen) {
+/* Moves past every version of the encoded user key u (a copy, not iterator
+** memory; scratch must not hold it): a few steps first, since most keys
+** have one or two versions, then a seek just past the key.  It stops at an
+** entry that does not decode; the caller's next decode reports it.  False
+** only when out of memory (the iterator is then still on a version of u). */
+static bool skip_key(rocksdb_iterator_t *it, kv_buf *scratch, const char *u,
+                     size_t ulen) {
   for (int i = 0; i < 4; i++) {
     rocksdb_iter_next(it);
-    if (!rocksdb_iter_valid(it)) return;
-    const char *k;
-    size_t kl;
-    kv_ts ts;
-    if (!cur_version(it, &k, &kl, &ts) || kv_bytes_cmp(k, kl, key, klen) != 0)
-      return;
+    if (!rocksdb_iter_valid(it) || !cur_is(it, u, ulen)) return true;
   }
-  /* (key, 0) is the last possible version of key. */
-  seek_to(it, scratch, key, klen, KV_TS_ZERO);
-  if (!rocksdb_iter_valid(it)) return;
-  const char *k;
-  size_t kl;
-  kv_ts ts;
-  if (cur_version(it, &k, &kl, &ts) && kv_bytes_cmp(k, kl, key, klen) == 0)
-    rocksdb_iter_next(it);
+  if (!kv_buf_set(scratch, u, ulen)) return false;
+  kv_ukey_past(scratch->p, scratch->n);
+  rocksdb_iter_seek(it, scratch->p, scratch->n);
+  return true;
 }
 
-static bool before_end(const kv_span *sp, const char *k, size_t kl) {
-  return sp->end_inf || kv_bytes_cmp(k, kl, sp->end, sp->elen) < 0;
+/* Seeks to the newest version of u at or below at: 1 when there is one, 0
+** when u has none (the iterator is then at the next key, or invalid), -1
+** when out of memory (the iterator has not moved). */
+static int seek_visible(rocksdb_iterator_t *it, kv_buf *scratch,
+                        const char *u, size_t ulen, kv_ts at) {
+  if (!kv_buf_set_vkey(scratch, u, ulen, at)) return -1;
+  rocksdb_iter_seek(it, scratch->p, scratch->n);
+  return rocksdb_iter_valid(it) && cur_is(it, u, ulen);
 }
 
 int kv_mvcc_changed(rocksdb_iterator_t *it, kv_buf *scratch, const kv_span *sp,
                     kv_ts from, kv_ts to, bool *changed, kv_buf *key_out,
                     kv_ts *when, char **errptr) {
   *changed = false;
-  size_t need = sp->slen + KV_TS_LEN;
-  if (!kv_buf_reserve(scratch, need))
-    return kv_err(errptr, KV_NOMEM, "out of memory");
+  const char *ek;
+  size_t eklen, ulen;
+  kv_ts ts;
   if (!sp->is_range) {
-    seek_to(it, scratch, sp->start, sp->slen, to);
+    if (!kv_buf_set_mvcc_key(scratch, sp->start, sp->slen, to))
+      return nomem(errptr);
+    size_t want = scratch->n - KV_TS_LEN;
+    rocksdb_iter_seek(it, scratch->p, scratch->n);
     if (!rocksdb_iter_valid(it)) return iter_status(it, errptr);
-    const char *k;
-    size_t kl;
-    kv_ts ts;
-    if (!cur_version(it, &k, &kl, &ts)) return cur_corrupt(it, errptr);
-    if (kv_bytes_cmp(k, kl, sp->start, sp->slen) == 0 && kv_ts_lt(from, ts)) {
+    if (!cur_version(it, &ek, &eklen, &ulen, &ts))
+      return cur_corrupt(it, errptr);
+    if (ulen == want && memcmp(ek, scratch->p, ulen) == 0 &&
+        kv_ts_lt(from, ts)) {
       *changed = true;
       *when = ts;
-      if (!kv_buf_set(key_out, k, kl))
-        return kv_err(errptr, KV_NOMEM, "out of memory");
+      if (!kv_buf_set(key_out, sp->start, sp->slen)) return nomem(errptr);
     }
     return KV_OK;
   }
-  kv_buf cur;
+  kv_buf cur, end;
   kv_buf_init(&cur);
+  kv_buf_init(&end);
   int rc = KV_OK;
-  seek_to(it, scratch, sp->start, sp->slen, KV_TS_MAX);
+  if (!kv_buf_set_ukey(scratch, sp->start, sp->slen) ||
+      (!sp->end_inf && !kv_buf_set_ukey(&end, sp->end, sp->elen))) {
+    rc = nomem(errptr);
+    goto out;
+  }
+  rocksdb_iter_seek(it, scratch->p, scratch->n);
   while (rocksdb_iter_valid(it)) {
-    const char *k;
-    size_t kl;
-    kv_ts ts;
-    if (!cur_version(it, &k, &kl, &ts)) {
+    if (!cur_version(it, &ek, &eklen, &ulen, &ts)) {
       rc = cur_corrupt(it, errptr);
       break;
     }
-    if (!before_end(sp, k, kl)) break;
-    if (!kv_buf_set(&cur, k, kl) || !kv_buf_reserve(scratch, kl + KV_TS_LEN)) {
-      rc = kv_err(errptr, KV_NOMEM, "out of memory");
+    if (!sp->end_inf && kv_bytes_cmp(ek, eklen, end.p, end.n) >= 0) break;
+    if (!kv_buf_set(&cur, ek, ulen)) {
+      rc = nomem(errptr);
       break;
     }
     if (kv_ts_lt(to, ts)) {
       /* Newer than the window: jump to the newest version <= to. */
-      seek_to(it, scratch, cur.p, cur.n, to);
-      if (!rocksdb_iter_valid(it)) break;
-      if (!cur_version(it, &k, &kl, &ts) ||
-          kv_bytes_cmp(k, kl, cur.p, cur.n) != 0)
-        continue; /* no version <= to: now at the next key */
+      int sv = seek_visible(it, scratch, cur.p, cur.n, to);
+      if (sv < 0) {
+        rc = nomem(errptr);
+        break;
+      }
+      if (sv == 0) continue; /* none: now at the next key */
+      cur_version(it, &ek, &eklen, &ulen, &ts);
     }
     if (kv_ts_lt(from, ts)) {
       *changed = true;
       *when = ts;
-      if (!kv_buf_set(key_out, cur.p, cur.n))
-        rc = kv_err(errptr, KV_NOMEM, "out of memory");
+      rc = cur_decode(it, key_out, cur.p, cur.n, errptr);
       break;
     }
-    skip_key(it, scratch, cur.p, cur.n);
+    if (!skip_key(it, scratch, cur.p, cur.n)) {
+      rc = nomem(errptr);
+      break;
+    }
   }
-  kv_buf_free(&cur);
   if (rc == KV_OK) rc = iter_status(it, errptr);
+out:
+  kv_buf_free(&cur);
+  kv_buf_free(&end);
   return rc;
 }
 
@@ -213,83 +248,69 @@ int kv_mvcc_cursor_open(kv_mvcc_cursor *c, kv_engine *e, kv_ts at,
   c->reverse = reverse;
   c->done = false;
   c->hi_inf = hi_inf;
-  if (!kv_buf_set(&c->lo, lo, lolen) ||
-      (!hi_inf && !kv_buf_set(&c->hi, hi, hilen)))
-    return kv_err(errptr, KV_NOMEM, "out of memory");
-  size_t big = lolen > hilen ? lolen : hilen;
-  if (from && fromlen > big) big = fromlen;
-  if (!kv_buf_reserve(&c->seek, big + KV_TS_LEN))
-    return kv_err(errptr, KV_NOMEM, "out of memory");
+  c->val = NULL;
+  c->vlen = 0;
+  if (!kv_buf_set_ukey(&c->lo, lo, lolen) ||
+      (!hi_inf && !kv_buf_set_ukey(&c->hi, hi, hilen)))
+    return nomem(errptr);
   c->it = kv_engine_iter(e);
-  if (!c->it) return kv_err(errptr, KV_NOMEM, "out of memory");
-  if (!reverse) {
-    if (from) {
-      seek_to(c->it, &c->seek, from, fromlen, KV_TS_ZERO);
-      const char *k;
-      size_t kl;
-      kv_ts ts;
-      if (rocksdb_iter_valid(c->it) && cur_version(c->it, &k, &kl, &ts) &&
-          kv_bytes_cmp(k, kl, from, fromlen) == 0)
-        rocksdb_iter_next(c->it);
-    } else {
-      seek_to(c->it, &c->seek, lo, lolen, KV_TS_MAX);
-    }
-  } else {
-    if (from) {
-      kv_mvcc_key_encode(c->seek.p, from, fromlen, KV_TS_MAX);
-      rocksdb_iter_seek_for_prev(c->it, c->seek.p, fromlen + KV_TS_LEN);
-    } else if (hi_inf) {
-      rocksdb_iter_seek_to_last(c->it);
-    } else {
-      kv_mvcc_key_encode(c->seek.p, hi, hilen, KV_TS_MAX);
-      rocksdb_iter_seek_for_prev(c->it, c->seek.p, hilen + KV_TS_LEN);
-    }
+  if (!c->it) return nomem(errptr);
+  const char *target = NULL;
+  size_t tlen = 0;
+  if (from) {
+    /* Forward: past every version of from; reverse: before all of them. */
+    if (!kv_buf_set_ukey(&c->seek, from, fromlen)) return nomem(errptr);
+    if (!reverse) kv_ukey_past(c->seek.p, c->seek.n);
+    target = c->seek.p;
+    tlen = c->seek.n;
+  } else if (!reverse) {
+    target = c->lo.p;
+    tlen = c->lo.n;
+  } else if (!hi_inf) {
+    target = c->hi.p;
+    tlen = c->hi.n;
   }
+  if (!reverse)
+    rocksdb_iter_seek(c->it, target, tlen);
+  else if (target)
+    rocksdb_iter_seek_for_prev(c->it, target, tlen);
+  else
+    rocksdb_iter_seek_to_last(c->it);
   c->started = false;
   return iter_status(c->it, errptr);
 }
 
-static int cursor_fail_nomem(kv_mvcc_cursor *c, char **errptr) {
+static int cursor_fail(kv_mvcc_cursor *c, int rc) {
   c->done = true;
-  return kv_err(errptr, KV_NOMEM, "out of memory");
+  return rc;
 }
 
 static int cursor_next_forward(kv_mvcc_cursor *c, char **errptr) {
   rocksdb_iterator_t *it = c->it;
-  if (c->started) skip_key(it, &c->seek, c->key.p, c->key.n);
+  if (c->started && !skip_key(it, &c->seek, c->ekey.p, c->ekey.n))
+    return cursor_fail(c, nomem(errptr));
   c->started = true;
   while (rocksdb_iter_valid(it)) {
-    const char *k;
-    size_t kl;
+    const char *ek;
+    size_t eklen, ulen;
     kv_ts ts;
-    if (!cur_version(it, &k, &kl, &ts)) {
-      c->done = true;
-      return cur_corrupt(it, errptr);
-    }
-    if (!c->hi_inf && kv_bytes_cmp(k, kl, c->hi.p, c->hi.n) >= 0) break;
-    if (!kv_buf_set(&c->key, k, kl) ||
-        !kv_buf_reserve(&c->seek, kl + KV_TS_LEN))
-      return cursor_fail_nomem(c, errptr);
+    if (!cur_version(it, &ek, &eklen, &ulen, &ts))
+      return cursor_fail(c, cur_corrupt(it, errptr));
+    if (!c->hi_inf && kv_bytes_cmp(ek, eklen, c->hi.p, c->hi.n) >= 0) break;
+    if (!kv_buf_set(&c->ekey, ek, ulen)) return cursor_fail(c, nomem(errptr));
     if (kv_ts_lt(c->at, ts)) {
-      seek_to(it, &c->seek, c->key.p, c->key.n, c->at);
-      if (!rocksdb_iter_valid(it)) break;
-      if (!cur_version(it, &k, &kl, &ts) ||
-          kv_bytes_cmp(k, kl, c->key.p, c->key.n) != 0)
-        continue; /* nothing visible: now at the next key */
+      int sv = seek_visible(it, &c->seek, c->ekey.p, c->ekey.n, c->at);
+      if (sv < 0) return cursor_fail(c, nomem(errptr));
+      if (sv == 0) continue; /* nothing visible: now at the next key */
     }
-    size_t n;
-    const char *v = rocksdb_iter_value(it, &n);
-    if (n == 0) { /* deleted */
-      skip_key(it, &c->seek, c->key.p, c->key.n);
+    int rc = cur_value(it, &c->val, &c->vlen, errptr);
+    if (rc == KV_NOTFOUND) { /* deleted */
+      if (!skip_key(it, &c->seek, c->ekey.p, c->ekey.n))
+        return cursor_fail(c, nomem(errptr));
       continue;
     }
-    if (v[0] != KV_VALUE_TAG) {
-      c->done = true;
-      return kv_err(errptr, KV_CORRUPT, "corrupt value (tag 0x%02x)",
-                    (unsigned char)v[0]);
-    }
-    if (!kv_buf_set(&c->val, v + 1, n - 1)) return cursor_fail_nomem(c, errptr);
-    return KV_OK;
+    if (!rc) rc = cur_decode(it, &c->key, c->ekey.p, c->ekey.n, errptr);
+    return rc ? cursor_fail(c, rc) : KV_OK;
   }
   c->done = true;
   int rc = iter_status(it, errptr);
@@ -297,41 +318,42 @@ static int cursor_next_forward(kv_mvcc_cursor *c, char **errptr) {
 }
 
 /* Backwards, the versions of a key come oldest first: walk them all and
-** keep the last one at or below the read timestamp. */
+** keep the last one at or below the read timestamp (copied: the iterator
+** leaves the key to learn that it has no more versions). */
 static int cursor_next_reverse(kv_mvcc_cursor *c, char **errptr) {
   rocksdb_iterator_t *it = c->it;
   c->started = true;
   while (rocksdb_iter_valid(it)) {
-    const char *k;
-    size_t kl;
+    const char *ek;
+    size_t eklen, ulen;
     kv_ts ts;
-    if (!cur_version(it, &k, &kl, &ts)) {
-      c->done = true;
-      return cur_corrupt(it, errptr);
-    }
-    if (kv_bytes_cmp(k, kl, c->lo.p, c->lo.n) < 0) break;
-    if (!kv_buf_set(&c->key, k, kl)) return cursor_fail_nomem(c, errptr);
+    if (!cur_version(it, &ek, &eklen, &ulen, &ts))
+      return cursor_fail(c, cur_corrupt(it, errptr));
+    if (kv_bytes_cmp(ek, eklen, c->lo.p, c->lo.n) < 0) break;
+    if (!kv_buf_set(&c->ekey, ek, ulen)) return cursor_fail(c, nomem(errptr));
+    int drc = cur_decode(it, &c->key, c->ekey.p, c->ekey.n, errptr);
+    if (drc) return cursor_fail(c, drc);
     bool found = false, deleted = false;
     do {
       if (kv_ts_le(ts, c->at)) {
-        size_t n;
-        const char *v = rocksdb_iter_value(it, &n);
+        const char *v = NULL;
+        size_t vl = 0;
+        int rc = cur_value(it, &v, &vl, errptr);
+        if (rc && rc != KV_NOTFOUND) return cursor_fail(c, rc);
         found = true;
-        deleted = n == 0;
-        if (!deleted) {
-          if (v[0] != KV_VALUE_TAG) {
-            c->done = true;
-            return kv_err(errptr, KV_CORRUPT, "corrupt value (tag 0x%02x)",
-                          (unsigned char)v[0]);
-          }
-          if (!kv_buf_set(&c->val, v + 1, n - 1))
-            return cursor_fail_nomem(c, errptr);
-        }
+        deleted = rc == KV_NOTFOUND;
+        if (!deleted && !kv_buf_set(&c->vcopy, v, vl))
+          return cursor_fail(c, nomem(errptr));
       }
       rocksdb_iter_prev(it);
-    } while (rocksdb_iter_valid(it) && cur_version(it, &k, &kl, &ts) &&
-             kv_bytes_cmp(k, kl, c->key.p, c->key.n) == 0);
-    if (found && !deleted) return KV_OK;
+    } while (rocksdb_iter_valid(it) &&
+             cur_version(it, &ek, &eklen, &ulen, &ts) && ulen == c->ekey.n &&
+             memcmp(ek, c->ekey.p, ulen) == 0);
+    if (found && !deleted) {
+      c->val = c->vcopy.p;
+      c->vlen = c->vcopy.n;
+      return KV_OK;
+    }
   }
   c->done = true;
   int rc = iter_status(it, errptr);
@@ -349,7 +371,8 @@ void kv_mvcc_cursor_close(kv_mvcc_cursor *c) {
   kv_buf_free(&c->lo);
   kv_buf_free(&c->hi);
   kv_buf_free(&c->seek);
+  kv_buf_free(&c->ekey);
   kv_buf_free(&c->key);
-  kv_buf_free(&c->val);
+  kv_buf_free(&c->vcopy);
   memset(c, 0, sizeof(*c));
 }

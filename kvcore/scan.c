@@ -178,8 +178,11 @@ static int iter_lock_row(kv_iter *it, bool *skip, char **errptr) {
     it->done = true;
     return rc;
   }
-  if (!kv_buf_set(&it->cur.val, t->vbuf.p, t->vbuf.n))
+  /* A copy: the next read of the transaction reuses t->vbuf. */
+  if (!kv_buf_set(&it->cur.vcopy, t->vbuf.p, t->vbuf.n))
     return iter_fail(it, KV_NOMEM, errptr);
+  it->cur.val = it->cur.vcopy.p;
+  it->cur.vlen = it->cur.vcopy.n;
   return KV_OK;
 }
 
@@ -239,8 +242,8 @@ int kv_iter_next(kv_iter *it, char **errptr) {
         return iter_fail(it, KV_NOMEM, errptr);
       it->have_last = true;
       if (skip) continue;
-      it->rv = it->cur.val.p;
-      it->rvl = it->cur.val.n;
+      it->rv = it->cur.val;
+      it->rvl = it->cur.vlen;
     }
     it->rk = it->last.p;
     it->rkl = it->last.n;

@@ -1,7 +1,8 @@
 /*
 ** test_engine.c — the RocksDB engine (engine.c) as seen through the store:
 ** directories it refuses to open (foreign files, a corrupt manifest, a
-** plain RocksDB database) with clear errors and nothing written; the
+** plain RocksDB database, a store of another storage format) with clear
+** errors and nothing written; the
 ** synchronous option (off, normal, full) told apart by RocksDB's WAL write
 ** and fsync counters, at open and when changed while open, exact past
 ** 10,000 writes; large commits written as ingested files
@@ -72,6 +73,77 @@ static void test_engine_plain_rocksdb_is_refused(void **state) {
   assert_non_null(strstr(kvt_open_err, "not a kvcore store"));
   kvt_rmrf(dir);
   free(dir);
+}
+
+/* A RocksDB whose data family has the given name, as a store of another
+** storage format would have: "mvcc" for format 1, "kvcore.vN" for N. */
+static void make_store_of_family(const char *dir, const char *family) {
+  rocksdb_options_t *o = rocksdb_options_create();
+  rocksdb_options_set_create_if_missing(o, 1);
+  rocksdb_options_set_create_missing_column_families(o, 1);
+  const char *names[2] = {"default", family};
+  const rocksdb_options_t *cfo[2] = {o, o};
+  rocksdb_column_family_handle_t *cfs[2];
+  char *rerr = NULL;
+  rocksdb_t *db =
+      rocksdb_open_column_families(o, dir, 2, names, cfo, cfs, &rerr);
+  assert_null(rerr);
+  rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+  rocksdb_put_cf(db, wo, cfs[1], "row", 3, "data", 4, &rerr);
+  assert_null(rerr);
+  rocksdb_writeoptions_destroy(wo);
+  rocksdb_column_family_handle_destroy(cfs[0]);
+  rocksdb_column_family_handle_destroy(cfs[1]);
+  rocksdb_close(db);
+  rocksdb_options_destroy(o);
+}
+
+/* Names and sizes of a directory's files, for "nothing was touched". */
+static void dir_listing(const char *dir, char *out, size_t cap) {
+  out[0] = 0;
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  struct dirent *de;
+  char names[64][256];
+  int n = 0;
+  while ((de = readdir(d)) && n < 64)
+    if (de->d_name[0] != '.') snprintf(names[n++], 256, "%s", de->d_name);
+  qsort(names, (size_t)n, 256, (int (*)(const void *, const void *))strcmp);
+  for (int i = 0; i < n; i++) {
+    struct stat st;
+    assert_int_equal(fstatat(dirfd(d), names[i], &st, 0), 0);
+    size_t len = strlen(out);
+    snprintf(out + len, cap - len, "%s:%lld:%lld.%09ld\n", names[i],
+             (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+             st.st_mtim.tv_nsec);
+  }
+  closedir(d);
+}
+
+/* A store of another storage format (format 1's comparator-ordered keys,
+** or a future format 3) is refused with both formats named, and not one
+** file of it is created, removed, resized or rewritten. */
+static void test_engine_other_format_is_refused_untouched(void **state) {
+  (void)state;
+  static const struct { const char *family, *says; } cases[] = {
+      {"mvcc", "storage format 1; this build reads format 2"},
+      {"kvcore.v3", "storage format 3; this build reads format 2"},
+  };
+  for (size_t i = 0; i < 2; i++) {
+    char *dir = kvt_tempdir(0);
+    make_store_of_family(dir, cases[i].family);
+    char before[8192], after[8192];
+    dir_listing(dir, before, sizeof before);
+    kv_store *s;
+    assert_int_equal(kvt_open_rc(dir, NULL, &s), KV_CORRUPT);
+    assert_null(s);
+    print_message("%s: %s\n", cases[i].family, kvt_open_err);
+    assert_non_null(strstr(kvt_open_err, cases[i].says));
+    dir_listing(dir, after, sizeof after);
+    assert_string_equal(before, after);
+    kvt_rmrf(dir);
+    free(dir);
+  }
 }
 
 /* ------------------------------------------------------ synchronous -- */
@@ -524,6 +596,7 @@ int main(void) {
       cmocka_unit_test(test_engine_foreign_directory_is_refused),
       cmocka_unit_test(test_engine_corrupt_directory_is_refused),
       cmocka_unit_test(test_engine_plain_rocksdb_is_refused),
+      cmocka_unit_test(test_engine_other_format_is_refused_untouched),
       cmocka_unit_test(test_engine_code_maps_rocksdb_errors),
       cmocka_unit_test(test_engine_synchronous_modes_at_open),
       cmocka_unit_test(test_engine_set_synchronous_takes_effect_at_once),
