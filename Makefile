@@ -5,20 +5,24 @@
 # packages it needs when they are missing (a no-op otherwise).
 
 CC       ?= cc
+CXX      ?= c++
 BUILD    ?= build
 OPT      ?= -O2
 SAN      ?=
 CFLAGS   ?=
 WARN      = -Wall -Wextra -Wshadow -Wno-unused-parameter
 BASEFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -g $(OPT) $(SAN) $(WARN) $(CFLAGS)
-LDLIBS    = -lrocksdb -lpthread -lm
+# kvcore/refresh.cc is the one C++ file (a shim over RocksDB's C++ API).
+CXXFLAGS_ = -std=c++17 -fPIC -g $(OPT) $(SAN) $(WARN) -fno-exceptions -fno-rtti
+LDLIBS    = -lrocksdb -lstdc++ -lpthread -lm
 TESTLIBS  = -lcmocka -lsqlite3
 
 DEBIAN_PACKAGES = librocksdb-dev libsqlite3-dev sqlite3 libcmocka-dev \
-                  python3 gcc make
+                  python3 gcc g++ make
 
 KV_SRC   = $(sort $(wildcard kvcore/*.c))
-KV_OBJ   = $(KV_SRC:%.c=$(BUILD)/obj/%.o)
+KV_CXX_SRC = $(sort $(wildcard kvcore/*.cc))
+KV_OBJ   = $(KV_SRC:%.c=$(BUILD)/obj/%.o) $(KV_CXX_SRC:%.cc=$(BUILD)/obj/%.o)
 KV_LIB   = $(BUILD)/libkvcore.a
 EXT_SRC  = $(sort $(wildcard ext/*.c))
 EXT_OBJ  = $(EXT_SRC:%.c=$(BUILD)/obj/%.o)
@@ -62,6 +66,10 @@ $(KV_OBJ) $(EXT_OBJ): | deps
 $(BUILD)/obj/%.o: %.c kvcore/kvcore.h kvcore/kvint.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -Ikvcore -c $< -o $@
+
+$(BUILD)/obj/kvcore/%.o: kvcore/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_) -c $< -o $@
 
 $(BUILD)/obj/ext/%.o: ext/%.c ext/mvcc_int.h ext/keycodec.h ext/rowcodec.h kvcore/kvcore.h
 	@mkdir -p $(dir $@)

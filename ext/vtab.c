@@ -91,10 +91,15 @@ typedef struct mvcc_cursor {
   sqlite3_int64 limit, offset;   /* -1: none */
   sqlite3_int64 returned;
   bool eof;
-  /* The current row (copies: a point get's value is only borrowed). */
+  /* The current row.  Its value (row) is borrowed from the scan's kvcore
+  ** iterator, which keeps it until the cursor's next step; a point get's
+  ** value is borrowed only until the transaction's next read (another
+  ** cursor's, in a join), so it is copied into val. */
   mvcc_keybuf key;
+  const unsigned char *row_p;
+  size_t row_n;
   unsigned char *val;
-  size_t vlen, vcap;
+  size_t vcap;
   mvcc_row row;
   bool parsed;
 } mvcc_cursor;
@@ -428,7 +433,7 @@ static bool writing_statement(sqlite3 *db) {
   return false;
 }
 
-/* The current row's value (a copy: the store's is only borrowed). */
+/* The current row's value, copied (from a point get). */
 static int set_value(mvcc_cursor *c, const void *v, size_t vl) {
   if (vl > c->vcap) {
     unsigned char *p = realloc(c->val, vl);
@@ -437,22 +442,36 @@ static int set_value(mvcc_cursor *c, const void *v, size_t vl) {
     c->vcap = vl;
   }
   if (vl) memcpy(c->val, v, vl);
-  c->vlen = vl;
+  c->row_p = c->val;
+  c->row_n = vl;
   c->parsed = false;
   return SQLITE_OK;
 }
 
-static int copy_row(mvcc_cursor *c, const void *k, size_t kl, const void *v,
-                    size_t vl) {
+/* The current row's value, borrowed from the cursor's scan. */
+static int borrow_value(mvcc_cursor *c, const void *v, size_t vl) {
+  c->row_p = v;
+  c->row_n = vl;
+  c->parsed = false;
+  return SQLITE_OK;
+}
+
+/* Makes (k, v) the current row: the key copied (xUpdate and the hidden key
+** column need it past the step), the value borrowed or copied. */
+static int take_row(mvcc_cursor *c, const void *k, size_t kl, const void *v,
+                    size_t vl, bool borrowed) {
   mvcc_keybuf_reset(&c->key);
   int rc = mvcc_keybuf_append(&c->key, k, kl);
-  return rc ? rc : set_value(c, v, vl);
+  if (rc) return rc;
+  return borrowed ? borrow_value(c, v, vl) : set_value(c, v, vl);
 }
 
 /* The row an index entry (value ev) names, read like the entry (locking
 ** it too in an UPDATE); or, on a covering plan, the entry's own copy of
-** the columns the query uses. */
-static int fetch_row(mvcc_cursor *c, const void *ev, size_t evl) {
+** the columns the query uses (borrowed with the entry when it comes from
+** a scan). */
+static int fetch_row(mvcc_cursor *c, const void *ev, size_t evl,
+                     bool borrowed) {
   mvcc_vtab *v = (mvcc_vtab *)c->base.pVtab;
   const unsigned char *rk, *erow;
   size_t rkl, erowl;
@@ -464,7 +483,8 @@ static int fetch_row(mvcc_cursor *c, const void *ev, size_t evl) {
   int rc = keybuf_set_prefix(v, &c->key);
   if (rc == SQLITE_OK) rc = mvcc_keybuf_append(&c->key, rk, rkl);
   if (rc) return rc;
-  if (c->covering) return set_value(c, erow, erowl);
+  if (c->covering)
+    return borrowed ? borrow_value(c, erow, erowl) : set_value(c, erow, erowl);
   const void *val;
   size_t vl;
   char *err = NULL;
@@ -547,7 +567,8 @@ static int cursor_step(mvcc_cursor *c) {
         size_t kl, vl;
         const void *k = kv_iter_key(c->it, &kl);
         const void *v = kv_iter_value(c->it, &vl);
-        int rc = c->path.index ? fetch_row(c, v, vl) : copy_row(c, k, kl, v, vl);
+        int rc = c->path.index ? fetch_row(c, v, vl, true)
+                               : take_row(c, k, kl, v, vl, true);
         if (rc) return rc;
         c->returned++;
         return SQLITE_OK;
@@ -573,7 +594,8 @@ static int cursor_step(mvcc_cursor *c) {
     int krc = kv_txn_get(c->txn->kv, p->p, p->n, c->flags, &v, &vl, &err);
     if (krc == KV_NOTFOUND) continue;
     if (krc) return cursor_err(c, krc, err);
-    int rc = c->path.index ? fetch_row(c, v, vl) : copy_row(c, p->p, p->n, v, vl);
+    int rc = c->path.index ? fetch_row(c, v, vl, false)
+                           : take_row(c, p->p, p->n, v, vl, false);
     if (rc) return rc;
     c->returned++;
     return SQLITE_OK;
@@ -801,7 +823,7 @@ static int mvccColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
     return SQLITE_OK;
   }
   if (!c->parsed) {
-    int rc = mvcc_row_parse(&c->row, c->val, c->vlen);
+    int rc = mvcc_row_parse(&c->row, c->row_p, c->row_n);
     if (rc) {
       sqlite3_result_error(ctx, "mvcc: corrupt row", -1);
       return rc;

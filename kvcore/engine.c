@@ -252,6 +252,7 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
   int rc = engine_make_opts(e, in_memory, o, errptr);
   if (rc == KV_OK) {
     pthread_mutex_init(&e->gmu, NULL);
+    pthread_mutex_init(&e->pool_mu, NULL);
     pthread_cond_init(&e->gcond, NULL);
     e->gmu_ready = true;
   }
@@ -327,65 +328,88 @@ fail:
 }
 
 void kv_engine_close(kv_engine *e) {
-  for (int i = 0; i < e->npit; i++) rocksdb_iter_destroy(e->pit_pool[i]);
-  e->npit = 0;
+  for (int k = 0; k < 2; k++) {
+    for (int i = 0; i < e->pools[k].n; i++)
+      rocksdb_iter_destroy(e->pools[k].it[i]);
+    e->pools[k].n = 0;
+  }
   if (e->db) {
     if (e->cf_meta) rocksdb_column_family_handle_destroy(e->cf_meta);
     if (e->cf_data) rocksdb_column_family_handle_destroy(e->cf_data);
     rocksdb_close(e->db);
   }
   if (e->gmu_ready) {
+    pthread_mutex_destroy(&e->pool_mu);
     pthread_mutex_destroy(&e->gmu);
     pthread_cond_destroy(&e->gcond);
   }
   engine_free_opts(e);
 }
 
-rocksdb_iterator_t *kv_engine_iter(kv_engine *e) {
-  return rocksdb_create_iterator_cf(e->db, e->ro, e->cf_data);
+/* ---------------------------------------------------------- iterators -- */
+
+/* Iterators are pooled per kind and refreshed (refresh.cc) rather than
+** created: a refresh that finds the same table files only picks up the
+** latest sequence number.  Freshness is counted in completed writes
+** (write_seq): an iterator refreshed or created after reading n sees every
+** write counted up to n, so one still at n needs nothing. */
+
+int kv_engine_iter_refresh(rocksdb_iterator_t *it, char **errmsg);
+
+static rocksdb_iterator_t *iter_create(kv_engine *e, int kind) {
+  return rocksdb_create_iterator_cf(
+      e->db, kind == KV_ITER_POINT ? e->ro_point : e->ro, e->cf_data);
 }
 
-rocksdb_iterator_t *kv_engine_point_iter(kv_engine *e) {
-  return rocksdb_create_iterator_cf(e->db, e->ro_point, e->cf_data);
-}
-
-rocksdb_iterator_t *kv_engine_point_iter_cached(kv_engine *e,
-                                                rocksdb_iterator_t **cache,
-                                                uint64_t *seq) {
-  uint64_t now = atomic_load(&e->write_seq);
-  if (*cache && *seq == now) return *cache;
-  if (*cache) rocksdb_iter_destroy(*cache);
-  *cache = NULL;
-  rocksdb_iterator_t *stale[KV_PIT_POOL];
-  int nstale = 0;
-  pthread_mutex_lock(&e->gmu);
-  while (e->npit > 0 && !*cache) {
-    e->npit--;
-    if (e->pit_pool_seq[e->npit] == now)
-      *cache = e->pit_pool[e->npit];
-    else
-      stale[nstale++] = e->pit_pool[e->npit];
-  }
-  pthread_mutex_unlock(&e->gmu);
-  for (int i = 0; i < nstale; i++) rocksdb_iter_destroy(stale[i]);
-  *seq = now; /* read before creating: a later write makes it stale */
-  if (!*cache) *cache = kv_engine_point_iter(e);
-  return *cache;
-}
-
-void kv_engine_point_iter_release(kv_engine *e, rocksdb_iterator_t *it,
-                                  uint64_t seq) {
-  if (!it) return;
-  if (seq == atomic_load(&e->write_seq)) {
-    pthread_mutex_lock(&e->gmu);
-    if (e->npit < KV_PIT_POOL) {
-      e->pit_pool[e->npit] = it;
-      e->pit_pool_seq[e->npit++] = seq;
-      it = NULL;
+rocksdb_iterator_t *kv_engine_iter_fresh(kv_engine *e, int kind,
+                                         rocksdb_iterator_t *it,
+                                         uint64_t *seq) {
+  uint64_t now = atomic_load(&e->write_seq); /* before: later writes count */
+  if (it && *seq == now) return it;
+  *seq = now;
+  if (it) {
+    char *msg = NULL;
+    if (kv_engine_iter_refresh(it, &msg) == 0) {
+      atomic_fetch_add(&e->iter_refreshes, 1);
+      return it;
     }
-    pthread_mutex_unlock(&e->gmu);
+    free(msg); /* not refreshable: a new one does the same */
+    rocksdb_iter_destroy(it);
   }
+  atomic_fetch_add(&e->iter_creates, 1);
+  return iter_create(e, kind);
+}
+
+rocksdb_iterator_t *kv_engine_iter_get(kv_engine *e, int kind, uint64_t *seq) {
+  kv_iter_pool *p = &e->pools[kind];
+  rocksdb_iterator_t *it = NULL;
+  pthread_mutex_lock(&e->pool_mu);
+  if (p->n > 0) {
+    p->n--;
+    it = p->it[p->n];
+    *seq = p->seq[p->n];
+  }
+  pthread_mutex_unlock(&e->pool_mu);
+  return kv_engine_iter_fresh(e, kind, it, seq);
+}
+
+void kv_engine_iter_put(kv_engine *e, int kind, rocksdb_iterator_t *it,
+                        uint64_t seq) {
+  if (!it) return;
+  kv_iter_pool *p = &e->pools[kind];
+  pthread_mutex_lock(&e->pool_mu);
+  if (p->n < KV_ITER_POOL) {
+    p->it[p->n] = it;
+    p->seq[p->n++] = seq;
+    it = NULL;
+  }
+  pthread_mutex_unlock(&e->pool_mu);
   if (it) rocksdb_iter_destroy(it);
+}
+
+rocksdb_iterator_t *kv_engine_iter(kv_engine *e) {
+  atomic_fetch_add(&e->iter_creates, 1);
+  return iter_create(e, KV_ITER_SCAN);
 }
 
 /* Makes every write completed so far durable, sharing the fsync. */

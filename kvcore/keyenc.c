@@ -73,26 +73,18 @@ kv_ts kv_ts_decode(const char *in) {
   return (kv_ts){~get_be64(in), ~get_be32(in + 8)};
 }
 
+/* Byte loops, not memchr runs: keys are short and dense with zeros (a
+** table prefix, big-endian integers), so a call per zero run cost more. */
 size_t kv_ukey_encode(char *out, const void *key, size_t klen) {
-  const char *k = key;
-  char *o = out;
-  while (klen) {
-    const char *z = memchr(k, 0, klen);
-    size_t run = z ? (size_t)(z - k) : klen;
-    memcpy(o, k, run);
-    o += run;
-    k += run;
-    klen -= run;
-    if (z) {
-      *o++ = 0;
-      *o++ = (char)0xFF;
-      k++;
-      klen--;
-    }
+  const unsigned char *k = key;
+  unsigned char *o = (unsigned char *)out;
+  for (size_t i = 0; i < klen; i++) {
+    *o++ = k[i];
+    if (!k[i]) *o++ = 0xFF;
   }
   *o++ = 0;
   *o++ = 1;
-  return (size_t)(o - out);
+  return (size_t)(o - (unsigned char *)out);
 }
 
 int kv_ukey_decode(kv_buf *out, const char *enc, size_t elen) {
@@ -100,22 +92,13 @@ int kv_ukey_decode(kv_buf *out, const char *enc, size_t elen) {
     return KV_CORRUPT;
   size_t n = elen - KV_UKEY_TERM_LEN;
   if (!kv_buf_reserve(out, n ? n : 1)) return KV_NOMEM;
-  char *o = out->p;
-  while (n) {
-    const char *z = memchr(enc, 0, n);
-    size_t run = z ? (size_t)(z - enc) : n;
-    memcpy(o, enc, run);
-    o += run;
-    enc += run;
-    n -= run;
-    if (z) {
-      if (n < 2 || (unsigned char)enc[1] != 0xFF) return KV_CORRUPT;
-      *o++ = 0;
-      enc += 2;
-      n -= 2;
-    }
+  const unsigned char *e = (const unsigned char *)enc;
+  unsigned char *o = (unsigned char *)out->p;
+  for (size_t i = 0; i < n; i++) {
+    *o++ = e[i];
+    if (!e[i] && (++i >= n || e[i] != 0xFF)) return KV_CORRUPT;
   }
-  out->n = (size_t)(o - out->p);
+  out->n = (size_t)(o - (unsigned char *)out->p);
   return KV_OK;
 }
 

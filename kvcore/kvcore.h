@@ -240,6 +240,10 @@ typedef struct kv_stats {
                                    ** without an engine read (bulk inserts
                                    ** of ascending keys); counted when
                                    ** their transaction ends */
+  uint64_t iter_creates;           /* RocksDB iterators created ... */
+  uint64_t iter_refreshes;         /* ... and brought up to date instead:
+                                   ** reads after others' commits refresh
+                                   ** a pooled iterator */
 } kv_stats;
 void kv_store_stats(kv_store *store, kv_stats *out);
 
@@ -309,9 +313,10 @@ enum {
   KV_SCAN_REVERSE = 2     /* scans: descending key order */
 };
 
-/* Reads key.  On KV_OK, *pval and *plen is the value, borrowed until the next
-** call on txn.  Returns KV_NOTFOUND when there is no value.  A transaction
-** reads its own writes. */
+/* Reads key.  On KV_OK, *pval and *plen is the value, borrowed (from the
+** engine's iterator, or the transaction's own write, without a copy) until
+** the next call on txn.  Returns KV_NOTFOUND when there is no value.  A
+** transaction reads its own writes. */
 int kv_txn_get(kv_txn *txn, const void *key, size_t klen, int flags,
                const void **pval, size_t *plen, char **errptr);
 
@@ -334,7 +339,10 @@ int kv_txn_scan(kv_txn *txn, const void *start, size_t slen, const void *end,
                 char **errptr);
 
 /* Moves to the next row.  KV_OK: a row is there; KV_NOTFOUND: the scan is
-** over.  Key and value are borrowed until the next call on the iterator. */
+** over.  Key and value are borrowed until the next kv_iter_next() or
+** kv_iter_close() on this iterator; other calls on its transaction (gets,
+** writes, other iterators) leave them valid.  The value is RocksDB's own
+** memory in an ascending scan (no copy), a copy in a descending one. */
 int kv_iter_next(kv_iter *it, char **errptr);
 const void *kv_iter_key(kv_iter *it, size_t *klen);
 const void *kv_iter_value(kv_iter *it, size_t *vlen);

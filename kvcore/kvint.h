@@ -239,7 +239,15 @@ bool kv_buf_set_vkey(kv_buf *b, const char *ukey, size_t ulen, kv_ts ts);
 
 /* ------------------------------------------------------------ engine.c -- */
 
-#define KV_PIT_POOL 8
+#define KV_ITER_POOL 8
+enum { KV_ITER_SCAN = 0, KV_ITER_POINT = 1 };
+
+/* Idle iterators of one kind, with the write count each is fresh for. */
+typedef struct kv_iter_pool {
+  rocksdb_iterator_t *it[KV_ITER_POOL];
+  uint64_t seq[KV_ITER_POOL];
+  int n;
+} kv_iter_pool;
 
 typedef struct kv_engine {
   rocksdb_t *db;
@@ -271,11 +279,10 @@ typedef struct kv_engine {
   ** read n sees everything a new one would see as long as it still reads
   ** n, so point reads may reuse it (kv_engine_point_iter). */
   _Atomic uint64_t write_seq;
-  /* Fresh point iterators handed back by ended transactions (gmu), so that
-  ** a run of short read transactions does not create one each. */
-  rocksdb_iterator_t *pit_pool[KV_PIT_POOL];
-  uint64_t pit_pool_seq[KV_PIT_POOL];
-  int npit;
+  /* Iterators handed back by ended reads, by kind (pool_mu). */
+  pthread_mutex_t pool_mu;
+  kv_iter_pool pools[2];
+  _Atomic uint64_t iter_creates, iter_refreshes;
 } kv_engine;
 
 int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
@@ -283,22 +290,27 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
 void kv_engine_close(kv_engine *e);
 /* A fresh iterator over the data column family (sees every write that
 ** completed before the call).  Caller destroys it. */
+/* A new total-order iterator over the data family, owned by the caller
+** (rocksdb_iter_destroy): for long scans outside transactions (GC,
+** history).  Transactions use the pools below. */
 rocksdb_iterator_t *kv_engine_iter(kv_engine *e);
-/* The same for reading the versions of one user key only: seeks may skip
-** memtables and files whose prefix bloom says the key is absent, and the
-** iterator stops at the key's last version. */
-rocksdb_iterator_t *kv_engine_point_iter(kv_engine *e);
-/* A point iterator as fresh as kv_engine_point_iter()'s: *cache (with its
-** *seq) is reused when no write completed since it was made, else replaced.
-** The caller keeps it (destroy with rocksdb_iter_destroy) and must not use
-** it across a wait for other writers without calling this again. */
-rocksdb_iterator_t *kv_engine_point_iter_cached(kv_engine *e,
-                                                rocksdb_iterator_t **cache,
-                                                uint64_t *seq);
-/* Hands a cached point iterator back (it is kept for another transaction
-** while still fresh, else destroyed). */
-void kv_engine_point_iter_release(kv_engine *e, rocksdb_iterator_t *it,
-                                  uint64_t seq);
+/* An iterator of kind KV_ITER_SCAN (total order) or KV_ITER_POINT (the
+** versions of one user key: seeks may skip memtables and files whose prefix
+** bloom says the key is absent) that sees every write completed before the
+** call: from the pool, refreshed if needed, or new.  *seq receives the write
+** count it is fresh for.  The caller hands it back with kv_engine_iter_put
+** (or destroys it).  NULL when out of memory. */
+rocksdb_iterator_t *kv_engine_iter_get(kv_engine *e, int kind, uint64_t *seq);
+/* Makes the caller's iterator it (fresh for *seq; NULL for none) see every
+** write completed before the call: unchanged if no write completed since,
+** else refreshed (or replaced).  Returns the iterator to use from now on
+** (NULL when out of memory: it is then gone).  It must be positioned again
+** if it changed. */
+rocksdb_iterator_t *kv_engine_iter_fresh(kv_engine *e, int kind,
+                                         rocksdb_iterator_t *it,
+                                         uint64_t *seq);
+void kv_engine_iter_put(kv_engine *e, int kind, rocksdb_iterator_t *it,
+                        uint64_t seq);
 int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
                     char **errptr);
 /* Large commits, written as an SST file and ingested (see engine.c).
@@ -371,7 +383,9 @@ int kv_mvcc_changed(rocksdb_iterator_t *it, kv_buf *scratch, const kv_span *sp,
 /* Reads the newest visible version of each key of a range, in either
 ** direction.  Owns its iterator. */
 typedef struct kv_mvcc_cursor {
-  rocksdb_iterator_t *it;
+  kv_engine *eng;
+  rocksdb_iterator_t *it;  /* from the engine's pool, fresh for seq */
+  uint64_t seq;
   kv_ts at;
   bool reverse;
   bool started;

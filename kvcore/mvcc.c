@@ -242,8 +242,7 @@ int kv_mvcc_cursor_open(kv_mvcc_cursor *c, kv_engine *e, kv_ts at,
                         bool reverse, const void *lo, size_t lolen,
                         const void *hi, size_t hilen, bool hi_inf,
                         const void *from, size_t fromlen, char **errptr) {
-  if (c->it) rocksdb_iter_destroy(c->it);
-  c->it = NULL;
+  c->eng = e;
   c->at = at;
   c->reverse = reverse;
   c->done = false;
@@ -253,7 +252,10 @@ int kv_mvcc_cursor_open(kv_mvcc_cursor *c, kv_engine *e, kv_ts at,
   if (!kv_buf_set_ukey(&c->lo, lo, lolen) ||
       (!hi_inf && !kv_buf_set_ukey(&c->hi, hi, hilen)))
     return nomem(errptr);
-  c->it = kv_engine_iter(e);
+  /* Reopened (a refresh moved the read timestamp): the same iterator,
+  ** brought up to date. */
+  c->it = c->it ? kv_engine_iter_fresh(e, KV_ITER_SCAN, c->it, &c->seq)
+                : kv_engine_iter_get(e, KV_ITER_SCAN, &c->seq);
   if (!c->it) return nomem(errptr);
   const char *target = NULL;
   size_t tlen = 0;
@@ -367,7 +369,7 @@ int kv_mvcc_cursor_next(kv_mvcc_cursor *c, char **errptr) {
 }
 
 void kv_mvcc_cursor_close(kv_mvcc_cursor *c) {
-  if (c->it) rocksdb_iter_destroy(c->it);
+  if (c->it) kv_engine_iter_put(c->eng, KV_ITER_SCAN, c->it, c->seq);
   kv_buf_free(&c->lo);
   kv_buf_free(&c->hi);
   kv_buf_free(&c->seek);

@@ -323,4 +323,6 @@ void kv_store_stats(kv_store *s, kv_stats *o) {
   kv_tscache_usage(s->tscache, &o->tscache_entries, &o->tscache_bytes);
   kv_engine_counters(&s->eng, &o->wal_writes, &o->wal_syncs,
                       &o->commits_ingested);
+  o->iter_creates = atomic_load(&s->eng.iter_creates);
+  o->iter_refreshes = atomic_load(&s->eng.iter_refreshes);
 }

@@ -291,7 +291,7 @@ void kv_txn_free(kv_txn *t) {
   kv_spanset_free(&t->spans);
   kv_buf_free(&t->vbuf);
   kv_buf_free(&t->kbuf);
-  kv_engine_point_iter_release(&t->store->eng, t->pit, t->pit_seq);
+  kv_engine_iter_put(&t->store->eng, KV_ITER_POINT, t->pit, t->pit_seq);
   kv_buf_free(&t->gap_lo);
   kv_buf_free(&t->gap_hi);
   /* Counted once here, not per read: a bulk load's reads would each write
@@ -474,9 +474,10 @@ int kv_txn_refresh(kv_txn *t, kv_ts to, char **errptr) {
   refresh_ctx r = {.from = t->read_ts, .to = to, .errptr = errptr};
   kv_buf_init(&r.key);
   txn_each_span(t, refresh_publish, &r);
-  r.it = kv_engine_iter(&s->eng);
+  uint64_t seq;
+  r.it = kv_engine_iter_get(&s->eng, KV_ITER_SCAN, &seq);
   int rc = r.it ? txn_each_span(t, refresh_check, &r) : KV_NOMEM;
-  if (r.it) rocksdb_iter_destroy(r.it);
+  kv_engine_iter_put(&s->eng, KV_ITER_SCAN, r.it, seq);
   if (rc == KV_RETRY) {
     KV_STAT_INC(s, refresh_failures);
     char kb[160];
@@ -607,12 +608,12 @@ static void gap_note_absent(kv_txn *t, const void *key, size_t klen) {
   t->gap_hits = 0;
   t->gap_valid = false;
   kv_engine *e = &t->store->eng;
-  uint64_t seq = atomic_load(&e->write_seq); /* before the iterator */
-  rocksdb_iterator_t *it = kv_engine_iter(e);
+  uint64_t seq; /* the writes it sees */
+  rocksdb_iterator_t *it = kv_engine_iter_get(e, KV_ITER_SCAN, &seq);
   if (!it) return;
   bool none;
   int rc = kv_mvcc_next_key(it, &t->kbuf, key, klen, &t->gap_hi, &none, NULL);
-  rocksdb_iter_destroy(it);
+  kv_engine_iter_put(e, KV_ITER_SCAN, it, seq);
   if (rc != KV_OK) return; /* only a shortcut: reads go to the engine */
   if (!none && kv_bytes_cmp(t->gap_hi.p, t->gap_hi.n, key, klen) <= 0)
     return; /* key was written meanwhile */
@@ -620,6 +621,16 @@ static void gap_note_absent(kv_txn *t, const void *key, size_t klen) {
   t->gap_hi_inf = none;
   t->gap_seq = seq;
   t->gap_valid = true;
+}
+
+/* The transaction's point iterator, made to see every write completed
+** before the call (a commit since its last read needs a refresh, not a new
+** iterator). */
+static rocksdb_iterator_t *txn_point_iter(kv_txn *t) {
+  kv_engine *e = &t->store->eng;
+  t->pit = t->pit ? kv_engine_iter_fresh(e, KV_ITER_POINT, t->pit, &t->pit_seq)
+                  : kv_engine_iter_get(e, KV_ITER_POINT, &t->pit_seq);
+  return t->pit;
 }
 
 int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
@@ -648,8 +659,7 @@ int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
     return KV_OK;
   }
   if (gap_covers(t, key, klen)) return KV_NOTFOUND;
-  rocksdb_iterator_t *it =
-      kv_engine_point_iter_cached(&s->eng, &t->pit, &t->pit_seq);
+  rocksdb_iterator_t *it = txn_point_iter(t);
   if (!it) return txn_nomem(t, errptr);
   const char *v;
   size_t vl;
@@ -697,28 +707,24 @@ int kv_txn_get(kv_txn *t, const void *key, size_t klen, int flags,
     }
     return rc;
   }
-  kv_store *s = t->store;
   kv_span sp = {.start = key, .slen = klen};
   kv_txn_prepare_read(t, &sp, t->read_ts);
-  rocksdb_iterator_t *it =
-      kv_engine_point_iter_cached(&s->eng, &t->pit, &t->pit_seq);
+  rocksdb_iterator_t *it = txn_point_iter(t);
   if (!it) return txn_nomem(t, errptr);
   const char *v;
   size_t vl;
   kv_ts vts;
   rc = kv_mvcc_get(it, &t->kbuf, key, klen, t->read_ts, &v, &vl, &vts, errptr);
-  if (rc == KV_OK && !kv_buf_set(&t->vbuf, v, vl)) rc = KV_NOMEM;
   if (rc == KV_NOMEM) return txn_nomem(t, errptr);
   if (rc != KV_OK && rc != KV_NOTFOUND)
     return kv_txn_die(t, rc, KV_RETRY_NONE, errptr, "%s",
                       errptr && *errptr ? *errptr : kv_code_name(rc));
   int nrc = kv_txn_note_read(t, &sp, errptr);
   if (nrc) return nrc;
-  if (!t->read_only)
-    recent_note(t, key, klen, rc == KV_OK, t->vbuf.p, t->vbuf.n);
-  if (rc == KV_OK) {
-    *pval = t->vbuf.p;
-    *plen = t->vbuf.n;
+  if (!t->read_only) recent_note(t, key, klen, rc == KV_OK, v, vl);
+  if (rc == KV_OK) { /* borrowed from t->pit: no copy */
+    *pval = v;
+    *plen = vl;
   }
   return rc;
 }

@@ -8,8 +8,8 @@
 ** 10,000 writes; large commits written as ingested files
 ** (kv_options.ingest_bytes), undone with unprepare or abort, the batch
 ** path where ingestion does not apply, and a failed ingestion that writes
-** nothing; point reads that reuse an engine iterator only while no write
-** completed since it was made, within a transaction and across them; and
+** nothing; point reads and scans that see every commit completed before them
+** through pooled iterators, refreshed instead of created again; and
 ** the mapping of RocksDB error strings to codes.
 */
 #include "kvtest.h"
@@ -546,7 +546,7 @@ static void test_engine_read_sees_commit_landing_below_it_later(void **state) {
 }
 
 /* The same across transactions: an ended transaction's iterator is kept
-** for the next one only while no write has completed since. */
+** for the next one, and refreshed when a write has completed since. */
 static void test_engine_next_txn_sees_commit_after_previous_read(void **state) {
   kvt_fixture *f = *state;
   kvt_put1(f->s, "x", "x0");
@@ -562,6 +562,36 @@ static void test_engine_next_txn_sees_commit_after_previous_read(void **state) {
     assert_non_null(v);
     assert_string_equal(v, "1");
     kvt_commit(b);
+  }
+}
+
+/* Reads and scans after other transactions' commits see them through
+** pooled iterators that are refreshed, not created again: a hundred
+** rounds of commit-then-read create no iterator once the pools are warm. */
+static void test_engine_iterators_are_refreshed_not_recreated(void **state) {
+  kvt_fixture *f = *state;
+  kvt_put1(f->s, "k000", "v");
+  for (int round = 0; round < 102; round++) {
+    kv_stats before, after;
+    kv_store_stats(f->s, &before);
+    char k[16], v[16];
+    snprintf(k, sizeof k, "k%03d", round + 1);
+    snprintf(v, sizeof v, "v%d", round);
+    kvt_put1(f->s, k, v); /* a commit: every pooled iterator is stale */
+    kv_txn *t = kvt_begin(f->s);
+    assert_string_equal(kvt_get(t, k), v); /* point read */
+    kv_iter *it;
+    KVT_OK(kv_txn_scan(t, "k", 1, "l", 1, 0, 0, &it, errptr));
+    int n = 0;
+    while (kv_iter_next(it, NULL) == KV_OK) n++;
+    kv_iter_close(it);
+    assert_int_equal(n, round + 2); /* the scan saw the commit too */
+    kvt_commit(t);
+    kv_store_stats(f->s, &after);
+    if (round >= 2) {
+      assert_int_equal(after.iter_creates, before.iter_creates);
+      assert_true(after.iter_refreshes >= before.iter_refreshes + 2);
+    }
   }
 }
 
@@ -607,6 +637,8 @@ int main(void) {
       cmocka_unit_test(test_engine_failed_ingestion_writes_nothing),
       cmocka_unit_test_setup_teardown(test_engine_read_sees_commit_landing_below_it_later, kvt_setup,
                                       kvt_teardown),
+      cmocka_unit_test_setup_teardown(test_engine_iterators_are_refreshed_not_recreated,
+                                      kvt_setup, kvt_teardown),
       cmocka_unit_test_setup_teardown(test_engine_next_txn_sees_commit_after_previous_read, kvt_setup,
                                       kvt_teardown),
   };
