@@ -56,13 +56,22 @@ static uint64_t get_be64(const unsigned char *p) {
   return v;
 }
 
+/* A table id in a row key is 8 base-255 digits, each plus one: fixed
+** width, ordered like the id, and without 0x00 bytes, which the store
+** would escape (kvcore keys are escaped at 0x00; a big-endian id is
+** mostly zeros). */
 uint64_t mvcc_row_table_id(const unsigned char *key) {
-  return get_be64(key + 1);
+  uint64_t id = 0;
+  for (int i = 1; i <= 8; i++) id = id * 255 + (uint64_t)(key[i] - 1);
+  return id;
 }
 
 void mvcc_row_prefix(unsigned char *out, uint64_t id) {
   out[0] = MVCC_ROW_PREFIX;
-  put_be64(out + 1, id);
+  for (int i = 8; i >= 1; i--) {
+    out[i] = (unsigned char)(id % 255 + 1);
+    id /= 255;
+  }
 }
 
 void mvcc_catentry_clear(mvcc_catentry *e) {

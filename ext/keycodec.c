@@ -13,20 +13,26 @@
 **   0x05                        NULL (only in index entries: a row's
 **                               key never holds NULL)
 **   0x10                        -infinity
-**   0x11 ~E(2) ~M(8)            a negative number (E, M of its magnitude,
+**   0x11 ~E(2) ~M(1..10)        a negative number (E, M of its magnitude,
 **                               complemented: bigger magnitudes sort first)
 **   0x12                        zero (and -0.0)
-**   0x13 E(2) M(8)              a positive number
+**   0x13 E(2) M(1..10)          a positive number
 **   0x14                        +infinity
 **   0x30 escaped-text 0x00 0x01     TEXT
 **   0x40 escaped-bytes 0x00 0x01    BLOB
 **
 ** Numbers: a positive value is m * 2^(E - 63) with m a 64-bit integer whose
 ** top bit is set; E is stored big-endian plus a bias of 1100 (doubles reach
-** 2^-1074 and 2^1023), m big-endian.  Every int64 (63 significant bits) and
-** every finite double (53) is exact here, so 9007199254740993 and
-** 9007199254740992.0 differ and 3 equals 3.0, as in sqlite3IntFloatCompare.
-** NaN never reaches a key (SQLite stores NaN as NULL) and is refused.
+** 2^-1074 and 2^1023).  M is m's bits from the top, 7 per byte, as
+** (bits << 1) | more, ending at the last group that holds a set bit: the
+** low "more" bit makes a longer M (more set bits further down) sort after
+** a shorter one with the same leading bits, so M orders like m, is
+** self-delimiting, and is short for the common case (1 byte for integers
+** below 128) and free of 0x00 bytes for positive numbers (the store
+** escapes 0x00).  Every int64 (63 significant bits) and every finite
+** double (53) is exact here, so 9007199254740993 and 9007199254740992.0
+** differ and 3 equals 3.0, as in sqlite3IntFloatCompare.  NaN never
+** reaches a key (SQLite stores NaN as NULL) and is refused.
 **
 ** TEXT and BLOB: each 0x00 byte becomes 0x00 0xFF and the value ends with
 ** 0x00 0x01, which keeps memcmp order and makes the encoding prefix-free.
@@ -104,18 +110,25 @@ static void complement(mvcc_keybuf *b, size_t from) {
   for (size_t i = from; i < b->n; i++) b->p[i] = (unsigned char)~b->p[i];
 }
 
-/* A positive magnitude m * 2^(e - 63), m normalized. */
+/* A positive magnitude m * 2^(e - 63), m normalized: E, then m's bits from
+** the top in groups of 7, each byte (bits << 1) | more, up to the last
+** nonzero group. */
 static int put_magnitude(mvcc_keybuf *b, int negative, int e, uint64_t m) {
-  if (kb_reserve(b, 11)) return SQLITE_NOMEM;
+  if (kb_reserve(b, 3 + 10)) return SQLITE_NOMEM;
   unsigned char *o = b->p + b->n;
   unsigned int be = (unsigned int)(e + E_BIAS);
   o[0] = negative ? K_NEG : K_POS;
   o[1] = (unsigned char)(be >> 8);
   o[2] = (unsigned char)be;
-  for (int i = 0; i < 8; i++) o[3 + i] = (unsigned char)(m >> (56 - 8 * i));
+  size_t n = 3;
+  do {
+    unsigned int bits = (unsigned int)(m >> 57);
+    m <<= 7;
+    o[n++] = (unsigned char)(bits << 1 | (m != 0));
+  } while (m);
   if (negative)
-    for (int i = 1; i < 11; i++) o[i] = (unsigned char)~o[i];
-  b->n += 11;
+    for (size_t i = 1; i < n; i++) o[i] = (unsigned char)~o[i];
+  b->n += n;
   return SQLITE_OK;
 }
 

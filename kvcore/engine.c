@@ -167,6 +167,11 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   rocksdb_options_set_info_log_level(e->dbopts, 3 /* WARN */);
 
   rocksdb_block_based_options_set_block_cache(e->bbto, e->cache);
+  /* 16 KiB data blocks, not 4: a scan pays a block-cache lookup and a block
+  ** iterator set-up per block, and rows are ~150 bytes, so 100-row scans
+  ** crossed four blocks or more.  Measured: 100-row scans 1.2-1.5x faster,
+  ** point reads unchanged (everything cached). */
+  rocksdb_block_based_options_set_block_size(e->bbto, 16 << 10);
   /* Index and filter blocks stay with their table readers: in the block
   ** cache they were evicted by data blocks and re-read (and decompressed)
   ** by every new iterator once the data outgrew the cache. */

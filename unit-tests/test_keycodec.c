@@ -301,10 +301,24 @@ static void test_keycodec_exact_bytes(void **state) {
   (void)state;
   mvcc_keybuf b;
   mvcc_keybuf_init(&b);
-  mvcc_key_append_int64(&b, 1, 0); /* 0x13, E=0+1100, m=2^63 */
-  const unsigned char one[] = {0x13, 0x04, 0x4c, 0x80, 0, 0, 0, 0, 0, 0, 0};
+  mvcc_key_append_int64(&b, 1, 0); /* 0x13, E=0+1100, m=2^63: 1000000 */
+  const unsigned char one[] = {0x13, 0x04, 0x4c, 0x80};
   assert_int_equal(b.n, sizeof one);
   assert_memory_equal(b.p, one, sizeof one);
+  mvcc_keybuf_reset(&b);
+  mvcc_key_append_int64(&b, 129, 0); /* E=7: m = 1000000 1000000..., two groups */
+  const unsigned char v129[] = {0x13, 0x04, 0x53, 0x81, 0x80};
+  assert_int_equal(b.n, sizeof v129);
+  assert_memory_equal(b.p, v129, sizeof v129);
+  mvcc_keybuf_reset(&b);
+  mvcc_key_append_int64(&b, INT64_MAX, 0); /* 63 set bits: 9 full groups */
+  assert_int_equal(b.n, 3 + 9);
+  for (size_t i = 3; i < b.n; i++) assert_int_not_equal(b.p[i], 0);
+  mvcc_keybuf_reset(&b);
+  mvcc_key_append_int64(&b, -1, 0); /* complemented */
+  const unsigned char minus1[] = {0x11, 0xfb, 0xb3, 0x7f};
+  assert_int_equal(b.n, sizeof minus1);
+  assert_memory_equal(b.p, minus1, sizeof minus1);
   mvcc_keybuf_reset(&b);
   mvcc_key_append_text(&b, (const unsigned char *)"a\0b", 3, MVCC_COLL_BINARY,
                        0);
