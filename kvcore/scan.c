@@ -238,8 +238,11 @@ int kv_iter_next(kv_iter *it, char **errptr) {
       it->row_pending = false;
       bool skip = false;
       if (it->for_update && (rc = iter_lock_row(it, &skip, errptr))) return rc;
-      if (!kv_buf_set(&it->last, it->cur.key.p, it->cur.key.n))
-        return iter_fail(it, KV_NOMEM, errptr);
+      /* The row's key becomes it->last by a swap, not a copy: the cursor
+      ** writes its next row's key over whatever buffer it holds. */
+      kv_buf k = it->last;
+      it->last = it->cur.key;
+      it->cur.key = k;
       it->have_last = true;
       if (skip) continue;
       it->rv = it->cur.val;
