@@ -42,7 +42,7 @@ TSAN_TESTS = test_latch test_locktable test_waitq test_txn test_scan \
              test_stress test_clock test_store test_engine test_gc test_tscache \
              test_hermitage test_sqlconc
 
-.PHONY: all deps test asan tsan bench shell clean
+.PHONY: all deps test asan tsan bench bench-layout shell clean
 
 # all: the extension, the libraries and the test binaries (about a minute).
 all: deps $(KV_LIB) $(EXT_SO) $(EXT_LIB) $(TEST_BIN) $(SQLT_BIN)
@@ -172,6 +172,18 @@ $(BUILD)/bench_sql: bench/bench_sql.c $(EXT_LIB)
 	$(CC) $(BASEFLAGS) -o $@ $< $(EXT_LIB) -lsqlite3 $(LDLIBS)
 
 $(BUILD)/bench_kv: bench/bench_kv.c $(KV_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Ikvcore -o $@ $< $(KV_LIB) $(LDLIBS)
+
+# bench-layout: versioned-key layouts (format 1, bytewise with escapes,
+# RocksDB user-defined timestamps) on the same data through RocksDB's C API
+# (about six minutes on 2 cores); not part of `make bench`.  Method and
+# results: bench/LAYOUT.md.  LAYOUT_SECONDS, LAYOUT_BLOCKS, LAYOUT_ROWS and
+# LAYOUT_SHAPES are read from the environment (bench_layout.c says how).
+bench-layout: deps $(BUILD)/bench_layout
+	$(BUILD)/bench_layout
+
+$(BUILD)/bench_layout: bench/bench_layout.c $(KV_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -Ikvcore -o $@ $< $(KV_LIB) $(LDLIBS)
 
