@@ -207,7 +207,9 @@ static size_t ukey_make(unsigned char *o, uint64_t r) {
     put_be64(o + 1, r ^ (1ULL << 63));
     return 9;
   }
-  /* ext/: MVCC_ROW_PREFIX ‖ table id ‖ mvcc_key_append_int64(r) */
+  /* ext/ as it wrote row keys when this was measured (before format 2:
+  ** MVCC_ROW_PREFIX ‖ table id BE ‖ 0x13 E(2) m(8 BE), 12 of 20 bytes 0x00;
+  ** format 2's keys are zero-free, see LAYOUT.md) */
   put_be64(o + 1, 1);
   if (r == 0) {
     o[9] = 0x12;
@@ -222,10 +224,61 @@ static size_t ukey_make(unsigned char *o, uint64_t r) {
   return 20;
 }
 
+/* ------------------------------------------------------------ format 1 -- */
+
+/* Format 1 as kvcore wrote it (kvcore has moved to format 2; the baseline
+** lives on here): the timestamp big-endian, not inverted; a C comparator
+** ordering by user key, then newest first; the prefix extractor taking the
+** key minus its timestamp. */
+static void ts_be(char *o, kv_ts ts) {
+  for (int i = 0; i < 8; i++) o[i] = (char)(ts.wall >> (56 - 8 * i));
+  for (int i = 0; i < 4; i++) o[8 + i] = (char)(ts.logical >> (24 - 8 * i));
+}
+
+static int fmt1_compare(void *s, const char *a, size_t al, const char *b,
+                        size_t bl) {
+  (void)s;
+  size_t ak = al >= TSLEN ? al - TSLEN : al;
+  size_t bk = bl >= TSLEN ? bl - TSLEN : bl;
+  int c = kv_bytes_cmp(a, ak, b, bk);
+  if (c) return c;
+  if (al < TSLEN || bl < TSLEN) return (al >= TSLEN) - (bl >= TSLEN);
+  return memcmp(b + bk, a + ak, TSLEN);
+}
+
+static const char *fmt1_name(void *s) {
+  (void)s;
+  return "kvcore.mvcc.v1";
+}
+
+static char *fmt1_prefix(void *s, const char *key, size_t len, size_t *dl) {
+  (void)s;
+  *dl = len >= TSLEN ? len - TSLEN : len;
+  return (char *)key;
+}
+
+static unsigned char fmt1_in_domain(void *s, const char *key, size_t len) {
+  (void)s;
+  (void)key;
+  return len >= TSLEN;
+}
+
+static unsigned char fmt1_in_range(void *s, const char *key, size_t len) {
+  (void)s;
+  (void)key;
+  (void)len;
+  return 0;
+}
+
+static const char *fmt1_prefix_name(void *s) {
+  (void)s;
+  return "kvcore.userkey.v1";
+}
+
 /* ------------------------------------------------------ versioned keys -- */
 
 static void ts_inv(char *o, kv_ts ts) {
-  kv_ts_encode(o, ts);
+  ts_be(o, ts);
   for (int i = 0; i < TSLEN; i++) o[i] = (char)~o[i];
 }
 
@@ -236,7 +289,8 @@ static size_t vkey(int kind, char *out, const unsigned char *uk, size_t ul,
   unsigned char *o = (unsigned char *)out;
   switch (kind) {
   case L_A:
-    kv_mvcc_key_encode(out, uk, ul, ts);
+    memcpy(out, uk, ul);
+    ts_be(out + ul, ts);
     *plen = ul;
     return ul + TSLEN;
   case L_BESC:
@@ -416,11 +470,11 @@ static void layout_open(layout *l, int kind, const char *base) {
                                          rocksdb_slicetransform_create_noop());
   } else {
     if (kind == L_A) {
-      l->cmp = kv_mvcc_comparator_create();
+      l->cmp = rocksdb_comparator_create(NULL, noop_destroy, fmt1_compare, fmt1_name);
       rocksdb_options_set_comparator(l->opts, l->cmp);
     }
     rocksdb_options_set_prefix_extractor(l->opts,
-                                         kv_mvcc_prefix_extractor_create());
+                                         rocksdb_slicetransform_create(NULL, noop_destroy, fmt1_prefix, fmt1_in_domain, fmt1_in_range, fmt1_prefix_name));
   }
   const char *cfname = "default";
   const rocksdb_options_t *cfo = l->opts;
@@ -470,7 +524,7 @@ static void commit_rows(const uint32_t *idx, int n, uint8_t ver, kv_ts ts,
                         int first) {
   char tsb[TSLEN], v[VLEN], ek[MAXK];
   unsigned char uk[MAXK];
-  kv_ts_encode(tsb, ts);
+  ts_be(tsb, ts);
   for (int j = 0; j < NL; j++) {
     layout *l = &L[(first + j) % NL];
     double t0 = cpu_s();
@@ -548,7 +602,7 @@ static void load_all(void) {
     }
   }
   ts_now = (kv_ts){ts.wall + 1, 0};
-  kv_ts_encode(now_be, ts_now);
+  ts_be(now_be, ts_now);
   ts_inv(now_inv, ts_now);
 }
 
@@ -797,7 +851,7 @@ static void verify(layout *l) {
     kv_ts below = newest[i];
     below.wall--;
     char tsb[TSLEN], ek[MAXK];
-    kv_ts_encode(tsb, below);
+    ts_be(tsb, below);
     size_t ul = ukey_make(uk, 2 * (uint64_t)i), p, vl;
     size_t el = vkey(l->kind, ek, uk, ul, below, &p);
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
@@ -847,7 +901,7 @@ static void udt_probe(layout *l) {
   /* 1. an iterator's read timestamp after its creation */
   for (int how = 0; how < 2; how++) {
     memcpy(ts_a, now_be, TSLEN);
-    kv_ts_encode(ts_b, below);
+    ts_be(ts_b, below);
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
     rocksdb_readoptions_set_timestamp(ro, ts_a, TSLEN);
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(l->db, ro, l->cf);
