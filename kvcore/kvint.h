@@ -498,7 +498,8 @@ typedef struct kv_wbuf {
   uint32_t *logseq;
   size_t nlog, caplog;
   uint32_t seq;          /* seq of the latest write */
-  size_t nwrites;        /* entries whose head is PUT or DEL (approx.) */
+  size_t nwrites;        /* entries whose head is PUT or DEL */
+  size_t nentries;       /* entries: keys written or only locked */
 } kv_wbuf;
 
 bool kv_wbuf_init(kv_wbuf *w);

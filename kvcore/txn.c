@@ -81,7 +81,10 @@
 **   refreshes the read timestamp to just above it: the read returns the
 **   latest value, and a read-modify-write waits for the lock instead of
 **   failing later.  With the lock held the value cannot change again, so it
-**   needs no read span.  Nor, for a bulk INSERT of ascending keys, an engine
+**   needs no read span; and a key locked but never written goes into the
+**   timestamp cache at the commit ts with the written ones (C5), so its
+**   next writer commits above us and the value read stays the one visible
+**   at our commit ts.  Nor, for a bulk INSERT of ascending keys, an engine
 **   read each: one total-order seek finds the next key that has any
 **   version, and the keys before it are absent for as long as nothing at
 **   all is written (kv_engine.write_seq; a commit bumps it before releasing
@@ -104,7 +107,9 @@
 **   C5. Write the batch or ingest the file; clock.update(commit ts); the
 **       written keys go into the timestamp cache at the commit ts (W2; a
 **       large commit adds one range from its first key to past its last);
-**       status COMMITTED; release the latches; release the locks, each
+**       status COMMITTED; release the latches; the keys locked but not
+**       written go into the timestamp cache at the commit ts too (points,
+**       or one range past KV_LOCKED_POINTS_MAX); release the locks, each
 **       handed to its first waiter.
 **   A write that fails takes the status back to PENDING and the
 **   transaction dies, having written nothing.  kv_txn_unprepare takes a
@@ -118,7 +123,8 @@
 **   its latch window spans SQLite's commit of those files.
 **   A transaction that wrote nothing commits at its read_ts with no latch
 **   and no write (CockroachDB elides its EndTxn the same way); it still
-**   passes through COMMITTING.
+**   passes through COMMITTING, and the keys it locked still go into the
+**   timestamp cache, at its read_ts, before their locks go.
 **
 ** READ REFRESH from A to B (CockroachDB's span refresher)
 **   A read of every read span at B: timestamp cache at B; latch wait at B;
@@ -152,6 +158,12 @@
 **       U's version in (A, B] (T fails) or ran its own R2 at B before U's C2
 **       (so u > B) or waited for U's latch and found the version.  Hence
 **       u > c: contradiction.  So T saw U's write.
+**   (a') T's locking read of k (it locks k, then reads the newest version
+**       v, refreshing past it if v > read_ts) saw the version of k visible
+**       at c: no version of k can be committed between the lock and T's
+**       end, and T's commit puts k in the timestamp cache at c before it
+**       releases the lock (C5), so every later version is above c (W2);
+**       every earlier one is at or below v <= c.
 **   (b) U with u > c: T's reads are at <= c and never see it.
 **   (c) Writes: a writer holds its key's lock from its first write to its
 **       commit and commits above every version committed before it locked
@@ -627,9 +639,10 @@ int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
   kv_wentry *e;
   int rc = kv_txn_lock_key(t, key, klen, &e, errptr);
   if (rc) return rc;
-  /* With the lock held nobody can commit key until we end, so its newest
-  ** version is final; no latch wait, timestamp-cache entry or read span is
-  ** needed for it. */
+  /* With the lock held nobody can commit key until we end, and our commit
+  ** puts key in the timestamp cache before it lets the lock go (commit.c),
+  ** so its newest version is the one visible at our commit timestamp; no
+  ** latch wait, timestamp-cache entry or read span is needed now. */
   kv_store *s = t->store;
   /* Read at read_ts a moment ago?  Every version of key at or below
   ** read_ts was final then (our read is in the timestamp cache, R2-R3),

@@ -3,8 +3,8 @@
 ** (4-7 and 9 of the kvcore issue) and the seed project's protocol bugs
 ** (B4, B6, B8): reads that meet locks, timestamp-cache pushes, read refresh
 ** success and failure (points and phantoms), write too old, lost updates,
-** locking reads (waiting, and answering from an earlier read or a known
-** gap), savepoints, failed commits that release their locks so a retry
+** locking reads (waiting, answering from an earlier read or a known gap,
+** and ordering the next writer of a key read but not written), savepoints, failed commits that release their locks so a retry
 ** never waits on its own past, read-only transactions, strict
 ** serializability of begin after commit, and two-phase commit
 ** (kv_txn_prepare).
@@ -211,6 +211,29 @@ static void test_txn_locking_read_after_read_sees_newer_commit(void **state) {
   kvt_commit(r);
 }
 
+/* A key read for update and never written still orders its next writer
+** after the reader: its commit records the key in the timestamp cache, so a
+** writer that began before the reader cannot commit the key below the
+** reader's commit timestamp, where the reader should have seen its value.
+** Both with other writes (commit ts pushed) and with none (commit at the
+** read timestamp). */
+static void test_txn_locked_key_orders_its_next_writer(void **state) {
+  kvt_fixture *f = *state;
+  kvt_put1(f->s, "k", "0");
+  for (int wrote = 0; wrote < 2; wrote++) {
+    kv_txn *u = kvt_begin(f->s); /* older than t */
+    kv_txn *t = kvt_begin(f->s);
+    const void *v;
+    size_t vl;
+    KVT_OK(kv_txn_get(t, "k", 1, KV_READ_FOR_UPDATE, &v, &vl, errptr));
+    if (wrote) kvt_put(t, "other", "x");
+    kv_ts ct = kvt_commit_ts(t);
+    kvt_put(u, "k", "u");
+    kv_ts cu = kvt_commit_ts(u);
+    assert_true(kv_ts_cmp(cu, ct) > 0);
+  }
+}
+
 static int lock_read(kv_txn *t, const char *k) {
   const void *v;
   size_t vl;
@@ -224,6 +247,25 @@ static uint64_t reads_from_gap(kv_store *s) {
   kv_stats st;
   kv_store_stats(s, &st);
   return st.reads_from_gap;
+}
+
+/* The same past KV_LOCKED_POINTS_MAX (1024) keys, which the commit records
+** as one range: a writer of any of them goes above it. */
+static void test_txn_many_locked_keys_order_their_next_writers(void **state) {
+  kvt_fixture *f = *state;
+  kv_txn *u = kvt_begin(f->s);
+  kv_txn *t = kvt_begin(f->s);
+  char k[16];
+  for (int i = 0; i < 1100; i++) {
+    snprintf(k, sizeof k, "m%04d", i);
+    assert_int_equal(lock_read(t, k), KV_NOTFOUND);
+  }
+  kv_ts ct = kvt_commit_ts(t);
+  kvt_put(u, "m0000", "u");
+  kvt_put(u, "m0777", "u");
+  kvt_put(u, "m1099", "u");
+  kv_ts cu = kvt_commit_ts(u);
+  assert_true(kv_ts_cmp(cu, ct) > 0);
 }
 
 /* A bulk insert's locking reads of ascending absent keys answer from the
@@ -603,6 +645,8 @@ int main(void) {
       T(test_txn_locking_read_after_read_sees_newer_commit),
       T(test_txn_absent_gap_answers_bulk_inserts_and_no_more),
       T(test_txn_locking_read_waits_and_reads_latest),
+      T(test_txn_locked_key_orders_its_next_writer),
+      T(test_txn_many_locked_keys_order_their_next_writers),
       T(test_txn_savepoint_rollback),
       T(test_txn_failed_commit_releases_locks),
       T(test_txn_read_only_rejects_writes),
