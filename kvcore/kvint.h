@@ -696,6 +696,7 @@ struct kv_txn {
   int priority;
   int boost;
   bool read_only;
+  bool lock_reads;         /* every get and scan locks (kv_txn_options) */
   int lock_timeout_ms;
   int (*lock_timeout_fn)(void *);  /* resolves the timeout at the first wait */
   void *lock_timeout_ctx;
@@ -869,7 +870,8 @@ struct kv_store {
   bool gc_stop;            /* gc_mu */
 
   struct {
-    _Atomic uint64_t txns_begun, commits, commits_readonly, aborts;
+    _Atomic uint64_t txns_begun, txns_lock_reads;
+    _Atomic uint64_t commits, commits_readonly, aborts;
     _Atomic uint64_t retries[6];
     _Atomic uint64_t refreshes, refresh_failures;
     _Atomic uint64_t pushes_tscache;

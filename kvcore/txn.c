@@ -15,7 +15,9 @@
 **     one at a time in the order of their commit timestamps.
 **  2. Strict: a transaction that begins after another's commit returned
 **     reads at a higher timestamp, so it sees that commit.
-**  3. Readers take no locks and never wait for a lock holder.  A read waits
+**  3. Readers take no locks and never wait for a lock holder, except in a
+**     transaction begun with lock_reads, whose every read is a locking read
+**     (LOCKING-READ TRANSACTIONS).  A read waits
 **     only for a committing transaction whose write latches cover a key it
 **     reads, at or below its timestamp (a commit of more than
 **     KV_LATCH_MAX_POINTS keys latches the range from its first key to its
@@ -89,6 +91,23 @@
 **   version, and the keys before it are absent for as long as nothing at
 **   all is written (kv_engine.write_seq; a commit bumps it before releasing
 **   its locks, and we hold K's).
+**
+** LOCKING-READ TRANSACTIONS (kv_txn_options.lock_reads)
+**   Every get and scan of such a transaction is a locking read: a get locks
+**   its key, present or absent; a scan locks each committed row it
+**   returns, just before returning it.  It is how a retry on hot keys stops
+**   failing.  A plain read lets another writer commit the key between the
+**   read and this transaction's own write or commit, and the refresh then
+**   fails (WORKED RACE: A LOST UPDATE).  A locking read holds the key from
+**   the read to the end, so no refresh can fail on a key it read; it waits
+**   in the key's queue instead, which is an ordinary lock wait (W1): FIFO,
+**   in the waits-for graph, bounded by the lock timeout.  A scan's range
+**   still goes into the timestamp cache and the read spans (R2, R5): a key
+**   inserted into the range by someone else is a phantom, and a refresh
+**   over it fails as for any scan.  The locks are the write locks of W1 and
+**   go at C5 like them; the latches of a commit are taken at C1 only, so
+**   reads that lock add nothing to the latch window.  A read-only
+**   transaction cannot lock, so it cannot have lock_reads.
 **
 ** LIFE OF A COMMIT (commit.c)
 **   kv_txn_prepare does C1-C4, all of a commit that can fail except the
@@ -204,6 +223,19 @@
 **   its read of k, which finds T1's version: write conflict, T2 restarts.
 **   With locking reads (an SQL UPDATE), T2 waits at the read instead,
 **   refreshes above T1's commit and reads T1's value: no restart.
+**
+** WORKED RACE: A HOT KEY
+**   T1 and T2 read k plainly (SQL: SELECT), then write it (UPDATE: a
+**   locking read).  T1 locks k first; T2 queues, and once T1 commits its
+**   locking read finds T1's version above its earlier plain read: write
+**   conflict, T2 restarts.  Its retry T2' (retry_of, lock_reads) locks k at
+**   its first read, queueing behind any holder, and reads the newest value;
+**   from then on nobody commits k before T2' ends, so T2' commits.  A first
+**   attempt T3 that read k plainly while T2' held it fails in turn, and its
+**   retry queues.  Retries that lock several keys can deadlock (T2' holds a
+**   and waits for b, T4' holds b and waits for a); the waits-for graph
+**   aborts the lower boost, then the younger, whose next retry has a higher
+**   boost.
 ** ==========================================================================
 */
 #include "kvint.h"
@@ -337,6 +369,9 @@ int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
   if (opts->priority < KV_PRIORITY_LOW || opts->priority > KV_PRIORITY_HIGH)
     return kv_err(errptr, KV_INVALID, "priority %d is not one of "
                   "KV_PRIORITY_LOW/NORMAL/HIGH", opts->priority);
+  if (opts->lock_reads && opts->read_only)
+    return kv_err(errptr, KV_INVALID,
+                  "a read-only transaction cannot lock what it reads");
   kv_txn *t = calloc(1, sizeof(*t));
   if (!t) return kv_err(errptr, KV_NOMEM, "out of memory");
   pthread_condattr_t ca;
@@ -348,6 +383,7 @@ int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
   t->store = s;
   t->id = atomic_fetch_add(&s->next_txn_id, 1) + 1;
   t->read_only = opts->read_only;
+  t->lock_reads = opts->lock_reads != 0;
   t->lock_timeout_ms = opts->lock_timeout_ms >= 0
                            ? opts->lock_timeout_ms
                            : atomic_load(&s->lock_timeout_ms);
@@ -378,6 +414,7 @@ int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
   }
   if ((rc = kv_txntable_register(&s->txns, t, errptr))) goto fail;
   KV_STAT_INC(s, txns_begun);
+  if (t->lock_reads) KV_STAT_INC(s, txns_lock_reads);
   *out = t;
   return KV_OK;
 
@@ -692,6 +729,7 @@ int kv_txn_get(kv_txn *t, const void *key, size_t klen, int flags,
   if ((flags & KV_READ_FOR_UPDATE) && t->read_only)
     return kv_err(errptr, KV_INVALID,
                   "a read-only transaction cannot lock keys");
+  if (t->lock_reads) flags |= KV_READ_FOR_UPDATE;
   kv_wentry *e = t->wbuf_ready ? kv_wbuf_find(&t->wbuf, key, klen) : NULL;
   if (e) { /* R1: own writes */
     const kv_wver *v = kv_wbuf_visible(e, t->wbuf.seq);
