@@ -52,9 +52,10 @@
 ** after it is a retry again.  The ext cannot know at begin whether a
 ** transaction inside BEGIN will write, so such a retry locks even if it
 ** turns out only to read; but one that reads without locking never fails
-** with restart, so what is retried wrote or locked before.  The locks are write locks, released when the transaction
-** commits or aborts; none of this touches the latches, which only a commit
-** takes (xSync to xCommit at the longest, as above).
+** with restart, so what is retried wrote or locked before.  The locks are
+** write locks, released when the transaction commits or aborts; none of
+** this touches the latches, which only a commit takes (xSync to xCommit at
+** the longest, as above).
 **
 ** Savepoints: SQLite numbers savepoints (user and per-statement) 0, 1, ...;
 ** each SQL transaction keeps the kvcore mark of every open level.  Every

@@ -3,9 +3,9 @@
 ** of own writes with committed rows, stable snapshots while other
 ** transactions commit, no Halloween problem, locking scans (also every scan
 ** of a lock_reads transaction, which still refreshes its range), and
-** reopening after a refresh; a scan stopped early by its limit depends (for refresh)
-** only on the rows it returned; plus a randomized differential test
-** against an in-memory model of the store.
+** reopening after a refresh; a scan stopped early by its limit depends
+** (for refresh) only on the rows it returned; plus a randomized
+** differential test against an in-memory model of the store.
 */
 #include "kvtest.h"
 

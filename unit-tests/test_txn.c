@@ -4,8 +4,9 @@
 ** (B4, B6, B8): reads that meet locks, timestamp-cache pushes, read refresh
 ** success and failure (points and phantoms), write too old, lost updates,
 ** locking reads (waiting, answering from an earlier read or a known gap,
-** and ordering the next writer of a key read but not written), savepoints, failed commits that release their locks so a retry
-** never waits on its own past, read-only transactions, strict
+** and ordering the next writer of a key read but not written),
+** savepoints, failed commits that release their locks so a retry never
+** waits on its own past, read-only transactions, strict
 ** serializability of begin after commit, two-phase commit
 ** (kv_txn_prepare), and transactions whose every read locks
 ** (kv_txn_options.lock_reads, for retries on hot keys): the lost update
