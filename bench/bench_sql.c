@@ -1300,12 +1300,15 @@ static void add_targets(int sync, const level *L) {
   else
     target_add(ratio_of(L->w9t8[MVCC], L->w9t8[NATIVE]), ">=", 2.0,
                "W9 8 threads, full: >= 2x SQLite's better");
+  /* W7 from 8 threads: issue 14's hot-key targets (retries lock what they
+  ** read); 2 threads keep the earlier ones. */
   for (int n = 2; n <= 8; n *= 4) {
     const rmw_result *w = L->w7[n];
+    double want = n == 2 ? 0.5 : sync == NORMAL ? 0.25 : 1.0;
     target_add(w[V_MVCC].abort, "<", 0.5,
                "W7 %d threads %s: < 0.5 aborts per commit", n, s);
-    target_add(ratio_of(w[V_MVCC].rate, best_native(w)), ">=", 0.5,
-               "W7 %d threads %s: >= 0.5x SQLite's better", n, s);
+    target_add(ratio_of(w[V_MVCC].rate, best_native(w)), ">=", want,
+               "W7 %d threads %s: >= %.2gx SQLite's better", n, s, want);
   }
 }
 

@@ -40,6 +40,23 @@
 ** next transaction on the connection is begun as its retry (kvcore keeps
 ** its age and raises its priority, so it cannot starve).
 **
+** Hot keys: that retry also locks every row it reads (kvcore's lock_reads:
+** each read is a locking read, as an UPDATE's are), so the rows that
+** changed under the failed attempt cannot change under the retry; it
+** waits for their locks instead of failing on them again.  So does the
+** next transaction after SELECT mvcc_lock_reads(1).  "Next" means the next
+** SQL transaction that begins a kvcore transaction: autocommit SELECTs are
+** read-only kvcore transactions, which cannot lock, and neither lock nor
+** use up the retry or the request; the transaction that ends (commit or
+** rollback, on whichever stores) uses up both, and if it fails the one
+** after it is a retry again.  The ext cannot know at begin whether a
+** transaction inside BEGIN will write, so such a retry locks even if it
+** turns out only to read; but one that reads without locking never fails
+** with restart, so what is retried wrote or locked before.  The locks are
+** write locks, released when the transaction commits or aborts; none of
+** this touches the latches, which only a commit takes (xSync to xCommit at
+** the longest, as above).
+**
 ** Savepoints: SQLite numbers savepoints (user and per-statement) 0, 1, ...;
 ** each SQL transaction keeps the kvcore mark of every open level.  Every
 ** enrolled table receives the same calls, so a level's mark is set only by
@@ -308,6 +325,40 @@ static int busy_timeout_cb(void *ctx) {
   return ms;
 }
 
+/* Does the connection's next SQL transaction lock what it reads?  When it
+** asked (mvcc_lock_reads), or when its last one failed with a retryable
+** error on any store: that is a retry, whose plain reads would let the
+** same rows change under it again. */
+static bool next_locks_reads(mvcc_conn *c) {
+  if (c->lock_reads_next) return true;
+  for (mvcc_sconn *sc = c->stores; sc; sc = sc->next)
+    if (sc->has_retry) return true;
+  return false;
+}
+
+/* The connection's SQL transaction on some store, if it has begun one. */
+static mvcc_txn *current_sql_txn(mvcc_conn *c) {
+  if (!c->enrolled) return NULL;
+  for (mvcc_sconn *sc = c->stores; sc; sc = sc->next)
+    if (sc->cur && sc->cur->kind == MVCC_TXN_SQL && sc->cur->kv)
+      return sc->cur;
+  return NULL;
+}
+
+int mvcc_conn_lock_reads(mvcc_conn *c, int on, int *locks, char **pzErr) {
+  mvcc_txn *t = current_sql_txn(c);
+  if (on >= 0 && t) {
+    *pzErr = sqlite3_mprintf("mvcc_lock_reads(%d) must come before the "
+                             "transaction first reads or writes an mvcc "
+                             "table: it applies to the connection's next "
+                             "transaction", on);
+    return SQLITE_ERROR;
+  }
+  if (on >= 0) c->lock_reads_next = on != 0;
+  *locks = t ? t->lock_reads : next_locks_reads(c);
+  return SQLITE_OK;
+}
+
 static int txn_begin(mvcc_sconn *sc, int kind, bool read_only, mvcc_txn **out,
                      char **pzErr) {
   mvcc_txn *t = malloc(sizeof(*t));
@@ -317,6 +368,7 @@ static int txn_begin(mvcc_sconn *sc, int kind, bool read_only, mvcc_txn **out,
   kv_txn_options_init(&o);
   o.read_only = read_only;
   if (!read_only && sc->has_retry) o.retry_of = &sc->retry;
+  o.lock_reads = !read_only && next_locks_reads(sc->conn);
   char *err = NULL;
   int krc = kv_txn_begin(sc->store, &o, &t->kv, &err);
   if (krc) {
@@ -329,6 +381,7 @@ static int txn_begin(mvcc_sconn *sc, int kind, bool read_only, mvcc_txn **out,
   t->sc = sc;
   t->kind = kind;
   t->read_only = read_only;
+  t->lock_reads = o.lock_reads != 0;
   t->attached = true;
   sc->cur = t;
   *out = t;
@@ -534,6 +587,17 @@ int mvcc_conn_take_commit_error(mvcc_conn *c, char **pzErr) {
 }
 
 static void end_sql_txns(mvcc_conn *c) {
+  /* The transaction ending was the connection's "next" one: it used up a
+  ** request for locking reads and the retry it was, whichever stores it
+  ** touched.  If it failed, the next one is a retry in turn.  (An xCommit
+  ** after DDL, which began no transaction, uses up nothing.) */
+  bool ended = false;
+  for (mvcc_sconn *sc = c->stores; sc; sc = sc->next)
+    ended |= sc->cur && sc->cur->kind == MVCC_TXN_SQL;
+  if (ended) {
+    c->lock_reads_next = false;
+    for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) sc->has_retry = false;
+  }
   for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) {
     mvcc_txn *t = sc->cur;
     if (!t || t->kind != MVCC_TXN_SQL) continue;

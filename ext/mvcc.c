@@ -19,7 +19,9 @@
 **      store (or, without an argument, the default one again) and declares
 **      its tables, including tables other connections created since, and
 **      mvcc_check(table [, dir]), which compares a table's indexes with
-**      its rows.
+**      its rows, the index functions (mvcc_create_index, mvcc_drop_index,
+**      mvcc_analyze), and mvcc_lock_reads([on]), which makes the
+**      connection's next transaction lock the rows it reads.
 ** If the default store cannot be opened (another process holds it), the
 ** extension still loads: native tables keep working, and using an mvcc
 ** table reports why the store is unavailable.
@@ -191,6 +193,53 @@ static void drop_index_fn(sqlite3_context *ctx, int argc,
   index_fn_result(ctx, rc, err, -1);
 }
 
+/* A value as a message shows it: 2, 'yes', NULL, a blob. */
+static char *shown_value(sqlite3_value *v) {
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_NULL: return sqlite3_mprintf("NULL");
+    case SQLITE_BLOB: return sqlite3_mprintf("a blob");
+    case SQLITE_TEXT: return sqlite3_mprintf("%Q", sqlite3_value_text(v));
+    default: return sqlite3_mprintf("%s", sqlite3_value_text(v));
+  }
+}
+
+/* mvcc_lock_reads([on]): on 1 makes the connection's next transaction lock
+** the rows it reads (for hot keys), 0 takes that back; returns whether the
+** current transaction, once it has touched a store, or else the next one
+** locks what it reads (a retry does without asking).  conn.c has the
+** rules. */
+static void lock_reads_fn(sqlite3_context *ctx, int argc,
+                          sqlite3_value **argv) {
+  mvcc_conn *c = sqlite3_user_data(ctx);
+  int on = -1;
+  if (argc > 0) {
+    sqlite3_int64 v = sqlite3_value_int64(argv[0]);
+    if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER || (v != 0 && v != 1)) {
+      char *what = shown_value(argv[0]);
+      char *m = what ? sqlite3_mprintf("mvcc_lock_reads: the argument is 1 "
+                                       "(the next transaction locks the rows "
+                                       "it reads) or 0, not %s",
+                                       what)
+                     : NULL;
+      sqlite3_free(what);
+      sqlite3_result_error(ctx, m ? m : "mvcc_lock_reads: bad argument", -1);
+      sqlite3_free(m);
+      return;
+    }
+    on = (int)v;
+  }
+  int locks = 0;
+  char *err = NULL;
+  int rc = mvcc_conn_lock_reads(c, on, &locks, &err);
+  if (rc) {
+    sqlite3_result_error(ctx, err ? err : sqlite3_errstr(rc), -1);
+    sqlite3_result_error_code(ctx, rc);
+    sqlite3_free(err);
+    return;
+  }
+  sqlite3_result_int(ctx, locks);
+}
+
 /* mvcc_attach([dir]): declares the tables of a store in temp that are not
 ** declared yet; returns how many it declared.  A name temp already uses for
 ** something else (a temp table of the application's) is an error. */
@@ -279,7 +328,9 @@ int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
              {"mvcc_create_index", 3, create_index_fn},
              {"mvcc_create_index", 4, create_index_fn},
              {"mvcc_drop_index", 1, drop_index_fn},
-             {"mvcc_analyze", 1, analyze_fn}};
+             {"mvcc_analyze", 1, analyze_fn},
+             {"mvcc_lock_reads", 0, lock_reads_fn},
+             {"mvcc_lock_reads", 1, lock_reads_fn}};
   for (size_t i = 0; rc == SQLITE_OK && i < sizeof fns / sizeof fns[0]; i++)
     rc = sqlite3_create_function(db, fns[i].name, fns[i].nargs, SQLITE_UTF8, c,
                                  fns[i].fn, NULL, NULL);

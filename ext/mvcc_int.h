@@ -296,6 +296,7 @@ struct mvcc_txn {
   bool attached;       /* it is sc->cur */
   int cursors;         /* open cursors reading with it */
   bool read_only;
+  bool lock_reads;     /* its reads lock (kv_txn_options.lock_reads) */
   bool prepared;       /* by the first xSync (kv_txn_prepare) */
   bool committed;      /* by xCommit */
   uint32_t *sp;        /* savepoint marks by SQLite savepoint number */
@@ -312,7 +313,8 @@ struct mvcc_sconn {
   kv_store *store;
   mvcc_txn *cur;           /* the current transaction, or NULL */
   kv_retry_info retry;     /* the last attempt that failed, if has_retry */
-  bool has_retry;
+  bool has_retry;          /* the connection's last SQL transaction failed
+                           ** here with a retryable error */
   mvcc_sconn *next;
 };
 
@@ -329,6 +331,8 @@ struct mvcc_conn {
                            ** mvcc_conn_finalize */
   char *commit_err;        /* a write that failed in xCommit, for the next
                            ** statement to report */
+  bool lock_reads_next;    /* mvcc_lock_reads(1): the next SQL transaction
+                           ** locks what it reads */
 };
 
 mvcc_conn *mvcc_conn_new(sqlite3 *db);
@@ -381,6 +385,12 @@ void mvcc_conn_rollback(mvcc_conn *c);
 int mvcc_conn_savepoint(mvcc_conn *c, int n, char **pzErr);
 int mvcc_conn_release(mvcc_conn *c, int n, char **pzErr);
 int mvcc_conn_rollback_to(mvcc_conn *c, int n, char **pzErr);
+/* mvcc_lock_reads([on]).  on 0 or 1 asks that the connection's next SQL
+** transaction lock the rows it reads, or not (a retry locks them anyway);
+** SQLITE_ERROR once the current SQL transaction has begun on a store.  on
+** -1 only asks.  *locks: whether the current SQL transaction, if it has
+** begun on a store, else the next one, locks what it reads. */
+int mvcc_conn_lock_reads(mvcc_conn *c, int on, int *locks, char **pzErr);
 
 /* The message of a retryable failure of kvcore transaction t on store s:
 ** "restart transaction: <reason>: ..." naming the table of the row it was

@@ -43,7 +43,7 @@ static const char *const schemas[] = {
     "CREATE TABLE x(store TEXT, name TEXT, value INTEGER)",
     "CREATE TABLE x(store TEXT, id INTEGER, read_ts REAL, write_ts REAL, "
     "age REAL, priority INTEGER, boost INTEGER, read_only INTEGER, status "
-    "TEXT, waiting_for INTEGER, locks INTEGER)",
+    "TEXT, waiting_for INTEGER, locks INTEGER, lock_reads INTEGER)",
     "CREATE TABLE x(store TEXT, key BLOB, txn INTEGER, waiting INTEGER)",
     "CREATE TABLE x(store TEXT, \"table\" TEXT, \"index\" TEXT, columns "
     "TEXT, \"unique\" INTEGER, state TEXT, \"rows\" INTEGER)",
@@ -147,6 +147,7 @@ static void collect_txn(void *ctx, const kv_txn_info *t) {
   r->v[3] = t->read_only;
   r->v[4] = (sqlite3_int64)t->waiting_for;
   r->v[5] = (sqlite3_int64)t->locks;
+  r->v[6] = t->lock_reads;
 }
 
 static void collect_lock(void *ctx, const void *key, size_t klen,
@@ -208,6 +209,7 @@ static int statsFilter(sqlite3_vtab_cursor *cur, int idxNum,
         uint64_t v;
       } counters[] = {
           {"txns_begun", st.txns_begun},
+          {"txns_lock_reads", st.txns_lock_reads},
           {"commits", st.commits},
           {"commits_readonly", st.commits_readonly},
           {"aborts", st.aborts},
@@ -274,7 +276,8 @@ static int statsColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
         case 5: case 6: case 7: sqlite3_result_int64(ctx, r->v[i - 4]); break;
         case 8: sqlite3_result_text(ctx, r->name, -1, SQLITE_STATIC); break;
         case 9: sqlite3_result_int64(ctx, r->v[4]); break;
-        default: sqlite3_result_int64(ctx, r->v[5]); break;
+        case 10: sqlite3_result_int64(ctx, r->v[5]); break;
+        default: sqlite3_result_int64(ctx, r->v[6]); break;
       }
       break;
     case STATS_INDEXES:

@@ -25,7 +25,9 @@
 ** Reads inside an UPDATE or DELETE lock the rows they return (CockroachDB's
 ** implicit SELECT FOR UPDATE), so autocommit read-modify-writes queue on the
 ** lock instead of failing; a cursor knows it serves a writing statement
-** when the connection has a busy statement that is not read-only.
+** when the connection has a busy statement that is not read-only.  In a
+** transaction that locks its reads (a retry, or after mvcc_lock_reads(1):
+** conn.c) kvcore makes every read a locking one by itself.
 **
 ** Secondary indexes (index.c) are more keys in the table's range: a write
 ** puts and deletes the row's entries in every index of the table's set

@@ -11,9 +11,11 @@
 ** RocksDB batch, or an SST file when kv_engine_ingests() says the commit is
 ** large.  Commit writes it (C5) and then, in this order: advances the
 ** clock, records the written keys in the timestamp cache, sets COMMITTED,
-** releases the latches and releases the locks.  The order is the protocol:
-** the cache entries exist before the locks go (txn.c, W2), and the latches
-** stay until the write is visible (the latch window).
+** releases the latches, records the keys it locked without writing them
+** (locking reads) in the timestamp cache, and releases the locks.  The
+** order is the protocol: the cache entries exist before the locks go
+** (txn.c, W2), and the latches stay until the write is visible (the latch
+** window).
 **
 ** Invariants:
 **   - From kv_txn_prepare's success until commit, abort or unprepare,
@@ -26,7 +28,8 @@
 **   - A failed write, or a failure to build it, takes the status back to
 **     PENDING and kills the transaction: nothing of it was written.
 **   - A transaction with nothing to write commits at its read timestamp
-**     with no latch and no write, still passing through COMMITTING.
+**     with no latch and no write, still passing through COMMITTING; the
+**     keys it locked go into the timestamp cache at that timestamp.
 **   - Abort releases the latches before the locks: readers wait on those.
 */
 #include "kvint.h"
@@ -103,8 +106,52 @@ static int txn_build_sst(kv_txn *t, kv_ts ts, char **errptr) {
   return rc;
 }
 
+/* Past this many keys locked but not written, a commit records them in the
+** timestamp cache as one range (as a large commit does its writes): the
+** cache's budget is meant for reads, and a flood of points would be
+** condensed into its low-water mark, which pushes every writer. */
+#define KV_LOCKED_POINTS_MAX 1024
+
+/* Records the keys t locked without writing them (locking reads) in the
+** timestamp cache at its commit timestamp cts, before their locks go.  The
+** value such a read returned is the newest version, and it stays the one
+** visible at cts only if the next writer of the key commits above cts; the
+** lock kept writers out until now, and this entry sends the next one above
+** (W2), as for a written key. */
+static void txn_record_locked(kv_txn *t, kv_ts cts) {
+  if (!t->wbuf_ready) return;
+  assert(t->wbuf.nentries >= t->wbuf.nwrites);
+  size_t nlocked = t->wbuf.nentries - t->wbuf.nwrites;
+  if (nlocked == 0) return;
+  kv_tscache *tc = t->store->tscache;
+  const kv_wentry *first = NULL, *last = NULL;
+  for (kv_skl_node *n = kv_skl_first(t->wbuf.skl); n; n = kv_skl_next(n)) {
+    const kv_wentry *e = n->val;
+    if (e->head->kind != KV_W_LOCK) continue;
+    if (nlocked <= KV_LOCKED_POINTS_MAX) {
+      kv_span sp = {.start = e->key, .slen = e->klen};
+      kv_tscache_add(tc, &sp, cts, 0);
+    }
+    if (!first) first = e;
+    last = e;
+  }
+  if (nlocked <= KV_LOCKED_POINTS_MAX || !first) return;
+  if (!kv_buf_reserve(&t->kbuf, last->klen + 1)) {
+    kv_tscache_add(tc, &(kv_span){.start = first->key, .slen = first->klen,
+                                  .is_range = 1, .end_inf = 1},
+                   cts, 0); /* wider still, but never missing */
+    return;
+  }
+  memcpy(t->kbuf.p, last->key, last->klen);
+  t->kbuf.p[last->klen] = 0; /* the first key after the last */
+  kv_span rsp = {.start = first->key, .slen = first->klen, .end = t->kbuf.p,
+                 .elen = last->klen + 1, .is_range = 1};
+  kv_tscache_add(tc, &rsp, cts, 0);
+}
+
 static void txn_finish(kv_txn *t, kv_ts cts, kv_ts *commit_ts, bool wrote) {
   kv_store *s = t->store;
+  txn_record_locked(t, cts);
   kv_txn_release_locks(t);
   if (commit_ts) *commit_ts = cts;
   KV_STAT_INC(s, commits);

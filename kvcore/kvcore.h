@@ -214,6 +214,7 @@ int kv_store_gc(kv_store *store, kv_gc_stats *stats, char **errptr);
 /* Counters since the store was opened. */
 typedef struct kv_stats {
   uint64_t txns_begun;
+  uint64_t txns_lock_reads;        /* of them, begun with lock_reads */
   uint64_t commits;
   uint64_t commits_readonly;
   uint64_t aborts;                 /* explicit aborts of live txns */
@@ -254,6 +255,7 @@ typedef struct kv_txn_info {
   int priority;        /* KV_PRIORITY_* */
   int boost;           /* retries so far (raises it within its class) */
   int read_only;
+  int lock_reads;      /* begun with kv_txn_options.lock_reads */
   int status;          /* 0 pending, 1 committing, 2 committed, 3 aborted */
   uint64_t waiting_for;  /* id of the lock holder it waits for, or 0 */
   uint64_t locks;      /* keys it has locked */
@@ -294,7 +296,21 @@ typedef struct kv_txn_options {
                               ** whose priority is above a lock holder's
                               ** aborts the holder instead of waiting. */
   int lock_timeout_ms;        /* <0: the store's timeout */
-  const kv_retry_info *retry_of; /* this is a retry of that attempt */
+  const kv_retry_info *retry_of; /* this is a retry of that attempt (its age
+                              ** and priority; reads stay lock-free unless
+                              ** lock_reads is set too) */
+  int lock_reads;             /* every kv_txn_get and kv_txn_scan acts as
+                              ** with KV_READ_FOR_UPDATE: the transaction
+                              ** locks each key it reads (an absent key
+                              ** too) and each row a scan returns, so no
+                              ** one can change them before it ends and it
+                              ** cannot fail a refresh on them.  For a
+                              ** retry on hot keys: it waits for their
+                              ** locks instead of failing again.  A scan
+                              ** still records its range for refresh, so a
+                              ** row inserted into it later (a phantom)
+                              ** can still fail it.  Not with read_only
+                              ** (KV_INVALID). */
 } kv_txn_options;
 
 void kv_txn_options_init(kv_txn_options *opts);
@@ -316,7 +332,8 @@ enum {
 /* Reads key.  On KV_OK, *pval and *plen is the value, borrowed (from the
 ** engine's iterator, or the transaction's own write, without a copy) until
 ** the next call on txn.  Returns KV_NOTFOUND when there is no value.  A
-** transaction reads its own writes. */
+** transaction reads its own writes.  In a transaction begun with lock_reads
+** every read is KV_READ_FOR_UPDATE. */
 int kv_txn_get(kv_txn *txn, const void *key, size_t klen, int flags,
                const void **pval, size_t *plen, char **errptr);
 
@@ -331,7 +348,8 @@ int kv_txn_lock(kv_txn *txn, const void *key, size_t klen, char **errptr);
 
 /* Opens an iterator over the keys in [start, end) (end NULL: no upper
 ** bound), ascending or with KV_SCAN_REVERSE descending, returning at most
-** limit rows (0: no limit).  KV_READ_FOR_UPDATE locks each row returned.
+** limit rows (0: no limit).  KV_READ_FOR_UPDATE (always, with lock_reads)
+** locks each row returned; the range is still recorded for refresh.
 ** The iterator sees the transaction's own writes made before it opened.
 ** It must be closed before the transaction commits or aborts. */
 int kv_txn_scan(kv_txn *txn, const void *start, size_t slen, const void *end,

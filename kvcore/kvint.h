@@ -534,7 +534,8 @@ typedef struct kv_wbuf {
   uint32_t *logseq;
   size_t nlog, caplog;
   uint32_t seq;          /* seq of the latest write */
-  size_t nwrites;        /* entries whose head is PUT or DEL (approx.) */
+  size_t nwrites;        /* entries whose head is PUT or DEL */
+  size_t nentries;       /* entries: keys written or only locked */
 } kv_wbuf;
 
 bool kv_wbuf_init(kv_wbuf *w);
@@ -731,6 +732,7 @@ struct kv_txn {
   int priority;
   int boost;
   bool read_only;
+  bool lock_reads;         /* every get and scan locks (kv_txn_options) */
   int lock_timeout_ms;
   int (*lock_timeout_fn)(void *);  /* resolves the timeout at the first wait */
   void *lock_timeout_ctx;
@@ -904,7 +906,8 @@ struct kv_store {
   bool gc_stop;            /* gc_mu */
 
   struct {
-    _Atomic uint64_t txns_begun, commits, commits_readonly, aborts;
+    _Atomic uint64_t txns_begun, txns_lock_reads;
+    _Atomic uint64_t commits, commits_readonly, aborts;
     _Atomic uint64_t retries[6];
     _Atomic uint64_t refreshes, refresh_failures;
     _Atomic uint64_t pushes_tscache;

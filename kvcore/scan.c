@@ -23,10 +23,12 @@
 ** elsewhere, or a locking scan finding a newer row), open iterators reopen
 ** at the new timestamp after the last key they returned.
 **
-** KV_READ_FOR_UPDATE locks each committed row before returning it; if the
-** row has a newer committed version than the snapshot, the transaction
-** refreshes to just above it and the row is read again at the new
-** timestamp (it may have been deleted: then it is skipped).
+** KV_READ_FOR_UPDATE (every scan of a transaction begun with lock_reads)
+** locks each committed row before returning it; if the row has a newer
+** committed version than the snapshot, the transaction refreshes to just
+** above it and the row is read again at the new timestamp (it may have
+** been deleted: then it is skipped).  The range is published and recorded
+** as for any scan, so a phantom still fails a refresh.
 */
 #include "kvint.h"
 
@@ -101,6 +103,7 @@ int kv_txn_scan(kv_txn *t, const void *start, size_t slen, const void *end,
   if ((flags & KV_READ_FOR_UPDATE) && t->read_only)
     return kv_err(errptr, KV_INVALID,
                   "a read-only transaction cannot lock keys");
+  if (t->lock_reads) flags |= KV_READ_FOR_UPDATE;
   kv_iter *it = calloc(1, sizeof(*it));
   if (!it) return kv_err(errptr, KV_NOMEM, "out of memory");
   it->txn = t;

@@ -307,6 +307,7 @@ size_t kv_store_list_locks(kv_store *s,
 void kv_store_stats(kv_store *s, kv_stats *o) {
   memset(o, 0, sizeof(*o));
   o->txns_begun = atomic_load(&s->st.txns_begun);
+  o->txns_lock_reads = atomic_load(&s->st.txns_lock_reads);
   o->commits = atomic_load(&s->st.commits);
   o->commits_readonly = atomic_load(&s->st.commits_readonly);
   o->aborts = atomic_load(&s->st.aborts);

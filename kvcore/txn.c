@@ -15,7 +15,9 @@
 **     one at a time in the order of their commit timestamps.
 **  2. Strict: a transaction that begins after another's commit returned
 **     reads at a higher timestamp, so it sees that commit.
-**  3. Readers take no locks and never wait for a lock holder.  A read waits
+**  3. Readers take no locks and never wait for a lock holder, except in a
+**     transaction begun with lock_reads, whose every read is a locking read
+**     (LOCKING-READ TRANSACTIONS).  A read waits
 **     only for a committing transaction whose write latches cover a key it
 **     reads, at or below its timestamp (a commit of more than
 **     KV_LATCH_MAX_POINTS keys latches the range from its first key to its
@@ -81,11 +83,31 @@
 **   refreshes the read timestamp to just above it: the read returns the
 **   latest value, and a read-modify-write waits for the lock instead of
 **   failing later.  With the lock held the value cannot change again, so it
-**   needs no read span.  Nor, for a bulk INSERT of ascending keys, an engine
+**   needs no read span; and a key locked but never written goes into the
+**   timestamp cache at the commit ts with the written ones (C5), so its
+**   next writer commits above us and the value read stays the one visible
+**   at our commit ts.  Nor, for a bulk INSERT of ascending keys, an engine
 **   read each: one total-order seek finds the next key that has any
 **   version, and the keys before it are absent for as long as nothing at
 **   all is written (kv_engine.write_seq; a commit bumps it before releasing
 **   its locks, and we hold K's).
+**
+** LOCKING-READ TRANSACTIONS (kv_txn_options.lock_reads)
+**   Every get and scan of such a transaction is a locking read: a get locks
+**   its key, present or absent; a scan locks each committed row it
+**   returns, just before returning it.  It is how a retry on hot keys stops
+**   failing.  A plain read lets another writer commit the key between the
+**   read and this transaction's own write or commit, and the refresh then
+**   fails (WORKED RACE: A LOST UPDATE).  A locking read holds the key from
+**   the read to the end, so no refresh can fail on a key it read; it waits
+**   in the key's queue instead, which is an ordinary lock wait (W1): FIFO,
+**   in the waits-for graph, bounded by the lock timeout.  A scan's range
+**   still goes into the timestamp cache and the read spans (R2, R5): a key
+**   inserted into the range by someone else is a phantom, and a refresh
+**   over it fails as for any scan.  The locks are the write locks of W1 and
+**   go at C5 like them; the latches of a commit are taken at C1 only, so
+**   reads that lock add nothing to the latch window.  A read-only
+**   transaction cannot lock, so it cannot have lock_reads.
 **
 ** LIFE OF A COMMIT (commit.c)
 **   kv_txn_prepare does C1-C4, all of a commit that can fail except the
@@ -104,7 +126,9 @@
 **   C5. Write the batch or ingest the file; clock.update(commit ts); the
 **       written keys go into the timestamp cache at the commit ts (W2; a
 **       large commit adds one range from its first key to past its last);
-**       status COMMITTED; release the latches; release the locks, each
+**       status COMMITTED; release the latches; the keys locked but not
+**       written go into the timestamp cache at the commit ts too (points,
+**       or one range past KV_LOCKED_POINTS_MAX); release the locks, each
 **       handed to its first waiter.
 **   A write that fails takes the status back to PENDING and the
 **   transaction dies, having written nothing.  kv_txn_unprepare takes a
@@ -118,7 +142,8 @@
 **   its latch window spans SQLite's commit of those files.
 **   A transaction that wrote nothing commits at its read_ts with no latch
 **   and no write (CockroachDB elides its EndTxn the same way); it still
-**   passes through COMMITTING.
+**   passes through COMMITTING, and the keys it locked still go into the
+**   timestamp cache, at its read_ts, before their locks go.
 **
 ** READ REFRESH from A to B (CockroachDB's span refresher)
 **   A read of every read span at B: timestamp cache at B; latch wait at B;
@@ -152,6 +177,12 @@
 **       U's version in (A, B] (T fails) or ran its own R2 at B before U's C2
 **       (so u > B) or waited for U's latch and found the version.  Hence
 **       u > c: contradiction.  So T saw U's write.
+**   (a') T's locking read of k (it locks k, then reads the newest version
+**       v, refreshing past it if v > read_ts) saw the version of k visible
+**       at c: no version of k can be committed between the lock and T's
+**       end, and T's commit puts k in the timestamp cache at c before it
+**       releases the lock (C5), so every later version is above c (W2);
+**       every earlier one is at or below v <= c.
 **   (b) U with u > c: T's reads are at <= c and never see it.
 **   (c) Writes: a writer holds its key's lock from its first write to its
 **       commit and commits above every version committed before it locked
@@ -192,6 +223,19 @@
 **   its read of k, which finds T1's version: write conflict, T2 restarts.
 **   With locking reads (an SQL UPDATE), T2 waits at the read instead,
 **   refreshes above T1's commit and reads T1's value: no restart.
+**
+** WORKED RACE: A HOT KEY
+**   T1 and T2 read k plainly (SQL: SELECT), then write it (UPDATE: a
+**   locking read).  T1 locks k first; T2 queues, and once T1 commits its
+**   locking read finds T1's version above its earlier plain read: write
+**   conflict, T2 restarts.  Its retry T2' (retry_of, lock_reads) locks k at
+**   its first read, queueing behind any holder, and reads the newest value;
+**   from then on nobody commits k before T2' ends, so T2' commits.  A first
+**   attempt T3 that read k plainly while T2' held it fails in turn, and its
+**   retry queues.  Retries that lock several keys can deadlock (T2' holds a
+**   and waits for b, T4' holds b and waits for a); the waits-for graph
+**   aborts the lower boost, then the younger, whose next retry has a higher
+**   boost.
 ** ==========================================================================
 */
 #include "kvint.h"
@@ -325,6 +369,9 @@ int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
   if (opts->priority < KV_PRIORITY_LOW || opts->priority > KV_PRIORITY_HIGH)
     return kv_err(errptr, KV_INVALID, "priority %d is not one of "
                   "KV_PRIORITY_LOW/NORMAL/HIGH", opts->priority);
+  if (opts->lock_reads && opts->read_only)
+    return kv_err(errptr, KV_INVALID,
+                  "a read-only transaction cannot lock what it reads");
   kv_txn *t = calloc(1, sizeof(*t));
   if (!t) return kv_err(errptr, KV_NOMEM, "out of memory");
   pthread_condattr_t ca;
@@ -336,6 +383,7 @@ int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
   t->store = s;
   t->id = atomic_fetch_add(&s->next_txn_id, 1) + 1;
   t->read_only = opts->read_only;
+  t->lock_reads = opts->lock_reads != 0;
   t->lock_timeout_ms = opts->lock_timeout_ms >= 0
                            ? opts->lock_timeout_ms
                            : atomic_load(&s->lock_timeout_ms);
@@ -366,6 +414,7 @@ int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
   }
   if ((rc = kv_txntable_register(&s->txns, t, errptr))) goto fail;
   KV_STAT_INC(s, txns_begun);
+  if (t->lock_reads) KV_STAT_INC(s, txns_lock_reads);
   *out = t;
   return KV_OK;
 
@@ -638,9 +687,10 @@ int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
   kv_wentry *e;
   int rc = kv_txn_lock_key(t, key, klen, &e, errptr);
   if (rc) return rc;
-  /* With the lock held nobody can commit key until we end, so its newest
-  ** version is final; no latch wait, timestamp-cache entry or read span is
-  ** needed for it. */
+  /* With the lock held nobody can commit key until we end, and our commit
+  ** puts key in the timestamp cache before it lets the lock go (commit.c),
+  ** so its newest version is the one visible at our commit timestamp; no
+  ** latch wait, timestamp-cache entry or read span is needed now. */
   kv_store *s = t->store;
   /* Read at read_ts a moment ago?  Every version of key at or below
   ** read_ts was final then (our read is in the timestamp cache, R2-R3),
@@ -689,6 +739,7 @@ int kv_txn_get(kv_txn *t, const void *key, size_t klen, int flags,
   if ((flags & KV_READ_FOR_UPDATE) && t->read_only)
     return kv_err(errptr, KV_INVALID,
                   "a read-only transaction cannot lock keys");
+  if (t->lock_reads) flags |= KV_READ_FOR_UPDATE;
   kv_wentry *e = t->wbuf_ready ? kv_wbuf_find(&t->wbuf, key, klen) : NULL;
   if (e) { /* R1: own writes */
     const kv_wver *v = kv_wbuf_visible(e, t->wbuf.seq);

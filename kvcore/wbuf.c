@@ -65,6 +65,7 @@ kv_wentry *kv_wbuf_add(kv_wbuf *w, const void *key, size_t klen) {
   *e = (kv_wentry){k, klen, &wbuf_locked};
   if (!kv_skl_insert(w->skl, k, klen, e)) return NULL;
   w->hot = e;
+  w->nentries++;
   return e;
 }
 

@@ -1,10 +1,11 @@
 /*
 ** test_scan.c — iterators: ranges in both directions with limits, the merge
 ** of own writes with committed rows, stable snapshots while other
-** transactions commit, no Halloween problem, locking scans, and reopening
-** after a refresh; a scan stopped early by its limit depends (for refresh)
-** only on the rows it returned; plus a randomized differential test
-** against an in-memory model of the store.
+** transactions commit, no Halloween problem, locking scans (also every scan
+** of a lock_reads transaction, which still refreshes its range), and
+** reopening after a refresh; a scan stopped early by its limit depends
+** (for refresh) only on the rows it returned; plus a randomized
+** differential test against an in-memory model of the store.
 */
 #include "kvtest.h"
 
@@ -232,6 +233,60 @@ static void test_scan_reopens_after_refresh(void **state) {
   kvt_commit(t);
 }
 
+/* A transaction begun with lock_reads locks each row its plain scans
+** return (a writer of one queues) and no row the scan did not return; its
+** range still counts for refresh, so a row inserted into it fails the
+** transaction when a push makes it refresh. */
+typedef struct locks_probe {
+  uint64_t id;
+  int n;
+  char keys[128]; /* ",k1,k2,": in the lock table's order */
+} locks_probe;
+
+static void probe_locks(void *ctx, const void *k, size_t kl, uint64_t id,
+                        int is_waiter) {
+  locks_probe *p = ctx;
+  if (is_waiter || id != p->id) return;
+  size_t o = strlen(p->keys);
+  snprintf(p->keys + o, sizeof p->keys - o, "%s%.*s,", o ? "" : ",", (int)kl,
+           (const char *)k);
+  p->n++;
+}
+
+static void test_scan_lock_reads_locks_rows_returned(void **state) {
+  kvt_fixture *f = *state;
+  const char *kv[] = {"r/1", "a", "r/2", "b", "r/3", "c"};
+  load(f->s, kv, 3);
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.lock_reads = 1;
+  kv_txn *t = NULL;
+  KVT_OK(kv_txn_begin(f->s, &o, &t, errptr));
+  char got[256];
+  scan_str(t, "r/", "r0", 0, 2, got, sizeof got); /* a LIMIT 2 */
+  assert_string_equal(got, "r/1=a,r/2=b,");
+  locks_probe p = {.id = kv_txn_id(t)};
+  kv_store_list_locks(f->s, probe_locks, &p);
+  assert_int_equal(p.n, 2);
+  assert_non_null(strstr(p.keys, ",r/1,"));
+  assert_non_null(strstr(p.keys, ",r/2,"));
+  kvt_bg_put w = {.s = f->s, .k = "r/2", .v = "w"};
+  w.t = kvt_begin(f->s);
+  kvt_bg_start(&w);
+  kvt_wait_until_queued(f->s, kv_txn_id(w.t));
+  kvt_put1(f->s, "r/3", "c'");  /* not returned: neither locked nor read */
+  kvt_put1(f->s, "r/15", "ph"); /* inserted into what it read: a phantom */
+  kv_txn *r = kvt_begin(f->s);  /* pushes t's write of x above it */
+  assert_null(kvt_get(r, "x"));
+  kvt_commit(r);
+  kvt_put(t, "x", "sum");
+  KVT_RC(KV_RETRY, kv_txn_commit(t, NULL, errptr));
+  assert_int_equal(kv_txn_retry_reason(t), KV_RETRY_READ_REFRESH);
+  kv_txn_abort(t);
+  kvt_bg_join(&w);
+  assert_int_equal(w.commit_rc, KV_OK);
+}
+
 /* ---------------------------------------------- differential test -- */
 
 #define MK 40 /* keys "k00".."k39" */
@@ -334,6 +389,8 @@ int main(void) {
       T(test_scan_reopens_after_refresh),
       T(test_scan_matches_model),
       cmocka_unit_test_setup_teardown(test_scan_limited_depends_on_returned_rows,
+                                      kvt_setup, kvt_teardown),
+      cmocka_unit_test_setup_teardown(test_scan_lock_reads_locks_rows_returned,
                                       kvt_setup, kvt_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

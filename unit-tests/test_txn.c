@@ -3,11 +3,15 @@
 ** (4-7 and 9 of the kvcore issue) and the seed project's protocol bugs
 ** (B4, B6, B8): reads that meet locks, timestamp-cache pushes, read refresh
 ** success and failure (points and phantoms), write too old, lost updates,
-** locking reads (waiting, and answering from an earlier read or a known
-** gap), savepoints, failed commits that release their locks so a retry
-** never waits on its own past, read-only transactions, strict
-** serializability of begin after commit, and two-phase commit
-** (kv_txn_prepare).
+** locking reads (waiting, answering from an earlier read or a known gap,
+** and ordering the next writer of a key read but not written),
+** savepoints, failed commits that release their locks so a retry never
+** waits on its own past, read-only transactions, strict
+** serializability of begin after commit, two-phase commit
+** (kv_txn_prepare), and transactions whose every read locks
+** (kv_txn_options.lock_reads, for retries on hot keys): the lost update
+** waits instead, an absent key is locked, none with read_only, and their
+** deadlocks are detected.
 **
 ** Lock waits are in test_locktable.c, deadlocks in test_waitq.c, engine
 ** iterator reuse in test_engine.c.  Waiting is observed, never assumed: a
@@ -211,6 +215,29 @@ static void test_txn_locking_read_after_read_sees_newer_commit(void **state) {
   kvt_commit(r);
 }
 
+/* A key read for update and never written still orders its next writer
+** after the reader: its commit records the key in the timestamp cache, so a
+** writer that began before the reader cannot commit the key below the
+** reader's commit timestamp, where the reader should have seen its value.
+** Both with other writes (commit ts pushed) and with none (commit at the
+** read timestamp). */
+static void test_txn_locked_key_orders_its_next_writer(void **state) {
+  kvt_fixture *f = *state;
+  kvt_put1(f->s, "k", "0");
+  for (int wrote = 0; wrote < 2; wrote++) {
+    kv_txn *u = kvt_begin(f->s); /* older than t */
+    kv_txn *t = kvt_begin(f->s);
+    const void *v;
+    size_t vl;
+    KVT_OK(kv_txn_get(t, "k", 1, KV_READ_FOR_UPDATE, &v, &vl, errptr));
+    if (wrote) kvt_put(t, "other", "x");
+    kv_ts ct = kvt_commit_ts(t);
+    kvt_put(u, "k", "u");
+    kv_ts cu = kvt_commit_ts(u);
+    assert_true(kv_ts_cmp(cu, ct) > 0);
+  }
+}
+
 static int lock_read(kv_txn *t, const char *k) {
   const void *v;
   size_t vl;
@@ -224,6 +251,25 @@ static uint64_t reads_from_gap(kv_store *s) {
   kv_stats st;
   kv_store_stats(s, &st);
   return st.reads_from_gap;
+}
+
+/* The same past KV_LOCKED_POINTS_MAX (1024) keys, which the commit records
+** as one range: a writer of any of them goes above it. */
+static void test_txn_many_locked_keys_order_their_next_writers(void **state) {
+  kvt_fixture *f = *state;
+  kv_txn *u = kvt_begin(f->s);
+  kv_txn *t = kvt_begin(f->s);
+  char k[16];
+  for (int i = 0; i < 1100; i++) {
+    snprintf(k, sizeof k, "m%04d", i);
+    assert_int_equal(lock_read(t, k), KV_NOTFOUND);
+  }
+  kv_ts ct = kvt_commit_ts(t);
+  kvt_put(u, "m0000", "u");
+  kvt_put(u, "m0777", "u");
+  kvt_put(u, "m1099", "u");
+  kv_ts cu = kvt_commit_ts(u);
+  assert_true(kv_ts_cmp(cu, ct) > 0);
 }
 
 /* A bulk insert's locking reads of ascending absent keys answer from the
@@ -589,6 +635,174 @@ static void test_txn_prepared_blocks_later_readers_and_pushers(void **state) {
   kvt_commit(c);
 }
 
+/* ------------------------- hot keys: transactions whose reads lock -- */
+
+static kv_txn *begin_lock_reads(kv_store *s, const kv_retry_info *retry_of) {
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.lock_reads = 1;
+  o.retry_of = retry_of;
+  kv_txn *t = NULL;
+  KVT_OK(kv_txn_begin(s, &o, &t, errptr));
+  return t;
+}
+
+typedef struct holder_probe {
+  const char *key;
+  uint64_t holder;
+  int locks;
+} holder_probe;
+
+static void probe_holder(void *ctx, const void *k, size_t kl, uint64_t id,
+                         int is_waiter) {
+  holder_probe *p = ctx;
+  if (is_waiter) return;
+  p->locks++;
+  if (kl == strlen(p->key) && memcmp(k, p->key, kl) == 0) p->holder = id;
+}
+
+/* The transaction holding key's lock, or 0. */
+static uint64_t lock_holder(kv_store *s, const char *key) {
+  holder_probe p = {.key = key};
+  kv_store_list_locks(s, probe_holder, &p);
+  return p.holder;
+}
+
+/* The lost update of test_txn_lost_update_is_impossible, then its retry
+** begun with lock_reads: its plain get locks the key, so a writer that
+** comes in between queues behind it (observed in the lock table) instead
+** of committing under it, and the retry commits although a later reader
+** pushed it into a refresh. */
+static void test_txn_lock_reads_retry_waits_instead_of_failing(void **state) {
+  kvt_fixture *f = *state;
+  kvt_put1(f->s, "n", "0");
+  kv_txn *a = kvt_begin(f->s);
+  assert_string_equal(kvt_get(a, "n"), "0");
+  kvt_put1(f->s, "n", "1"); /* commits under a's plain read */
+  kvt_put(a, "n", "1");
+  KVT_RC(KV_RETRY, kv_txn_commit(a, NULL, errptr));
+  assert_int_equal(kv_txn_retry_reason(a), KV_RETRY_WRITE_CONFLICT);
+  kv_retry_info info;
+  kv_txn_retry_info(a, &info);
+  kv_txn_abort(a);
+
+  kv_stats st0, st1;
+  kv_store_stats(f->s, &st0);
+  kv_txn *b = begin_lock_reads(f->s, &info);
+  assert_int_equal(kvt_txn_info(f->s, kv_txn_id(b)).lock_reads, 1);
+  assert_string_equal(kvt_get(b, "n"), "1"); /* flags 0: still locks */
+  assert_int_equal(lock_holder(f->s, "n"), kv_txn_id(b));
+  kvt_bg_put w = {.s = f->s, .k = "n", .v = "w"};
+  w.t = kvt_begin(f->s);
+  kvt_bg_start(&w);
+  kvt_wait_until_queued(f->s, kv_txn_id(w.t));
+  /* A reader above b: b's write is pushed above it and b must refresh. */
+  kv_txn *r = kvt_begin(f->s);
+  assert_string_equal(kvt_get(r, "n"), "1");
+  kvt_commit(r);
+  kvt_put(b, "n", "2");
+  kv_ts cb = kvt_commit_ts(b);
+  kvt_bg_join(&w);
+  assert_int_equal(w.put_rc, KV_OK);
+  assert_int_equal(w.commit_rc, KV_OK);
+  assert_true(kv_ts_cmp(cb, w.cts) < 0); /* it waited for b */
+  kv_store_stats(f->s, &st1);
+  assert_int_equal(st1.txns_lock_reads - st0.txns_lock_reads, 1);
+  assert_int_equal(st1.refresh_failures, st0.refresh_failures);
+  kv_txn *c = kvt_begin(f->s);
+  assert_string_equal(kvt_get(c, "n"), "w");
+  kvt_commit(c);
+}
+
+/* Reading an absent key for update locks it too: nobody can insert it
+** under the reader.  Locks that were only read go at commit, as do a
+** writer's. */
+static void test_txn_lock_reads_absent_key_is_locked(void **state) {
+  kvt_fixture *f = *state;
+  kv_txn *t = begin_lock_reads(f->s, NULL);
+  assert_null(kvt_get(t, "new"));
+  assert_int_equal(lock_holder(f->s, "new"), kv_txn_id(t));
+  kvt_bg_put w = {.s = f->s, .k = "new", .v = "theirs"};
+  w.t = kvt_begin(f->s);
+  kvt_bg_start(&w);
+  kvt_wait_until_queued(f->s, kv_txn_id(w.t));
+  kvt_put(t, "new", "mine");
+  kvt_commit(t);
+  kvt_bg_join(&w);
+  assert_int_equal(w.commit_rc, KV_OK);
+  /* Read, never written: the lock is released by a commit with no write. */
+  kv_txn *u = begin_lock_reads(f->s, NULL);
+  assert_string_equal(kvt_get(u, "new"), "theirs");
+  assert_int_equal(lock_holder(f->s, "new"), kv_txn_id(u));
+  kvt_commit(u);
+  assert_int_equal(lock_holder(f->s, "new"), 0);
+}
+
+/* lock_reads is refused with read_only; plain and read-only transactions
+** lock nothing they read. */
+static void test_txn_lock_reads_not_for_read_only(void **state) {
+  kvt_fixture *f = *state;
+  kvt_put1(f->s, "k", "v");
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.read_only = 1;
+  o.lock_reads = 1;
+  kv_txn *t = NULL;
+  KVT_RC(KV_INVALID, kv_txn_begin(f->s, &o, &t, errptr));
+  assert_null(t);
+  o.lock_reads = 0;
+  KVT_OK(kv_txn_begin(f->s, &o, &t, errptr));
+  kv_txn *p = kvt_begin(f->s);
+  assert_string_equal(kvt_get(t, "k"), "v");
+  assert_string_equal(kvt_get(p, "k"), "v");
+  assert_null(kvt_get(p, "absent"));
+  assert_int_equal(kvt_txn_info(f->s, kv_txn_id(p)).lock_reads, 0);
+  kv_stats st;
+  kv_store_stats(f->s, &st);
+  assert_int_equal(st.locks_held, 0);
+  kvt_commit(t);
+  kvt_commit(p);
+}
+
+/* Two transactions that lock what they read, in opposite orders: the
+** waits-for graph finds the cycle when it closes and aborts the younger. */
+typedef struct bg_lock_get {
+  kv_txn *t;
+  const char *key;
+  int rc;
+  pthread_t th;
+} bg_lock_get;
+
+static void *bg_lock_get_main(void *arg) {
+  bg_lock_get *g = arg;
+  const void *v;
+  size_t vl;
+  g->rc = kv_txn_get(g->t, g->key, strlen(g->key), 0, &v, &vl, NULL);
+  return NULL;
+}
+
+static void test_txn_lock_reads_deadlock_is_detected(void **state) {
+  kvt_fixture *f = *state;
+  kvt_put1(f->s, "a", "1");
+  kvt_put1(f->s, "b", "2");
+  kv_txn *t1 = begin_lock_reads(f->s, NULL);
+  kv_txn *t2 = begin_lock_reads(f->s, NULL); /* the younger */
+  assert_string_equal(kvt_get(t1, "a"), "1");
+  assert_string_equal(kvt_get(t2, "b"), "2");
+  bg_lock_get g = {.t = t1, .key = "b"};
+  assert_int_equal(pthread_create(&g.th, NULL, bg_lock_get_main, &g), 0);
+  kvt_wait_until_queued(f->s, kv_txn_id(t1));
+  const void *v;
+  size_t vl;
+  KVT_RC(KV_RETRY, kv_txn_get(t2, "a", 1, 0, &v, &vl, errptr));
+  assert_int_equal(kv_txn_retry_reason(t2), KV_RETRY_DEADLOCK);
+  kv_txn_abort(t2);
+  pthread_join(g.th, NULL);
+  assert_int_equal(g.rc, KV_OK);
+  kvt_put(t1, "a", "b+1");
+  kvt_commit(t1);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, kvt_setup, kvt_teardown)
   const struct CMUnitTest tests[] = {
@@ -603,6 +817,8 @@ int main(void) {
       T(test_txn_locking_read_after_read_sees_newer_commit),
       T(test_txn_absent_gap_answers_bulk_inserts_and_no_more),
       T(test_txn_locking_read_waits_and_reads_latest),
+      T(test_txn_locked_key_orders_its_next_writer),
+      T(test_txn_many_locked_keys_order_their_next_writers),
       T(test_txn_savepoint_rollback),
       T(test_txn_failed_commit_releases_locks),
       T(test_txn_read_only_rejects_writes),
@@ -613,6 +829,10 @@ int main(void) {
       T(test_txn_unprepare_goes_on),
       T(test_txn_prepare_without_writes),
       T(test_txn_prepared_blocks_later_readers_and_pushers),
+      T(test_txn_lock_reads_retry_waits_instead_of_failing),
+      T(test_txn_lock_reads_absent_key_is_locked),
+      T(test_txn_lock_reads_not_for_read_only),
+      T(test_txn_lock_reads_deadlock_is_detected),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
