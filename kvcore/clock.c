@@ -14,6 +14,10 @@
 ** at the persisted mark, so it never goes back even if the machine's clock
 ** was set back while the store was closed.
 **
+** The mutex is store-wide and on every transaction's path (now() at begin,
+** update() at commit): the time it is held is counted in held_ns
+** (kv_stats.serial_mutex_ns).
+**
 ** update(t) records a timestamp made elsewhere (a commit timestamp pushed
 ** above the clock by logical increments) so that transactions that begin
 ** afterwards read above it: this is what makes a commit that returned
@@ -64,9 +68,21 @@ static int clock_extend(kv_clock *c, uint64_t wall, char **errptr) {
   return KV_OK;
 }
 
+/* c->mu, with its hold time counted (clock_unlock adds it). */
+static uint64_t clock_lock(kv_clock *c) {
+  pthread_mutex_lock(&c->mu);
+  return kv_mono_ns();
+}
+
+static void clock_unlock(kv_clock *c, uint64_t held_since) {
+  atomic_fetch_add_explicit(&c->held_ns, kv_mono_ns() - held_since,
+                            memory_order_relaxed);
+  pthread_mutex_unlock(&c->mu);
+}
+
 int kv_clock_now(kv_clock *c, kv_ts *out, char **errptr) {
   uint64_t pt = c->wall(c->wall_ctx);
-  pthread_mutex_lock(&c->mu);
+  uint64_t held = clock_lock(c);
   kv_ts t;
   if (pt > c->last.wall)
     t = (kv_ts){pt, 0};
@@ -75,27 +91,27 @@ int kv_clock_now(kv_clock *c, kv_ts *out, char **errptr) {
   if (t.wall > c->hwm) {
     int rc = clock_extend(c, t.wall, errptr);
     if (rc) {
-      pthread_mutex_unlock(&c->mu);
+      clock_unlock(c, held);
       return rc;
     }
   }
   c->last = t;
-  pthread_mutex_unlock(&c->mu);
+  clock_unlock(c, held);
   *out = t;
   return KV_OK;
 }
 
 void kv_clock_update(kv_clock *c, kv_ts t) {
-  pthread_mutex_lock(&c->mu);
+  uint64_t held = clock_lock(c);
   /* t derives from handed-out timestamps plus logical steps, so its wall is
   ** covered by the mark already. */
   if (kv_ts_lt(c->last, t)) c->last = t;
-  pthread_mutex_unlock(&c->mu);
+  clock_unlock(c, held);
 }
 
 kv_ts kv_clock_peek(kv_clock *c) {
-  pthread_mutex_lock(&c->mu);
+  uint64_t held = clock_lock(c);
   kv_ts t = c->last;
-  pthread_mutex_unlock(&c->mu);
+  clock_unlock(c, held);
   return t;
 }

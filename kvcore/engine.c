@@ -28,6 +28,16 @@
 ** no reader sees its writes before they are durable.  kvcore counts the WAL
 ** writes and fsyncs itself (kv_stats).
 **
+** Serial time.  kv_stats.serial_*_ns add up the time spent where one thread
+** at a time can be, measured around the calls (CLOCK_MONOTONIC, a vDSO read
+** of about 25 ns): rocksdb_write and ingestion (RocksDB's write group: with
+** pipelined writes and memtable writes that are not concurrent, its leader
+** writes the WAL and then the memtable for the group, one group at a time),
+** the group fsync, and the time gmu is held.  A rocksdb_write call measured
+** while other threads write also waits for the group ahead of it, so the
+** write figure is serial work only when one thread writes; the others are
+** serial at any concurrency.
+**
 ** Large commits (kv_options.ingest_bytes) skip the WAL and the memtable:
 ** their rows are written, in key order, to one SST file in <store>/ingest/,
 ** which RocksDB then links into the LSM tree under one MANIFEST record
@@ -319,6 +329,22 @@ void kv_engine_close(kv_engine *e) {
   engine_free_opts(e);
 }
 
+/* Adds the nanoseconds since `since` to a serial-time counter. */
+static void serial_add(_Atomic uint64_t *ns, uint64_t since) {
+  atomic_fetch_add_explicit(ns, kv_mono_ns() - since, memory_order_relaxed);
+}
+
+/* gmu, with its hold time counted (gmu_unlock adds it). */
+static uint64_t gmu_lock(kv_engine *e) {
+  pthread_mutex_lock(&e->gmu);
+  return kv_mono_ns();
+}
+
+static void gmu_unlock(kv_engine *e, uint64_t held_since) {
+  serial_add(&e->gmu_ns, held_since);
+  pthread_mutex_unlock(&e->gmu);
+}
+
 rocksdb_iterator_t *kv_engine_iter(kv_engine *e) {
   return rocksdb_create_iterator_cf(e->db, e->ro, e->cf_data);
 }
@@ -336,7 +362,7 @@ rocksdb_iterator_t *kv_engine_point_iter_cached(kv_engine *e,
   *cache = NULL;
   rocksdb_iterator_t *stale[KV_PIT_POOL];
   int nstale = 0;
-  pthread_mutex_lock(&e->gmu);
+  uint64_t held = gmu_lock(e);
   while (e->npit > 0 && !*cache) {
     e->npit--;
     if (e->pit_pool_seq[e->npit] == now)
@@ -344,7 +370,7 @@ rocksdb_iterator_t *kv_engine_point_iter_cached(kv_engine *e,
     else
       stale[nstale++] = e->pit_pool[e->npit];
   }
-  pthread_mutex_unlock(&e->gmu);
+  gmu_unlock(e, held);
   for (int i = 0; i < nstale; i++) rocksdb_iter_destroy(stale[i]);
   *seq = now; /* read before creating: a later write makes it stale */
   if (!*cache) *cache = kv_engine_point_iter(e);
@@ -355,42 +381,46 @@ void kv_engine_point_iter_release(kv_engine *e, rocksdb_iterator_t *it,
                                   uint64_t seq) {
   if (!it) return;
   if (seq == atomic_load(&e->write_seq)) {
-    pthread_mutex_lock(&e->gmu);
+    uint64_t held = gmu_lock(e);
     if (e->npit < KV_PIT_POOL) {
       e->pit_pool[e->npit] = it;
       e->pit_pool_seq[e->npit++] = seq;
       it = NULL;
     }
-    pthread_mutex_unlock(&e->gmu);
+    gmu_unlock(e, held);
   }
   if (it) rocksdb_iter_destroy(it);
 }
 
 /* Makes every write completed so far durable, sharing the fsync. */
 static int engine_sync(kv_engine *e, char **errptr) {
-  pthread_mutex_lock(&e->gmu);
+  uint64_t held = gmu_lock(e);
   uint64_t mine = ++e->written;
   while (e->synced < mine) {
     if (e->syncing) {
+      serial_add(&e->gmu_ns, held);
       pthread_cond_wait(&e->gcond, &e->gmu);
+      held = kv_mono_ns();
       continue;
     }
     e->syncing = true;
     uint64_t upto = e->written;
-    pthread_mutex_unlock(&e->gmu);
+    gmu_unlock(e, held);
     char *rerr = NULL;
+    uint64_t t0 = kv_mono_ns();
     rocksdb_flush_wal(e->db, 1, &rerr);
+    serial_add(&e->sync_ns, t0);
     atomic_fetch_add(&e->wal_syncs, 1);
-    pthread_mutex_lock(&e->gmu);
+    held = gmu_lock(e);
     e->syncing = false;
     if (!rerr && upto > e->synced) e->synced = upto;
     pthread_cond_broadcast(&e->gcond);
     if (rerr) { /* the writes it covered stay unsynced: waiters retry */
-      pthread_mutex_unlock(&e->gmu);
+      gmu_unlock(e, held);
       return engine_fail(errptr, rerr, "fsync of the write-ahead log failed");
     }
   }
-  pthread_mutex_unlock(&e->gmu);
+  gmu_unlock(e, held);
   return KV_OK;
 }
 
@@ -398,10 +428,12 @@ int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
                     char **errptr) {
   int mode = sync_always ? KV_SYNC_FULL : atomic_load(&e->sync_mode);
   char *rerr = NULL;
+  uint64_t t0 = kv_mono_ns();
   if (mode == KV_SYNC_FULL && e->env) {
     /* RocksDB's in-memory WAL cannot SyncWAL(); its sync write is a no-op
     ** anyway. */
     rocksdb_write(e->db, e->wo_sync, b, &rerr);
+    serial_add(&e->write_ns, t0);
     atomic_fetch_add(&e->write_seq, 1);
     if (rerr) return engine_fail(errptr, rerr, "write failed");
     atomic_fetch_add(&e->wal_writes, 1);
@@ -410,6 +442,7 @@ int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
   }
   rocksdb_write(e->db, e->wo[mode == KV_SYNC_OFF ? KV_SYNC_OFF : KV_SYNC_NORMAL],
                 b, &rerr);
+  serial_add(&e->write_ns, t0);
   atomic_fetch_add(&e->write_seq, 1);
   if (rerr) return engine_fail(errptr, rerr, "write failed");
   if (mode == KV_SYNC_OFF) return KV_OK;
@@ -484,7 +517,9 @@ int kv_engine_ingest(kv_engine *e, kv_sst *f, char **errptr) {
   rocksdb_ingestexternalfileoptions_set_move_files(io, 1);
   const char *files[1] = {f->path};
   char *rerr = NULL;
+  uint64_t t0 = kv_mono_ns();
   rocksdb_ingest_external_file_cf(e->db, e->cf_data, files, 1, io, &rerr);
+  serial_add(&e->write_ns, t0);
   rocksdb_ingestexternalfileoptions_destroy(io);
   atomic_fetch_add(&e->write_seq, 1);
   if (rerr) return engine_fail(errptr, rerr, "ingesting the commit failed");
@@ -567,4 +602,11 @@ void kv_engine_counters(kv_engine *e, uint64_t *writes, uint64_t *syncs,
   *writes = atomic_load(&e->wal_writes);
   *syncs = atomic_load(&e->wal_syncs);
   *ingests = atomic_load(&e->ingests);
+}
+
+void kv_engine_serial(kv_engine *e, uint64_t *write_ns, uint64_t *sync_ns,
+                      uint64_t *mutex_ns) {
+  *write_ns = atomic_load(&e->write_ns);
+  *sync_ns = atomic_load(&e->sync_ns);
+  *mutex_ns = atomic_load(&e->gmu_ns);
 }

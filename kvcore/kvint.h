@@ -172,6 +172,7 @@ typedef struct kv_clock {
   void *wall_ctx;
   kv_clock_persist_fn persist;
   void *persist_ctx;
+  _Atomic uint64_t held_ns;  /* time mu was held (kv_stats.serial_mutex_ns) */
 } kv_clock;
 
 /* Starts the clock above a persisted high-water mark `hwm`. */
@@ -250,6 +251,9 @@ typedef struct kv_engine {
   uint64_t synced;           /* writes known durable (gmu) */
   bool syncing;              /* an fsync is under way (gmu) */
   _Atomic uint64_t wal_writes, wal_syncs, ingests;
+  /* Nanoseconds in sections one thread at a time is in (kv_stats
+  ** serial_*_ns): RocksDB writes and ingestions, WAL fsyncs, gmu held. */
+  _Atomic uint64_t write_ns, sync_ns, gmu_ns;
   char *ingest_dir;          /* <store>/ingest, NULL for in-memory stores */
   size_t ingest_bytes;       /* commits this large are ingested files */
   /* Bumped after every write is in the engine: an iterator created when it
@@ -312,6 +316,9 @@ int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,
 ** the store opened. */
 void kv_engine_counters(kv_engine *e, uint64_t *writes, uint64_t *syncs,
                          uint64_t *ingests);
+/* Nanoseconds spent so far in the engine's serial sections (engine.c). */
+void kv_engine_serial(kv_engine *e, uint64_t *write_ns, uint64_t *sync_ns,
+                      uint64_t *mutex_ns);
 /* Maps a RocksDB error string to a KV_* code. */
 int kv_engine_code(const char *rocks_err);
 

@@ -323,4 +323,7 @@ void kv_store_stats(kv_store *s, kv_stats *o) {
   kv_tscache_usage(s->tscache, &o->tscache_entries, &o->tscache_bytes);
   kv_engine_counters(&s->eng, &o->wal_writes, &o->wal_syncs,
                       &o->commits_ingested);
+  kv_engine_serial(&s->eng, &o->serial_write_ns, &o->serial_sync_ns,
+                   &o->serial_mutex_ns);
+  o->serial_mutex_ns += atomic_load(&s->clock.held_ns);
 }
