@@ -1367,7 +1367,7 @@ static void report_level(int sync, const level *L) {
       out(", plus the group fsync: %.1f µs per commit at 1 thread, %.1f at 8 "
           "threads (W6), where one fsync serves several commits",
           m1->serial[SER_SYNC] / 1e3, m8->serial[SER_SYNC] / 1e3);
-    out(" (see \"Serial time\" below).\n");
+    out(" (how: \"CPU and serial time per commit\" below).\n");
   }
   out("\nW2 peak RSS of the loading process (MiB): mvcc %.1f, SQLite %.1f, "
       "RocksDB %.1f, TxnDB %.1f.\n",
@@ -1512,7 +1512,9 @@ static void report_method(void) {
       "`rocksdb_write` call also waits for the group ahead of it, which is "
       "not serial work.  It counts the whole call, WAL stage and memtable "
       "stage, although pipelining lets one group's WAL write overlap the "
-      "previous group's memtable write: an upper bound.  The ceiling is "
+      "previous group's memtable write: an upper bound.  These are wall "
+      "times: on a machine shared with other busy processes they include "
+      "the time the thread was preempted inside the section.  The ceiling is "
       "1 / (write + mutexes): the commits/s that no number of cores can "
       "pass at synchronous=normal.  At full, the fsync is also serial but is "
       "shared by every commit that waits for it.\n\n");
@@ -1557,7 +1559,7 @@ static void write_plot_data(const char *dir, const level *L) {
       {"W4 range scan", offsetof(level, w4)},
       {"W4 full scan", offsetof(level, w4f)},
       {"W8 load", offsetof(level, w8load)},
-      {"W8 SELECT by UNIQUE", offsetof(level, w8)},
+      {"W8 UNIQUE lookup", offsetof(level, w8)},
   };
   for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
     fprintf(f, "\"%s\"", w[i].name);

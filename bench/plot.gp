@@ -32,15 +32,20 @@ set style line 4 lc rgb "#2ca02c" lw 1.5 pt 13 ps 1.1
 
 rmw(i, t) = sprintf("plot res index %d using 1:2 with linespoints ls 1 title 'mvcc', '' index %d using 1:3 with linespoints ls 2 title 'SQLite BEGIN', '' index %d using 1:4 with linespoints ls 3 title 'SQLite BEGIN IMMEDIATE', '' index %d using 1:5 with linespoints ls 4 title 'TxnDB'", i, i, i, i)
 
-set multiplot layout 2,3 title "sqlite-mvcc: bench_sql (make bench), 2-core VM; read-modify-write transactions (W5-W7) and the other workloads"
+set termoption noenhanced
+set multiplot layout 2,3 title "sqlite-mvcc: make bench (bench_sql); read-modify-write transactions (W5-W7) and the other workloads"
 set ylabel "commits/s"
 set title "synchronous=normal, disjoint keys (W5, W6)"
 eval rmw(0, "")
 set title "synchronous=normal, 10 hot keys (W7)"
 eval rmw(1, "")
-set title "CPU per commit, normal, disjoint keys"
+set title "CPU per commit, normal, disjoint keys (log scale)"
 set ylabel "µs of process CPU per commit"
+set logscale y
+set yrange [10:*]
 eval rmw(4, "")
+unset logscale y
+set yrange [0:*]
 set ylabel "commits/s"
 set title "synchronous=full, disjoint keys (W5, W6)"
 eval rmw(2, "")
@@ -57,7 +62,8 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
-set xtics rotate by -30 font ",9" nomirror
+set xtics rotate by -35 font ",9" nomirror
+set bmargin 6
 set key top right
 set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead lc rgb "#555555" dt 2
 plot dir."/reads.dat" using 2:xtic(1) title "normal" lc rgb "#ff7f0e", \

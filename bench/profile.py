@@ -47,6 +47,7 @@ RUNS = [  # (title, BENCH_ONLY, BENCH_THREADS, workload prefix in stderr)
 ]
 SECONDS = os.environ.get("PROFILE_SECONDS", "3")
 FREQ = "1999"  # samples/s per CPU: ~0.5 ms each, little overhead
+LOAD_BEFORE = 0.0  # the 1-minute load average when the runs began
 
 
 def skip(why):
@@ -137,7 +138,8 @@ def profile(build, tmp, run):
         # "   1234  librocksdb.so.7.8.3  [.] rocksdb::Foo::Bar"
         mm = re.match(r"\s*(\d+)\s+(\S+)\s+\[(.)\]\s+(.*\S)", line)
         if mm:
-            rows.append((int(mm.group(1)), mm.group(2), mm.group(4)))
+            dso = "[kernel]" if mm.group(3) == "k" else mm.group(2)
+            rows.append((int(mm.group(1)), dso, mm.group(4)))
     return rate, cpu, rows
 
 
@@ -145,6 +147,8 @@ def main():
     if len(sys.argv) != 3:
         sys.exit("usage: profile.py BUILD OUT.md")
     build, out = sys.argv[1], sys.argv[2]
+    global LOAD_BEFORE
+    LOAD_BEFORE = os.getloadavg()[0]
     ext = symbols(os.path.join(build, "obj", "ext"))
     kv = symbols(os.path.join(build, "obj", "kvcore"))
     tmp = tempfile.mkdtemp(prefix="bench_profile.")
@@ -161,6 +165,8 @@ def main():
             for n, dso, sym in rows:
                 lay = layer_of(dso, sym, ext, kv)
                 by_layer[lay] += n
+                if dso == "[kernel]":
+                    by_layer["(of which the kernel)"] += n
                 top[lay][sym.split(".")[0] if dso == "bench_sql"
                          else short(sym)] += n
             results.append((run[0], rate, cpu, total, by_layer, top))
@@ -177,7 +183,9 @@ def write(out, results):
                  f"; command: `make bench-profile` (bench/profile.py): "
                  f"bench_sql under `perf record -e cpu-clock -F {FREQ}`, "
                  f"{SECONDS} s per run, synchronous=normal, the timed phase "
-                 "only")
+                 "only; load average before the runs "
+                 f"{LOAD_BEFORE:.1f} on {os.cpu_count()} CPUs (other "
+                 "busy processes make every figure larger)")
     lines.append("- CPU per commit: process CPU over the timed phase / "
                  "commits, as in RESULTS.md (under perf, so a little higher); "
                  "a layer's share is its share of the samples")
@@ -189,7 +197,7 @@ def write(out, results):
         f"{t}: µs/commit | %" for t, *_ in results) + " |"
     lines.append(head)
     lines.append("|---|" + "---:|---:|" * len(results))
-    for lay in LAYERS:
+    for lay in LAYERS[:5] + ["(of which the kernel)"] + LAYERS[5:]:
         cells = []
         for _, _, cpu, total, by, _ in results:
             share = by.get(lay, 0) / total
