@@ -238,7 +238,7 @@ typedef struct kv_engine {
   rocksdb_column_family_handle_t *cf_data;  /* "mvcc": versioned keys */
   rocksdb_writeoptions_t *wo[3];        /* per kv_sync mode */
   _Atomic int sync_mode;                /* the synchronous option in force */
-  rocksdb_writeoptions_t *wo_sync;      /* always fsync (metadata) */
+  rocksdb_writeoptions_t *wo_sync;      /* fsync (metadata); in memory: none */
   rocksdb_readoptions_t *ro;            /* scans: total order */
   rocksdb_readoptions_t *ro_point;      /* one user key: prefix blooms */
   rocksdb_filterpolicy_t *filter;
