@@ -8,7 +8,9 @@
 **
 **     txn-table shard  <  lock-table shard  <  wait graph  <  txn wake mutex
 **     latch shard, tscache shard, tscache ranges, clock: leaves (nothing is
-**     taken while holding them, except more latch shards)
+**     taken while holding them, except more latch shards, and under the
+**     clock's mutex, when its lease ran out, its persist mutex and the
+**     engine's mutex, to write a new mark: clock.c)
 **
 ** Several shards of one kind are taken together only in ascending index
 ** (GC takes every txn-table shard; a commit the latch shards of its keys).
@@ -168,10 +170,14 @@ typedef struct kv_clock {
   pthread_mutex_t mu;
   kv_ts last;               /* the latest timestamp handed out or seen */
   uint64_t hwm;             /* persisted: no handed-out wall exceeds it */
+  bool renewing;            /* a thread is persisting the next mark (mu) */
   uint64_t (*wall)(void *ctx);
   void *wall_ctx;
   kv_clock_persist_fn persist;
   void *persist_ctx;
+  pthread_mutex_t pmu;      /* one persist at a time; taken under mu or
+                            ** alone, never the other way round */
+  uint64_t persisted;       /* the highest mark written (pmu) */
   _Atomic uint64_t held_ns;  /* time mu was held (kv_stats.serial_mutex_ns) */
 } kv_clock;
 
