@@ -164,7 +164,7 @@ tsan: deps $(EXT_SO)
 
 # bench: kvcore against raw RocksDB (bench_kv), then the mvcc table against
 # native SQLite, RocksDB and TransactionDB (bench_sql), each in one run (about
-# five minutes on 2 cores); bench_sql writes bench/RESULTS.md and the data
+# four minutes on 2 cores); bench_sql writes bench/RESULTS.md and the data
 # files beside it, which gnuplot draws as bench/RESULTS.png (bench/plot.gp).
 # BENCH_SECONDS sets the seconds per timed phase; BENCH_ONLY, BENCH_LEVELS
 # and BENCH_THREADS shorten a run (bench_sql.c), which then leaves the

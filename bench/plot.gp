@@ -16,7 +16,9 @@ if (!exists("dir")) dir = "bench"
 set terminal pngcairo size 1500,900 font "sans,10"
 set output dir."/RESULTS.png"
 set datafile missing "-"
-set key top left font ",9" samplen 2
+set key top left font ",9" samplen 2 opaque
+# room above the lines for the key
+set offsets 0, 0, graph 0.35, 0
 set grid ytics lc rgb "#dddddd"
 set logscale x 2
 set xrange [0.8:10]
@@ -53,6 +55,7 @@ set title "synchronous=full, 10 hot keys (W7)"
 eval rmw(3, "")
 
 unset logscale x
+set offsets 0, 0, graph 0.1, 0
 set title "Other workloads: mvcc / native SQLite (above 1: mvcc faster)"
 set ylabel "ratio"
 set xlabel ""
