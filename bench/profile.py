@@ -149,13 +149,15 @@ def main():
     build, out = sys.argv[1], sys.argv[2]
     global LOAD_BEFORE
     LOAD_BEFORE = os.getloadavg()[0]
-    ext = symbols(os.path.join(build, "obj", "ext"))
-    kv = symbols(os.path.join(build, "obj", "kvcore"))
     tmp = tempfile.mkdtemp(prefix="bench_profile.")
     try:
         why = perf_works(tmp)
+        if not why and not shutil.which("nm"):
+            why = "nm is not installed (Debian: binutils)"
         if why:
             skip(why)
+        ext = symbols(os.path.join(build, "obj", "ext"))
+        kv = symbols(os.path.join(build, "obj", "kvcore"))
         results = []
         for run in RUNS:
             rate, cpu, rows = profile(build, tmp, run)
