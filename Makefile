@@ -19,6 +19,8 @@ TESTLIBS  = -lcmocka -lsqlite3
 
 DEBIAN_PACKAGES = librocksdb-dev libsqlite3-dev sqlite3 libcmocka-dev \
                   python3 gcc g++ make
+# ... and the ones only `make bench` needs (it draws bench/RESULTS.png).
+BENCH_PACKAGES  = gnuplot-nox
 
 KV_SRC   = $(sort $(wildcard kvcore/*.c))
 KV_CXX_SRC = $(sort $(wildcard kvcore/*.cc))
@@ -42,14 +44,15 @@ TSAN_TESTS = test_latch test_locktable test_waitq test_txn test_scan \
              test_stress test_clock test_store test_engine test_gc test_tscache \
              test_hermitage test_sqlconc
 
-.PHONY: all deps test asan tsan bench bench-layout shell clean
+.PHONY: all deps bench-deps test asan tsan bench bench-layout bench-profile shell clean
 
 # all: the extension, the libraries and the test binaries (about a minute).
 all: deps $(KV_LIB) $(EXT_SO) $(EXT_LIB) $(TEST_BIN) $(SQLT_BIN)
 
-# deps: installs missing Debian packages (apt-get; sudo when not root).
-deps:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+# install-missing: a recipe that installs those of the Debian packages $(1)
+# that are missing (apt-get; sudo when not root); a no-op otherwise.
+define install-missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
 	    || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -58,6 +61,15 @@ deps:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+endef
+
+# deps: installs the missing Debian packages of the build and the tests.
+deps:
+	$(call install-missing,$(DEBIAN_PACKAGES))
+
+# bench-deps: the same for the benchmarks' own packages.
+bench-deps: deps
+	$(call install-missing,$(BENCH_PACKAGES))
 
 # Objects wait for deps (order-only), so `make -j` does not compile before
 # the headers are installed.
@@ -160,12 +172,25 @@ tsan: deps $(EXT_SO)
 
 # bench: kvcore against raw RocksDB (bench_kv), then the mvcc table against
 # native SQLite, RocksDB and TransactionDB (bench_sql), each in one run (about
-# two minutes on 2 cores); bench_sql writes bench/RESULTS.md.  BENCH_SECONDS
-# sets the seconds per timed phase.
-bench: deps $(BUILD)/bench_kv $(BUILD)/bench_sql
+# four minutes on 2 cores); bench_sql writes bench/RESULTS.md and the data
+# files beside it, which gnuplot draws as bench/RESULTS.png (bench/plot.gp).
+# BENCH_SECONDS sets the seconds per timed phase; BENCH_ONLY, BENCH_LEVELS
+# and BENCH_THREADS shorten a run (bench_sql.c), which then leaves the
+# picture as it was.
+bench: bench-deps $(BUILD)/bench_kv $(BUILD)/bench_sql
 	@$(BUILD)/bench_kv > $(BUILD)/bench_kv.txt; rc=$$?; \
 	  cat $(BUILD)/bench_kv.txt; exit $$rc
 	$(BUILD)/bench_sql bench/RESULTS.md $(BUILD)/bench_kv.txt
+	@if [ -z "$$BENCH_ONLY$$BENCH_LEVELS$$BENCH_THREADS" ]; then \
+	  gnuplot -e "dir='bench'" bench/plot.gp && echo "wrote bench/RESULTS.png"; \
+	else echo "a partial run: bench/RESULTS.png not redrawn"; fi
+
+# bench-profile: where a commit's CPU goes, by layer (SQLite, extension,
+# kvcore, RocksDB, libc+kernel): bench_sql's W5 and W6 (2 and 8 threads)
+# under `perf record`, written to bench/PROFILE.md (about a minute).  Skips,
+# saying why, when perf is missing or may not sample here.
+bench-profile: deps $(BUILD)/bench_sql $(EXT_OBJ) $(KV_OBJ)
+	python3 bench/profile.py $(BUILD) bench/PROFILE.md
 
 $(BUILD)/bench_sql: bench/bench_sql.c $(EXT_LIB)
 	@mkdir -p $(dir $@)

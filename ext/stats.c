@@ -232,6 +232,9 @@ static int statsFilter(sqlite3_vtab_cursor *cur, int idxNum,
           {"wal_syncs", st.wal_syncs},
           {"commits_ingested", st.commits_ingested},
           {"reads_from_gap", st.reads_from_gap},
+          {"serial_write_ns", st.serial_write_ns},
+          {"serial_sync_ns", st.serial_sync_ns},
+          {"serial_mutex_ns", st.serial_mutex_ns},
       };
       for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         stats_row *r = stats_add(c);

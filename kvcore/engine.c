@@ -36,6 +36,18 @@
 ** no reader sees its writes before they are durable.  kvcore counts the WAL
 ** writes and fsyncs itself (kv_stats).
 **
+** Serial time.  kv_stats.serial_*_ns add up the time spent where one thread
+** at a time can be, measured around the calls (CLOCK_MONOTONIC, a vDSO read
+** of about 25 ns): rocksdb_write and ingestion, the group fsync, and the
+** time gmu is held.  rocksdb_write holds the serial part of a commit, its
+** write group (the leader writes the WAL for the group, one group at a
+** time), but also the writer's own memtable insert, which runs in parallel
+** with other writers' (unordered writes, below), and, when other threads
+** write, the wait for the group ahead: the write figure is an upper bound
+** of the serial work, close to it only when one thread writes (the
+** benchmark takes the memtable insert out with RocksDB's perf context).
+** The others are serial at any concurrency.
+**
 ** Large commits (kv_options.ingest_bytes) skip the WAL and the memtable:
 ** their rows are written, in key order, to one SST file in <store>/ingest/,
 ** which RocksDB then links into the LSM tree under one MANIFEST record
@@ -153,16 +165,23 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   rocksdb_options_set_create_if_missing(e->dbopts, 1);
   rocksdb_options_set_create_missing_column_families(e->dbopts, 1);
   rocksdb_options_set_max_background_jobs(e->dbopts, 2);
-  /* Pipelining lets one write group fill the memtable while the next one
-  ** writes the log; measured here it also helps concurrent writers without
-  ** a log (RocksDB's write path is the main serial section of a commit). */
-  rocksdb_options_set_enable_pipelined_write(e->dbopts, 1);
-  /* The group's leader puts every batch of its group into the memtable
-  ** itself.  Our batches are small (a commit's few rows; large commits are
-  ** ingested), and writing them in parallel made each group meet at one more
-  ** barrier: with more committers than cores, every commit then blocked in
-  ** CompleteParallelMemTableWriter and the 8-thread rate fell by a third. */
-  rocksdb_options_set_allow_concurrent_memtable_write(e->dbopts, 0);
+  /* Unordered writes: a write group's leader writes the WAL for the group
+  ** (the serial part of a commit), then each writer puts its own batch into
+  ** the memtable, in parallel, and returns without waiting for the others.
+  ** Pipelined writes (which it excludes) and the leader filling the
+  ** memtable for its whole group both made the memtable insert serial, and
+  ** both made committers wait for other committers' memtable work: with
+  ** more committers than cores those waiters blocked and the write path
+  ** became a convoy of wake-ups (W6 8 threads fell to 0.55-0.65 of 2
+  ** threads).  RocksDB gives up the immutability of its own snapshots for
+  ** this (an iterator may see a batch whose memtable insert is still under
+  ** way); kvcore does not rely on it: a reader waits out the latches of
+  ** every commit at or below its timestamp over what it reads, and a commit
+  ** holds them until rocksdb_write has returned, i.e. until its whole batch
+  ** is in the memtable (txn.c, WHY THE LATCH WINDOW IS NEEDED). */
+  rocksdb_options_set_enable_pipelined_write(e->dbopts, 0);
+  rocksdb_options_set_allow_concurrent_memtable_write(e->dbopts, 1);
+  rocksdb_options_set_unordered_write(e->dbopts, 1);
   rocksdb_options_set_keep_log_file_num(e->dbopts, 4);
   rocksdb_options_set_info_log_level(e->dbopts, 3 /* WARN */);
 
@@ -186,7 +205,10 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   rocksdb_writeoptions_set_sync(e->wo[KV_SYNC_NORMAL], 0);
   rocksdb_writeoptions_disable_WAL(e->wo[KV_SYNC_OFF], 1);
   atomic_store(&e->sync_mode, (int)o->synchronous);
-  rocksdb_writeoptions_set_sync(e->wo_sync, 1);
+  /* In memory there is nothing to fsync, and with unordered writes RocksDB
+  ** answers a sync write to its in-memory WAL with SyncWAL(), which that
+  ** WAL does not implement: the in-memory "sync" write is a plain one. */
+  rocksdb_writeoptions_set_sync(e->wo_sync, !in_memory);
   return KV_OK;
 }
 
@@ -351,6 +373,22 @@ void kv_engine_close(kv_engine *e) {
   engine_free_opts(e);
 }
 
+/* Adds the nanoseconds since `since` to a serial-time counter. */
+static void serial_add(_Atomic uint64_t *ns, uint64_t since) {
+  atomic_fetch_add_explicit(ns, kv_mono_ns() - since, memory_order_relaxed);
+}
+
+/* gmu, with its hold time counted (gmu_unlock adds it). */
+static uint64_t gmu_lock(kv_engine *e) {
+  pthread_mutex_lock(&e->gmu);
+  return kv_mono_ns();
+}
+
+static void gmu_unlock(kv_engine *e, uint64_t held_since) {
+  serial_add(&e->gmu_ns, held_since);
+  pthread_mutex_unlock(&e->gmu);
+}
+
 /* ---------------------------------------------------------- iterators -- */
 
 /* Iterators are pooled per kind and refreshed (refresh.cc) rather than
@@ -389,11 +427,13 @@ rocksdb_iterator_t *kv_engine_iter_get(kv_engine *e, int kind, uint64_t *seq) {
   kv_iter_pool *p = &e->pools[kind];
   rocksdb_iterator_t *it = NULL;
   pthread_mutex_lock(&e->pool_mu);
+  uint64_t held = kv_mono_ns(); /* a store-wide mutex: serial time */
   if (p->n > 0) {
     p->n--;
     it = p->it[p->n];
     *seq = p->seq[p->n];
   }
+  serial_add(&e->gmu_ns, held);
   pthread_mutex_unlock(&e->pool_mu);
   return kv_engine_iter_fresh(e, kind, it, seq);
 }
@@ -403,11 +443,13 @@ void kv_engine_iter_put(kv_engine *e, int kind, rocksdb_iterator_t *it,
   if (!it) return;
   kv_iter_pool *p = &e->pools[kind];
   pthread_mutex_lock(&e->pool_mu);
+  uint64_t held = kv_mono_ns();
   if (p->n < KV_ITER_POOL) {
     p->it[p->n] = it;
     p->seq[p->n++] = seq;
     it = NULL;
   }
+  serial_add(&e->gmu_ns, held);
   pthread_mutex_unlock(&e->pool_mu);
   if (it) rocksdb_iter_destroy(it);
 }
@@ -419,29 +461,33 @@ rocksdb_iterator_t *kv_engine_iter(kv_engine *e) {
 
 /* Makes every write completed so far durable, sharing the fsync. */
 static int engine_sync(kv_engine *e, char **errptr) {
-  pthread_mutex_lock(&e->gmu);
+  uint64_t held = gmu_lock(e);
   uint64_t mine = ++e->written;
   while (e->synced < mine) {
     if (e->syncing) {
+      serial_add(&e->gmu_ns, held);
       pthread_cond_wait(&e->gcond, &e->gmu);
+      held = kv_mono_ns();
       continue;
     }
     e->syncing = true;
     uint64_t upto = e->written;
-    pthread_mutex_unlock(&e->gmu);
+    gmu_unlock(e, held);
     char *rerr = NULL;
+    uint64_t t0 = kv_mono_ns();
     rocksdb_flush_wal(e->db, 1, &rerr);
+    serial_add(&e->sync_ns, t0);
     atomic_fetch_add(&e->wal_syncs, 1);
-    pthread_mutex_lock(&e->gmu);
+    held = gmu_lock(e);
     e->syncing = false;
     if (!rerr && upto > e->synced) e->synced = upto;
     pthread_cond_broadcast(&e->gcond);
     if (rerr) { /* the writes it covered stay unsynced: waiters retry */
-      pthread_mutex_unlock(&e->gmu);
+      gmu_unlock(e, held);
       return engine_fail(errptr, rerr, "fsync of the write-ahead log failed");
     }
   }
-  pthread_mutex_unlock(&e->gmu);
+  gmu_unlock(e, held);
   return KV_OK;
 }
 
@@ -449,10 +495,12 @@ int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
                     char **errptr) {
   int mode = sync_always ? KV_SYNC_FULL : atomic_load(&e->sync_mode);
   char *rerr = NULL;
+  uint64_t t0 = kv_mono_ns();
   if (mode == KV_SYNC_FULL && e->env) {
-    /* RocksDB's in-memory WAL cannot SyncWAL(); its sync write is a no-op
-    ** anyway. */
+    /* RocksDB's in-memory WAL cannot SyncWAL(), nor needs it (wo_sync does
+    ** not sync in memory). */
     rocksdb_write(e->db, e->wo_sync, b, &rerr);
+    serial_add(&e->write_ns, t0);
     atomic_fetch_add(&e->write_seq, 1);
     if (rerr) return engine_fail(errptr, rerr, "write failed");
     atomic_fetch_add(&e->wal_writes, 1);
@@ -461,6 +509,7 @@ int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
   }
   rocksdb_write(e->db, e->wo[mode == KV_SYNC_OFF ? KV_SYNC_OFF : KV_SYNC_NORMAL],
                 b, &rerr);
+  serial_add(&e->write_ns, t0);
   atomic_fetch_add(&e->write_seq, 1);
   if (rerr) return engine_fail(errptr, rerr, "write failed");
   if (mode == KV_SYNC_OFF) return KV_OK;
@@ -535,7 +584,9 @@ int kv_engine_ingest(kv_engine *e, kv_sst *f, char **errptr) {
   rocksdb_ingestexternalfileoptions_set_move_files(io, 1);
   const char *files[1] = {f->path};
   char *rerr = NULL;
+  uint64_t t0 = kv_mono_ns();
   rocksdb_ingest_external_file_cf(e->db, e->cf_data, files, 1, io, &rerr);
+  serial_add(&e->write_ns, t0);
   rocksdb_ingestexternalfileoptions_destroy(io);
   atomic_fetch_add(&e->write_seq, 1);
   if (rerr) return engine_fail(errptr, rerr, "ingesting the commit failed");
@@ -617,4 +668,11 @@ void kv_engine_counters(kv_engine *e, uint64_t *writes, uint64_t *syncs,
   *writes = atomic_load(&e->wal_writes);
   *syncs = atomic_load(&e->wal_syncs);
   *ingests = atomic_load(&e->ingests);
+}
+
+void kv_engine_serial(kv_engine *e, uint64_t *write_ns, uint64_t *sync_ns,
+                      uint64_t *mutex_ns) {
+  *write_ns = atomic_load(&e->write_ns);
+  *sync_ns = atomic_load(&e->sync_ns);
+  *mutex_ns = atomic_load(&e->gmu_ns);
 }

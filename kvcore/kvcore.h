@@ -245,6 +245,18 @@ typedef struct kv_stats {
   uint64_t iter_refreshes;         /* ... and brought up to date instead:
                                    ** reads after others' commits refresh
                                    ** a pooled iterator */
+  /* Nanoseconds spent where one thread at a time can be (a commit's
+  ** ceiling on any number of cores is 1 / their sum per commit): */
+  uint64_t serial_write_ns;        /* RocksDB writes and ingestions: the
+                                   ** write group's WAL write, plus the
+                                   ** writer's own memtable insert (which
+                                   ** is not serial) and, when several
+                                   ** threads write, waiting for the group
+                                   ** ahead: an upper bound (engine.c) */
+  uint64_t serial_sync_ns;         /* WAL fsyncs (one at a time, each shared
+                                   ** by the commits that wait for it) */
+  uint64_t serial_mutex_ns;        /* store-wide mutexes held: the clock's
+                                   ** and the engine's */
 } kv_stats;
 void kv_store_stats(kv_store *store, kv_stats *out);
 

@@ -8,7 +8,9 @@
 **
 **     txn-table shard  <  lock-table shard  <  wait graph  <  txn wake mutex
 **     latch shard, tscache shard, tscache ranges, clock: leaves (nothing is
-**     taken while holding them, except more latch shards)
+**     taken while holding them, except more latch shards, and under the
+**     clock's mutex, when its lease ran out, its persist mutex and the
+**     engine's mutex, to write a new mark: clock.c)
 **
 ** Several shards of one kind are taken together only in ascending index
 ** (GC takes every txn-table shard; a commit the latch shards of its keys).
@@ -168,10 +170,15 @@ typedef struct kv_clock {
   pthread_mutex_t mu;
   kv_ts last;               /* the latest timestamp handed out or seen */
   uint64_t hwm;             /* persisted: no handed-out wall exceeds it */
+  bool renewing;            /* a thread is persisting the next mark (mu) */
   uint64_t (*wall)(void *ctx);
   void *wall_ctx;
   kv_clock_persist_fn persist;
   void *persist_ctx;
+  pthread_mutex_t pmu;      /* one persist at a time; taken under mu or
+                            ** alone, never the other way round */
+  uint64_t persisted;       /* the highest mark written (pmu) */
+  _Atomic uint64_t held_ns;  /* time mu was held (kv_stats.serial_mutex_ns) */
 } kv_clock;
 
 /* Starts the clock above a persisted high-water mark `hwm`. */
@@ -260,7 +267,7 @@ typedef struct kv_engine {
   rocksdb_column_family_handle_t *cf_data;  /* "kvcore.v2": versions */
   rocksdb_writeoptions_t *wo[3];        /* per kv_sync mode */
   _Atomic int sync_mode;                /* the synchronous option in force */
-  rocksdb_writeoptions_t *wo_sync;      /* always fsync (metadata) */
+  rocksdb_writeoptions_t *wo_sync;      /* fsync (metadata); in memory: none */
   rocksdb_readoptions_t *ro;            /* scans: total order */
   rocksdb_readoptions_t *ro_point;      /* one user key: prefix blooms */
   rocksdb_filterpolicy_t *filter;
@@ -273,6 +280,9 @@ typedef struct kv_engine {
   uint64_t synced;           /* writes known durable (gmu) */
   bool syncing;              /* an fsync is under way (gmu) */
   _Atomic uint64_t wal_writes, wal_syncs, ingests;
+  /* Nanoseconds in sections one thread at a time is in (kv_stats
+  ** serial_*_ns): RocksDB writes and ingestions, WAL fsyncs, gmu held. */
+  _Atomic uint64_t write_ns, sync_ns, gmu_ns;
   char *ingest_dir;          /* <store>/ingest, NULL for in-memory stores */
   size_t ingest_bytes;       /* commits this large are ingested files */
   /* Bumped after every write is in the engine: an iterator created when it
@@ -339,6 +349,9 @@ int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,
 ** the store opened. */
 void kv_engine_counters(kv_engine *e, uint64_t *writes, uint64_t *syncs,
                          uint64_t *ingests);
+/* Nanoseconds spent so far in the engine's serial sections (engine.c). */
+void kv_engine_serial(kv_engine *e, uint64_t *write_ns, uint64_t *sync_ns,
+                      uint64_t *mutex_ns);
 /* Maps a RocksDB error string to a KV_* code. */
 int kv_engine_code(const char *rocks_err);
 

@@ -326,4 +326,7 @@ void kv_store_stats(kv_store *s, kv_stats *o) {
                       &o->commits_ingested);
   o->iter_creates = atomic_load(&s->eng.iter_creates);
   o->iter_refreshes = atomic_load(&s->eng.iter_refreshes);
+  kv_engine_serial(&s->eng, &o->serial_write_ns, &o->serial_sync_ns,
+                   &o->serial_mutex_ns);
+  o->serial_mutex_ns += atomic_load(&s->clock.held_ns);
 }

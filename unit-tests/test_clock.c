@@ -2,7 +2,8 @@
 ** test_clock.c — the hybrid logical clock (scenario 2 of the kvcore issue):
 ** timestamps strictly increase across threads; a stalled wall clock makes
 ** the logical part count; a restart with the wall clock set back never
-** goes back; commit timestamps pushed ahead of the clock are observed.
+** goes back; commit timestamps pushed ahead of the clock are observed; the
+** persisted mark is renewed outside the clock's mutex.
 */
 #include "kvtest.h"
 
@@ -149,12 +150,56 @@ static void test_clock_update_and_mark(void **state) {
   kv_clock_destroy(&c);
 }
 
+/* The mark is renewed before the lease runs out, by a now() that has let
+** go of the clock's mutex: begins and commits are not held back by the
+** renewal's synchronous write.  Only the first mark (nothing persisted
+** yet, the lease already exhausted) is written under the mutex. */
+typedef struct renew_log {
+  kv_clock *c;
+  uint64_t last;
+  int under_mutex, outside;
+} renew_log;
+
+static int renew_cb(void *ctx, uint64_t hwm, char **errptr) {
+  (void)errptr;
+  renew_log *r = ctx;
+  assert_true(hwm > r->last);
+  r->last = hwm;
+  if (pthread_mutex_trylock(&r->c->mu) == 0) {
+    pthread_mutex_unlock(&r->c->mu);
+    r->outside++;
+  } else {
+    r->under_mutex++;
+  }
+  return KV_OK;
+}
+
+static void test_clock_renews_mark_outside_mutex(void **state) {
+  (void)state;
+  kvt_clock clk = {.now = 1000};
+  kv_clock c;
+  renew_log rl = {&c, 0, 0, 0};
+  KVT_OK(kv_clock_init(&c, kvt_clock_read, &clk, 0, renew_cb, &rl, errptr));
+  kv_ts t;
+  KVT_OK(kv_clock_now(&c, &t, errptr));
+  assert_int_equal(rl.under_mutex, 1);
+  for (int i = 0; i < 50; i++) {
+    clk.now += 600000000ULL; /* 0.6 s per step: renewed at half a lease */
+    KVT_OK(kv_clock_now(&c, &t, errptr));
+    assert_true(t.wall <= rl.last);
+  }
+  assert_int_equal(rl.under_mutex, 1);
+  assert_true(rl.outside >= 10);
+  kv_clock_destroy(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_clock_strictly_increasing_under_threads),
       cmocka_unit_test(test_clock_stalled_wall_counts_logical),
       cmocka_unit_test(test_clock_never_goes_back_across_reopen),
       cmocka_unit_test(test_clock_update_and_mark),
+      cmocka_unit_test(test_clock_renews_mark_outside_mutex),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

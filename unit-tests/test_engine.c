@@ -228,6 +228,50 @@ static void test_engine_synchronous_modes_at_open(void **state) {
   }
 }
 
+/* The serial-time counters grow with the work they time: every commit
+** writes (serial_write_ns) and takes the clock's mutex (serial_mutex_ns);
+** only full fsyncs (serial_sync_ns).  With one thread the sections never
+** overlap, so together they fit in the wall time of the commits. */
+static void test_engine_serial_time_counts_sections(void **state) {
+  (void)state;
+  const kv_sync modes[] = {KV_SYNC_NORMAL, KV_SYNC_FULL};
+  for (int m = 0; m < 2; m++) {
+    char *dir = kvt_tempdir(0);
+    kvt_clock clk = {.now = 1000000000000ULL};
+    kv_options o;
+    kvt_clock_options(&o, &clk);
+    o.synchronous = modes[m];
+    kv_store *s = kvt_open_dir(dir, &o);
+    kvt_put1(s, "warm", "up"); /* the clock's first lease, outside */
+    kv_stats a, b;
+    kv_store_stats(s, &a);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t w, sy;
+    commit_n(s, "s", SYNC_N, &w, &sy);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    kv_store_stats(s, &b);
+    uint64_t wall = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL +
+                    (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+    uint64_t dw = b.serial_write_ns - a.serial_write_ns,
+             ds = b.serial_sync_ns - a.serial_sync_ns,
+             dm = b.serial_mutex_ns - a.serial_mutex_ns;
+    print_message("%s: %d commits in %llu ns: write %llu, sync %llu, "
+                  "mutexes %llu ns\n",
+                  modes[m] == KV_SYNC_FULL ? "full" : "normal", SYNC_N,
+                  (unsigned long long)wall, (unsigned long long)dw,
+                  (unsigned long long)ds, (unsigned long long)dm);
+    assert_true(dw > 0);
+    assert_true(dm > 0);
+    if (modes[m] == KV_SYNC_FULL) assert_true(ds > 0);
+    else assert_int_equal(ds, 0);
+    assert_true(dw + ds + dm <= wall);
+    kv_store_close(s);
+    kvt_rmrf(dir);
+    free(dir);
+  }
+}
+
 static void test_engine_set_synchronous_takes_effect_at_once(void **state) {
   (void)state;
   char *dir = kvt_tempdir(0);
@@ -630,6 +674,7 @@ int main(void) {
       cmocka_unit_test(test_engine_code_maps_rocksdb_errors),
       cmocka_unit_test(test_engine_synchronous_modes_at_open),
       cmocka_unit_test(test_engine_set_synchronous_takes_effect_at_once),
+      cmocka_unit_test(test_engine_serial_time_counts_sections),
       cmocka_unit_test(test_engine_wal_counters_exact_past_ten_thousand),
       cmocka_unit_test(test_engine_large_commit_is_ingested),
       cmocka_unit_test(test_engine_prepared_large_commit_can_be_undone),
