@@ -83,7 +83,7 @@ $(BUILD)/obj/kvcore/%.o: kvcore/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_) -c $< -o $@
 
-$(BUILD)/obj/ext/%.o: ext/%.c ext/mvcc_int.h ext/keycodec.h ext/rowcodec.h kvcore/kvcore.h
+$(BUILD)/obj/ext/%.o: ext/%.c ext/mvcc_int.h ext/keycodec.h ext/rowcodec.h ext/tstext.h kvcore/kvcore.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -DMVCC_EXTENSION_BUILD -Ikvcore -Iext -c $< -o $@
 
@@ -110,6 +110,10 @@ $(BUILD)/tests/test_stress: unit-tests/test_stress.c unit-tests/histcheck.c $(TE
 $(BUILD)/tests/test_keycodec: unit-tests/test_keycodec.c ext/keycodec.c ext/keycodec.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -Iext -o $@ unit-tests/test_keycodec.c ext/keycodec.c $(TESTLIBS)
+
+$(BUILD)/tests/test_tstext: unit-tests/test_tstext.c ext/tstext.c ext/tstext.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Iext -Ikvcore -o $@ unit-tests/test_tstext.c ext/tstext.c $(TESTLIBS)
 
 $(BUILD)/tests/test_rowcodec: unit-tests/test_rowcodec.c ext/rowcodec.c ext/rowcodec.h
 	@mkdir -p $(dir $@)
