@@ -90,6 +90,27 @@ static int ckpt_fail(char **errptr, char *rerr, const char *dir) {
   return rc;
 }
 
+/* The directory that will hold dir must exist (RocksDB's own message
+** would name the temporary directory it makes first). */
+static int ckpt_check_parent(const char *dir, char **errptr) {
+  char *parent = strdup(dir);
+  if (!parent) return kv_err(errptr, KV_NOMEM, "out of memory");
+  size_t n = strlen(parent);
+  while (n > 1 && parent[n - 1] == '/') parent[--n] = 0; /* "a/b/" */
+  char *slash = strrchr(parent, '/');
+  int rc = KV_OK;
+  if (slash) {
+    slash[slash == parent ? 1 : 0] = 0; /* "/x" -> "/" */
+    struct stat st;
+    if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode))
+      rc = kv_err(errptr, KV_IOERR,
+                  "cannot write the backup to %s: %s is not a directory",
+                  dir, parent);
+  }
+  free(parent);
+  return rc;
+}
+
 /* The target must not exist yet: a clear error before any work. */
 static int ckpt_check_target(kv_store *s, const char *dir, char **errptr) {
   if (s->in_memory)
@@ -107,7 +128,7 @@ static int ckpt_check_target(kv_store *s, const char *dir, char **errptr) {
   if (errno != ENOENT)
     return kv_err(errptr, KV_IOERR, "cannot use backup directory %s: %s", dir,
                   strerror(errno));
-  return KV_OK;
+  return ckpt_check_parent(dir, errptr);
 }
 
 /* B1-B3: a timestamp at or below which every commit has landed and no
