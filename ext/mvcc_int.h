@@ -16,6 +16,7 @@
 **   marker.c    `mvcc_txn`, the marker table that enrolls read-only
 **               transactions in SQLite's transaction
 **   stats.c     introspection tables
+**   backup.c    mvcc_backup(), an online backup of a store
 **   keycodec.c, rowcodec.c   byte encodings of keys and rows
 **
 ** Key layout in the store (all under kvcore's MVCC):
@@ -549,5 +550,11 @@ int mvcc_declare_store_tables(mvcc_sconn *sc, bool strict, int *declared,
 /* ------------------------------------------------------------- stats.c -- */
 
 int mvcc_register_stats(sqlite3 *db, mvcc_conn *c);
+
+/* ------------------------------------------------------------ backup.c -- */
+
+/* mvcc_backup(DIR [, STORE]): the SQL function; its user data is the
+** connection's mvcc_conn.  Returns the copy's timestamp as text. */
+void mvcc_backup_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 
 #endif /* MVCC_INT_H */

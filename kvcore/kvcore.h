@@ -198,6 +198,26 @@ int kv_store_meta_put(kv_store *store, const char *name, const void *val,
 int kv_store_delete_range(kv_store *store, const void *start, size_t slen,
                           const void *end, size_t elen, char **errptr);
 
+/* Online backup: writes a consistent copy of the store into the new
+** directory dir (relative paths resolve against the process's current
+** directory; its parent must exist) while other threads keep committing,
+** and stores in *at (when not NULL) the copy's timestamp T: every commit at
+** or below T is in the copy, no commit is in it in part, and the commits
+** above T that it may also hold include every commit they read or
+** overwrote (checkpoint.c argues it).  The copy is a complete store (the
+** format marker, the clock's mark and kv_store_meta_* included) that
+** kv_store_open() opens; its clock starts above T and every timestamp in
+** it.  Table files are hard links where the file system allows (they
+** share disk space with the store until compaction replaces them), copies
+** otherwise.  Transactions begun before T that commit afterwards commit
+** above T (those that read something refresh first, as for any reader of
+** their keys at T); it waits for commits already deciding a timestamp at
+** or below T.  Errors: KV_INVALID when dir exists or is empty, or for the
+** in-memory store; KV_IOERR when the copy cannot be written (a partial
+** copy is removed). */
+int kv_store_checkpoint(kv_store *store, const char *dir, kv_ts *at,
+                        char **errptr);
+
 typedef struct kv_gc_stats {
   kv_ts threshold;           /* versions at or below it were considered */
   uint64_t keys_scanned;
