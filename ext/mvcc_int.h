@@ -16,6 +16,7 @@
 **   marker.c    `mvcc_txn`, the marker table that enrolls read-only
 **               transactions in SQLite's transaction
 **   stats.c     introspection tables
+**   history.c   mvcc_history: row history and a change feed
 **   keycodec.c, rowcodec.c   byte encodings of keys and rows
 **
 ** Key layout in the store (all under kvcore's MVCC):
@@ -549,5 +550,11 @@ int mvcc_declare_store_tables(mvcc_sconn *sc, bool strict, int *declared,
 /* ------------------------------------------------------------- stats.c -- */
 
 int mvcc_register_stats(sqlite3 *db, mvcc_conn *c);
+
+/* ----------------------------------------------------------- history.c -- */
+
+/* Registers mvcc_history('t' [, key...]), the eponymous table of t's row
+** versions (history.c). */
+int mvcc_register_history(sqlite3 *db, mvcc_conn *c);
 
 #endif /* MVCC_INT_H */
