@@ -265,10 +265,14 @@ static int hist_find_table(hist_vtab *v, mvcc_sconn *sc, const char *name,
   int rc = mvcc_catalog_get(sc->store, name, &found, &e, pzErr);
   if (rc) return rc;
   if (!found) {
-    /* Say whether the name is some other table, or nothing at all. */
-    bool other = sqlite3_table_column_metadata(v->conn->db, NULL, name, NULL,
-                                               NULL, NULL, NULL, NULL,
-                                               NULL) == SQLITE_OK;
+    /* Say whether the name is some other table, or nothing at all: a
+    ** query of it compiles only if SQLite knows a table or view so named. */
+    char *q = sqlite3_mprintf("SELECT 1 FROM \"%w\"", name);
+    sqlite3_stmt *st = NULL;
+    bool other = q && sqlite3_prepare_v2(v->conn->db, q, -1, &st, NULL) ==
+                          SQLITE_OK;
+    sqlite3_finalize(st);
+    sqlite3_free(q);
     mvcc_set_error(pzErr, other ? sqlite3_mprintf("mvcc_history: %s is not "
                                                   "an mvcc table of the "
                                                   "connection's default store",
