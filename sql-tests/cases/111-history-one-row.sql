@@ -29,3 +29,11 @@ SELECT op, key, row FROM mvcc_history('stock', 'south', 1.0);
 -- Joined with the table: each row's balance over time.
 SELECT a.id, group_concat(h.row ->> 'balance', ' -> ') AS balances
   FROM acc a, mvcc_history('acc', a.id) h GROUP BY a.id;
+-- Keys of other types: a BLOB key is hex in the JSON, a REAL key a number;
+-- an integer argument finds the REAL key 2.0 as = does.
+CREATE VIRTUAL TABLE temp.bk USING mvcc(k BLOB PRIMARY KEY, v);
+INSERT INTO bk VALUES (x'CAFE', 1), (x'00', 2);
+SELECT op, key FROM mvcc_history('bk', x'cafe');
+CREATE VIRTUAL TABLE temp.rk USING mvcc(k REAL PRIMARY KEY, v);
+INSERT INTO rk VALUES (2, 'two'), (2.5, 'two and a half');
+SELECT op, key, row FROM mvcc_history('rk', 2);
