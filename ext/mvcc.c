@@ -22,7 +22,9 @@
 **      its rows, the index functions (mvcc_create_index, mvcc_drop_index,
 **      mvcc_analyze), mvcc_lock_reads([on]), which makes the
 **      connection's next transaction lock the rows it reads, and
-**      mvcc_backup(dir [, store]), an online backup (backup.c).
+**      mvcc_backup(dir [, store]), an online backup (backup.c);
+**   5. registers the introspection tables (stats.c) and mvcc_history, the
+**      row history and change feed (history.c).
 ** If the default store cannot be opened (another process holds it), the
 ** extension still loads: native tables keep working, and using an mvcc
 ** table reports why the store is unavailable.
@@ -338,6 +340,7 @@ int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
     rc = sqlite3_create_function(db, fns[i].name, fns[i].nargs, SQLITE_UTF8, c,
                                  fns[i].fn, NULL, NULL);
   if (rc == SQLITE_OK) rc = mvcc_register_stats(db, c);
+  if (rc == SQLITE_OK) rc = mvcc_register_history(db, c);
   if (rc != SQLITE_OK) {
     *pzErrMsg = sqlite3_mprintf("mvcc: %s", sqlite3_errmsg(db));
     return rc;

@@ -17,6 +17,7 @@
 **               transactions in SQLite's transaction
 **   stats.c     introspection tables
 **   backup.c    mvcc_backup(), an online backup of a store
+**   history.c   mvcc_history: row history and a change feed
 **   keycodec.c, rowcodec.c   byte encodings of keys and rows
 **
 ** Key layout in the store (all under kvcore's MVCC):
@@ -556,5 +557,10 @@ int mvcc_register_stats(sqlite3 *db, mvcc_conn *c);
 /* mvcc_backup(DIR [, STORE]): the SQL function; its user data is the
 ** connection's mvcc_conn.  Returns the copy's timestamp as text. */
 void mvcc_backup_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+/* ----------------------------------------------------------- history.c -- */
+
+/* Registers mvcc_history('t' [, key...]), the eponymous table of t's row
+** versions (history.c). */
+int mvcc_register_history(sqlite3 *db, mvcc_conn *c);
 
 #endif /* MVCC_INT_H */
