@@ -26,9 +26,13 @@
 ** KV_READ_FOR_UPDATE (every scan of a transaction begun with lock_reads)
 ** locks each committed row before returning it; if the row has a newer
 ** committed version than the snapshot, the transaction refreshes to just
-** above it and the row is read again at the new timestamp (it may have
-** been deleted: then it is skipped).  The range is published and recorded
-** as for any scan, so a phantom still fails a refresh.
+** above it and the scan reads on from the last row it returned, at the new
+** timestamp: the keys it passed over on the way to the locked row were
+** read at the old timestamp, and the refresh did not check them (an
+** iterator's observed span ends at the last row returned), so they are read
+** again; the locked row comes back, or not at all if it was deleted.  The
+** range is published and recorded as for any scan, so a phantom still
+** fails a refresh.
 */
 #include "kvint.h"
 
@@ -168,7 +172,8 @@ static int iter_fail(kv_iter *it, int rc, char **errptr) {
 
 /* Locks the committed row the cursor holds and reads its latest value
 ** (kv_txn_locking_read); *skip when it turns out to be deleted.  Runs before
-** the row becomes it->last, so a refresh here does not cover the row. */
+** the row becomes it->last, so a refresh here covers neither the row nor
+** the keys between it->last and the row (kv_iter_next reads them again). */
 static int iter_lock_row(kv_iter *it, bool *skip, char **errptr) {
   kv_txn *t = it->txn;
   *skip = false;
@@ -240,7 +245,16 @@ int kv_iter_next(kv_iter *it, char **errptr) {
     } else {
       it->row_pending = false;
       bool skip = false;
-      if (it->for_update && (rc = iter_lock_row(it, &skip, errptr))) return rc;
+      if (it->for_update) {
+        if ((rc = iter_lock_row(it, &skip, errptr))) return rc;
+        /* The lock found a newer version and the snapshot moved: the keys
+        ** passed over on the way to this row were read at the old
+        ** timestamp and are not yet in the observed span the refresh
+        ** checked, so read on from the last row returned, at the new
+        ** timestamp.  This row comes back (its lock is held: no refresh
+        ** then), or not at all if it is gone. */
+        if (it->reopen) continue;
+      }
       /* The row's key becomes it->last by a swap, not a copy: the cursor
       ** writes its next row's key over whatever buffer it holds. */
       kv_buf k = it->last;
