@@ -20,8 +20,9 @@
 **      its tables, including tables other connections created since, and
 **      mvcc_check(table [, dir]), which compares a table's indexes with
 **      its rows, the index functions (mvcc_create_index, mvcc_drop_index,
-**      mvcc_analyze), and mvcc_lock_reads([on]), which makes the
-**      connection's next transaction lock the rows it reads.
+**      mvcc_analyze), mvcc_lock_reads([on]), which makes the
+**      connection's next transaction lock the rows it reads, and the time
+**      travel functions mvcc_as_of and mvcc_commit_ts (timetravel.c).
 ** If the default store cannot be opened (another process holds it), the
 ** extension still loads: native tables keep working, and using an mvcc
 ** table reports why the store is unavailable.
@@ -335,6 +336,7 @@ int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
     rc = sqlite3_create_function(db, fns[i].name, fns[i].nargs, SQLITE_UTF8, c,
                                  fns[i].fn, NULL, NULL);
   if (rc == SQLITE_OK) rc = mvcc_register_stats(db, c);
+  if (rc == SQLITE_OK) rc = mvcc_register_timetravel(db, c);
   if (rc != SQLITE_OK) {
     *pzErrMsg = sqlite3_mprintf("mvcc: %s", sqlite3_errmsg(db));
     return rc;

@@ -235,6 +235,8 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
     }
     kv_free(cur);
   }
+  if (rc == SQLITE_OK && d->retention)
+    rc = mvcc_retention_apply(sc->store, d->retention, pzErr);
   uint64_t id = 0;
   bool dropped = false;
   if (rc == SQLITE_OK) {
@@ -1236,6 +1238,8 @@ static int mvccUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
       return vtab_err(v, SQLITE_ERROR,
                       sqlite3_mprintf("mvcc: the transaction has ended"));
   }
+  if (t->read_only) /* a time-travel transaction */
+    return vtab_err(v, SQLITE_READONLY, mvcc_conn_asof_refusal(v->conn));
   /* One xUpdate is atomic: undo its partial writes on failure. */
   uint32_t mark;
   char *err = NULL;
