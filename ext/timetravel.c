@@ -33,8 +33,8 @@
 ** BEGIN.  mvcc_as_of() without an argument returns the time the current
 ** transaction reads at, or NULL when it is not a time-travel transaction.
 **
-** Admission (mvcc_asof_admit, also run by conn.c when the transaction
-** begins on a store): T is compared with the store's own clock (which can
+** Admission (mvcc_asof_admit, run by mvcc_as_of against the default store
+** and by conn.c when the transaction first reads a store, against it): T is compared with the store's own clock (which can
 ** run ahead of the wall clock after a restart: its persisted mark).  T
 ** more than MVCC_ASOF_FUTURE_NS ahead is refused; T ahead by less is waited
 ** out, so that once admitted T is in the past of the store's clock and
@@ -212,9 +212,10 @@ int mvcc_asof_admit(kv_store *s, kv_ts ts, char **pzErr) {
     uint64_t ahead = ts.wall - now.wall;
     if (ahead > MVCC_ASOF_FUTURE_NS) {
       mvcc_set_error(pzErr, sqlite3_mprintf(
-                                "mvcc_as_of: %s is %.3f seconds in the future "
-                                "of the store %s (more than 1 second away)",
-                                t, (double)ahead / 1e9, store_name(s)));
+                                "mvcc_as_of: %s is in the future of the store "
+                                "%s by more than 1 second (up to 1 second, it "
+                                "waits until T is past)",
+                                t, store_name(s)));
       return SQLITE_ERROR;
     }
     /* Wait until the store's clock is past T. */
@@ -230,13 +231,12 @@ int mvcc_asof_admit(kv_store *s, kv_ts ts, char **pzErr) {
   if (kv_ts_cmp(oldest, st.gc_threshold) < 0) oldest = st.gc_threshold;
   int rc = SQLITE_OK;
   if (kv_ts_cmp(ts, oldest) < 0) {
-    char o[MVCC_TS_TEXT_MAX];
-    mvcc_ts_text(oldest, o);
     mvcc_set_error(pzErr, sqlite3_mprintf(
                               "mvcc_as_of: %s is older than the retention "
-                              "window of %s of the store %s (the oldest time "
-                              "it can read now is %s)",
-                              t, window ? window : "?", store_name(s), o));
+                              "window of the store %s (%s; mvcc_stats' "
+                              "oldest_readable_ts is the oldest time it can "
+                              "read now)",
+                              t, store_name(s), window ? window : "?"));
     rc = SQLITE_ERROR;
   }
   sqlite3_free(window);
@@ -276,13 +276,16 @@ static bool query_double(sqlite3 *db, const char *sql, const char *arg,
   return ok;
 }
 
-/* Julian day jd as nanoseconds since the epoch, to the millisecond; false
-** before 1970 or past tstext's years. */
-static bool jd_to_wall(double jd, uint64_t *wall) {
+/* The last millisecond a kv_ts can hold (in 2554). */
+#define WALL_MAX_MS 18446744073709.0
+
+/* Julian day jd as nanoseconds since the epoch, to the millisecond: 0
+** before 1970, UINT64_MAX past what a timestamp can hold. */
+static uint64_t jd_to_wall(double jd) {
   double ms = round((jd - 2440587.5) * 86400000.0);
-  if (!(ms >= 0 && ms < 253402300800000.0)) return false;
-  *wall = (uint64_t)ms * MS_NS;
-  return true;
+  if (!(ms >= 0)) return 0;
+  if (ms > WALL_MAX_MS) return UINT64_MAX;
+  return (uint64_t)ms * MS_NS;
 }
 
 /* A date-time "YYYY-MM-DD HH:MM:SS.fff...rest": the fraction's digits (up
@@ -306,6 +309,8 @@ static char *split_fraction(const char *z, uint64_t *frac_ns) {
     nd++;
   }
   if (nd == 0) return NULL;
+  /* A second fraction (a mangled mvcc_commit_ts text) is no time zone. */
+  if (d[nd] == '.') return sqlite3_mprintf("not a time");
   for (int i = nd; i < 9; i++) v *= 10;
   *frac_ns = v;
   return sqlite3_mprintf("%.19s%s", z, d + nd);
@@ -326,16 +331,22 @@ int mvcc_asof_parse(sqlite3 *db, sqlite3_value *v, kv_ts *out, char **pzErr) {
   char *base = split_fraction(z, &frac);
   double jd = 0;
   uint64_t wall = 0;
-  bool ok;
   if (query_double(db, "SELECT julianday(?1)", base ? base : z, -1, &jd)) {
-    ok = jd_to_wall(jd, &wall);
-    wall += frac;
-  } else {
-    ok = query_double(db, "SELECT julianday('now', ?1)", z, n, &jd) &&
-         jd_to_wall(jd, &wall);
+    wall = jd_to_wall(jd);
+    if (wall && wall != UINT64_MAX) wall += frac;
+  } else if (query_double(db, "SELECT julianday('now', ?1)", z, n, &jd)) {
+    wall = jd_to_wall(jd);
   }
   sqlite3_free(base);
-  if (!ok || wall == 0) {
+  if (wall == UINT64_MAX) {
+    mvcc_set_error(pzErr, sqlite3_mprintf(
+                              "mvcc_as_of: %Q is in the future by more than "
+                              "1 second (up to 1 second, it waits until T is "
+                              "past)",
+                              z));
+    return SQLITE_ERROR;
+  }
+  if (wall == 0) {
     mvcc_set_error(pzErr, sqlite3_mprintf(
                               "mvcc_as_of: cannot read %Q as a time: give a "
                               "mvcc_commit_ts() value, a UTC date-time from "
@@ -382,8 +393,11 @@ static void as_of_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   char *err = NULL;
   int rc = mvcc_conn_as_of(c, NULL, &err); /* the cheap checks first */
   if (rc == SQLITE_OK) rc = mvcc_asof_parse(c->db, argv[0], &ts, &err);
-  for (mvcc_sconn *sc = c->stores; rc == SQLITE_OK && sc; sc = sc->next)
-    rc = mvcc_asof_admit(sc->store, ts, &err);
+  /* Checked now against the default store, so that most mistakes show
+  ** here; every store is checked again when the transaction first reads
+  ** it (conn.c), each against its own window. */
+  mvcc_sconn *first = c->dflt ? c->dflt : c->stores;
+  if (rc == SQLITE_OK && first) rc = mvcc_asof_admit(first->store, ts, &err);
   if (rc == SQLITE_OK) rc = mvcc_conn_as_of(c, &ts, &err);
   if (rc) {
     result_err(ctx, rc, err);
