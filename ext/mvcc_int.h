@@ -265,6 +265,12 @@ int mvcc_catalog_index_remove(kv_store *s, const char *name, uint64_t id,
                               int num, bool *found, mvcc_catindex *out,
                               char **pzErr);
 
+/* Was index name table id's index num, and ready, in t's snapshot?  (A
+** time-travel transaction may use an index only if it was built by then:
+** the entries of the rows it had are written by the build.) */
+int mvcc_catalog_index_ready_in(kv_txn *t, const char *name, uint64_t id,
+                                int num, bool *ready, char **pzErr);
+
 /* Table id's statistics as index.c encodes them (*val sqlite3_malloc'd;
 ** NULL when there are none), read in a snapshot. */
 int mvcc_catalog_stats_get(kv_store *s, uint64_t id, unsigned char **val,
