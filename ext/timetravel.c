@@ -55,7 +55,10 @@
 ** GC (kvcore/gc.c) never collects below the oldest live read timestamp,
 ** so T's versions stay while the transaction lives.  Rows of a table
 ** dropped since T are gone (DROP deletes them); a table created since T
-** reads as empty.
+** reads as empty.  An index built (mvcc_create_index) after T has no
+** entries at T for the rows that were there (its build writes them at its
+** own commit), so plans of a time-travel transaction leave it out, and a
+** plan made before mvcc_as_of that uses it is refused (vtab.c).
 **
 ** Retention: the store option retention='<n> <unit>' (units second,
 ** minute, hour, day, singular or plural; 1 <= n and at most

@@ -315,7 +315,14 @@ typedef struct kv_retry_info {
 typedef struct kv_txn_options {
   int read_only;              /* writes fail with KV_INVALID */
   kv_ts read_ts;              /* {0,0}: now; else read as of this past time
-                              ** (only with read_only) */
+                              ** (only with read_only; KV_INVALID when it is
+                              ** ahead of the store's clock or below the GC
+                              ** threshold).  Exact: each read records
+                              ** itself in the timestamp cache at read_ts
+                              ** and waits out commits latched at or below
+                              ** it, so it sees every commit at or below
+                              ** read_ts and no later one; GC keeps what it
+                              ** reads while it lives. */
   int priority;               /* KV_PRIORITY_*; default NORMAL.  A writer
                               ** whose priority is above a lock holder's
                               ** aborts the holder instead of waiting. */

@@ -17,6 +17,8 @@
 **     version above T.  Once the transaction ends, GC takes every row down
 **     to its newest version, and T is refused as older than the window.
 **     Waits are for GC passes counted in mvcc_stats, with a deadline.
+**   - a statement planned over an index built after T, before mvcc_as_of,
+**     is refused rather than answered from the index's missing entries.
 */
 #include "sqltest.h"
 
@@ -423,10 +425,47 @@ static void test_timetravel_gc_keeps_what_an_as_of_reader_reads(void **state) {
   sqlt_rmdb(path);
 }
 
+/* ------------------------------------- plans over later indexes -- */
+
+/* A statement prepared before mvcc_as_of may plan over an index built after
+** T, which has no entries for T's rows: it is refused, not answered short;
+** prepared after mvcc_as_of, its plan reads the table and finds them. */
+static void test_timetravel_plan_over_later_index_is_refused(void **state) {
+  (void)state;
+  char *path = sqlt_tempdb();
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(exec1(db, "CREATE VIRTUAL TABLE temp.p USING mvcc(id "
+                             "INTEGER PRIMARY KEY, color TEXT); "
+                             "INSERT INTO p VALUES (1, 'red'), (2, 'blue')"),
+                   SQLITE_OK);
+  char ts[64], sql[160];
+  assert_int_equal(query_text(db, "SELECT mvcc_commit_ts()", ts, sizeof ts),
+                   SQLITE_OK);
+  assert_int_equal(exec1(db, "SELECT mvcc_create_index('p_color', 'p', "
+                             "'color')"),
+                   SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM p WHERE color = "
+                                          "'red'", -1, &st, NULL),
+                   SQLITE_OK);
+  snprintf(sql, sizeof sql, "BEGIN; SELECT mvcc_as_of('%s')", ts);
+  assert_int_equal(exec1(db, sql), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ERROR);
+  assert_non_null(strstr(sqlite3_errmsg(db), "index p_color of p was built "
+                                             "after the time"));
+  sqlite3_finalize(st);
+  assert_int_equal(query_int(db, "SELECT id FROM p WHERE color = 'red'"), 1);
+  assert_int_equal(exec1(db, "COMMIT"), SQLITE_OK);
+  assert_int_equal(sqlite3_close(db), SQLITE_OK);
+  sqlt_rmdb(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_timetravel_bank_totals_as_of_commits),
       cmocka_unit_test(test_timetravel_gc_keeps_what_an_as_of_reader_reads),
+      cmocka_unit_test(test_timetravel_plan_over_later_index_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
