@@ -255,8 +255,11 @@ static void test_timetravel_bank_totals_as_of_commits(void **state) {
   /* Every commit has returned and is in the history: each reading as of T
   ** must be the sum of the commits at or before T. */
   qsort(b.hist, (size_t)b.nhist, sizeof *b.hist, rec_cmp);
-  for (int i = 1; i < b.nhist; i++) /* distinct commit timestamps */
-    assert_true(strcmp(b.hist[i - 1].ts, b.hist[i].ts) < 0);
+  /* Transactions that do not conflict may share a commit timestamp (two
+  ** writers pushed above one read); T then includes both. */
+  long ties = 0;
+  for (int i = 1; i < b.nhist; i++)
+    ties += strcmp(b.hist[i - 1].ts, b.hist[i].ts) == 0;
   long checked = 0, retries = 0, commits = 0;
   for (int i = 0; i < NWRITERS + NREADERS; i++) {
     assert_int_equal(w[i].errors, 0);
@@ -288,8 +291,9 @@ static void test_timetravel_bank_totals_as_of_commits(void **state) {
   assert_int_equal(query_int(db, "SELECT sum(bal) FROM savings"), s);
   assert_true(checked > 0);
   print_message("    time travel: %ld snapshots as of past commits checked "
-                "exact against %ld commits (%ld writer retries)\n",
-                checked, commits, retries);
+                "exact against %ld commits (%ld sharing a timestamp, %ld "
+                "writer retries)\n",
+                checked, commits, ties, retries);
   free(b.hist);
   pthread_mutex_destroy(&b.mu);
   assert_int_equal(sqlite3_close(db), SQLITE_OK);
