@@ -570,7 +570,7 @@ static int write_prepared(mvcc_sconn *sc, char **err) {
   t->kv = NULL; /* freed by kvcore */
   t->prepared = false;
   t->committed = true;
-  sc->has_retry = false;
+  if (!t->read_only) sc->has_retry = false; /* a time-travel one is no retry */
   return KV_OK;
 }
 

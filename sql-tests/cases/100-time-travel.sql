@@ -98,3 +98,25 @@ SELECT mvcc_as_of('+1 hours');
 SELECT mvcc_as_of() IS NULL;
 ROLLBACK;
 SELECT count(*) FROM checking;
+-- A time-travel transaction is not "the next transaction" of
+-- mvcc_lock_reads: a retry pending before it is still pending after it.
+.connection 1
+.open test.db
+.load ./build/mvcc
+.mode list
+.headers off
+PRAGMA busy_timeout = 100;
+.connection 0
+BEGIN;
+SELECT balance FROM checking WHERE id = 1;
+.connection 1
+UPDATE checking SET balance = balance + 1 WHERE id = 1;
+.connection 0
+UPDATE checking SET balance = 0 WHERE id = 1;
+ROLLBACK;
+SELECT mvcc_lock_reads();
+BEGIN;
+SELECT mvcc_as_of((SELECT ts FROM marks WHERE step = 1)) IS NOT NULL;
+SELECT balance FROM checking WHERE id = 1;
+COMMIT;
+SELECT mvcc_lock_reads();
