@@ -17,6 +17,9 @@
 **     version above T.  Once the transaction ends, GC takes every row down
 **     to its newest version, and T is refused as older than the window.
 **     Waits are for GC passes counted in mvcc_stats, with a deadline.
+**   - a commit in flight at T (prepared, its keys latched, waiting for
+**     SQLite's file lock) is waited for by a reader as of T above its
+**     timestamp and seen, while a reader below it neither waits nor sees it;
 **   - a statement planned over an index built after T, before mvcc_as_of,
 **     is refused rather than answered from the index's missing entries.
 */
@@ -429,6 +432,84 @@ static void test_timetravel_gc_keeps_what_an_as_of_reader_reads(void **state) {
   sqlt_rmdb(path);
 }
 
+/* ------------------------------------------ a commit in flight at T -- */
+
+/* Polls obs until the first column of sql's row reaches at least want. */
+static void await_count(sqlt_conn *obs, const char *sql, long want) {
+  uint64_t deadline = sqlt_now_ns() + 10ULL * 1000000000ULL;
+  for (;;) {
+    SQLT_OK(obs, sql);
+    if (atol(obs->out) >= want) return;
+    assert_true(sqlt_now_ns() < deadline);
+    usleep(500);
+  }
+}
+
+/* A commit in flight at T: a has prepared its commit (timestamp c, its keys
+** latched) and waits for SQLite's lock on the main file, which b holds.  A
+** reader as of a time below c reads at once and sees the old row; a reader
+** as of T > c waits for a's write (mvcc_stats counts the latch wait) and
+** then sees it: the snapshot at T is exact, not missing a commit at or
+** below T that was still being written. */
+static void test_timetravel_waits_for_a_commit_in_flight_below_T(void **state) {
+  (void)state;
+  char *path = sqlt_tempdb();
+  sqlt_conn *a = sqlt_open(path);
+  SQLT_OK(a, "CREATE VIRTUAL TABLE temp.k USING mvcc(id INTEGER PRIMARY KEY, "
+             "v TEXT); INSERT INTO k VALUES (1, 'old'), (2, 'old'); "
+             "CREATE TABLE native(x)");
+  SQLT_OK(a, "SELECT mvcc_commit_ts()");
+  char ts0[64], t[64], sql[256];
+  snprintf(ts0, sizeof ts0, "%.*s", (int)strcspn(a->out, "\n"), a->out);
+  /* r and w reach the store through mvcc_attach from in-memory databases:
+  ** while a waits for its EXCLUSIVE lock on test.db, SQLite lets no new
+  ** reader lock that file, and every statement of a connection whose main
+  ** database it is would need one. */
+  sqlt_conn *b = sqlt_open(path), *r = sqlt_open(":memory:"),
+            *w = sqlt_open(":memory:");
+  snprintf(sql, sizeof sql, "SELECT mvcc_attach('%s-mvcc')", path);
+  SQLT_OK(r, sql);
+  SQLT_OK(w, sql);
+  SQLT_OK(a, "PRAGMA busy_timeout = 15000");
+  SQLT_OK(b, "BEGIN; SELECT count(*) FROM native");
+  sqlt_start(a, "BEGIN; UPDATE k SET v = 'new' WHERE id = 1; "
+                "INSERT INTO native VALUES (1); COMMIT");
+  await_count(w, "SELECT count(*) FROM mvcc_txns WHERE status = 'committing'",
+              1);
+  assert_false(sqlt_done(a));
+  /* T: a commit that began after a's prepared, so above c. */
+  SQLT_OK(w, "UPDATE k SET v = 'w' WHERE id = 2; SELECT mvcc_commit_ts()");
+  snprintf(t, sizeof t, "%.*s", (int)strcspn(w->out, "\n"), w->out);
+  snprintf(sql, sizeof sql, "BEGIN; SELECT mvcc_as_of('%s') IS NOT NULL; "
+                            "SELECT v FROM k ORDER BY id; COMMIT", ts0);
+  SQLT_ROWS(r, sql, "1\nold\nold\n");
+  SQLT_OK(w, "SELECT value FROM mvcc_stats WHERE name = 'latch_waits' AND "
+             "store LIKE '%test.db-mvcc'");
+  long waits0 = atol(w->out);
+  snprintf(sql, sizeof sql, "BEGIN; SELECT mvcc_as_of('%s') IS NOT NULL; "
+                            "SELECT v FROM k ORDER BY id; COMMIT", t);
+  sqlt_start(r, sql);
+  /* Its transaction has begun (it reads at once); it cannot end before a's
+  ** write, which waits for b. */
+  await_count(w, "SELECT count(*) FROM mvcc_txns WHERE read_only", 1);
+  assert_false(sqlt_done(r));
+  SQLT_OK(b, "COMMIT"); /* a's commit goes on, and with it the reader */
+  assert_int_equal(sqlt_wait(a), SQLITE_OK);
+  assert_int_equal(sqlt_wait(r), SQLITE_OK);
+  assert_string_equal(r->out, "1\nnew\nw\n");
+  SQLT_OK(a, "SELECT mvcc_commit_ts()");
+  assert_true(strncmp(a->out, t, strlen(t)) < 0);
+  SQLT_OK(w, "SELECT value FROM mvcc_stats WHERE name = 'latch_waits' AND "
+             "store LIKE '%test.db-mvcc'");
+  print_message("    a commit in flight below T: the reader as of T saw it "
+                "(%ld latch wait(s))\n", atol(w->out) - waits0);
+  sqlt_close(w);
+  sqlt_close(r);
+  sqlt_close(b);
+  sqlt_close(a);
+  sqlt_rmdb(path);
+}
+
 /* ------------------------------------- plans over later indexes -- */
 
 /* A statement prepared before mvcc_as_of may plan over an index built after
@@ -470,6 +551,7 @@ int main(void) {
       cmocka_unit_test(test_timetravel_bank_totals_as_of_commits),
       cmocka_unit_test(test_timetravel_gc_keeps_what_an_as_of_reader_reads),
       cmocka_unit_test(test_timetravel_plan_over_later_index_is_refused),
+      cmocka_unit_test(test_timetravel_waits_for_a_commit_in_flight_below_T),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
