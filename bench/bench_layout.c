@@ -389,13 +389,7 @@ static void noop_destroy(void *s) { (void)s; }
 ** format 1's order; RocksDB also asks for the two halves separately. */
 static int udt_compare(void *s, const char *a, size_t al, const char *b,
                        size_t bl) {
-  (void)s;
-  size_t ak = al >= TSLEN ? al - TSLEN : al;
-  size_t bk = bl >= TSLEN ? bl - TSLEN : bl;
-  int c = kv_bytes_cmp(a, ak, b, bk);
-  if (c) return c;
-  if (al < TSLEN || bl < TSLEN) return (al >= TSLEN) - (bl >= TSLEN);
-  return memcmp(b + bk, a + ak, TSLEN);
+  return fmt1_compare(s, a, al, b, bl);
 }
 
 static int udt_compare_ts(void *s, const char *a, size_t al, const char *b,

@@ -21,8 +21,11 @@
 **      mvcc_check(table [, dir]), which compares a table's indexes with
 **      its rows, the index functions (mvcc_create_index, mvcc_drop_index,
 **      mvcc_analyze), mvcc_lock_reads([on]), which makes the
-**      connection's next transaction lock the rows it reads, and the time
-**      travel functions mvcc_as_of and mvcc_commit_ts (timetravel.c).
+**      connection's next transaction lock the rows it reads,
+**      mvcc_backup(dir [, store]), an online backup (backup.c), and the
+**      time travel functions mvcc_as_of and mvcc_commit_ts (timetravel.c);
+**   5. registers the introspection tables (stats.c) and mvcc_history, the
+**      row history and change feed (history.c).
 ** If the default store cannot be opened (another process holds it), the
 ** extension still loads: native tables keep working, and using an mvcc
 ** table reports why the store is unavailable.
@@ -331,11 +334,14 @@ int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
              {"mvcc_drop_index", 1, drop_index_fn},
              {"mvcc_analyze", 1, analyze_fn},
              {"mvcc_lock_reads", 0, lock_reads_fn},
-             {"mvcc_lock_reads", 1, lock_reads_fn}};
+             {"mvcc_lock_reads", 1, lock_reads_fn},
+             {"mvcc_backup", 1, mvcc_backup_fn},
+             {"mvcc_backup", 2, mvcc_backup_fn}};
   for (size_t i = 0; rc == SQLITE_OK && i < sizeof fns / sizeof fns[0]; i++)
     rc = sqlite3_create_function(db, fns[i].name, fns[i].nargs, SQLITE_UTF8, c,
                                  fns[i].fn, NULL, NULL);
   if (rc == SQLITE_OK) rc = mvcc_register_stats(db, c);
+  if (rc == SQLITE_OK) rc = mvcc_register_history(db, c);
   if (rc == SQLITE_OK) rc = mvcc_register_timetravel(db, c);
   if (rc != SQLITE_OK) {
     *pzErrMsg = sqlite3_mprintf("mvcc: %s", sqlite3_errmsg(db));

@@ -16,6 +16,8 @@
 **   marker.c    `mvcc_txn`, the marker table that enrolls read-only
 **               transactions in SQLite's transaction
 **   stats.c     introspection tables
+**   backup.c    mvcc_backup(), an online backup of a store
+**   history.c   mvcc_history: row history and a change feed
 **   timetravel.c  mvcc_as_of, mvcc_commit_ts, the retention option
 **   keycodec.c, rowcodec.c   byte encodings of keys and rows
 **
@@ -599,5 +601,16 @@ int mvcc_register_timetravel(sqlite3 *db, mvcc_conn *c);
 /* ------------------------------------------------------------- stats.c -- */
 
 int mvcc_register_stats(sqlite3 *db, mvcc_conn *c);
+
+/* ------------------------------------------------------------ backup.c -- */
+
+/* mvcc_backup(DIR [, STORE]): the SQL function; its user data is the
+** connection's mvcc_conn.  Returns the copy's timestamp as text. */
+void mvcc_backup_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+/* ----------------------------------------------------------- history.c -- */
+
+/* Registers mvcc_history('t' [, key...]), the eponymous table of t's row
+** versions (history.c). */
+int mvcc_register_history(sqlite3 *db, mvcc_conn *c);
 
 #endif /* MVCC_INT_H */

@@ -1,14 +1,32 @@
 /*
-** history.c — the history iterator: every retained version of a key range,
-** outside any transaction (kv_store_history, kv_history_*).
+** history.c — the history iterator: every retained version of a key range
+** that committed at or below one read timestamp, outside any transaction
+** (kv_store_history, kv_history_*).
+**
+** A history reads as a read-only transaction does (txn.c, LIFE OF A READ):
+** opening it takes a fresh timestamp R from the store's clock, records the
+** whole range in the timestamp cache at R (owner 0: no transaction), waits
+** out the write latches over the range at or below R, and only then opens
+** its RocksDB iterator.  So, by the latch-window argument of txn.c, the
+** iterator holds every version at or below R that the range will ever
+** have: a commit that was deciding its timestamp or writing while the
+** history opened either lands above R (it found R in the timestamp cache)
+** or was waited for; a later commit lands above R too.  The history returns
+** versions at or below R only (kv_history_read_ts).  That is what makes
+** "every change with ts > last", polled again and again with last the
+** newest ts the previous poll returned, see each commit exactly once: no
+** commit can appear later at a timestamp a poll has already passed.
 **
 ** It walks the data column family in engine order — user key ascending,
 ** then each key's versions newest first — with one total-order RocksDB
 ** iterator over the store as it was when the history was opened (later
 ** commits and GC passes do not show).  A deletion is a version with an
-** empty stored value and comes back with a NULL value.  It reads no lock,
-** latch or timestamp cache: it does not take part in any transaction's
-** isolation, and it returns committed versions only.
+** empty stored value and comes back with a NULL value.  It takes no lock
+** and returns committed versions only; the timestamp cache entry at R
+** pushes writers of the range above R, as any read at R does.
+** kv_history_skip_key() moves past the older versions of the current key
+** (a caller that wants only recent changes reads each key's newest
+** versions and skips the rest).
 ** Versions that GC has collected are not there: the history goes back as
 ** far as the GC threshold and the retention window (gc.c) have kept it.
 ** A key or value that does not have the layout of keyenc.c is KV_CORRUPT.
@@ -16,20 +34,44 @@
 #include "kvint.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+/* Steps taken with next() before a skip seeks past a key: most keys have
+** one or two versions, and a step is cheaper than a seek. */
+#define HISTORY_SKIP_STEPS 4
 
 struct kv_history {
   rocksdb_iterator_t *it;
   kv_buf end;   /* enc(end key) */
   kv_buf key;   /* the current version's key, decoded */
-  bool end_inf, started;
+  kv_buf ukey;  /* the current version's encoded user key (skips) */
+  bool end_inf, started, skip;
   const char *k, *v;
   size_t kl, vl;
   kv_ts ts;
+  kv_ts at;     /* R: the read timestamp */
 };
+
+/* Publishes the read of [start, end) at R and waits out in-flight commits
+** over it (txn.c, R2-R3), as kv_txn_prepare_read does for a transaction. */
+static void history_prepare(kv_store *s, const void *start, size_t slen,
+                            const void *end, size_t elen, kv_ts at) {
+  kv_span sp = {.is_range = 1,
+                .start = start ? start : "",
+                .slen = slen,
+                .end = end,
+                .elen = elen,
+                .end_inf = end == NULL};
+  kv_tscache_add(s->tscache, &sp, at, 0);
+  kv_latch_wait_read(&s->latches, &sp, at);
+}
 
 int kv_store_history(kv_store *s, const void *start, size_t slen,
                      const void *end, size_t elen, kv_history **out,
                      char **errptr) {
+  *out = NULL;
+  if ((!start && slen) || (!end && elen))
+    return kv_err(errptr, KV_INVALID, "NULL history bound");
   kv_history *h = calloc(1, sizeof(*h));
   kv_buf seek;
   kv_buf_init(&seek);
@@ -40,6 +82,14 @@ int kv_store_history(kv_store *s, const void *start, size_t slen,
     kv_buf_free(&seek);
     return kv_err(errptr, KV_NOMEM, "out of memory");
   }
+  int rc = kv_clock_now(&s->clock, &h->at, errptr);
+  if (rc) {
+    kv_buf_free(&h->end);
+    free(h);
+    kv_buf_free(&seek);
+    return rc;
+  }
+  history_prepare(s, start, slen, end, elen, h->at);
   h->end_inf = end == NULL;
   h->it = kv_engine_iter(&s->eng);
   rocksdb_iter_seek(h->it, seek.p, seek.n);
@@ -48,39 +98,69 @@ int kv_store_history(kv_store *s, const void *start, size_t slen,
   return KV_OK;
 }
 
+/* Moves the iterator past every version of the current key. */
+static bool history_skip(kv_history *h) {
+  for (int i = 0; i < HISTORY_SKIP_STEPS; i++) {
+    rocksdb_iter_next(h->it);
+    if (!rocksdb_iter_valid(h->it)) return true;
+    size_t eklen, ulen;
+    kv_ts ts;
+    const char *ek = rocksdb_iter_key(h->it, &eklen);
+    if (!kv_vkey_split(ek, eklen, &ulen, &ts)) return true; /* reported next */
+    if (ulen != h->ukey.n || memcmp(ek, h->ukey.p, ulen) != 0) return true;
+  }
+  kv_ukey_past(h->ukey.p, h->ukey.n);
+  rocksdb_iter_seek(h->it, h->ukey.p, h->ukey.n);
+  return true;
+}
+
 int kv_history_next(kv_history *h, char **errptr) {
-  if (h->started) rocksdb_iter_next(h->it);
-  h->started = true;
-  if (!rocksdb_iter_valid(h->it)) {
-    char *rerr = NULL;
-    rocksdb_iter_get_error(h->it, &rerr);
-    if (!rerr) return KV_NOTFOUND;
-    int rc = kv_err(errptr, kv_engine_code(rerr), "read failed: %s", rerr);
-    free(rerr);
-    return rc;
+  for (;;) {
+    if (h->skip) {
+      h->skip = false;
+      history_skip(h);
+    } else if (h->started) {
+      rocksdb_iter_next(h->it);
+    }
+    h->started = true;
+    if (!rocksdb_iter_valid(h->it)) {
+      char *rerr = NULL;
+      rocksdb_iter_get_error(h->it, &rerr);
+      if (!rerr) return KV_NOTFOUND;
+      int rc = kv_err(errptr, kv_engine_code(rerr), "read failed: %s", rerr);
+      free(rerr);
+      return rc;
+    }
+    size_t eklen;
+    const char *ek = rocksdb_iter_key(h->it, &eklen);
+    size_t ulen;
+    if (!kv_vkey_split(ek, eklen, &ulen, &h->ts))
+      return kv_mvcc_key_corrupt(ek, eklen, errptr);
+    if (!h->end_inf && kv_bytes_cmp(ek, eklen, h->end.p, h->end.n) >= 0)
+      return KV_NOTFOUND;
+    if (kv_ts_lt(h->at, h->ts)) continue; /* committed after R */
+    int rc = kv_ukey_decode(&h->key, ek, ulen);
+    if (rc == KV_NOMEM) return kv_err(errptr, KV_NOMEM, "out of memory");
+    if (rc) return kv_mvcc_key_corrupt(ek, eklen, errptr);
+    if (!kv_buf_set(&h->ukey, ek, ulen))
+      return kv_err(errptr, KV_NOMEM, "out of memory");
+    h->k = h->key.p;
+    h->kl = h->key.n;
+    h->v = rocksdb_iter_value(h->it, &h->vl);
+    if (h->vl > 0) {
+      if (h->v[0] != KV_VALUE_TAG)
+        return kv_err(errptr, KV_CORRUPT, "corrupt value");
+      h->v++;
+      h->vl--;
+    } else {
+      h->v = NULL;
+    }
+    return KV_OK;
   }
-  size_t eklen;
-  const char *ek = rocksdb_iter_key(h->it, &eklen);
-  size_t ulen;
-  if (!kv_vkey_split(ek, eklen, &ulen, &h->ts))
-    return kv_mvcc_key_corrupt(ek, eklen, errptr);
-  if (!h->end_inf && kv_bytes_cmp(ek, eklen, h->end.p, h->end.n) >= 0)
-    return KV_NOTFOUND;
-  int rc = kv_ukey_decode(&h->key, ek, ulen);
-  if (rc == KV_NOMEM) return kv_err(errptr, KV_NOMEM, "out of memory");
-  if (rc) return kv_mvcc_key_corrupt(ek, eklen, errptr);
-  h->k = h->key.p;
-  h->kl = h->key.n;
-  h->v = rocksdb_iter_value(h->it, &h->vl);
-  if (h->vl > 0) {
-    if (h->v[0] != KV_VALUE_TAG)
-      return kv_err(errptr, KV_CORRUPT, "corrupt value");
-    h->v++;
-    h->vl--;
-  } else {
-    h->v = NULL;
-  }
-  return KV_OK;
+}
+
+void kv_history_skip_key(kv_history *h) {
+  if (h->started && h->ukey.n > 0) h->skip = true;
 }
 
 const void *kv_history_key(kv_history *h, size_t *klen) {
@@ -92,6 +172,7 @@ const void *kv_history_value(kv_history *h, size_t *vlen) {
   return h->v;
 }
 kv_ts kv_history_ts(kv_history *h) { return h->ts; }
+kv_ts kv_history_read_ts(kv_history *h) { return h->at; }
 int kv_history_is_delete(kv_history *h) { return h->v == NULL; }
 
 void kv_history_close(kv_history *h) {
@@ -99,5 +180,6 @@ void kv_history_close(kv_history *h) {
   rocksdb_iter_destroy(h->it);
   kv_buf_free(&h->end);
   kv_buf_free(&h->key);
+  kv_buf_free(&h->ukey);
   free(h);
 }

@@ -198,6 +198,26 @@ int kv_store_meta_put(kv_store *store, const char *name, const void *val,
 int kv_store_delete_range(kv_store *store, const void *start, size_t slen,
                           const void *end, size_t elen, char **errptr);
 
+/* Online backup: writes a consistent copy of the store into the new
+** directory dir (relative paths resolve against the process's current
+** directory; its parent must exist) while other threads keep committing,
+** and stores in *at (when not NULL) the copy's timestamp T: every commit at
+** or below T is in the copy, no commit is in it in part, and the commits
+** above T that it may also hold include every commit they read or
+** overwrote (checkpoint.c argues it).  The copy is a complete store (the
+** format marker, the clock's mark and kv_store_meta_* included) that
+** kv_store_open() opens; its clock starts above T and every timestamp in
+** it.  Table files are hard links where the file system allows (they
+** share disk space with the store until compaction replaces them), copies
+** otherwise.  Transactions begun before T that commit afterwards commit
+** above T (those that read something refresh first, as for any reader of
+** their keys at T); it waits for commits already deciding a timestamp at
+** or below T.  Errors: KV_INVALID when dir exists or is empty, or for the
+** in-memory store; KV_IOERR when the copy cannot be written (a partial
+** copy is removed). */
+int kv_store_checkpoint(kv_store *store, const char *dir, kv_ts *at,
+                        char **errptr);
+
 typedef struct kv_gc_stats {
   kv_ts threshold;           /* versions at or below it were considered */
   uint64_t keys_scanned;
@@ -458,17 +478,30 @@ void kv_txn_set_lock_timeout_fn(kv_txn *txn, int (*fn)(void *ctx), void *ctx);
 /* --------------------------------------------------------------- history -- */
 
 /* Iterates over every retained version (newest first per key) of the keys in
-** [start, end), outside any transaction.  The value of a deletion is NULL
-** with length 0 (kv_history_is_delete() says which). */
+** [start, end) (end NULL: no upper bound) that committed at or below a read
+** timestamp R, outside any transaction.  R is a fresh timestamp
+** (kv_history_read_ts); opening the history reads the range at R as a
+** read-only transaction would: it waits out commits in flight over the
+** range at or below R, and every later commit into the range lands above R.
+** So the versions at or below R are final when it opens: a caller that
+** polls for versions above the newest one it has seen misses none.  The
+** value of a deletion is NULL with length 0 (kv_history_is_delete() says
+** which).  *out is the caller's: free it with kv_history_close(). */
 typedef struct kv_history kv_history;
 int kv_store_history(kv_store *store, const void *start, size_t slen,
                      const void *end, size_t elen, kv_history **out,
                      char **errptr);
 int kv_history_next(kv_history *h, char **errptr);  /* KV_OK / KV_NOTFOUND */
+/* Key and value are borrowed until the next kv_history_next or close. */
 const void *kv_history_key(kv_history *h, size_t *klen);
 const void *kv_history_value(kv_history *h, size_t *vlen);
 kv_ts kv_history_ts(kv_history *h);
 int kv_history_is_delete(kv_history *h);
+/* R: every version returned is at or below it. */
+kv_ts kv_history_read_ts(kv_history *h);
+/* The next kv_history_next skips the older versions of the current key
+** and returns the newest version of the next one. */
+void kv_history_skip_key(kv_history *h);
 void kv_history_close(kv_history *h);
 
 #ifdef __cplusplus
