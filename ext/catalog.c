@@ -310,6 +310,29 @@ static int index_name_taken(kv_txn *t, const char *name, bool *taken,
   return kvrc(krc, err, pzErr);
 }
 
+int mvcc_catalog_index_ready_in(kv_txn *t, const char *name, uint64_t id,
+                                int num, bool *ready, char **pzErr) {
+  size_t kl;
+  unsigned char *k = index_key(name, &kl);
+  if (!k) return SQLITE_NOMEM;
+  const void *v;
+  size_t vl;
+  char *err = NULL;
+  int krc = kv_txn_get(t, k, kl, 0, &v, &vl, &err);
+  sqlite3_free(k);
+  *ready = false;
+  if (krc != KV_OK) return kvrc(krc, err, pzErr);
+  mvcc_catindex x;
+  int rc = decode_index(v, vl, &x);
+  if (rc == SQLITE_OK)
+    *ready = x.table == id && x.ix.num == num && x.ix.ready;
+  else if (rc == SQLITE_CORRUPT)
+    *pzErr = sqlite3_mprintf("mvcc: the catalog entry of index %s is corrupt",
+                             name);
+  mvcc_catindex_clear(&x);
+  return rc;
+}
+
 /* Calls fn for each index entry of table id (0: every table) in t. */
 static int each_index(kv_txn *t, uint64_t id, int flags,
                       int (*fn)(void *, const mvcc_catindex *), void *ctx,

@@ -64,10 +64,21 @@
 ** xSavepoint(n-1) for levels opened before its transaction began, which
 ** then all start at the transaction's beginning.
 **
+** Time travel (timetravel.c): after SELECT mvcc_as_of(T) inside BEGIN, and
+** before the transaction touches a store, every kvcore transaction the SQL
+** transaction begins is read-only at read_ts T (admitted again per store by
+** mvcc_asof_admit).  mvcc_as_of enrolls the connection through the marker
+** at once, so the request ends with the SQL transaction even when it
+** touches no mvcc table.  Its writes are refused (xBegin, xUpdate).  It is
+** not "the next transaction" of the rules above: it neither uses up nor
+** becomes a retry, nor a request for locking reads.  A transaction that
+** commits a write records its commit timestamp for mvcc_commit_ts().
+**
 ** Lock waits use the connection's busy timeout (PRAGMA busy_timeout, read
 ** only when a wait actually happens) or else the store's lock timeout.
 */
 #include "mvcc_int.h"
+#include "tstext.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -261,7 +272,12 @@ int mvcc_conn_store(mvcc_conn *c, const char *dir, mvcc_sconn **out,
                     char **pzErr) {
   kv_store *s = NULL;
   char *err = NULL;
-  int krc = kv_store_open(dir && *dir ? dir : NULL, NULL, &s, &err);
+  /* The GC thread runs for every store; its interval follows the
+  ** retention window, which mvcc_retention_load sets below. */
+  kv_options o;
+  kv_options_init(&o);
+  o.gc_interval_ms = mvcc_gc_interval_ms(o.retention_ms);
+  int krc = kv_store_open(dir && *dir ? dir : NULL, &o, &s, &err);
   if (krc) {
     /* A store that cannot be opened is bad input, not a broken database:
     ** SQLITE_IOERR or SQLITE_CORRUPT would make SQLite roll back (or
@@ -304,6 +320,7 @@ int mvcc_conn_store(mvcc_conn *c, const char *dir, mvcc_sconn **out,
       n == 1 && v[0] >= '0' && v[0] <= '2')
     kv_store_set_synchronous(s, (kv_sync)(v[0] - '0'));
   kv_free(v);
+  mvcc_retention_load(s);
   *out = sc;
   return SQLITE_OK;
 }
@@ -359,13 +376,56 @@ int mvcc_conn_lock_reads(mvcc_conn *c, int on, int *locks, char **pzErr) {
   return SQLITE_OK;
 }
 
+static int enroll(mvcc_conn *c, char **pzErr);
+
+int mvcc_conn_as_of(mvcc_conn *c, const kv_ts *ts, char **pzErr) {
+  if (sqlite3_get_autocommit(c->db)) {
+    mvcc_set_error(pzErr, sqlite3_mprintf(
+                              "mvcc_as_of must be called inside BEGIN ... "
+                              "COMMIT: it makes that transaction read as of "
+                              "T (in autocommit mode there is none)"));
+    return SQLITE_ERROR;
+  }
+  if (current_sql_txn(c)) {
+    mvcc_set_error(pzErr, sqlite3_mprintf(
+                              "mvcc_as_of must come before the transaction "
+                              "first reads or writes an mvcc table: it sets "
+                              "the time the whole transaction reads at"));
+    return SQLITE_ERROR;
+  }
+  if (!ts) return SQLITE_OK;
+  if (!c->enrolled) {
+    int rc = enroll(c, pzErr);
+    if (rc) return rc;
+  }
+  c->asof = true;
+  c->asof_ts = *ts;
+  return SQLITE_OK;
+}
+
+char *mvcc_conn_asof_refusal(mvcc_conn *c) {
+  char t[MVCC_TS_TEXT_MAX];
+  mvcc_ts_text(c->asof_ts, t);
+  return sqlite3_mprintf("cannot write to an mvcc table in a time-travel "
+                         "transaction: it reads as of %s (mvcc_as_of) and "
+                         "is read-only; COMMIT or ROLLBACK it first", t);
+}
+
 static int txn_begin(mvcc_sconn *sc, int kind, bool read_only, mvcc_txn **out,
                      char **pzErr) {
+  mvcc_conn *c = sc->conn;
+  bool asof = kind == MVCC_TXN_SQL && c->asof;
+  int rc;
+  if (asof && (rc = mvcc_asof_admit(sc->store, c->asof_ts, pzErr))) return rc;
   mvcc_txn *t = malloc(sizeof(*t));
   if (!t) return SQLITE_NOMEM;
   memset(t, 0, sizeof(*t));
   kv_txn_options o;
   kv_txn_options_init(&o);
+  if (asof) {
+    read_only = true;
+    o.read_ts = c->asof_ts;
+  }
   o.read_only = read_only;
   if (!read_only && sc->has_retry) o.retry_of = &sc->retry;
   o.lock_reads = !read_only && next_locks_reads(sc->conn);
@@ -373,7 +433,9 @@ static int txn_begin(mvcc_sconn *sc, int kind, bool read_only, mvcc_txn **out,
   int krc = kv_txn_begin(sc->store, &o, &t->kv, &err);
   if (krc) {
     free(t);
-    int rc = mvcc_kv_error(krc, err, false, pzErr);
+    rc = mvcc_kv_error(krc, err, false, pzErr);
+    if (asof) /* GC passed T since it was admitted */
+      mvcc_set_error(pzErr, sqlite3_mprintf("mvcc_as_of: %s", err));
     kv_free(err);
     return rc;
   }
@@ -458,6 +520,10 @@ int mvcc_txn_for_read(mvcc_sconn *sc, mvcc_txn **out, char **pzErr) {
 int mvcc_txn_for_write(mvcc_sconn *sc, mvcc_txn **out, char **pzErr) {
   mvcc_conn *c = sc->conn;
   mvcc_conn_resume(c);
+  if (c->asof && c->enrolled) {
+    *pzErr = mvcc_conn_asof_refusal(c);
+    return SQLITE_READONLY;
+  }
   mvcc_txn *t = sc->cur;
   if (t && t->kind == MVCC_TXN_AUTO) {
     txn_detach(t); /* still read by an earlier statement's cursors */
@@ -490,15 +556,21 @@ void mvcc_txn_release(mvcc_txn *t) {
 static int write_prepared(mvcc_sconn *sc, char **err) {
   mvcc_txn *t = sc->cur;
   if (!t || t->kind != MVCC_TXN_SQL || !t->prepared || !t->kv) return KV_OK;
-  int krc = kv_txn_commit(t->kv, NULL, err);
+  bool writes = kv_txn_has_writes(t->kv);
+  kv_ts cts;
+  int krc = kv_txn_commit(t->kv, &cts, err);
   if (krc != KV_OK) return krc;
+  if (writes) { /* what mvcc_commit_ts() reports */
+    sc->conn->has_commit_ts = true;
+    sc->conn->last_commit_ts = cts;
+  }
   for (int i = 0; i < t->ndelta; i++)
     mvcc_index_rows_committed(sc->store, t->deltas[i].table, t->deltas[i].rows);
   t->ndelta = 0;
   t->kv = NULL; /* freed by kvcore */
   t->prepared = false;
   t->committed = true;
-  sc->has_retry = false;
+  if (!t->read_only) sc->has_retry = false; /* a time-travel one is no retry */
   return KV_OK;
 }
 
@@ -593,7 +665,7 @@ static void end_sql_txns(mvcc_conn *c) {
   ** after DDL, which began no transaction, uses up nothing.) */
   bool ended = false;
   for (mvcc_sconn *sc = c->stores; sc; sc = sc->next)
-    ended |= sc->cur && sc->cur->kind == MVCC_TXN_SQL;
+    ended |= sc->cur && sc->cur->kind == MVCC_TXN_SQL && !sc->cur->read_only;
   if (ended) {
     c->lock_reads_next = false;
     for (mvcc_sconn *sc = c->stores; sc; sc = sc->next) sc->has_retry = false;
@@ -606,6 +678,7 @@ static void end_sql_txns(mvcc_conn *c) {
   }
   c->syncing = false;
   c->enrolled = false;
+  c->asof = false;
 }
 
 void mvcc_conn_commit(mvcc_conn *c) {

@@ -21,8 +21,9 @@
 **      mvcc_check(table [, dir]), which compares a table's indexes with
 **      its rows, the index functions (mvcc_create_index, mvcc_drop_index,
 **      mvcc_analyze), mvcc_lock_reads([on]), which makes the
-**      connection's next transaction lock the rows it reads, and
-**      mvcc_backup(dir [, store]), an online backup (backup.c);
+**      connection's next transaction lock the rows it reads,
+**      mvcc_backup(dir [, store]), an online backup (backup.c), and the
+**      time travel functions mvcc_as_of and mvcc_commit_ts (timetravel.c);
 **   5. registers the introspection tables (stats.c) and mvcc_history, the
 **      row history and change feed (history.c).
 ** If the default store cannot be opened (another process holds it), the
@@ -341,6 +342,7 @@ int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
                                  fns[i].fn, NULL, NULL);
   if (rc == SQLITE_OK) rc = mvcc_register_stats(db, c);
   if (rc == SQLITE_OK) rc = mvcc_register_history(db, c);
+  if (rc == SQLITE_OK) rc = mvcc_register_timetravel(db, c);
   if (rc != SQLITE_OK) {
     *pzErrMsg = sqlite3_mprintf("mvcc: %s", sqlite3_errmsg(db));
     return rc;

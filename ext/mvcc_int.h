@@ -18,6 +18,7 @@
 **   stats.c     introspection tables
 **   backup.c    mvcc_backup(), an online backup of a store
 **   history.c   mvcc_history: row history and a change feed
+**   timetravel.c  mvcc_as_of, mvcc_commit_ts, the retention option
 **   keycodec.c, rowcodec.c   byte encodings of keys and rows
 **
 ** Key layout in the store (all under kvcore's MVCC):
@@ -131,6 +132,8 @@ typedef struct mvcc_tabledef {
   /* Options (not part of the stored definition). */
   char *store;         /* store='DIR', or NULL */
   int synchronous;     /* kv_sync, or -1 when not given */
+  char *retention;     /* retention='<n> <unit>' normalized ("7 days"), or
+                       ** NULL when not given */
 } mvcc_tabledef;
 
 /* Composite keys are exposed to SQLite as a hidden BLOB primary key column
@@ -264,6 +267,12 @@ int mvcc_catalog_index_remove(kv_store *s, const char *name, uint64_t id,
                               int num, bool *found, mvcc_catindex *out,
                               char **pzErr);
 
+/* Was index name table id's index num, and ready, in t's snapshot?  (A
+** time-travel transaction may use an index only if it was built by then:
+** the entries of the rows it had are written by the build.) */
+int mvcc_catalog_index_ready_in(kv_txn *t, const char *name, uint64_t id,
+                                int num, bool *ready, char **pzErr);
+
 /* Table id's statistics as index.c encodes them (*val sqlite3_malloc'd;
 ** NULL when there are none), read in a snapshot. */
 int mvcc_catalog_stats_get(kv_store *s, uint64_t id, unsigned char **val,
@@ -335,6 +344,14 @@ struct mvcc_conn {
                            ** statement to report */
   bool lock_reads_next;    /* mvcc_lock_reads(1): the next SQL transaction
                            ** locks what it reads */
+  /* Time travel (timetravel.c). */
+  bool asof;               /* mvcc_as_of: the current SQL transaction reads
+                           ** every store as of asof_ts, read-only; cleared
+                           ** when it ends */
+  kv_ts asof_ts;
+  bool has_commit_ts;      /* mvcc_commit_ts: the last transaction that
+                           ** committed a write, on any store */
+  kv_ts last_commit_ts;
 };
 
 mvcc_conn *mvcc_conn_new(sqlite3 *db);
@@ -393,6 +410,16 @@ int mvcc_conn_rollback_to(mvcc_conn *c, int n, char **pzErr);
 ** -1 only asks.  *locks: whether the current SQL transaction, if it has
 ** begun on a store, else the next one, locks what it reads. */
 int mvcc_conn_lock_reads(mvcc_conn *c, int on, int *locks, char **pzErr);
+
+/* mvcc_as_of(T) (timetravel.c): makes the current SQL transaction read as
+** of *ts.  SQLITE_ERROR outside BEGIN, or once the transaction has read or
+** written an mvcc table; else enrolls the connection in SQLite's
+** transaction (the marker), so the request ends with it.  ts NULL only
+** checks. */
+int mvcc_conn_as_of(mvcc_conn *c, const kv_ts *ts, char **pzErr);
+/* The message refusing a write in the current time-travel transaction
+** (sqlite3_mprintf'd). */
+char *mvcc_conn_asof_refusal(mvcc_conn *c);
 
 /* The message of a retryable failure of kvcore transaction t on store s:
 ** "restart transaction: <reason>: ..." naming the table of the row it was
@@ -547,6 +574,29 @@ extern const sqlite3_module mvcc_marker_module;
 ** a name temp already uses for something else is an error (else skipped). */
 int mvcc_declare_store_tables(mvcc_sconn *sc, bool strict, int *declared,
                               char **pzErr);
+
+/* -------------------------------------------------------- timetravel.c -- */
+
+/* retention='<n> <unit>': *ms and (if text is not NULL) the normalized
+** text "<n> <unit>[s]" (sqlite3_mprintf'd); SQLITE_ERROR with *pzErr (if
+** not NULL) for anything else. */
+int mvcc_retention_parse(const char *value, int64_t *ms, char **text,
+                         char **pzErr);
+/* Sets store s's retention (normalized text) once; a different value
+** later is an error.  Applies it to kvcore. */
+int mvcc_retention_apply(kv_store *s, const char *text, char **pzErr);
+/* Applies the retention kept in s (if any) to kvcore: when a store opens. */
+void mvcc_retention_load(kv_store *s);
+/* How often the GC thread runs for a retention window of that length. */
+int64_t mvcc_gc_interval_ms(int64_t retention_ms);
+/* Reads mvcc_as_of's argument: SQLITE_OK with *out, or an error. */
+int mvcc_asof_parse(sqlite3 *db, sqlite3_value *v, kv_ts *out, char **pzErr);
+/* May a transaction on s read as of ts?  Waits when ts is less than a
+** second ahead of s's clock; errors name the retention window. */
+int mvcc_asof_admit(kv_store *s, kv_ts ts, char **pzErr);
+/* The oldest time s can be read at now, as text (sqlite3_mprintf'd). */
+char *mvcc_oldest_readable(kv_store *s);
+int mvcc_register_timetravel(sqlite3 *db, mvcc_conn *c);
 
 /* ------------------------------------------------------------- stats.c -- */
 

@@ -6,6 +6,8 @@
 ** constraint PRIMARY KEY(a, b, ...), and options written name=value:
 **     store='DIR'                   the store holding the table
 **     synchronous=full|normal|off   durability of commits (store-wide)
+**     retention='<n> <unit>'        how far back time travel reaches
+**                                   (store-wide; timetravel.c)
 ** With no column definitions the table is (key PRIMARY KEY, value).
 **
 ** The column definitions are parsed by SQLite itself: they are replayed as
@@ -57,6 +59,7 @@ void mvcc_tabledef_free(mvcc_tabledef *d) {
   sqlite3_free(d->args);
   sqlite3_free(d->declare);
   sqlite3_free(d->store);
+  sqlite3_free(d->retention);
   sqlite3_free(d);
 }
 
@@ -146,9 +149,17 @@ static int parse_option(mvcc_tabledef *d, const char *arg, bool *is_option,
           "mvcc: synchronous must be full, normal or off, not '%s'", value);
       rc = SQLITE_ERROR;
     }
+  } else if (!sqlite3_stricmp(name, "retention")) {
+    int64_t ms;
+    if (d->retention) {
+      *pzErr = sqlite3_mprintf("mvcc: option retention given twice");
+      rc = SQLITE_ERROR;
+    } else {
+      rc = mvcc_retention_parse(value, &ms, &d->retention, pzErr);
+    }
   } else {
-    *pzErr = sqlite3_mprintf("mvcc: unknown option '%s' (options are store "
-                             "and synchronous)",
+    *pzErr = sqlite3_mprintf("mvcc: unknown option '%s' (options are store, "
+                             "synchronous and retention)",
                              name);
     rc = SQLITE_ERROR;
   }

@@ -2,7 +2,9 @@
 ** stats.c — introspection tables, read-only and eponymous (no CREATE
 ** needed), over every store the connection uses:
 **
-**     SELECT * FROM mvcc_stats;   -- one row per counter per store
+**     SELECT * FROM mvcc_stats;   -- one row per counter per store (and
+**                                 -- oldest_readable_ts: the oldest time
+**                                 -- mvcc_as_of can read now, as text)
 **     SELECT * FROM mvcc_txns;    -- live transactions
 **     SELECT * FROM mvcc_locks;   -- held locks and their waiters
 **     SELECT * FROM mvcc_indexes; -- every index of every table
@@ -235,6 +237,8 @@ static int statsFilter(sqlite3_vtab_cursor *cur, int idxNum,
           {"serial_write_ns", st.serial_write_ns},
           {"serial_sync_ns", st.serial_sync_ns},
           {"serial_mutex_ns", st.serial_mutex_ns},
+          {"gc_runs", st.gc_runs},
+          {"gc_versions_collected", st.gc_versions_deleted},
       };
       for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         stats_row *r = stats_add(c);
@@ -243,6 +247,11 @@ static int statsFilter(sqlite3_vtab_cursor *cur, int idxNum,
         r->name = counters[i].name;
         r->v[0] = (sqlite3_int64)counters[i].v;
       }
+      stats_row *r = stats_add(c);
+      if (!r) return SQLITE_NOMEM;
+      r->store = x.store;
+      r->name = "oldest_readable_ts";
+      if (!(r->text[0] = mvcc_oldest_readable(sc->store))) return SQLITE_NOMEM;
     }
     if (x.rc) return x.rc;
   }
@@ -270,6 +279,8 @@ static int statsColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
   switch (v->kind) {
     case STATS_COUNTERS:
       if (i == 1) sqlite3_result_text(ctx, r->name, -1, SQLITE_STATIC);
+      else if (r->text[0])
+        sqlite3_result_text(ctx, r->text[0], -1, SQLITE_TRANSIENT);
       else sqlite3_result_int64(ctx, r->v[0]);
       break;
     case STATS_TXNS:

@@ -235,6 +235,8 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
     }
     kv_free(cur);
   }
+  if (rc == SQLITE_OK && d->retention)
+    rc = mvcc_retention_apply(sc->store, d->retention, pzErr);
   uint64_t id = 0;
   bool dropped = false;
   if (rc == SQLITE_OK) {
@@ -360,6 +362,37 @@ static int mvccRename(sqlite3_vtab *vt, const char *zNew) {
 
 /* ----------------------------------------------------------- planning -- */
 
+/* A plan for a time-travel transaction (mvcc_as_of): over the key, the
+** definition's UNIQUE indexes (written with the rows from the start) and
+** the created indexes that were ready at its time; a build writes the
+** entries of the rows already there at its own commit, after that time.
+** Readiness is read in the catalog as of that time; when it cannot be, no
+** created index is used. */
+static int asof_best_index(mvcc_vtab *v, sqlite3_index_info *info) {
+  mvcc_path *p = malloc(sizeof(*p) * (size_t)v->ixs.npath);
+  if (!p) return SQLITE_NOMEM;
+  kv_txn_options o;
+  kv_txn_options_init(&o);
+  o.read_only = 1;
+  o.read_ts = v->conn->asof_ts;
+  kv_txn *t = NULL;
+  if (kv_txn_begin(v->sc->store, &o, &t, NULL) != KV_OK) t = NULL;
+  int n = 0;
+  for (int i = 0; i < v->ixs.npath; i++) {
+    const mvcc_path *q = &v->ixs.paths[i];
+    bool ready = !q->index || q->num < MVCC_FIRST_CREATED_INDEX;
+    char *err = NULL;
+    if (!ready && t)
+      mvcc_catalog_index_ready_in(t, q->name, v->id, q->num, &ready, &err);
+    sqlite3_free(err);
+    if (ready) p[n++] = *q;
+  }
+  if (t && kv_txn_commit(t, NULL, NULL) != KV_OK) kv_txn_abort(t);
+  int rc = mvcc_plan_best_index(v->def, p, n, info);
+  free(p);
+  return rc;
+}
+
 static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
   mvcc_vtab *v = (mvcc_vtab *)vt;
   if (!v->dropped && kv_store_epoch(v->sc->store) != v->epoch) {
@@ -374,6 +407,7 @@ static int mvccBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
     for (int i = 0; i < v->ixs.npath; i++)
       v->ixs.paths[i].rows = rows < 1 ? 1 : rows;
   }
+  if (v->conn->asof && v->ixs.ncreated > 0) return asof_best_index(v, info);
   return mvcc_plan_best_index(v->def, v->ixs.paths, v->ixs.npath, info);
 }
 
@@ -699,6 +733,26 @@ static int encode_bound(mvcc_vtab *v, const mvcc_path *p, int k,
   return path_append(v, p, out, k, val);
 }
 
+/* A time-travel transaction (mvcc_as_of) reads an index only if it was
+** ready at the time it reads at: a build writes the entries of the rows
+** already there at its own commit, after that time. */
+static int asof_index_ok(mvcc_vtab *v, mvcc_cursor *c, const mvcc_path *p) {
+  bool ready = false;
+  char *err = NULL;
+  int rc = mvcc_catalog_index_ready_in(c->txn->kv, p->name, v->id, p->num,
+                                       &ready, &err);
+  if (rc) return vtab_err(v, rc, err);
+  if (ready) return SQLITE_OK;
+  return vtab_err(v, SQLITE_ERROR,
+                  sqlite3_mprintf("mvcc: index %s of %s was built after the "
+                                  "time this transaction reads at "
+                                  "(mvcc_as_of), so it cannot answer for that "
+                                  "time: prepare the statement after "
+                                  "mvcc_as_of, and its plan reads the table "
+                                  "itself",
+                                  p->name, v->name));
+}
+
 static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
                       int argc, sqlite3_value **argv) {
   mvcc_cursor *c = (mvcc_cursor *)cur;
@@ -725,6 +779,9 @@ static int mvccFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     return vtab_err(v, SQLITE_SCHEMA,
                     sqlite3_mprintf("mvcc: an index of %s that this statement "
                                     "uses was dropped", v->name));
+  if (c->txn->read_only && c->txn->kind == MVCC_TXN_SQL && path->index &&
+      path->num >= MVCC_FIRST_CREATED_INDEX && (rc = asof_index_ok(v, c, path)))
+    return rc;
   c->path = *path;
   c->path.name = NULL; /* borrowed from a set that may be reloaded */
   c->desc = (idxNum & MVCC_PLAN_DESC) != 0;
@@ -1236,6 +1293,8 @@ static int mvccUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
       return vtab_err(v, SQLITE_ERROR,
                       sqlite3_mprintf("mvcc: the transaction has ended"));
   }
+  if (t->read_only) /* a time-travel transaction */
+    return vtab_err(v, SQLITE_READONLY, mvcc_conn_asof_refusal(v->conn));
   /* One xUpdate is atomic: undo its partial writes on failure. */
   uint32_t mark;
   char *err = NULL;

@@ -15,8 +15,12 @@
 **
 ** The GC thread (kv_options.gc_interval_ms > 0) runs kv_store_gc() every
 ** interval until the store closes; it sleeps on a condition variable, so
-** closing the store wakes and joins it at once.  Its mutex guards only the
-** stop flag and is never held during a pass.
+** closing the store wakes and joins it at once, and kv_store_set_gc wakes
+** it to start waiting again with a new interval (a signal is never a pass:
+** a spurious wake-up only restarts the wait).  Its mutex guards the stop
+** flag and interval changes and is never held during a pass.  The
+** retention window and the interval are atomics, read afresh by each pass
+** and each wait.
 */
 #include "kvint.h"
 
@@ -29,7 +33,7 @@
 static kv_ts gc_pick_threshold(kv_store *s) {
   kv_ts now;
   if (kv_clock_now(&s->clock, &now, NULL)) now = kv_clock_peek(&s->clock);
-  uint64_t keep = (uint64_t)s->opts.retention_ms * 1000000ULL;
+  uint64_t keep = (uint64_t)atomic_load(&s->retention_ms) * 1000000ULL;
   kv_ts horizon = {now.wall > keep ? now.wall - keep : 0, 0};
   return kv_txntable_gc_threshold(&s->txns, horizon);
 }
@@ -99,6 +103,8 @@ int kv_store_gc(kv_store *s, kv_gc_stats *stats, char **errptr) {
   if (b) rocksdb_writebatch_destroy(b);
   if (it) rocksdb_iter_destroy(it);
   kv_buf_free(&key);
+  atomic_fetch_add(&s->gc_runs, 1);
+  atomic_fetch_add(&s->gc_deleted, st.versions_deleted);
   if (stats) *stats = st;
   return rc;
 }
@@ -112,10 +118,12 @@ static void *gc_main(void *arg) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t ns = (uint64_t)ts.tv_nsec +
-                  (uint64_t)s->opts.gc_interval_ms * 1000000ULL;
+                  (uint64_t)atomic_load(&s->gc_interval_ms) * 1000000ULL;
     ts.tv_sec += (time_t)(ns / 1000000000ULL);
     ts.tv_nsec = (long)(ns % 1000000000ULL);
-    pthread_cond_timedwait(&s->gc_cond, &s->gc_mu, &ts);
+    if (pthread_cond_timedwait(&s->gc_cond, &s->gc_mu, &ts) == 0 &&
+        !s->gc_stop)
+      continue; /* kv_store_set_gc: wait again with the new interval */
     if (s->gc_stop) break;
     pthread_mutex_unlock(&s->gc_mu);
     kv_store_gc(s, NULL, NULL);
@@ -141,6 +149,15 @@ int kv_gc_start(kv_store *s, char **errptr) {
   }
   s->gc_running = true;
   return KV_OK;
+}
+
+void kv_store_set_gc(kv_store *s, int64_t retention_ms, int64_t interval_ms) {
+  if (retention_ms >= 0) atomic_store(&s->retention_ms, retention_ms);
+  if (interval_ms <= 0 || !s->gc_running) return;
+  pthread_mutex_lock(&s->gc_mu);
+  if (atomic_exchange(&s->gc_interval_ms, interval_ms) != interval_ms)
+    pthread_cond_signal(&s->gc_cond);
+  pthread_mutex_unlock(&s->gc_mu);
 }
 
 void kv_gc_stop(kv_store *s) {

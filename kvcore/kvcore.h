@@ -231,6 +231,14 @@ typedef struct kv_gc_stats {
 ** timestamps below the threshold fail with KV_INVALID afterwards. */
 int kv_store_gc(kv_store *store, kv_gc_stats *stats, char **errptr);
 
+/* Changes the retention window (retention_ms >= 0; < 0 keeps it) for GC
+** passes from now on, and the interval of the background GC thread
+** (interval_ms > 0; else kept), waking it to wait the new interval.  A store
+** opened with gc_interval_ms 0 has no thread and gets none: only the
+** retention changes.  kv_store_get_options() reports both. */
+void kv_store_set_gc(kv_store *store, int64_t retention_ms,
+                     int64_t interval_ms);
+
 /* Counters since the store was opened. */
 typedef struct kv_stats {
   uint64_t txns_begun;
@@ -277,6 +285,10 @@ typedef struct kv_stats {
                                    ** by the commits that wait for it) */
   uint64_t serial_mutex_ns;        /* store-wide mutexes held: the clock's
                                    ** and the engine's */
+  uint64_t gc_runs;                /* GC passes (kv_store_gc, the thread) */
+  uint64_t gc_versions_deleted;    /* versions they collected */
+  kv_ts gc_threshold;              /* reads below it are refused: history
+                                   ** at or below it may be collected */
 } kv_stats;
 void kv_store_stats(kv_store *store, kv_stats *out);
 
@@ -323,7 +335,14 @@ typedef struct kv_retry_info {
 typedef struct kv_txn_options {
   int read_only;              /* writes fail with KV_INVALID */
   kv_ts read_ts;              /* {0,0}: now; else read as of this past time
-                              ** (only with read_only) */
+                              ** (only with read_only; KV_INVALID when it is
+                              ** ahead of the store's clock or below the GC
+                              ** threshold).  Exact: each read records
+                              ** itself in the timestamp cache at read_ts
+                              ** and waits out commits latched at or below
+                              ** it, so it sees every commit at or below
+                              ** read_ts and no later one; GC keeps what it
+                              ** reads while it lives. */
   int priority;               /* KV_PRIORITY_*; default NORMAL.  A writer
                               ** whose priority is above a lock holder's
                               ** aborts the holder instead of waiting. */
@@ -436,6 +455,10 @@ void kv_txn_abort(kv_txn *txn);
 uint64_t kv_txn_id(const kv_txn *txn);
 kv_ts kv_txn_read_ts(const kv_txn *txn);
 kv_ts kv_txn_write_ts(const kv_txn *txn);   /* provisional commit ts */
+/* Has it a put or delete to commit (after savepoint rollbacks)?  A
+** transaction without one commits nothing: kv_txn_commit gives its read
+** timestamp. */
+int kv_txn_has_writes(const kv_txn *txn);
 int kv_txn_is_dead(const kv_txn *txn);      /* a KV_RETRY or I/O error hit */
 kv_retry_reason kv_txn_retry_reason(const kv_txn *txn);
 void kv_txn_retry_info(const kv_txn *txn, kv_retry_info *out);

@@ -805,6 +805,16 @@ struct kv_txn {
   struct kv_txn *tnext, *tprev;
 };
 
+/* t's read timestamp as published for GC and introspection.  The halves are
+** stored logical first (txn_publish_read_ts) and loaded wall first, so a
+** load racing with a forward move never returns more than the newer of the
+** two timestamps (txntable.c relies on it). */
+static inline kv_ts kv_txn_published_read_ts(const struct kv_txn *t) {
+  uint64_t w = atomic_load(&t->read_wall);
+  uint32_t l = atomic_load(&t->read_logical);
+  return (kv_ts){w, l};
+}
+
 /* t's write timestamp (any thread: introspection reads it). */
 static inline kv_ts kv_txn_get_write_ts(const struct kv_txn *t) {
   return (kv_ts){atomic_load(&((struct kv_txn *)t)->write_wall),
@@ -870,6 +880,8 @@ void kv_txntable_unregister(kv_txntable *tt, struct kv_txn *t);
 /* Raises the threshold to min(horizon, the oldest live read timestamp), if
 ** that is higher, and returns the threshold in force. */
 kv_ts kv_txntable_gc_threshold(kv_txntable *tt, kv_ts horizon);
+/* The threshold in force: reads below it are refused. */
+kv_ts kv_txntable_threshold(kv_txntable *tt);
 /* Calls fn (when not NULL) for each live transaction, under its shard's
 ** mutex; returns how many there are. */
 size_t kv_txntable_list(kv_txntable *tt,
@@ -896,6 +908,9 @@ struct kv_store {
 
   kv_options opts;
   _Atomic int lock_timeout_ms;
+  /* kv_store_set_gc(): read by GC passes and the GC thread each time. */
+  _Atomic int64_t retention_ms, gc_interval_ms;
+  _Atomic uint64_t gc_runs, gc_deleted;  /* kv_stats */
   _Atomic uint64_t epoch;
   kv_ts opened_at;         /* kv_store_opened_at(), set once at open */
   /* kv_store_tally(): an open-addressing table of atomic counters, so a

@@ -104,6 +104,8 @@ static int store_create(const char *path, bool in_memory, const kv_options *o,
   s->opts = *o;
   s->pid = getpid();
   atomic_store(&s->lock_timeout_ms, o->lock_timeout_ms);
+  atomic_store(&s->retention_ms, o->retention_ms);
+  atomic_store(&s->gc_interval_ms, o->gc_interval_ms);
   kv_txntable_init(&s->txns);
   int rc = KV_OK;
   if (!s->path || kv_latch_mgr_init(&s->latches) ||
@@ -229,6 +231,8 @@ void kv_store_get_options(kv_store *s, kv_options *out) {
   *out = s->opts;
   out->synchronous = (kv_sync)atomic_load(&s->eng.sync_mode);
   out->lock_timeout_ms = atomic_load(&s->lock_timeout_ms);
+  out->retention_ms = atomic_load(&s->retention_ms);
+  out->gc_interval_ms = atomic_load(&s->gc_interval_ms);
 }
 
 void kv_store_set_lock_timeout(kv_store *s, int ms) {
@@ -329,4 +333,7 @@ void kv_store_stats(kv_store *s, kv_stats *o) {
   kv_engine_serial(&s->eng, &o->serial_write_ns, &o->serial_sync_ns,
                    &o->serial_mutex_ns);
   o->serial_mutex_ns += atomic_load(&s->clock.held_ns);
+  o->gc_runs = atomic_load(&s->gc_runs);
+  o->gc_versions_deleted = atomic_load(&s->gc_deleted);
+  o->gc_threshold = kv_txntable_threshold(&s->txns);
 }

@@ -251,9 +251,10 @@
 
 /* ------------------------------------------------------------ helpers -- */
 
+/* Logical first: see kv_txn_published_read_ts. */
 static void txn_publish_read_ts(kv_txn *t) {
-  atomic_store(&t->read_wall, t->read_ts.wall);
   atomic_store(&t->read_logical, t->read_ts.logical);
+  atomic_store(&t->read_wall, t->read_ts.wall);
 }
 
 static const char *key_repr(char *buf, size_t n, const void *k, size_t kl) {
@@ -835,6 +836,9 @@ int kv_txn_rollback_to(kv_txn *t, uint32_t mark, char **errptr) {
 
 uint64_t kv_txn_id(const kv_txn *t) { return t->id; }
 kv_ts kv_txn_read_ts(const kv_txn *t) { return t->read_ts; }
+int kv_txn_has_writes(const kv_txn *t) {
+  return t->wbuf_ready && t->wbuf.nwrites > 0;
+}
 kv_ts kv_txn_write_ts(const kv_txn *t) { return kv_txn_get_write_ts(t); }
 int kv_txn_is_dead(const kv_txn *t) {
   return t->dead_rc != 0 || kv_txn_state(t) == KV_TXN_ABORTED;

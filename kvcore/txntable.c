@@ -21,7 +21,11 @@
 ** publication saw the transaction's read timestamp, or after it, and the
 ** registration saw the new threshold.  A transaction's read timestamp only
 ** moves forward while it is registered (read refresh), so the oldest one
-** seen stays a lower bound of what it reads.  GC (gc.c) deletes only
+** seen stays a lower bound of what it reads.  Its two halves are separate
+** atomics, published logical first and read wall first
+** (kv_txn_published_read_ts), so a read racing with a refresh never sees a
+** timestamp above the one being replaced or the new one: a torn (new wall,
+** old logical) pair could be above both and let GC collect under it.  GC (gc.c) deletes only
 ** versions that a read at the published threshold does not see, hence none
 ** that any admitted transaction reads.
 **
@@ -90,7 +94,7 @@ kv_ts kv_txntable_gc_threshold(kv_txntable *tt, kv_ts horizon) {
     pthread_mutex_lock(&tt->shards[i].mu);
   for (int i = 0; i < KV_TXN_SHARDS; i++)
     for (kv_txn *t = tt->shards[i].head; t; t = t->tnext) {
-      kv_ts r = {atomic_load(&t->read_wall), atomic_load(&t->read_logical)};
+      kv_ts r = kv_txn_published_read_ts(t);
       if (kv_ts_lt(r, th)) th = r;
     }
   if (kv_ts_lt(tt->gc_threshold, th))
@@ -100,6 +104,14 @@ kv_ts kv_txntable_gc_threshold(kv_txntable *tt, kv_ts horizon) {
   for (int i = KV_TXN_SHARDS - 1; i >= 0; i--)
     pthread_mutex_unlock(&tt->shards[i].mu);
   kv_mu_leave(KV_MU_TXNTABLE);
+  return th;
+}
+
+kv_ts kv_txntable_threshold(kv_txntable *tt) {
+  /* Every shard's mutex guards it while it changes: one is enough to read. */
+  shard_lock(&tt->shards[0]);
+  kv_ts th = tt->gc_threshold;
+  shard_unlock(&tt->shards[0]);
   return th;
 }
 
@@ -113,8 +125,7 @@ size_t kv_txntable_list(kv_txntable *tt,
       if (fn) {
         kv_txn_info info = {
             .id = t->id,
-            .read_ts = {atomic_load(&t->read_wall),
-                        atomic_load(&t->read_logical)},
+            .read_ts = kv_txn_published_read_ts(t),
             .write_ts = kv_txn_get_write_ts(t),
             .age = t->age,
             .priority = t->priority,

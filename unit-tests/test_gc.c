@@ -135,6 +135,48 @@ static void test_gc_background_thread(void **state) {
   free(dir);
 }
 
+/* kv_store_set_gc changes the window of later passes and wakes the thread
+** to wait its new interval (it was sleeping for an hour); kv_stats counts
+** the passes and the versions they collected, and reports the threshold. */
+static void test_gc_set_gc_changes_window_and_wakes_thread(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  kvt_clock clk = {.now = T0};
+  kv_options o;
+  kvt_clock_options(&o, &clk);
+  o.retention_ms = 3600 * 1000;
+  o.gc_interval_ms = 3600 * 1000;
+  kv_store *s = kvt_open_dir(dir, &o);
+  for (int i = 0; i < 10; i++) kvt_put1(s, "k", "v");
+  clk.now += 10000 * MS;
+  kv_gc_stats gs;
+  KVT_OK(kv_store_gc(s, &gs, errptr)); /* an hour's window: nothing goes */
+  assert_int_equal(gs.versions_deleted, 0);
+  kv_store_set_gc(s, 1000, 5);
+  kv_options got;
+  kv_store_get_options(s, &got);
+  assert_int_equal(got.retention_ms, 1000);
+  assert_int_equal(got.gc_interval_ms, 5);
+  uint64_t deadline = kvt_now_ns() + 10ULL * 1000000000ULL;
+  kv_stats st;
+  /* The woken thread collects (and counts its pass once it is over). */
+  for (;;) {
+    kv_store_stats(s, &st);
+    if (count_versions(s, "k") == 1 && st.gc_runs >= 2) break;
+    assert_true(kvt_now_ns() < deadline);
+    usleep(1000);
+  }
+  assert_int_equal(st.gc_versions_deleted, 9);
+  assert_true(st.gc_threshold.wall >= T0 + 10000 * MS - 1000 * MS);
+  kv_store_set_gc(s, -1, 0); /* keeps both */
+  kv_store_get_options(s, &got);
+  assert_int_equal(got.retention_ms, 1000);
+  assert_int_equal(got.gc_interval_ms, 5);
+  kv_store_close(s);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
 /* History younger than the retention window survives any number of runs;
 ** once it is older, each key keeps only its newest version (none when that
 ** is a deletion), and versions above the threshold are never touched. */
@@ -280,6 +322,7 @@ int main(void) {
       cmocka_unit_test(test_gc_never_drops_what_a_live_txn_can_read),
       cmocka_unit_test(test_gc_keeps_what_readers_can_see),
       cmocka_unit_test(test_gc_background_thread),
+      cmocka_unit_test(test_gc_set_gc_changes_window_and_wakes_thread),
   };
   return cmocka_run_group_tests(tests, NULL, cleanup);
 }

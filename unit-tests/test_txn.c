@@ -348,6 +348,30 @@ static void test_txn_locking_read_waits_and_reads_latest(void **state) {
 
 /* ------------------------------- 9. aborts, savepoints, read-only -- */
 
+/* kv_txn_has_writes: a put or delete counts, a lock alone does not, and a
+** savepoint rollback takes it back; a transaction with none commits at its
+** read timestamp. */
+static void test_txn_has_writes_follows_savepoints(void **state) {
+  kvt_fixture *f = *state;
+  kv_txn *t = kvt_begin(f->s);
+  assert_false(kv_txn_has_writes(t));
+  KVT_OK(kv_txn_lock(t, "l", 1, errptr));
+  assert_false(kv_txn_has_writes(t));
+  uint32_t sp;
+  KVT_OK(kv_txn_savepoint(t, &sp, errptr));
+  kvt_put(t, "a", "1");
+  assert_true(kv_txn_has_writes(t));
+  KVT_OK(kv_txn_rollback_to(t, sp, errptr));
+  assert_false(kv_txn_has_writes(t));
+  kv_ts rts = kv_txn_read_ts(t), cts;
+  KVT_OK(kv_txn_commit(t, &cts, errptr));
+  assert_int_equal(kv_ts_cmp(cts, rts), 0);
+  t = kvt_begin(f->s);
+  KVT_OK(kv_txn_delete(t, "gone", 4, errptr));
+  assert_true(kv_txn_has_writes(t));
+  kvt_commit(t);
+}
+
 static void test_txn_savepoint_rollback(void **state) {
   kvt_fixture *f = *state;
   kv_txn *t = kvt_begin(f->s);
@@ -820,6 +844,7 @@ int main(void) {
       T(test_txn_locked_key_orders_its_next_writer),
       T(test_txn_many_locked_keys_order_their_next_writers),
       T(test_txn_savepoint_rollback),
+      T(test_txn_has_writes_follows_savepoints),
       T(test_txn_failed_commit_releases_locks),
       T(test_txn_read_only_rejects_writes),
       T(test_txn_commit_visible_to_later_begin),
