@@ -2,7 +2,9 @@
 ** stats.c — introspection tables, read-only and eponymous (no CREATE
 ** needed), over every store the connection uses:
 **
-**     SELECT * FROM mvcc_stats;   -- one row per counter per store
+**     SELECT * FROM mvcc_stats;   -- one row per counter per store (and
+**                                 -- reader, writer_pid: whether another
+**                                 -- process writes it, and which)
 **     SELECT * FROM mvcc_txns;    -- live transactions
 **     SELECT * FROM mvcc_locks;   -- held locks and their waiters
 **     SELECT * FROM mvcc_indexes; -- every index of every table
@@ -235,6 +237,10 @@ static int statsFilter(sqlite3_vtab_cursor *cur, int idxNum,
           {"serial_write_ns", st.serial_write_ns},
           {"serial_sync_ns", st.serial_sync_ns},
           {"serial_mutex_ns", st.serial_mutex_ns},
+          /* 1 when another process writes the store and this one only
+          ** reads it; that process's pid (0: none, or this process). */
+          {"reader", (uint64_t)kv_store_is_reader(sc->store)},
+          {"writer_pid", (uint64_t)kv_store_writer_pid(sc->store)},
       };
       for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         stats_row *r = stats_add(c);
