@@ -363,10 +363,6 @@ int kv_engine_code(const char *rocks_err);
 
 /* The metadata key of the clock's persisted high-water mark (store.c). */
 #define KV_CLOCK_META "kvcore.clock_hwm"
-/* Secondary instances a reader keeps for its transactions at most; a
-** transaction that finds them all in use waits for one. */
-#define KV_READER_VIEWS 16
-
 /* One RocksDB secondary instance, held by one transaction at a time, which
 ** caught it up when it began: everything the transaction reads comes from
 ** it, so no other catch-up changes what it sees. */
@@ -389,8 +385,9 @@ int kv_reader_open(kv_engine *e, const char *path, char **errptr);
 void kv_reader_close(kv_engine *e);
 /* Catches e->db up with the writer (for reads outside transactions). */
 int kv_reader_catch_up(kv_engine *e, char **errptr);
-/* A view for a transaction that begins now: an idle one or a new one,
-** caught up with the writer; *out is held until kv_reader_release. */
+/* A view for a transaction that begins now: an idle one or a new one
+** (never waits for one), caught up with the writer; *out is held until
+** kv_reader_release. */
 int kv_reader_acquire(kv_engine *e, kv_view **out, char **errptr);
 void kv_reader_release(kv_engine *e, kv_view *v);
 /* A new iterator over v's data family (KV_ITER_SCAN or KV_ITER_POINT);

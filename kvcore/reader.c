@@ -19,10 +19,12 @@
 ** instance's state at the iterator's creation.  So each transaction holds a
 ** view, one secondary instance of its own, which it catches up when it
 ** begins and which nobody else catches up until it ends: every iterator it
-** creates sees the same state.  Views are kept in a pool (up to
-** KV_READER_VIEWS, opened on demand); a transaction that finds all of them
-** in use waits for one.  Each instance replays the write-ahead log into
-** memtables of its own, so a view costs up to the writer's memtable size.
+** creates sees the same state.  Views are kept in a pool, opened on
+** demand and reused: as many as transactions have been in progress at once
+** (a transaction never waits for another's view: the extension runs catalog
+** transactions inside SQL ones, and a wait could close a cycle).  Each
+** instance replays the write-ahead log into memtables of its own, so a view
+** costs up to the writer's memtable size.
 **
 ** WHAT A READER TRANSACTION SEES.  The state of a view after its catch-up is
 ** the writer's commits in the order they were written (its WAL and
@@ -68,10 +70,10 @@
 struct kv_reader {
   char *path;              /* the store directory */
   char *tmpdir;            /* private: instances' info logs */
-  pthread_mutex_t mu;      /* views[].busy, nviews, nopened */
-  pthread_cond_t cond;     /* a view was released */
-  kv_view views[KV_READER_VIEWS];
-  int nviews;
+  pthread_mutex_t mu;      /* views, their busy flags, nopened */
+  kv_view **views;         /* the pool: each malloc'd (transactions hold
+                           ** pointers to them) */
+  int nviews, capviews;
   int nopened;             /* instances opened so far (directory names) */
 };
 
@@ -151,10 +153,13 @@ static int rm_cb(const char *p, const struct stat *sb, int flag,
 }
 
 static void reader_free(kv_reader *r) {
-  for (int i = 0; i < r->nviews; i++) view_close(&r->views[i]);
+  for (int i = 0; i < r->nviews; i++) {
+    view_close(r->views[i]);
+    free(r->views[i]);
+  }
+  free(r->views);
   if (r->tmpdir) nftw(r->tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
   pthread_mutex_destroy(&r->mu);
-  pthread_cond_destroy(&r->cond);
   free(r->tmpdir);
   free(r->path);
   free(r);
@@ -164,7 +169,6 @@ int kv_reader_open(kv_engine *e, const char *path, char **errptr) {
   kv_reader *r = calloc(1, sizeof(*r));
   if (!r) return kv_err(errptr, KV_NOMEM, "out of memory");
   pthread_mutex_init(&r->mu, NULL);
-  pthread_cond_init(&r->cond, NULL);
   const char *base = getenv("TMPDIR");
   char tmpl[4096];
   snprintf(tmpl, sizeof tmpl, "%s/kvcore-reader-XXXXXX",
@@ -251,22 +255,33 @@ int kv_reader_acquire(kv_engine *e, kv_view **out, char **errptr) {
   *out = NULL;
   kv_view *v = NULL;
   pthread_mutex_lock(&r->mu);
-  for (;;) {
-    for (int i = 0; i < r->nviews && !v; i++)
-      if (!r->views[i].busy) v = &r->views[i];
-    if (v || r->nviews < KV_READER_VIEWS) break;
-    pthread_cond_wait(&r->cond, &r->mu);
-  }
+  for (int i = 0; i < r->nviews && !v; i++)
+    if (!r->views[i]->busy) v = r->views[i];
   if (!v) {
     /* A new instance: opened under the mutex, which only other begins and
     ** ends wait for. */
-    v = &r->views[r->nviews];
-    int rc = view_open(e, r, v, errptr);
+    int rc = KV_OK;
+    if (r->nviews == r->capviews) {
+      int cap = r->capviews ? 2 * r->capviews : 4;
+      kv_view **nv = realloc(r->views, sizeof(*nv) * (size_t)cap);
+      if (nv) {
+        r->views = nv;
+        r->capviews = cap;
+      } else {
+        rc = kv_err(errptr, KV_NOMEM, "out of memory");
+      }
+    }
+    if (!rc && !(v = malloc(sizeof(*v))))
+      rc = kv_err(errptr, KV_NOMEM, "out of memory");
+    if (!rc && (rc = view_open(e, r, v, errptr))) {
+      free(v);
+      v = NULL;
+    }
     if (rc) {
       pthread_mutex_unlock(&r->mu);
       return rc;
     }
-    r->nviews++;
+    r->views[r->nviews++] = v;
   }
   v->busy = true;
   pthread_mutex_unlock(&r->mu);
@@ -284,7 +299,6 @@ void kv_reader_release(kv_engine *e, kv_view *v) {
   kv_reader *r = e->reader;
   pthread_mutex_lock(&r->mu);
   v->busy = false;
-  pthread_cond_signal(&r->cond);
   pthread_mutex_unlock(&r->mu);
 }
 

@@ -6,7 +6,8 @@
 ** answering once each commit has returned.  The parent opens the same
 ** store as a reader and checks: a transaction sees every commit that
 ** returned before it began, and keeps seeing the state it began with while
-** other transactions catch up past it; writes, locks, metadata writes and
+** other transactions catch up past it (also with 20 at once, each on a
+** view of its own); writes, locks, metadata writes and
 ** GC fail with KV_READONLY naming the writer's pid; and once the writer has
 ** exited, the next open becomes the writer while the reader's references
 ** stay readers.  The child uses no cmocka (it exits with a code instead).
@@ -140,6 +141,37 @@ static void test_reader_sees_commits_that_returned(void **state) {
   free(dir);
 }
 
+/* More transactions at once than a pool of a fixed size would hold, each
+** begun after one more commit: each keeps the state it began with. */
+static void test_reader_many_transactions_each_own_snapshot(void **state) {
+  (void)state;
+  enum { N = 20 };
+  char *dir = kvt_tempdir(0);
+  writer w = writer_start(dir);
+  writer_put(&w, "a=0");
+  kv_store *s = kvt_open_dir(dir, NULL);
+  kv_txn *t[N];
+  for (int i = 0; i < N; i++) {
+    t[i] = kvt_begin(s);
+    char kv[16];
+    snprintf(kv, sizeof kv, "a=%d", i + 1);
+    writer_put(&w, kv);
+  }
+  for (int i = N - 1; i >= 0; i--) {
+    char want[16];
+    snprintf(want, sizeof want, "%d", i);
+    assert_string_equal(kvt_get(t[i], "a"), want);
+  }
+  for (int i = 0; i < N; i++) kvt_commit(t[i]);
+  kv_txn *last = kvt_begin(s);
+  assert_string_equal(kvt_get(last, "a"), "20");
+  kvt_commit(last);
+  kv_store_close(s);
+  writer_stop(&w);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
 static void test_reader_refuses_writes(void **state) {
   (void)state;
   char *dir = kvt_tempdir(0);
@@ -218,6 +250,7 @@ static void test_reader_becomes_writer_when_writer_exits(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reader_sees_commits_that_returned),
+      cmocka_unit_test(test_reader_many_transactions_each_own_snapshot),
       cmocka_unit_test(test_reader_refuses_writes),
       cmocka_unit_test(test_reader_becomes_writer_when_writer_exits),
   };
