@@ -6,9 +6,11 @@
 ** and opens it here instead, as RocksDB secondary instances: they read the
 ** writer's files (MANIFEST, table files, write-ahead log) without the lock,
 ** and rocksdb_try_catch_up_with_primary() brings one up to what the writer
-** has written so far.  Secondary instances keep their info logs in a
-** directory of their own: a private temporary directory (mkdtemp), one
-** subdirectory per instance, removed when the store closes.
+** has written so far.  A secondary instance needs a directory of its own
+** for its info log: each gets a private temporary one (mkdtemp under
+** $TMPDIR), removed as soon as the instance is open (the log file stays
+** open and is written unlinked), so nothing is left behind even by a
+** process that exits without closing the store.
 ** max_open_files = -1 keeps every table file open, so a file the writer
 ** deletes (compaction) stays readable through the open handle.
 **
@@ -69,12 +71,10 @@
 
 struct kv_reader {
   char *path;              /* the store directory */
-  char *tmpdir;            /* private: instances' info logs */
-  pthread_mutex_t mu;      /* views, their busy flags, nopened */
+  pthread_mutex_t mu;      /* views and their busy flags */
   kv_view **views;         /* the pool: each malloc'd (transactions hold
                            ** pointers to them) */
   int nviews, capviews;
-  int nopened;             /* instances opened so far (directory names) */
 };
 
 long kv_reader_lock_holder(const char *path) {
@@ -109,20 +109,29 @@ int kv_reader_refuse(kv_engine *e, char **errptr) {
                 path);
 }
 
-/* Opens one secondary instance into v, its info log in a new subdirectory
-** of the private directory. */
+static int rm_cb(const char *p, const struct stat *sb, int flag,
+                 struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(p);
+}
+
+/* Opens one secondary instance into v, its info log in a private
+** directory that is gone again when this returns. */
 static int view_open(kv_engine *e, kv_reader *r, kv_view *v, char **errptr) {
+  const char *base = getenv("TMPDIR");
   char dir[4096];
-  snprintf(dir, sizeof dir, "%s/%d", r->tmpdir, r->nopened++);
-  if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-    return kv_err(errptr, KV_IOERR, "cannot create %s: %s", dir,
-                  strerror(errno));
+  snprintf(dir, sizeof dir, "%s/kvcore-reader-XXXXXX",
+           base && *base ? base : "/tmp");
+  if (!mkdtemp(dir))
+    return kv_err(errptr, KV_IOERR, "cannot create a directory for reading "
+                  "store %s: %s", r->path, strerror(errno));
   const char *names[2] = {"default", kv_data_family};
   const rocksdb_options_t *cfopts[2] = {e->dbopts, e->cfopts_data};
   rocksdb_column_family_handle_t *cfs[2] = {NULL, NULL};
   char *rerr = NULL;
   rocksdb_t *db = rocksdb_open_as_secondary_column_families(
       e->dbopts, r->path, dir, 2, names, cfopts, cfs, &rerr);
+  nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
   if (rerr) {
     int rc = kv_engine_code(rerr);
     if (rc == KV_OK || rc == KV_INVALID) rc = KV_CORRUPT;
@@ -146,21 +155,13 @@ static void view_close(kv_view *v) {
   memset(v, 0, sizeof(*v));
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag,
-                 struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
-}
-
 static void reader_free(kv_reader *r) {
   for (int i = 0; i < r->nviews; i++) {
     view_close(r->views[i]);
     free(r->views[i]);
   }
   free(r->views);
-  if (r->tmpdir) nftw(r->tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
   pthread_mutex_destroy(&r->mu);
-  free(r->tmpdir);
   free(r->path);
   free(r);
 }
@@ -169,22 +170,9 @@ int kv_reader_open(kv_engine *e, const char *path, char **errptr) {
   kv_reader *r = calloc(1, sizeof(*r));
   if (!r) return kv_err(errptr, KV_NOMEM, "out of memory");
   pthread_mutex_init(&r->mu, NULL);
-  const char *base = getenv("TMPDIR");
-  char tmpl[4096];
-  snprintf(tmpl, sizeof tmpl, "%s/kvcore-reader-XXXXXX",
-           base && *base ? base : "/tmp");
   r->path = strdup(path);
   int rc = KV_NOMEM;
   if (!r->path) goto fail;
-  if (!mkdtemp(tmpl)) {
-    rc = kv_err(errptr, KV_IOERR, "cannot create a directory for reading "
-                "store %s: %s", path, strerror(errno));
-    goto fail;
-  }
-  if (!(r->tmpdir = strdup(tmpl))) {
-    rmdir(tmpl);
-    goto fail;
-  }
   /* Every table file stays open: the writer may delete one meanwhile. */
   rocksdb_options_set_max_open_files(e->dbopts, -1);
   kv_view ctl;
