@@ -42,7 +42,7 @@ SQLT_BIN  = $(SQLT_SRC:sql-tests/%.c=$(BUILD)/tests/%)
 # Concurrency tests: the ones `make tsan` runs.
 TSAN_TESTS = test_latch test_locktable test_waitq test_txn test_scan \
              test_stress test_clock test_store test_engine test_gc test_tscache \
-             test_hermitage test_sqlconc
+             test_hermitage test_sqlconc test_reader test_sqlreader
 
 .PHONY: all deps bench-deps test asan tsan bench bench-layout bench-profile shell clean
 

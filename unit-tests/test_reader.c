@@ -10,7 +10,10 @@
 ** view of its own); writes, locks, metadata writes and
 ** GC fail with KV_READONLY naming the writer's pid; and once the writer has
 ** exited, the next open becomes the writer while the reader's references
-** stay readers.  The child uses no cmocka (it exits with a code instead).
+** stay readers.  The child runs this program again (exec, so that it
+** starts without the parent's threads: ThreadSanitizer cannot follow a
+** fork of a process with threads), as `test_reader --writer DIR IN OUT`,
+** and uses no cmocka (it exits with a code instead).
 */
 #include "kvtest.h"
 
@@ -57,7 +60,12 @@ static writer writer_start(const char *dir) {
   if (w.pid == 0) {
     close(a[1]);
     close(b[0]);
-    writer_main(dir, a[0], b[1]);
+    char in[16], out[16];
+    snprintf(in, sizeof in, "%d", a[0]);
+    snprintf(out, sizeof out, "%d", b[1]);
+    execl("/proc/self/exe", "test_reader", "--writer", dir, in, out,
+          (char *)NULL);
+    _exit(9);
   }
   close(a[0]);
   close(b[1]);
@@ -247,7 +255,9 @@ static void test_reader_becomes_writer_when_writer_exits(void **state) {
   free(dir);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc == 5 && !strcmp(argv[1], "--writer"))
+    writer_main(argv[2], atoi(argv[3]), atoi(argv[4]));
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reader_sees_commits_that_returned),
       cmocka_unit_test(test_reader_many_transactions_each_own_snapshot),
