@@ -7,7 +7,8 @@
 ** store as a reader and checks: a transaction sees every commit that
 ** returned before it began, and keeps seeing the state it began with while
 ** other transactions catch up past it (also with 20 at once, each on a
-** view of its own); writes, locks, metadata writes and
+** view of its own, and across the writer's memtable flushes); with the
+** writer at synchronous=off, commits show once flushed; writes, locks, metadata writes and
 ** GC fail with KV_READONLY naming the writer's pid; and once the writer has
 ** exited, the next open becomes the writer while the reader's references
 ** stay readers.  The child runs this program again (exec, so that it
@@ -25,7 +26,9 @@ typedef struct writer {
 } writer;
 
 /* The child: opens dir, answers "ok", then for each command "k=v" commits
-** it and answers "ok"; "q" ends it. */
+** it and answers "ok"; "f" flushes its memtable to a table file (through
+** a range delete of keys nobody uses), so its log can go; "o" turns its
+** write-ahead log off (synchronous=off); "q" ends it. */
 static void writer_main(const char *dir, int in, int out) {
   kv_store *s = NULL;
   if (kv_store_open(dir, NULL, &s, NULL) != KV_OK) _exit(10);
@@ -37,6 +40,16 @@ static void writer_main(const char *dir, int in, int out) {
     if (n <= 0) _exit(13);
     cmd[n] = 0;
     if (cmd[0] == 'q') break;
+    if (cmd[0] == 'o') {
+      kv_store_set_synchronous(s, KV_SYNC_OFF);
+      if (write(out, "ok", 2) != 2) _exit(16);
+      continue;
+    }
+    if (cmd[0] == 'f') {
+      if (kv_store_delete_range(s, "~", 1, "~~", 2, NULL)) _exit(17);
+      if (write(out, "ok", 2) != 2) _exit(16);
+      continue;
+    }
     char *eq = strchr(cmd, '=');
     if (!eq) _exit(14);
     kv_txn *t = NULL;
@@ -133,6 +146,16 @@ static void test_reader_sees_commits_that_returned(void **state) {
   assert_null(kvt_get(t1, "b"));
   assert_string_equal(scan_all(t1), "a=1;");
   kvt_commit(t1);
+  /* Across a flush of the writer's memtable (its log can go): an open
+  ** transaction keeps its state, a new one finds the rows in table files. */
+  writer_put(&w, "f");
+  writer_put(&w, "c=1");
+  kv_txn *t3 = kvt_begin(s);
+  assert_string_equal(scan_all(t3), "a=2;b=1;c=1;");
+  assert_string_equal(scan_all(t2), "a=2;b=1;");
+  writer_put(&w, "f");
+  assert_string_equal(scan_all(t3), "a=2;b=1;c=1;");
+  kvt_commit(t3);
   kvt_commit(t2);
   /* Catch-up happens at every begin, not only at the first. */
   for (int i = 3; i <= 6; i++) {
@@ -174,6 +197,29 @@ static void test_reader_many_transactions_each_own_snapshot(void **state) {
   kv_txn *last = kvt_begin(s);
   assert_string_equal(kvt_get(last, "a"), "20");
   kvt_commit(last);
+  kv_store_close(s);
+  writer_stop(&w);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+/* With synchronous=off the writer keeps no log: a reader sees its commits
+** once they reach a table file (a flush), not before. */
+static void test_reader_synchronous_off_shows_after_flush(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  writer w = writer_start(dir);
+  writer_put(&w, "k=logged");
+  kv_store *s = kvt_open_dir(dir, NULL);
+  writer_put(&w, "o");
+  writer_put(&w, "k=unlogged");
+  kv_txn *t = kvt_begin(s);
+  assert_string_equal(kvt_get(t, "k"), "logged");
+  kvt_commit(t);
+  writer_put(&w, "f");
+  t = kvt_begin(s);
+  assert_string_equal(kvt_get(t, "k"), "unlogged");
+  kvt_commit(t);
   kv_store_close(s);
   writer_stop(&w);
   kvt_rmrf(dir);
@@ -261,6 +307,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reader_sees_commits_that_returned),
       cmocka_unit_test(test_reader_many_transactions_each_own_snapshot),
+      cmocka_unit_test(test_reader_synchronous_off_shows_after_flush),
       cmocka_unit_test(test_reader_refuses_writes),
       cmocka_unit_test(test_reader_becomes_writer_when_writer_exits),
   };
