@@ -43,7 +43,8 @@ SQLT_BIN  = $(SQLT_SRC:sql-tests/%.c=$(BUILD)/tests/%)
 TSAN_TESTS = test_latch test_locktable test_waitq test_txn test_scan \
              test_stress test_clock test_store test_engine test_gc test_tscache \
              test_hermitage test_sqlconc test_checkpoint test_backup \
-             test_kvhistory test_history test_timetravel
+             test_kvhistory test_history test_timetravel test_reader \
+             test_sqlreader
 
 .PHONY: all deps bench-deps test asan tsan bench bench-layout bench-profile shell clean
 

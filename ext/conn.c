@@ -305,14 +305,17 @@ int mvcc_conn_store(mvcc_conn *c, const char *dir, mvcc_sconn **out,
   sc->store = s;
   sc->next = c->stores;
   c->stores = sc;
-  /* Not fatal: the rows of dropped tables only take space. */
+  /* Not fatal: the rows of dropped tables only take space.  A reader
+  ** (another process writes the store) leaves that to the writer. */
   int swept = 0;
   char *serr = NULL;
-  mvcc_catalog_sweep(s, &swept, &serr);
-  sqlite3_free(serr);
-  serr = NULL;
-  mvcc_index_sweep(s, &swept, &serr);
-  sqlite3_free(serr);
+  if (!kv_store_is_reader(s)) {
+    mvcc_catalog_sweep(s, &swept, &serr);
+    sqlite3_free(serr);
+    serr = NULL;
+    mvcc_index_sweep(s, &swept, &serr);
+    sqlite3_free(serr);
+  }
   /* The store-wide synchronous option, if a table set it. */
   char *v = NULL;
   size_t n = 0;

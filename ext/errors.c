@@ -13,6 +13,8 @@
 **     KV_RETRY    SQLITE_BUSY (SQLITE_BUSY_SNAPSHOT at commit, so that SQLite
 **                 rolls the transaction back instead of keeping it open)
 **     KV_BUSY     SQLITE_BUSY          the store is held by another process
+**     KV_READONLY SQLITE_READONLY      a write to a store another process
+**                                      writes (this one reads it)
 **     KV_IOERR    SQLITE_IOERR
 **     KV_CORRUPT  SQLITE_CORRUPT
 **     KV_NOMEM    SQLITE_NOMEM
@@ -34,6 +36,21 @@ int mvcc_vtab_error(sqlite3_vtab *vt, int rc, char *msg) {
   return rc;
 }
 
+char *mvcc_reader_error(kv_store *s) {
+  long pid = kv_store_writer_pid(s);
+  const char *path = *kv_store_path(s) ? kv_store_path(s) : ":memory:";
+  if (pid > 0)
+    return sqlite3_mprintf("mvcc: attempt to write a readonly database: the "
+                           "store %s is written by process %ld; this "
+                           "process only reads it",
+                           path, pid);
+  return sqlite3_mprintf("mvcc: attempt to write a readonly database: the "
+                         "store %s was written by another process when this "
+                         "connection opened it, so it only reads it (that "
+                         "process has ended: a new connection writes it)",
+                         path);
+}
+
 int mvcc_kv_error(int kvrc, const char *msg, bool at_commit, char **pzErr) {
   int rc;
   switch (kvrc) {
@@ -41,6 +58,7 @@ int mvcc_kv_error(int kvrc, const char *msg, bool at_commit, char **pzErr) {
     case KV_NOTFOUND: return SQLITE_OK;
     case KV_RETRY: rc = at_commit ? SQLITE_BUSY_SNAPSHOT : SQLITE_BUSY; break;
     case KV_BUSY: rc = SQLITE_BUSY; break;
+    case KV_READONLY: rc = SQLITE_READONLY; break;
     case KV_IOERR: rc = SQLITE_IOERR; break;
     case KV_CORRUPT: rc = SQLITE_CORRUPT; break;
     case KV_NOMEM: rc = SQLITE_NOMEM; break;

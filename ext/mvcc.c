@@ -26,7 +26,15 @@
 **      time travel functions mvcc_as_of and mvcc_commit_ts (timetravel.c);
 **   5. registers the introspection tables (stats.c) and mvcc_history, the
 **      row history and change feed (history.c).
-** If the default store cannot be opened (another process holds it), the
+** When another process writes the default store, the connection opens it
+** as a reader (kvcore's reader.c): its tables are declared as usual, every
+** transaction reads one snapshot caught up with that process when it
+** begins, and writes, DDL and index functions fail with SQLITE_READONLY
+** ("attempt to write a readonly database"), naming the writing process.
+** The connection stays a reader until it closes, also after that process
+** has ended (its transactions then read what this process writes); a
+** connection opened after that process ended writes the store.
+** If the default store cannot be opened at all (not a store, damaged), the
 ** extension still loads: native tables keep working, and using an mvcc
 ** table reports why the store is unavailable.
 **

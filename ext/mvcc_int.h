@@ -62,6 +62,10 @@ int mvcc_vtab_error(sqlite3_vtab *vt, int rc, char *msg);
 ** SQLITE_BUSY_SNAPSHOT for retryable errors so that SQLite rolls the
 ** transaction back instead of keeping it open. */
 int mvcc_kv_error(int kvrc, const char *msg, bool at_commit, char **pzErr);
+/* The message for a write refused on a store that another process writes
+** (kv_store_is_reader): "mvcc: attempt to write a readonly database: ..."
+** naming that process.  sqlite3_mprintf'd. */
+char *mvcc_reader_error(kv_store *s);
 
 /* ------------------------------------------------------------ schema.c -- */
 

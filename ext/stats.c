@@ -3,6 +3,8 @@
 ** needed), over every store the connection uses:
 **
 **     SELECT * FROM mvcc_stats;   -- one row per counter per store (and
+**                                 -- reader, writer_pid: whether another
+**                                 -- process writes it, and which;
 **                                 -- oldest_readable_ts: the oldest time
 **                                 -- mvcc_as_of can read now, as text)
 **     SELECT * FROM mvcc_txns;    -- live transactions
@@ -239,6 +241,10 @@ static int statsFilter(sqlite3_vtab_cursor *cur, int idxNum,
           {"serial_mutex_ns", st.serial_mutex_ns},
           {"gc_runs", st.gc_runs},
           {"gc_versions_collected", st.gc_versions_deleted},
+          /* 1 when another process writes the store and this one only
+          ** reads it; that process's pid (0: none, or this process). */
+          {"reader", (uint64_t)kv_store_is_reader(sc->store)},
+          {"writer_pid", (uint64_t)kv_store_writer_pid(sc->store)},
       };
       for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         stats_row *r = stats_add(c);

@@ -241,7 +241,8 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
   bool dropped = false;
   if (rc == SQLITE_OK) {
     bool readonly = sqlite3_db_readonly(db, "main") == 1;
-    if (create && !readonly) {
+    bool reader = kv_store_is_reader(sc->store);
+    if (create && !readonly && !reader) {
       rc = mvcc_catalog_create(sc->store, d->name, d->args, &id, pzErr);
     } else {
       /* The table must exist as defined.  A read-only connection declares
@@ -257,9 +258,12 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
       if (same) id = e.id;
       mvcc_catentry_clear(&e);
       if (rc == SQLITE_OK && !same && create) {
-        *pzErr = sqlite3_mprintf("attempt to write a readonly database (the "
-                                 "connection is read-only: it cannot create "
-                                 "mvcc tables)");
+        mvcc_set_error(pzErr,
+                       readonly ? sqlite3_mprintf(
+                                      "attempt to write a readonly database "
+                                      "(the connection is read-only: it "
+                                      "cannot create mvcc tables)")
+                                : mvcc_reader_error(sc->store));
         rc = SQLITE_READONLY;
       }
       dropped = rc == SQLITE_OK && !same;
@@ -334,6 +338,8 @@ static int mvccDisconnect(sqlite3_vtab *vt) {
 
 static int mvccDestroy(sqlite3_vtab *vt) {
   mvcc_vtab *v = (mvcc_vtab *)vt;
+  if (!v->dropped && kv_store_is_reader(v->sc->store))
+    return vtab_err(v, SQLITE_READONLY, mvcc_reader_error(v->sc->store));
   char *err = NULL;
   int rc = v->dropped ? SQLITE_OK
                       : mvcc_catalog_drop(v->sc->store, v->def->name, v->id,
@@ -344,6 +350,8 @@ static int mvccDestroy(sqlite3_vtab *vt) {
 
 static int mvccRename(sqlite3_vtab *vt, const char *zNew) {
   mvcc_vtab *v = (mvcc_vtab *)vt;
+  if (kv_store_is_reader(v->sc->store))
+    return vtab_err(v, SQLITE_READONLY, mvcc_reader_error(v->sc->store));
   char *err = NULL;
   int rc = mvcc_catalog_rename(v->sc->store, v->def->name, zNew, v->id, &err);
   if (rc) return vtab_err(v, rc, err);
@@ -1266,6 +1274,8 @@ done:
 
 /* A connection opened read-only writes no store either. */
 static int refuse_if_readonly(mvcc_vtab *v) {
+  if (kv_store_is_reader(v->sc->store))
+    return vtab_err(v, SQLITE_READONLY, mvcc_reader_error(v->sc->store));
   if (sqlite3_db_readonly(v->conn->db, "main") != 1) return SQLITE_OK;
   return vtab_err(v, SQLITE_READONLY,
                   sqlite3_mprintf("attempt to write a readonly database "

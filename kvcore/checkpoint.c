@@ -72,7 +72,9 @@
 **
 ** What it does not do: it never writes into the source store's data, never
 ** blocks commits that begin after T, and refuses a directory that exists
-** (RocksDB would too), the in-memory store (no files), and an empty path.
+** (RocksDB would too), the in-memory store (no files), an empty path, and
+** a store this process only reads (reader.c: the protocol needs the
+** writer's clock, cache and latches).
 */
 #include "kvint.h"
 
@@ -146,6 +148,20 @@ static int ckpt_settle(kv_store *s, kv_ts *at, char **errptr) {
 
 int kv_store_checkpoint(kv_store *s, const char *dir, kv_ts *at,
                         char **errptr) {
+  /* B1-B3 need the writer's clock, cache and latches: only the writing
+  ** process can settle a timestamp (a reader's view has no such bound). */
+  if (s->eng.reader) {
+    long pid = kv_reader_lock_holder(s->path);
+    if (pid > 0)
+      return kv_err(errptr, KV_INVALID,
+                    "cannot back up store %s in this process, which only "
+                    "reads it: back it up in process %ld, which writes it",
+                    s->path, pid);
+    return kv_err(errptr, KV_INVALID,
+                  "cannot back up store %s through a connection that only "
+                  "reads it: a new connection writes it now",
+                  s->path);
+  }
   int rc = ckpt_check_target(s, dir, errptr);
   if (rc) return rc;
   kv_ts t;

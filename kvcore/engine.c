@@ -19,7 +19,10 @@
 ** Opening refuses anything that is not a kvcore store instead of writing
 ** into it: a non-empty directory without a RocksDB CURRENT file, a RocksDB
 ** without a kvcore data family, or one without the format marker.
-** RocksDB's LOCK file keeps a second process out; its error becomes KV_BUSY.
+** RocksDB's LOCK file keeps a second process out of writing: when another
+** process holds it, the store is opened as a reader (reader.c) and every
+** write here fails with KV_READONLY; a store that cannot be read that way
+** either is KV_BUSY.
 **
 ** Durability (the `synchronous` option, changeable while open): full = the
 ** write goes to the WAL and is fsynced before the commit returns, normal =
@@ -74,6 +77,8 @@
 #define KV_FORMAT_VERSION "2"
 #define KV_DATA_FAMILY "kvcore.v" KV_FORMAT_VERSION
 #define KV_DATA_FAMILY_V1 "mvcc"
+
+const char kv_data_family[] = KV_DATA_FAMILY;
 
 int kv_engine_code(const char *m) {
   if (!m) return KV_IOERR;
@@ -315,6 +320,15 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
   char *rerr = NULL;
   e->db = rocksdb_open_column_families(e->dbopts, path, 2, names, cfopts, cfs,
                                        &rerr);
+  if (rerr && !fresh && kv_engine_code(rerr) == KV_BUSY) {
+    /* Another process writes it: read it. */
+    e->db = NULL;
+    free(rerr);
+    if ((rc = kv_reader_open(e, path, errptr))) goto fail;
+    rerr = NULL;
+    cfs[0] = e->cf_meta;
+    cfs[1] = e->cf_data;
+  }
   if (rerr) {
     rc = kv_engine_code(rerr);
     if (rc == KV_INVALID) { /* option mismatch */
@@ -346,7 +360,9 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
   }
   free(fmt);
   if (rc) goto fail;
-  if (!in_memory && (rc = ingest_dir_init(e, path, o, errptr))) goto fail;
+  if (!in_memory && !e->reader &&
+      (rc = ingest_dir_init(e, path, o, errptr)))
+    goto fail;
   return KV_OK;
 
 fail:
@@ -365,6 +381,7 @@ void kv_engine_close(kv_engine *e) {
     if (e->cf_data) rocksdb_column_family_handle_destroy(e->cf_data);
     rocksdb_close(e->db);
   }
+  kv_reader_close(e);
   if (e->gmu_ready) {
     pthread_mutex_destroy(&e->pool_mu);
     pthread_mutex_destroy(&e->gmu);
@@ -455,6 +472,7 @@ void kv_engine_iter_put(kv_engine *e, int kind, rocksdb_iterator_t *it,
 }
 
 rocksdb_iterator_t *kv_engine_iter(kv_engine *e) {
+  if (e->reader) kv_reader_catch_up(e, NULL); /* else: what it had */
   atomic_fetch_add(&e->iter_creates, 1);
   return iter_create(e, KV_ITER_SCAN);
 }
@@ -493,6 +511,7 @@ static int engine_sync(kv_engine *e, char **errptr) {
 
 int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
                     char **errptr) {
+  if (e->reader) return kv_reader_refuse(e, errptr);
   int mode = sync_always ? KV_SYNC_FULL : atomic_load(&e->sync_mode);
   char *rerr = NULL;
   uint64_t t0 = kv_mono_ns();
@@ -526,7 +545,7 @@ struct kv_sst {
 };
 
 bool kv_engine_ingests(kv_engine *e, size_t bytes) {
-  return e->ingest_dir && e->ingest_bytes && bytes >= e->ingest_bytes &&
+  return !e->reader && e->ingest_dir && e->ingest_bytes && bytes >= e->ingest_bytes &&
          atomic_load(&e->sync_mode) != KV_SYNC_OFF;
 }
 
@@ -605,6 +624,10 @@ void kv_engine_sst_free(kv_sst *f) {
 
 int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,
                        size_t *plen, char **errptr) {
+  if (e->reader) {
+    int rc = kv_reader_catch_up(e, errptr);
+    if (rc) return rc;
+  }
   char *rerr = NULL;
   size_t len = 0;
   char *v = rocksdb_get_cf(e->db, e->ro, e->cf_meta, name, strlen(name), &len,
@@ -617,6 +640,7 @@ int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,
 
 int kv_engine_meta_put(kv_engine *e, const char *name, const void *val,
                        size_t len, char **errptr) {
+  if (e->reader) return kv_reader_refuse(e, errptr);
   char *rerr = NULL;
   rocksdb_put_cf(e->db, e->env ? e->wo_sync : e->wo[KV_SYNC_NORMAL],
                  e->cf_meta, name, strlen(name), val, len, &rerr);
@@ -631,6 +655,7 @@ int kv_engine_meta_put(kv_engine *e, const char *name, const void *val,
 
 int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,
                            const void *end, size_t elen, char **errptr) {
+  if (e->reader) return kv_reader_refuse(e, errptr);
   /* enc(key) precedes every version of key (keyenc.c). */
   kv_buf a, b;
   kv_buf_init(&a);

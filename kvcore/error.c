@@ -22,7 +22,7 @@ _Thread_local uint32_t kv_latch_held;
 static const char *const code_names[] = {
     "ok",         "not found",      "restart transaction",
     "I/O error",  "corruption",     "invalid argument",
-    "store busy", "out of memory",
+    "store busy", "out of memory",  "read-only store",
 };
 
 const char *kv_code_name(int rc) {

@@ -39,6 +39,7 @@ static kv_ts gc_pick_threshold(kv_store *s) {
 }
 
 int kv_store_gc(kv_store *s, kv_gc_stats *stats, char **errptr) {
+  if (s->eng.reader) return kv_reader_refuse(&s->eng, errptr);
   kv_gc_stats st;
   memset(&st, 0, sizeof(st));
   st.threshold = gc_pick_threshold(s);
@@ -134,7 +135,8 @@ static void *gc_main(void *arg) {
 }
 
 int kv_gc_start(kv_store *s, char **errptr) {
-  if (s->opts.gc_interval_ms <= 0) return KV_OK;
+  /* A reader collects nothing: the writer's GC does. */
+  if (s->opts.gc_interval_ms <= 0 || s->eng.reader) return KV_OK;
   s->gc_stop = false;
   pthread_mutex_init(&s->gc_mu, NULL);
   pthread_condattr_t ca;

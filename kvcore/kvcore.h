@@ -51,7 +51,9 @@ enum {
   KV_INVALID = 5,   /* bad argument or misuse (the transaction is unharmed,
                     ** except where a function says otherwise) */
   KV_BUSY = 6,      /* the store is in use by another process */
-  KV_NOMEM = 7      /* out of memory */
+  KV_NOMEM = 7,     /* out of memory */
+  KV_READONLY = 8   /* a write to a store this process only reads (another
+                    ** process writes it: kv_store_is_reader()) */
 };
 
 /* Why a transaction failed with KV_RETRY. */
@@ -134,12 +136,28 @@ void kv_options_init(kv_options *opts);
 ** in-memory store.  Opening a directory that this process already has open
 ** returns the same store with its reference count raised; the options of
 ** the first open stay in force (read them with kv_store_get_options()).
-** Errors: KV_BUSY when another process has the store open, KV_CORRUPT when
-** the directory is not a kvcore store or is damaged, KV_IOERR when it cannot
-** be read or created.  opts may be NULL for defaults.
+** When another process writes the store (holds RocksDB's LOCK), it is
+** opened as a reader instead (reader.c): kv_store_is_reader() is then 1,
+** every transaction is read-only and reads one snapshot, caught up with the
+** writer when it begins, that holds every commit that returned before that;
+** writes, locks, metadata writes, range deletes and GC fail with
+** KV_READONLY.  Once the writing process is gone, the next kv_store_open()
+** of the directory in this process opens it as its writer; references to
+** the reader already handed out stay readers until they are closed.
+** Errors: KV_BUSY when another process holds the store and it cannot be
+** read either, KV_CORRUPT when the directory is not a kvcore store or is
+** damaged, KV_IOERR when it cannot be read or created.  opts may be NULL
+** for defaults.
 ** On success *out is a reference the caller releases with kv_store_close(). */
 int kv_store_open(const char *path, const kv_options *opts, kv_store **out,
                   char **errptr);
+
+/* 1 when this process only reads the store (another process writes it). */
+int kv_store_is_reader(kv_store *store);
+
+/* The process id of the process that writes the store when that is another
+** process (it holds the store's LOCK file), else 0: none, or this one. */
+long kv_store_writer_pid(kv_store *store);
 
 /* Drops one reference; the last one closes the store.  Every transaction of
 ** the store must have ended before its last reference is dropped. */

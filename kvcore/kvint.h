@@ -293,6 +293,10 @@ typedef struct kv_engine {
   pthread_mutex_t pool_mu;
   kv_iter_pool pools[2];
   _Atomic uint64_t iter_creates, iter_refreshes;
+  /* Set when another process writes the store: db is then a RocksDB
+  ** secondary instance (caught up before each use outside transactions),
+  ** and transactions read through views (reader.c). */
+  struct kv_reader *reader;
 } kv_engine;
 
 int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
@@ -355,6 +359,45 @@ void kv_engine_serial(kv_engine *e, uint64_t *write_ns, uint64_t *sync_ns,
 /* Maps a RocksDB error string to a KV_* code. */
 int kv_engine_code(const char *rocks_err);
 
+/* ------------------------------------------------------------ reader.c -- */
+
+/* The metadata key of the clock's persisted high-water mark (store.c). */
+#define KV_CLOCK_META "kvcore.clock_hwm"
+/* One RocksDB secondary instance, held by one transaction at a time, which
+** caught it up when it began: everything the transaction reads comes from
+** it, so no other catch-up changes what it sees. */
+typedef struct kv_view {
+  rocksdb_t *db;
+  rocksdb_column_family_handle_t *cf_meta, *cf_data;
+  bool busy;               /* held by a transaction (reader mutex) */
+  kv_ts ts;                /* above every timestamp in its state */
+} kv_view;
+
+typedef struct kv_reader kv_reader;
+
+/* The name of the data column family (engine.c). */
+extern const char kv_data_family[];
+/* Opens e as a reader of the store at path that another process writes:
+** e->db becomes a secondary instance, e->reader its view pool.  KV_BUSY
+** when it cannot be read either (it keeps its error message). */
+int kv_reader_open(kv_engine *e, const char *path, char **errptr);
+/* Closes every instance and removes the private directory. */
+void kv_reader_close(kv_engine *e);
+/* Catches e->db up with the writer (for reads outside transactions). */
+int kv_reader_catch_up(kv_engine *e, char **errptr);
+/* A view for a transaction that begins now: an idle one or a new one
+** (never waits for one), caught up with the writer; *out is held until
+** kv_reader_release. */
+int kv_reader_acquire(kv_engine *e, kv_view **out, char **errptr);
+void kv_reader_release(kv_engine *e, kv_view *v);
+/* A new iterator over v's data family (KV_ITER_SCAN or KV_ITER_POINT);
+** the caller destroys it.  NULL when out of memory. */
+rocksdb_iterator_t *kv_view_iter(kv_engine *e, kv_view *v, int kind);
+/* KV_READONLY with a message that names the writing process. */
+int kv_reader_refuse(kv_engine *e, char **errptr);
+/* The pid of the process holding the LOCK file of the store at path, or 0. */
+long kv_reader_lock_holder(const char *path);
+
 /* -------------------------------------------------------------- mvcc.c -- */
 
 /* Stored value of a version: 1 tag byte then the user value.  An empty
@@ -397,6 +440,8 @@ int kv_mvcc_changed(rocksdb_iterator_t *it, kv_buf *scratch, const kv_span *sp,
 ** direction.  Owns its iterator. */
 typedef struct kv_mvcc_cursor {
   kv_engine *eng;
+  kv_view *view;           /* a reader's transaction reads from it (its
+                           ** own iterator, never pooled), or NULL */
   rocksdb_iterator_t *it;  /* from the engine's pool, fresh for seq */
   uint64_t seq;
   kv_ts at;
@@ -767,6 +812,7 @@ struct kv_txn {
   kv_buf vbuf;             /* value returned by get */
   kv_buf kbuf;             /* scratch engine key */
   rocksdb_iterator_t *pit; /* point-read iterator, reused while fresh */
+  kv_view *view;           /* on a reader store: what it reads (reader.c) */
   uint64_t pit_seq;
   /* A key range known to hold no version at all while the engine's write
   ** sequence is gap_seq: [gap_lo, gap_hi), gap_hi_inf for no upper end.
@@ -903,6 +949,8 @@ struct kv_store {
   char *path;              /* "" for the in-memory store */
   bool in_memory;
   int refs;                /* registry mutex */
+  bool superseded;         /* a reader whose process opened the store as
+                           ** writer since: opens skip it (registry mutex) */
   pid_t pid;
   struct kv_store *reg_next;
 

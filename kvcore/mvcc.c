@@ -254,8 +254,11 @@ int kv_mvcc_cursor_open(kv_mvcc_cursor *c, kv_engine *e, kv_ts at,
     return nomem(errptr);
   /* Reopened (a refresh moved the read timestamp): the same iterator,
   ** brought up to date. */
-  c->it = c->it ? kv_engine_iter_fresh(e, KV_ITER_SCAN, c->it, &c->seq)
-                : kv_engine_iter_get(e, KV_ITER_SCAN, &c->seq);
+  if (c->view) /* a reader's view never changes: one iterator serves */
+    c->it = c->it ? c->it : kv_view_iter(e, c->view, KV_ITER_SCAN);
+  else
+    c->it = c->it ? kv_engine_iter_fresh(e, KV_ITER_SCAN, c->it, &c->seq)
+                  : kv_engine_iter_get(e, KV_ITER_SCAN, &c->seq);
   if (!c->it) return nomem(errptr);
   const char *target = NULL;
   size_t tlen = 0;
@@ -369,7 +372,8 @@ int kv_mvcc_cursor_next(kv_mvcc_cursor *c, char **errptr) {
 }
 
 void kv_mvcc_cursor_close(kv_mvcc_cursor *c) {
-  if (c->it) kv_engine_iter_put(c->eng, KV_ITER_SCAN, c->it, c->seq);
+  if (c->it && c->view) rocksdb_iter_destroy(c->it);
+  else if (c->it) kv_engine_iter_put(c->eng, KV_ITER_SCAN, c->it, c->seq);
   kv_buf_free(&c->lo);
   kv_buf_free(&c->hi);
   kv_buf_free(&c->seek);

@@ -90,6 +90,7 @@ static int iter_reopen(kv_iter *it, char **errptr) {
     }
   }
   kv_txn_prepare_read(t, &sp, it->at);
+  it->cur.view = t->view;
   return kv_mvcc_cursor_open(
       &it->cur, &t->store->eng, it->at, it->reverse, it->lo.p, it->lo.n,
       it->hi.p, it->hi.n, it->hi_inf, it->have_last ? it->last.p : NULL,
@@ -104,6 +105,7 @@ int kv_txn_scan(kv_txn *t, const void *start, size_t slen, const void *end,
   if (rc) return rc;
   if ((!start && slen) || (end == NULL && elen))
     return kv_err(errptr, KV_INVALID, "NULL scan bound");
+  if (t->view) flags &= ~KV_READ_FOR_UPDATE; /* as kv_txn_get */
   if ((flags & KV_READ_FOR_UPDATE) && t->read_only)
     return kv_err(errptr, KV_INVALID,
                   "a read-only transaction cannot lock keys");

@@ -8,9 +8,18 @@
 ** so every connection of a process shares one RocksDB instance, one clock,
 ** one lock table.  The registry remembers which process opened each store:
 ** after fork() the child finds the parent's entries but skips them, so its
-** own open reaches RocksDB's LOCK file and fails with KV_BUSY, as any other
-** process would.  The registry mutex is taken around fork() so a child never
-** inherits it locked.
+** own open reaches RocksDB's LOCK file and opens the store as a reader, as
+** any other process would.  The registry mutex is taken around fork() so a
+** child never inherits it locked.
+**
+** Readers (reader.c): a store another process writes is opened as a
+** reader.  An open that finds a reader in the registry checks who holds the
+** LOCK file now: while another process does, it shares the reader; once
+** none does, it opens the store afresh, as its writer, and the reader's
+** entry is marked superseded, so that every later open finds the writer.
+** The references to the reader handed out before stay readers (their
+** transactions keep reading, catching up with this process's writes) until
+** they are closed.
 **
 ** A store owns one of each shared component: the engine (engine.c), the
 ** clock (clock.c), the timestamp cache (tscache.c), the latch manager
@@ -30,7 +39,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define KV_CLOCK_META "kvcore.clock_hwm"
 #define KV_RESERVED_META "kvcore."
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -58,6 +66,8 @@ void kv_options_init(kv_options *o) {
 
 static int clock_persist(void *ctx, uint64_t hwm, char **errptr) {
   kv_store *s = ctx;
+  /* A reader's clock stamps nothing that is written: nothing to protect. */
+  if (s->eng.reader) return KV_OK;
   char b[8];
   for (int i = 7; i >= 0; i--) {
     b[i] = (char)(hwm & 0xff);
@@ -191,8 +201,13 @@ int kv_store_open(const char *path, const kv_options *opts, kv_store **out,
   }
   pthread_mutex_lock(&registry_mu);
   pid_t me = getpid();
+  kv_store *reader = NULL;
   for (kv_store *s = registry; s; s = s->reg_next) {
-    if (s->pid == me && !strcmp(s->path, key)) {
+    if (s->pid == me && !s->superseded && !strcmp(s->path, key)) {
+      if (s->eng.reader && kv_reader_lock_holder(key) == 0) {
+        reader = s; /* its writer is gone: try to become the writer */
+        break;
+      }
       s->refs++;
       pthread_mutex_unlock(&registry_mu);
       free(key);
@@ -202,6 +217,16 @@ int kv_store_open(const char *path, const kv_options *opts, kv_store **out,
   }
   kv_store *s = NULL;
   int rc = store_create(key, in_memory, opts, &s, errptr);
+  if (reader && (rc != KV_OK || s->eng.reader)) {
+    /* Another process took the store meanwhile: share the reader. */
+    if (rc == KV_OK) store_destroy(s);
+    reader->refs++;
+    pthread_mutex_unlock(&registry_mu);
+    free(key);
+    *out = reader;
+    return KV_OK;
+  }
+  if (rc == KV_OK && reader) reader->superseded = true;
   if (rc == KV_OK) {
     s->refs = 1;
     s->opened_at = kv_store_now(s);
@@ -267,6 +292,14 @@ int64_t kv_store_tally(kv_store *s, uint64_t id, int64_t delta) {
 void kv_store_bump_epoch(kv_store *s) { atomic_fetch_add(&s->epoch, 1); }
 
 const char *kv_store_path(kv_store *s) { return s->path; }
+
+int kv_store_is_reader(kv_store *s) { return s->eng.reader != NULL; }
+
+long kv_store_writer_pid(kv_store *s) {
+  if (s->in_memory) return 0;
+  long pid = kv_reader_lock_holder(s->path);
+  return pid == (long)getpid() ? 0 : pid;
+}
 
 kv_ts kv_store_now(kv_store *s) {
   kv_ts t;

@@ -336,7 +336,12 @@ void kv_txn_free(kv_txn *t) {
   kv_spanset_free(&t->spans);
   kv_buf_free(&t->vbuf);
   kv_buf_free(&t->kbuf);
-  kv_engine_iter_put(&t->store->eng, KV_ITER_POINT, t->pit, t->pit_seq);
+  if (t->view) { /* a reader's: its own iterator on its own view */
+    if (t->pit) rocksdb_iter_destroy(t->pit);
+    kv_reader_release(&t->store->eng, t->view);
+  } else {
+    kv_engine_iter_put(&t->store->eng, KV_ITER_POINT, t->pit, t->pit_seq);
+  }
   kv_buf_free(&t->gap_lo);
   kv_buf_free(&t->gap_hi);
   /* Counted once here, not per read: a bulk load's reads would each write
@@ -383,8 +388,11 @@ int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
   pthread_mutex_init(&t->wmu, NULL);
   t->store = s;
   t->id = atomic_fetch_add(&s->next_txn_id, 1) + 1;
-  t->read_only = opts->read_only;
-  t->lock_reads = opts->lock_reads != 0;
+  /* On a reader store every transaction reads only, from a view of its
+  ** own caught up now (reader.c); its writes fail with KV_READONLY. */
+  bool reader = s->eng.reader != NULL;
+  t->read_only = opts->read_only || reader;
+  t->lock_reads = opts->lock_reads != 0 && !reader;
   t->lock_timeout_ms = opts->lock_timeout_ms >= 0
                            ? opts->lock_timeout_ms
                            : atomic_load(&s->lock_timeout_ms);
@@ -392,7 +400,17 @@ int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
   t->gap_every = KV_GAP_PROBE_AFTER;
 
   int rc;
-  if (!kv_ts_is_zero(opts->read_ts)) {
+  if (reader && (rc = kv_reader_acquire(&s->eng, &t->view, errptr)))
+    goto fail;
+  if (reader && !kv_ts_is_zero(opts->read_ts)) {
+    if (kv_ts_lt(t->view->ts, opts->read_ts)) {
+      rc = kv_err(errptr, KV_INVALID, "read timestamp is in the future");
+      goto fail;
+    }
+    t->read_ts = opts->read_ts;
+  } else if (reader) {
+    t->read_ts = t->view->ts;
+  } else if (!kv_ts_is_zero(opts->read_ts)) {
     kv_ts now = kv_clock_peek(&s->clock);
     if (kv_ts_lt(now, opts->read_ts)) {
       rc = kv_err(errptr, KV_INVALID, "read timestamp is in the future");
@@ -420,6 +438,7 @@ int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
   return KV_OK;
 
 fail:
+  if (t->view) kv_reader_release(&s->eng, t->view);
   kv_spanset_free(&t->spans);
   pthread_mutex_destroy(&t->wmu);
   pthread_cond_destroy(&t->wcond);
@@ -678,6 +697,10 @@ static void gap_note_absent(kv_txn *t, const void *key, size_t klen) {
 ** iterator). */
 static rocksdb_iterator_t *txn_point_iter(kv_txn *t) {
   kv_engine *e = &t->store->eng;
+  if (t->view) { /* the view never changes: one iterator serves */
+    if (!t->pit) t->pit = kv_view_iter(e, t->view, KV_ITER_POINT);
+    return t->pit;
+  }
   t->pit = t->pit ? kv_engine_iter_fresh(e, KV_ITER_POINT, t->pit, &t->pit_seq)
                   : kv_engine_iter_get(e, KV_ITER_POINT, &t->pit_seq);
   return t->pit;
@@ -737,6 +760,9 @@ int kv_txn_get(kv_txn *t, const void *key, size_t klen, int flags,
   int rc = kv_txn_check(t, errptr);
   if (rc) return rc;
   if (!key && klen) return kv_err(errptr, KV_INVALID, "NULL key");
+  /* On a reader nobody in this process can write: a plain read is as
+  ** good as a locking one (the catalog locks what it reads to create). */
+  if (t->view) flags &= ~KV_READ_FOR_UPDATE;
   if ((flags & KV_READ_FOR_UPDATE) && t->read_only)
     return kv_err(errptr, KV_INVALID,
                   "a read-only transaction cannot lock keys");
@@ -787,6 +813,7 @@ static int txn_write(kv_txn *t, const void *key, size_t klen, int kind,
                      const void *val, size_t vlen, char **errptr) {
   int rc = kv_txn_check(t, errptr);
   if (rc) return rc;
+  if (t->view) return kv_reader_refuse(&t->store->eng, errptr);
   if (t->read_only)
     return kv_err(errptr, KV_INVALID, "cannot write in a read-only "
                   "transaction");

@@ -20,8 +20,8 @@
 **     UPDATE waits), a first attempt does not; 8 threads of
 **     read-modify-writes on 5 rows lose no update, and no retry fails on
 **     the rows it read (only a deadlock can fail one);
-**   - another process opening the store gets a clear error, and its native
-**     tables keep working;
+**   - another process opening the store reads it and its writes are
+**     refused naming this process; its native tables keep working;
 **   - a bulk load still finds a row another connection committed into the
 **     range it had found empty;
 **   - indexes built online while 4 threads write the table equal it.
@@ -1070,7 +1070,10 @@ static void test_sqlconc_rows_of_dropped_tables_are_swept(void **state) {
 /* The extension built beside this test program (build/mvcc.so). */
 static char ext_path[1024];
 
-static void test_sqlconc_second_process_gets_clear_error(void **state) {
+/* A second process on the same database reads the store this one writes:
+** its native tables work, it declares and reads the store's tables, and
+** its writes and new tables are refused naming this process. */
+static void test_sqlconc_second_process_reads_and_cannot_write(void **state) {
   fixture *f = *state;
   /* A real second process: the sqlite3 shell on the same database file. */
   char cmd[4096];
@@ -1078,7 +1081,9 @@ static void test_sqlconc_second_process_gets_clear_error(void **state) {
            "sqlite3 -batch -cmd '.load %s' '%s' 2>&1 <<'EOF'\n"
            "CREATE TABLE native(x); INSERT INTO native VALUES (1);\n"
            "SELECT 'native rows: ' || count(*) FROM native;\n"
-           "CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, n);\n"
+           "SELECT 'mvcc rows: ' || count(*) FROM t;\n"
+           "INSERT INTO t VALUES (3, 0);\n"
+           "CREATE VIRTUAL TABLE temp.u USING mvcc(id INTEGER PRIMARY KEY, n);\n"
            "EOF\n",
            ext_path, f->db);
   FILE *p = popen(cmd, "r");
@@ -1088,7 +1093,12 @@ static void test_sqlconc_second_process_gets_clear_error(void **state) {
   pclose(p);
   out[n] = 0;
   assert_non_null(strstr(out, "native rows: 1"));  /* native tables work */
-  assert_non_null(strstr(out, "store is in use by another process"));
+  assert_non_null(strstr(out, "mvcc rows: 2"));    /* the store is read */
+  char who[64];
+  snprintf(who, sizeof who, "written by process %ld", (long)getpid());
+  const char *w1 = strstr(out, who), *w2 = w1 ? strstr(w1 + 1, who) : NULL;
+  assert_non_null(w2); /* both writes refused, naming this process */
+  assert_non_null(strstr(out, "attempt to write a readonly database"));
   SQLT_ROWS(f->obs, "SELECT count(*) FROM t", "2\n"); /* store unharmed */
   SQLT_ROWS(f->obs, "SELECT count(*) FROM main.native", "1\n");
 }
@@ -1128,7 +1138,7 @@ int main(int argc, char **argv) {
       T(test_sqlconc_catalog_across_connections),
       T(test_sqlconc_bulk_load_sees_rows_committed_into_its_range),
       T(test_sqlconc_rows_of_dropped_tables_are_swept),
-      T(test_sqlconc_second_process_gets_clear_error),
+      T(test_sqlconc_second_process_reads_and_cannot_write),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
