@@ -34,7 +34,7 @@ EXT_LIB  = $(BUILD)/libmvcc.a
 # Unit tests: one binary per unit-tests/test_*.c.  A test's extra sources:
 TEST_SRC  = $(sort $(wildcard unit-tests/test_*.c))
 TEST_BIN  = $(TEST_SRC:unit-tests/%.c=$(BUILD)/tests/%)
-TEST_HELPERS = unit-tests/kvtest.h
+TEST_HELPERS = unit-tests/kvtest.h unit-tests/dirusage.h
 # SQL-level tests: C drivers with many connections (sql-tests/test_*.c),
 # linked with the static extension.
 SQLT_SRC  = $(sort $(wildcard sql-tests/test_*.c))

@@ -296,31 +296,37 @@ static int decode_index(const unsigned char *v, size_t n, mvcc_catindex *x) {
   return ix->name ? SQLITE_OK : SQLITE_NOMEM;
 }
 
-static int index_name_taken(kv_txn *t, const char *name, bool *taken,
-                            char **pzErr) {
+/* Reads index name's catalog entry in t (flags: kv_txn_get's); the kvcore
+** code, with *v borrowed as kv_txn_get lends it; SQLITE_NOMEM as -1. */
+static int index_entry_get(kv_txn *t, const char *name, int flags,
+                           const void **v, size_t *vl, char **err) {
   size_t kl;
   unsigned char *k = index_key(name, &kl);
-  if (!k) return SQLITE_NOMEM;
+  if (!k) return -1;
+  int krc = kv_txn_get(t, k, kl, flags, v, vl, err);
+  sqlite3_free(k);
+  return krc;
+}
+
+static int index_name_taken(kv_txn *t, const char *name, bool *taken,
+                            char **pzErr) {
   const void *v;
   size_t vl;
   char *err = NULL;
-  int krc = kv_txn_get(t, k, kl, KV_READ_FOR_UPDATE, &v, &vl, &err);
-  sqlite3_free(k);
+  int krc = index_entry_get(t, name, KV_READ_FOR_UPDATE, &v, &vl, &err);
+  if (krc < 0) return SQLITE_NOMEM;
   *taken = krc == KV_OK;
   return kvrc(krc, err, pzErr);
 }
 
 int mvcc_catalog_index_ready_in(kv_txn *t, const char *name, uint64_t id,
                                 int num, bool *ready, char **pzErr) {
-  size_t kl;
-  unsigned char *k = index_key(name, &kl);
-  if (!k) return SQLITE_NOMEM;
   const void *v;
   size_t vl;
   char *err = NULL;
-  int krc = kv_txn_get(t, k, kl, 0, &v, &vl, &err);
-  sqlite3_free(k);
   *ready = false;
+  int krc = index_entry_get(t, name, 0, &v, &vl, &err);
+  if (krc < 0) return SQLITE_NOMEM;
   if (krc != KV_OK) return kvrc(krc, err, pzErr);
   mvcc_catindex x;
   int rc = decode_index(v, vl, &x);

@@ -15,7 +15,7 @@
 */
 #include "sqltest.h"
 
-#include <dirent.h>
+#include "../unit-tests/dirusage.h"
 #include <stdatomic.h>
 #include <sys/stat.h>
 
@@ -100,30 +100,6 @@ static void *bk_writer_main(void *arg) {
   }
   sqlite3_close(db);
   return NULL;
-}
-
-/* Bytes of the regular files in dir; how many table files it has and how
-** many of them are hard links shared with the store. */
-static void bk_dir_usage(const char *dir, long long *bytes, int *tables,
-                         int *linked) {
-  *bytes = 0;
-  *tables = *linked = 0;
-  DIR *d = opendir(dir);
-  assert_non_null(d);
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    char p[1024];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-    if (de->d_name[0] == '.' || stat(p, &st) != 0 || !S_ISREG(st.st_mode))
-      continue;
-    *bytes += st.st_size;
-    if (strstr(de->d_name, ".sst")) {
-      (*tables)++;
-      if (st.st_nlink > 1) (*linked)++;
-    }
-  }
-  closedir(d);
 }
 
 /* Runs a one-row query on db; returns its first column as text in out. */
@@ -224,7 +200,7 @@ static void test_backup_under_bank_workload(void **state) {
     snprintf(mdir, sizeof mdir, "%s-mvcc", copydb);
     long long by;
     int tb, lk;
-    bk_dir_usage(mdir, &by, &tb, &lk);
+    assert_int_equal(dir_usage(mdir, &by, &tb, &lk), 0);
     bytes += by;
     tables += tb;
     linked += lk;

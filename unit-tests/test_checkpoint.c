@@ -14,7 +14,7 @@
 */
 #include "kvtest.h"
 
-#include <dirent.h>
+#include "dirusage.h"
 #include <sys/stat.h>
 
 #define CK_ACCOUNTS 16
@@ -169,30 +169,6 @@ static void ck_verify(const char *copy, kv_ts at, ck_writer *w, int nw) {
   kv_store_close(c);
 }
 
-/* Bytes of the files in dir, and how many of its table files are hard
-** links shared with another directory. */
-static void ck_dir_usage(const char *dir, long long *bytes, int *tables,
-                         int *linked) {
-  *bytes = 0;
-  *tables = *linked = 0;
-  DIR *d = opendir(dir);
-  assert_non_null(d);
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    char p[1024];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-    if (de->d_name[0] == '.' || stat(p, &st) != 0 || !S_ISREG(st.st_mode))
-      continue;
-    *bytes += st.st_size;
-    if (strstr(de->d_name, ".sst")) {
-      (*tables)++;
-      if (st.st_nlink > 1) (*linked)++;
-    }
-  }
-  closedir(d);
-}
-
 static void test_checkpoint_under_writers(void **state) {
   (void)state;
   char *dir = kvt_tempdir(0), *bdir = kvt_tempdir(1);
@@ -242,7 +218,7 @@ static void test_checkpoint_under_writers(void **state) {
     ** leaves the copy's link the file's only name. */
     long long by;
     int tb, lk;
-    ck_dir_usage(copies[b], &by, &tb, &lk);
+    assert_int_equal(dir_usage(copies[b], &by, &tb, &lk), 0);
     bytes += by;
     tables += tb;
     linked += lk;
@@ -343,7 +319,7 @@ static void test_checkpoint_refuses_existing_dir(void **state) {
   /* The existing directory was left as it was: empty. */
   long long bytes;
   int tables, linked;
-  ck_dir_usage(exists, &bytes, &tables, &linked);
+  assert_int_equal(dir_usage(exists, &bytes, &tables, &linked), 0);
   assert_int_equal(bytes, 0);
   kv_store_close(s);
   kvt_rmrf(dir);
