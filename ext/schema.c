@@ -239,8 +239,11 @@ static bool has_on_conflict(const char *z) {
   return false;
 }
 
-/* Whitespace-normalised copy (runs of spaces become one), for comparing
-** stored definitions. */
+/* Whitespace-normalised copy, for storing and comparing definitions: runs
+** of blanks and comments outside quotes become one space, and quoted
+** strings and identifiers are kept byte for byte (a column "a  b" keeps
+** its two spaces).  Comments go because a `-- ...` comment would swallow
+** whatever the definitions are later joined with on its line. */
 static char *normalize(const char *z) {
   char *o = sqlite3_malloc64(strlen(z) + 1);
   if (!o) return NULL;
@@ -251,12 +254,57 @@ static char *normalize(const char *z) {
       space = n > 0;
       continue;
     }
+    if (p[0] == '-' && p[1] == '-') {
+      while (p[1] && p[1] != '\n') p++;
+      space = n > 0;
+      continue;
+    }
+    if (p[0] == '/' && p[1] == '*') {
+      p += 2;
+      while (*p && !(p[0] == '*' && p[1] == '/')) p++;
+      if (!*p) break;
+      p++;
+      space = n > 0;
+      continue;
+    }
     if (space) o[n++] = ' ';
     space = false;
+    if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
+      char close = *p == '[' ? ']' : *p;
+      o[n++] = *p++;
+      while (*p && *p != close) o[n++] = *p++;
+      if (!*p) break;
+    }
     o[n++] = *p;
   }
   o[n] = 0;
   return o;
+}
+
+/* Runs sql on db if it is exactly one statement (blanks and comments may
+** follow).  The column definitions are spliced into CREATE TABLE x(...):
+** definitions that close the list early and go on with more statements
+** ("a PRIMARY KEY); ATTACH ...") must not run them, even in a scratch
+** database; *several says that was refused. */
+static int exec_one(sqlite3 *db, const char *sql, bool *several) {
+  sqlite3_stmt *st = NULL, *more = NULL;
+  const char *tail = NULL;
+  *several = false;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &st, &tail);
+  if (rc == SQLITE_OK && tail && *tail) {
+    rc = sqlite3_prepare_v2(db, tail, -1, &more, NULL);
+    if (rc != SQLITE_OK || more) {
+      *several = true;
+      rc = SQLITE_ERROR;
+    }
+  }
+  if (rc == SQLITE_OK && st) {
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  sqlite3_finalize(more);
+  return rc;
 }
 
 #define MVCC_MAX_COLLATIONS 16
@@ -385,10 +433,11 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
   ** stood in for by a placeholder, since only the parse is wanted here.
   ** The real declaration (sqlite3_declare_vtab) uses the real one. */
   static const char no_coll[] = "no such collation sequence: ";
+  bool several = false;
   for (int tries = 0;; tries++) {
-    rc = sqlite3_exec(tmp, sql, NULL, NULL, NULL);
+    rc = exec_one(tmp, sql, &several);
     const char *m = sqlite3_errmsg(tmp);
-    if (rc != SQLITE_ERROR || tries == MVCC_MAX_COLLATIONS ||
+    if (rc != SQLITE_ERROR || several || tries == MVCC_MAX_COLLATIONS ||
         strncmp(m, no_coll, sizeof no_coll - 1) != 0)
       break;
     const char *coll = m + sizeof no_coll - 1;
@@ -399,11 +448,20 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
   }
   if (rc != SQLITE_OK) {
     const char *m = sqlite3_errmsg(tmp);
-    if (strstr(m, "PRIMARY KEY missing"))
+    if (several)
+      *pzErr = sqlite3_mprintf("mvcc: bad column definitions for %s: they "
+                               "end the column list (unbalanced ')')",
+                               d->name);
+    else if (strstr(m, "PRIMARY KEY missing"))
       *pzErr = sqlite3_mprintf(
           "mvcc: table %s has no PRIMARY KEY (declare one column PRIMARY "
           "KEY, or PRIMARY KEY(a, b))",
           d->name);
+    else if (strstr(m, "too many columns"))
+      *pzErr = sqlite3_mprintf("mvcc: table %s has too many columns (the "
+                               "limit is SQLite's, %d)",
+                               d->name, sqlite3_limit(tmp, SQLITE_LIMIT_COLUMN,
+                                                      -1));
     else if (strstr(m, "more than one primary key"))
       *pzErr = sqlite3_mprintf("mvcc: table %s has more than one PRIMARY KEY",
                                d->name);
