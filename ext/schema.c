@@ -423,6 +423,13 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
     *pzErr = sqlite3_mprintf("mvcc: cannot open a scratch database");
     goto done;
   }
+  /* The connection's limits (columns, lengths, depths), so the definition
+  ** is refused here, with a message naming the table, exactly when the
+  ** declaration would be; and no ATTACH, whatever the definitions hold. */
+  if (db)
+    for (int id = 0; id <= SQLITE_LIMIT_WORKER_THREADS; id++)
+      sqlite3_limit(tmp, id, sqlite3_limit(db, id, -1));
+  sqlite3_limit(tmp, SQLITE_LIMIT_ATTACHED, 0);
   sql = sqlite3_mprintf("CREATE TABLE x(%s) WITHOUT ROWID", defs);
   if (!sql) {
     rc = SQLITE_NOMEM;

@@ -955,9 +955,10 @@ static int row_key(mvcc_vtab *v, mvcc_value *vals, mvcc_keybuf *key) {
   }
   if (rc == SQLITE_OK && key->n > MVCC_MAX_KEY_BYTES)
     rc = vtab_err(v, SQLITE_TOOBIG,
-                  sqlite3_mprintf("mvcc: key of %s too big: %zu bytes "
+                  sqlite3_mprintf("mvcc: key of %s too big: %llu bytes "
                                   "encoded (the limit is %d)",
-                                  v->name, key->n, MVCC_MAX_KEY_BYTES));
+                                  v->name, (unsigned long long)key->n,
+                                  MVCC_MAX_KEY_BYTES));
   return rc;
 }
 
@@ -1253,10 +1254,11 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
     int limit = sqlite3_limit(v->conn->db, SQLITE_LIMIT_LENGTH, -1);
     if (rc == SQLITE_OK && rowlen > (size_t)limit)
       rc = vtab_err(v, SQLITE_TOOBIG,
-                    sqlite3_mprintf("mvcc: row of %s too big: %zu bytes "
+                    sqlite3_mprintf("mvcc: row of %s too big: %llu bytes "
                                     "encoded (the limit is SQLite's length "
                                     "limit, %d)",
-                                    v->name, rowlen, limit));
+                                    v->name, (unsigned long long)rowlen,
+                                    limit));
     else if (rc == SQLITE_TOOBIG)
       vtab_err(v, rc, sqlite3_mprintf("mvcc: row of %s too big", v->name));
   }
