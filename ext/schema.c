@@ -240,12 +240,13 @@ static bool has_on_conflict(const char *z) {
 }
 
 /* Whitespace-normalised copy, for storing and comparing definitions: runs
-** of blanks and comments outside quotes become one space, and quoted
-** strings and identifiers are kept byte for byte (a column "a  b" keeps
-** its two spaces).  Comments go because a `-- ...` comment would swallow
-** whatever the definitions are later joined with on its line. */
+** of blanks outside quotes and comments become one space; quoted strings
+** and identifiers and comments are kept byte for byte (a column "a  b"
+** keeps its two spaces, and a declared type keeps a comment inside it, as
+** SQLite's affinity rules read it).  A `-- ...` comment ends with a newline
+** whatever blanks followed it, so it never swallows what comes after it. */
 static char *normalize(const char *z) {
-  char *o = sqlite3_malloc64(strlen(z) + 1);
+  char *o = sqlite3_malloc64(strlen(z) + 2);
   if (!o) return NULL;
   size_t n = 0;
   bool space = false;
@@ -254,22 +255,21 @@ static char *normalize(const char *z) {
       space = n > 0;
       continue;
     }
+    if (space && o[n - 1] != '\n') o[n++] = ' ';
+    space = false;
     if (p[0] == '-' && p[1] == '-') {
-      while (p[1] && p[1] != '\n') p++;
-      space = n > 0;
+      while (*p && *p != '\n') o[n++] = *p++;
+      o[n++] = '\n';
+      if (!*p) break;
       continue;
     }
     if (p[0] == '/' && p[1] == '*') {
-      p += 2;
-      while (*p && !(p[0] == '*' && p[1] == '/')) p++;
+      o[n++] = *p++;
+      o[n++] = *p++;
+      while (*p && !(p[0] == '*' && p[1] == '/')) o[n++] = *p++;
       if (!*p) break;
-      p++;
-      space = n > 0;
-      continue;
-    }
-    if (space) o[n++] = ' ';
-    space = false;
-    if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
+      o[n++] = *p++;
+    } else if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
       char close = *p == '[' ? ']' : *p;
       o[n++] = *p++;
       while (*p && *p != close) o[n++] = *p++;
@@ -277,6 +277,7 @@ static char *normalize(const char *z) {
     }
     o[n++] = *p;
   }
+  while (n > 0 && o[n - 1] == ' ') n--;
   o[n] = 0;
   return o;
 }

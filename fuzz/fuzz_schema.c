@@ -13,8 +13,9 @@
 **     columns, 1 to 16 key columns, all distinct and in range, UNIQUE
 **     columns in range;
 **   - the stored form round-trips: the definition's args (what the catalog
-**     keeps) split and parsed again give the same columns, key and UNIQUE
-**     constraints, and a second time the same args too;
+**     keeps) split and parsed again give the same column names, types
+**     (up to blanks) and affinities, key and UNIQUE constraints, and a
+**     second time the same args too;
 **   - the stored form and the declaration are each exactly one statement
 **     when spliced into SQL (CREATE VIRTUAL TABLE ... USING mvcc(<args>)
 **     and the declaration itself): nothing past it could ever run.
@@ -77,7 +78,7 @@ static void check_def(const mvcc_tabledef *d) {
 
 /* Are a and b the same words?  The stored form keeps one blank between
 ** words (normalize() in schema.c), so a declared type "BIG   INT" reads
-** back as "BIG INT": the same affinity, the same words. */
+** back as "BIG INT". */
 static int same_words(const char *a, const char *b) {
   for (;;) {
     while (isspace((unsigned char)*a)) a++;
@@ -98,7 +99,8 @@ static void check_same(const mvcc_tabledef *a, const mvcc_tabledef *b,
     FUZZ_CHECK(!strcmp(a->cols[i].name, b->cols[i].name),
                "column '%s' reparsed as '%s'", a->cols[i].name,
                b->cols[i].name);
-    FUZZ_CHECK(same_words(a->cols[i].type, b->cols[i].type),
+    FUZZ_CHECK(same_words(a->cols[i].type, b->cols[i].type) &&
+                   a->cols[i].affinity == b->cols[i].affinity,
                "type '%s' reparsed as '%s'", a->cols[i].type, b->cols[i].type);
     FUZZ_CHECK(a->cols[i].coll == b->cols[i].coll &&
                    a->cols[i].desc == b->cols[i].desc &&
