@@ -171,7 +171,9 @@ typedef struct mvcc_path {
 
 /* Splits a stored definition (mvcc_tabledef.args, as the catalog keeps
 ** it) into the arguments CREATE VIRTUAL TABLE gave: at commas outside
-** parentheses and quotes.  *argv (n strings) is freed with mvcc_free_args. */
+** parentheses, quotes and comments.  *argv (n strings) is freed with
+** mvcc_free_args.  SQLITE_CORRUPT for an unterminated quote (a damaged
+** entry), SQLITE_NOMEM. */
 int mvcc_split_args(const char *args, char ***argv, int *n);
 void mvcc_free_args(char **argv, int n);
 

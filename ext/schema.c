@@ -710,11 +710,28 @@ int mvcc_split_args(const char *args, char ***out, int *n) {
   *n = 0;
   if (!v) return SQLITE_NOMEM;
   const char *start = args;
+  bool unterminated = false;
   for (const char *p = args;; p++) {
     if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
       char close = *p == '[' ? ']' : *p;
       for (p++; *p && *p != close; p++) {}
-      if (!*p) break;
+      if (!*p) {
+        unterminated = true;
+        break;
+      }
+      continue;
+    }
+    /* A comma or parenthesis inside a comment is not one, as for SQLite;
+    ** the comment stays in its definition (with the newline that ends a
+    ** -- comment: the definitions are joined on one line again). */
+    if (p[0] == '-' && p[1] == '-') {
+      while (p[1] && p[1] != '\n') p++;
+      continue;
+    }
+    if (p[0] == '/' && p[1] == '*') {
+      for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++) {}
+      if (!*p) p--; /* to the end, as SQLite reads it */
+      else p++;
       continue;
     }
     if (*p == '(') depth++;
@@ -738,7 +755,7 @@ int mvcc_split_args(const char *args, char ***out, int *n) {
   }
   mvcc_free_args(v, *n);
   *n = 0;
-  return SQLITE_NOMEM;
+  return unterminated ? SQLITE_CORRUPT : SQLITE_NOMEM;
 }
 
 void mvcc_free_args(char **argv, int n) {
