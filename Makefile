@@ -21,6 +21,8 @@ DEBIAN_PACKAGES = librocksdb-dev libsqlite3-dev sqlite3 libcmocka-dev \
                   python3 gcc g++ make
 # ... and the ones only `make bench` needs (it draws bench/RESULTS.png).
 BENCH_PACKAGES  = gnuplot-nox
+# ... and the ones only `make fuzz` needs (clang and its libFuzzer runtime).
+FUZZ_PACKAGES   = clang-14 libclang-rt-14-dev
 
 KV_SRC   = $(sort $(wildcard kvcore/*.c))
 KV_CXX_SRC = $(sort $(wildcard kvcore/*.cc))
@@ -46,10 +48,25 @@ TSAN_TESTS = test_latch test_locktable test_waitq test_txn test_scan \
              test_kvhistory test_history test_timetravel test_reader \
              test_sqlreader
 
-.PHONY: all deps bench-deps test asan tsan bench bench-layout bench-profile shell clean
+# Fuzz harnesses (fuzz/fuzz_<name>.c), each with what it links beside it.
+FUZZ_NAMES = keycodec rowcodec tstext keyenc schema catalog
+FUZZ_SRC_keycodec = ext/keycodec.c
+FUZZ_SRC_rowcodec = ext/rowcodec.c
+FUZZ_SRC_tstext = ext/tstext.c
+FUZZ_LIB_keyenc = $(KV_LIB)
+FUZZ_LIB_schema = $(EXT_LIB)
+FUZZ_LIB_catalog = $(EXT_LIB)
+FUZZ_HDRS = fuzz/fuzz.h fuzz/extapi.h ext/mvcc_int.h ext/keycodec.h \
+            ext/rowcodec.h ext/tstext.h kvcore/kvcore.h kvcore/kvint.h
+# ... as corpus replayers (replay.c's main, any compiler: `make test`) ...
+FUZZ_REPLAY = $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps bench-deps fuzz-deps test asan tsan fuzz fuzz-bins bench \
+        bench-layout bench-profile shell clean
 
 # all: the extension, the libraries and the test binaries (about a minute).
-all: deps $(KV_LIB) $(EXT_SO) $(EXT_LIB) $(TEST_BIN) $(SQLT_BIN)
+all: deps $(KV_LIB) $(EXT_SO) $(EXT_LIB) $(TEST_BIN) $(SQLT_BIN) $(FUZZ_REPLAY)
 
 # install-missing: a recipe that installs those of the Debian packages $(1)
 # that are missing (apt-get; sudo when not root); a no-op otherwise.
@@ -72,6 +89,10 @@ deps:
 # bench-deps: the same for the benchmarks' own packages.
 bench-deps: deps
 	$(call install-missing,$(BENCH_PACKAGES))
+
+# fuzz-deps: the same for the fuzzers' own packages.
+fuzz-deps: deps
+	$(call install-missing,$(FUZZ_PACKAGES))
 
 # Objects wait for deps (order-only), so `make -j` does not compile before
 # the headers are installed.
@@ -133,6 +154,33 @@ $(BUILD)/tests/%: unit-tests/%.c $(TEST_HELPERS) $(KV_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -Ikvcore -Iunit-tests -o $@ $< $(KV_LIB) $(TESTLIBS) $(LDLIBS)
 
+# fuzz-rules NAME: the corpus replayer of a harness and (`make fuzz`) its
+# libFuzzer program, both from fuzz/fuzz_NAME.c.
+define fuzz-rules
+$(BUILD)/fuzz/replay_$(1): fuzz/fuzz_$(1).c fuzz/replay.c $(FUZZ_HDRS) $(FUZZ_SRC_$(1)) $(FUZZ_LIB_$(1))
+	@mkdir -p $$(dir $$@)
+	$(CC) $(BASEFLAGS) -Iext -Ikvcore -Ifuzz -o $$@ fuzz/fuzz_$(1).c fuzz/replay.c $(FUZZ_SRC_$(1)) $(FUZZ_LIB_$(1)) -lsqlite3 $(LDLIBS)
+
+$(BUILD)/fuzz/fuzz_$(1): fuzz/fuzz_$(1).c $(FUZZ_HDRS) $(FUZZ_SRC_$(1)) $(FUZZ_LIB_$(1))
+	@mkdir -p $$(dir $$@)
+	$(CC) $(BASEFLAGS) -fsanitize=fuzzer -Iext -Ikvcore -Ifuzz -o $$@ fuzz/fuzz_$(1).c $(FUZZ_SRC_$(1)) $(FUZZ_LIB_$(1)) -lsqlite3 $(LDLIBS)
+endef
+$(foreach h,$(FUZZ_NAMES),$(eval $(call fuzz-rules,$(h))))
+
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+
+# fuzz: builds the libFuzzer harnesses with clang (ASan + UBSan, under
+# build/fuzz; a few minutes the first time) and runs each for FUZZ_SECONDS
+# (default 60: about six minutes in all) from its corpus fuzz/corpus/NAME/.
+# New inputs go to build/fuzz/work/NAME/, crashes to build/fuzz/crash-NAME-*;
+# prints each harness's executions and coverage (libFuzzer's cov and ft).
+# FUZZ_ONLY="keycodec schema" runs only those.
+fuzz: fuzz-deps
+	$(MAKE) BUILD=build/fuzz CC=clang CXX=clang++ OPT=-O1 \
+	  SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	  fuzz-bins
+	@./fuzz/run-fuzzers build/fuzz $(FUZZ_SECONDS) $(or $(FUZZ_ONLY),$(FUZZ_NAMES))
+
 # shell: builds the extension and opens the sqlite3 shell on a demo
 # database; its store holds an example table from the first run on.
 DEMO = $(BUILD)/demo/demo.db
@@ -144,10 +192,11 @@ shell: deps $(EXT_SO)
 	  -cmd ".print mvcc loaded; try: SELECT * FROM accounts;" $(DEMO)
 
 # test: builds and runs every test (a few minutes on 2 cores): the cmocka
-# programs, the SQL scripts, the README's examples and the Python smoke test.
+# programs, the fuzz corpus replayed through each harness, the SQL scripts, the README's examples and the Python smoke test.
 test: all
 	@./unit-tests/run-tests $(BUILD)/tests $(TEST_BIN:$(BUILD)/tests/%=%) \
 	  $(SQLT_BIN:$(BUILD)/tests/%=%)
+	@./fuzz/replay-corpus $(BUILD) $(FUZZ_NAMES)
 	@if [ -x sql-tests/run-sql-tests ]; then ./sql-tests/run-sql-tests $(BUILD); fi
 	@./sql-tests/run-examples $(BUILD)
 
@@ -162,6 +211,8 @@ asan: deps $(EXT_SO)
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  KV_TEST_SCALE=0.3 ./unit-tests/run-tests build/asan/tests \
 	  $(TEST_BIN:$(BUILD)/tests/%=%) $(SQLT_BIN:$(BUILD)/tests/%=%)
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ./fuzz/replay-corpus build/asan $(FUZZ_NAMES)
 	@# The SQL scripts with the instrumented extension loaded into the
 	@# (uninstrumented) sqlite3 shell; the shell's own leaks are not ours.
 	@LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \

@@ -103,7 +103,7 @@ static void id_key(unsigned char *k, uint64_t id) {
 
 static const unsigned char next_id_key[2] = {0x00, 'N'};
 
-static int decode_entry(const unsigned char *v, size_t n, mvcc_catentry *e) {
+int mvcc_catentry_decode(const unsigned char *v, size_t n, mvcc_catentry *e) {
   if (n < 13 || v[0] != CAT_FORMAT) return SQLITE_CORRUPT;
   uint32_t nl = (uint32_t)v[9] << 24 | (uint32_t)v[10] << 16 |
                 (uint32_t)v[11] << 8 | v[12];
@@ -204,7 +204,7 @@ static int get_body(kv_txn *t, void *vctx, char **pzErr) {
   sqlite3_free(k);
   *g->found = krc == KV_OK;
   if (krc != KV_OK) return kvrc(krc, err, pzErr);
-  int rc = decode_entry(v, vl, g->out);
+  int rc = mvcc_catentry_decode(v, vl, g->out);
   if (rc == SQLITE_CORRUPT)
     *pzErr = sqlite3_mprintf("mvcc: catalog entry of %s is corrupt", g->name);
   return rc;
@@ -269,7 +269,7 @@ static unsigned char *encode_index(const mvcc_catindex *x, size_t *len) {
   return v;
 }
 
-static int decode_index(const unsigned char *v, size_t n, mvcc_catindex *x) {
+int mvcc_catindex_decode(const unsigned char *v, size_t n, mvcc_catindex *x) {
   memset(x, 0, sizeof(*x));
   if (n < IX_FIXED || v[0] != IX_FORMAT) return SQLITE_CORRUPT;
   mvcc_index *ix = &x->ix;
@@ -329,7 +329,7 @@ int mvcc_catalog_index_ready_in(kv_txn *t, const char *name, uint64_t id,
   if (krc < 0) return SQLITE_NOMEM;
   if (krc != KV_OK) return kvrc(krc, err, pzErr);
   mvcc_catindex x;
-  int rc = decode_index(v, vl, &x);
+  int rc = mvcc_catindex_decode(v, vl, &x);
   if (rc == SQLITE_OK)
     *ready = x.table == id && x.ix.num == num && x.ix.ready;
   else if (rc == SQLITE_CORRUPT)
@@ -353,7 +353,7 @@ static int each_index(kv_txn *t, uint64_t id, int flags,
     size_t vl;
     const unsigned char *v = kv_iter_value(it, &vl);
     mvcc_catindex x;
-    rc = decode_index(v, vl, &x);
+    rc = mvcc_catindex_decode(v, vl, &x);
     if (rc == SQLITE_CORRUPT)
       *pzErr = sqlite3_mprintf("mvcc: an index entry of the catalog is "
                                "corrupt");
@@ -509,7 +509,7 @@ static int ixchange_body(kv_txn *t, void *vctx, char **pzErr) {
   int rc = kvrc(krc, err, pzErr);
   err = NULL;
   if (rc == SQLITE_OK && krc == KV_OK) {
-    rc = decode_index(v, vl, &x);
+    rc = mvcc_catindex_decode(v, vl, &x);
     if (rc == SQLITE_CORRUPT)
       *pzErr = sqlite3_mprintf("mvcc: catalog entry of index %s is corrupt",
                                c->name);
@@ -894,7 +894,7 @@ static int list_body(kv_txn *t, void *vctx, char **pzErr) {
     const unsigned char *v = kv_iter_value(it, &vl);
     mvcc_catentry e;
     memset(&e, 0, sizeof(e));
-    rc = decode_entry(v, vl, &e);
+    rc = mvcc_catentry_decode(v, vl, &e);
     if (rc == SQLITE_CORRUPT)
       *pzErr = sqlite3_mprintf("mvcc: a catalog entry is corrupt");
     if (rc == SQLITE_OK) {

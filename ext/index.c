@@ -106,6 +106,7 @@ int mvcc_index_entry(mvcc_keybuf *out, const unsigned char *tprefix,
     }
   }
   *carries_key = has_null || !ix->unique;
+  if (rc == SQLITE_OK && out->n > MVCC_MAX_KEY_BYTES) rc = SQLITE_TOOBIG;
   if (rc == SQLITE_OK && *carries_key) rc = mvcc_keybuf_append(out, rk, rkl);
   return rc;
 }

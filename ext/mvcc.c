@@ -74,6 +74,46 @@ static int temp_has(sqlite3 *db, const char *name) {
   return what;
 }
 
+int mvcc_catentry_declare_sql(sqlite3 *db, const mvcc_catentry *e,
+                              const char *store, char **out, char **pzErr) {
+  *out = NULL;
+  char *qn = mvcc_quote_ident(e->name);
+  char *sql = NULL;
+  if (qn && !store)
+    sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.%s USING mvcc(%s)", qn,
+                          e->args);
+  else if (qn)
+    sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.%s USING "
+                          "mvcc(%s, store=%Q)",
+                          qn, e->args, store);
+  sqlite3_free(qn);
+  if (!sql) return SQLITE_NOMEM;
+  /* The definitions come from the store, which may be damaged or made by
+  ** someone else: spliced into SQL, text such as "a); DROP TABLE main.x;
+  ** --" would run in the application's connection.  Only what SQLite reads
+  ** as one statement is run (preparing a CREATE VIRTUAL TABLE runs nothing);
+  ** a definition that does not even parse is left to the declaration,
+  ** which reports SQLite's error. */
+  sqlite3_stmt *st = NULL, *more = NULL;
+  const char *tail = NULL;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &st, &tail);
+  if (rc == SQLITE_OK && tail && *tail) {
+    rc = sqlite3_prepare_v2(db, tail, -1, &more, NULL);
+    if (rc != SQLITE_OK || more) rc = SQLITE_CORRUPT;
+  }
+  sqlite3_finalize(st);
+  sqlite3_finalize(more);
+  if (rc == SQLITE_CORRUPT) {
+    *pzErr = sqlite3_mprintf("mvcc: catalog entry of %s is corrupt: its "
+                             "column definitions end the column list",
+                             e->name);
+    sqlite3_free(sql);
+    return rc;
+  }
+  *out = sql;
+  return SQLITE_OK;
+}
+
 static int declare_one(void *vctx, const mvcc_catentry *e) {
   declare_ctx *x = vctx;
   mvcc_conn *c = x->sc->conn;
@@ -86,19 +126,13 @@ static int declare_one(void *vctx, const mvcc_catentry *e) {
                                 e->name, e->name);
     return SQLITE_ERROR;
   }
-  char *qn = mvcc_quote_ident(e->name);
   char *sql;
-  if (x->sc == c->dflt)
-    sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.%s USING mvcc(%s)", qn,
-                          e->args);
-  else
-    sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.%s USING "
-                          "mvcc(%s, store=%Q)",
-                          qn, e->args, kv_store_path(x->sc->store));
-  sqlite3_free(qn);
-  if (!sql) return SQLITE_NOMEM;
+  int rc = mvcc_catentry_declare_sql(
+      c->db, e, x->sc == c->dflt ? NULL : kv_store_path(x->sc->store), &sql,
+      x->pzErr);
+  if (rc) return rc;
   char *err = NULL;
-  int rc = sqlite3_exec(c->db, sql, NULL, NULL, &err);
+  rc = sqlite3_exec(c->db, sql, NULL, NULL, &err);
   sqlite3_free(sql);
   if (rc) {
     *x->pzErr = sqlite3_mprintf("mvcc: cannot declare table %s: %s", e->name,

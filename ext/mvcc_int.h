@@ -74,6 +74,13 @@ enum { MVCC_AFF_BLOB = 'A', MVCC_AFF_TEXT = 'B', MVCC_AFF_NUMERIC = 'C',
        MVCC_AFF_INTEGER = 'D', MVCC_AFF_REAL = 'E' };
 
 #define MVCC_MAX_KEY_COLUMNS 16
+/* The most bytes of a row's key (the table prefix and the encoded primary
+** key), and of the encoded values of an index entry's columns.  Keys are
+** copied into latches, the lock table and the timestamp cache and compared
+** on every seek, so a bound keeps those cheap, and a key above it is a
+** clear SQLITE_TOOBIG rather than a slow commit.  (A row's values are bound
+** by SQLite's own SQLITE_LIMIT_LENGTH, as a native row is.) */
+#define MVCC_MAX_KEY_BYTES (1 << 20)
 #define MVCC_HIDDEN_KEY "__mvcc_key"
 
 typedef struct mvcc_column {
@@ -164,7 +171,9 @@ typedef struct mvcc_path {
 
 /* Splits a stored definition (mvcc_tabledef.args, as the catalog keeps
 ** it) into the arguments CREATE VIRTUAL TABLE gave: at commas outside
-** parentheses and quotes.  *argv (n strings) is freed with mvcc_free_args. */
+** parentheses, quotes and comments.  *argv (n strings) is freed with
+** mvcc_free_args.  SQLITE_CORRUPT for an unterminated quote (a damaged
+** entry), SQLITE_NOMEM. */
 int mvcc_split_args(const char *args, char ***argv, int *n);
 void mvcc_free_args(char **argv, int n);
 
@@ -217,6 +226,17 @@ typedef struct mvcc_catentry {
 } mvcc_catentry;
 
 void mvcc_catentry_clear(mvcc_catentry *e);
+/* The statement that declares catalog entry e in temp (CREATE VIRTUAL
+** TABLE temp."name" USING mvcc(<args>[, store='<store>'])), in *out
+** (sqlite3_mprintf'd), after checking on db that it is one statement:
+** SQLITE_CORRUPT with a message when the stored definitions would end it
+** early (mvcc.c). */
+int mvcc_catentry_declare_sql(sqlite3 *db, const mvcc_catentry *e,
+                              const char *store, char **out, char **pzErr);
+/* Decodes a stored catalog entry (layout in catalog.c) into *e: SQLITE_OK,
+** SQLITE_CORRUPT when v is not one, or SQLITE_NOMEM.  Free *e with
+** mvcc_catentry_clear() whatever it returns. */
+int mvcc_catentry_decode(const unsigned char *v, size_t n, mvcc_catentry *e);
 /* Looks up name: SQLITE_OK with *found, or an error. */
 int mvcc_catalog_get(kv_store *s, const char *name, bool *found,
                      mvcc_catentry *out, char **pzErr);
@@ -252,6 +272,8 @@ typedef struct mvcc_catindex {
 } mvcc_catindex;
 
 void mvcc_catindex_clear(mvcc_catindex *x);
+/* The same for a stored index entry; free *x with mvcc_catindex_clear(). */
+int mvcc_catindex_decode(const unsigned char *v, size_t n, mvcc_catindex *x);
 /* Calls fn for each created index of table id (every table's when id is 0),
 ** read in one snapshot; stops at a non-OK return. */
 int mvcc_catalog_index_list(kv_store *s, uint64_t id,
@@ -501,7 +523,8 @@ int mvcc_key_append_cell(mvcc_keybuf *kb, const mvcc_value *x, int coll,
 /* kb = table prefix ‖ MVCC_INDEX_TAG ‖ num: where index num's entries are. */
 int mvcc_index_prefix(mvcc_keybuf *kb, const unsigned char *tprefix, int num);
 /* The entry key of index ix for a row with values vals and key rk (rkl
-** bytes after the table prefix); *carries_key: the row's key is in it. */
+** bytes after the table prefix); *carries_key: the row's key is in it.
+** SQLITE_TOOBIG when the indexed values take more than MVCC_MAX_KEY_BYTES. */
 int mvcc_index_entry(mvcc_keybuf *out, const unsigned char *tprefix,
                      const mvcc_index *ix, const mvcc_value *vals,
                      const void *rk, size_t rkl, bool *carries_key);

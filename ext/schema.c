@@ -239,10 +239,14 @@ static bool has_on_conflict(const char *z) {
   return false;
 }
 
-/* Whitespace-normalised copy (runs of spaces become one), for comparing
-** stored definitions. */
+/* Whitespace-normalised copy, for storing and comparing definitions: runs
+** of blanks outside quotes and comments become one space; quoted strings
+** and identifiers and comments are kept byte for byte (a column "a  b"
+** keeps its two spaces, and a declared type keeps a comment inside it, as
+** SQLite's affinity rules read it).  A `-- ...` comment ends with a newline
+** whatever blanks followed it, so it never swallows what comes after it. */
 static char *normalize(const char *z) {
-  char *o = sqlite3_malloc64(strlen(z) + 1);
+  char *o = sqlite3_malloc64(strlen(z) + 2);
   if (!o) return NULL;
   size_t n = 0;
   bool space = false;
@@ -251,12 +255,57 @@ static char *normalize(const char *z) {
       space = n > 0;
       continue;
     }
-    if (space) o[n++] = ' ';
+    if (space && o[n - 1] != '\n') o[n++] = ' ';
     space = false;
+    if (p[0] == '-' && p[1] == '-') {
+      while (*p && *p != '\n') o[n++] = *p++;
+      o[n++] = '\n';
+      if (!*p) break;
+      continue;
+    }
+    if (p[0] == '/' && p[1] == '*') {
+      o[n++] = *p++;
+      o[n++] = *p++;
+      while (*p && !(p[0] == '*' && p[1] == '/')) o[n++] = *p++;
+      if (!*p) break;
+      o[n++] = *p++;
+    } else if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
+      char close = *p == '[' ? ']' : *p;
+      o[n++] = *p++;
+      while (*p && *p != close) o[n++] = *p++;
+      if (!*p) break;
+    }
     o[n++] = *p;
   }
+  while (n > 0 && o[n - 1] == ' ') n--;
   o[n] = 0;
   return o;
+}
+
+/* Runs sql on db if it is exactly one statement (blanks and comments may
+** follow).  The column definitions are spliced into CREATE TABLE x(...):
+** definitions that close the list early and go on with more statements
+** ("a PRIMARY KEY); ATTACH ...") must not run them, even in a scratch
+** database; *several says that was refused. */
+static int exec_one(sqlite3 *db, const char *sql, bool *several) {
+  sqlite3_stmt *st = NULL, *more = NULL;
+  const char *tail = NULL;
+  *several = false;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &st, &tail);
+  if (rc == SQLITE_OK && tail && *tail) {
+    rc = sqlite3_prepare_v2(db, tail, -1, &more, NULL);
+    if (rc != SQLITE_OK || more) {
+      *several = true;
+      rc = SQLITE_ERROR;
+    }
+  }
+  if (rc == SQLITE_OK && st) {
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  sqlite3_finalize(more);
+  return rc;
 }
 
 #define MVCC_MAX_COLLATIONS 16
@@ -375,6 +424,13 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
     *pzErr = sqlite3_mprintf("mvcc: cannot open a scratch database");
     goto done;
   }
+  /* The connection's limits (columns, lengths, depths), so the definition
+  ** is refused here, with a message naming the table, exactly when the
+  ** declaration would be; and no ATTACH, whatever the definitions hold. */
+  if (db)
+    for (int id = 0; id <= SQLITE_LIMIT_WORKER_THREADS; id++)
+      sqlite3_limit(tmp, id, sqlite3_limit(db, id, -1));
+  sqlite3_limit(tmp, SQLITE_LIMIT_ATTACHED, 0);
   sql = sqlite3_mprintf("CREATE TABLE x(%s) WITHOUT ROWID", defs);
   if (!sql) {
     rc = SQLITE_NOMEM;
@@ -385,10 +441,11 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
   ** stood in for by a placeholder, since only the parse is wanted here.
   ** The real declaration (sqlite3_declare_vtab) uses the real one. */
   static const char no_coll[] = "no such collation sequence: ";
+  bool several = false;
   for (int tries = 0;; tries++) {
-    rc = sqlite3_exec(tmp, sql, NULL, NULL, NULL);
+    rc = exec_one(tmp, sql, &several);
     const char *m = sqlite3_errmsg(tmp);
-    if (rc != SQLITE_ERROR || tries == MVCC_MAX_COLLATIONS ||
+    if (rc != SQLITE_ERROR || several || tries == MVCC_MAX_COLLATIONS ||
         strncmp(m, no_coll, sizeof no_coll - 1) != 0)
       break;
     const char *coll = m + sizeof no_coll - 1;
@@ -399,11 +456,20 @@ static int describe(sqlite3 *db, mvcc_tabledef *d, const char *defs,
   }
   if (rc != SQLITE_OK) {
     const char *m = sqlite3_errmsg(tmp);
-    if (strstr(m, "PRIMARY KEY missing"))
+    if (several)
+      *pzErr = sqlite3_mprintf("mvcc: bad column definitions for %s: they "
+                               "end the column list (unbalanced ')')",
+                               d->name);
+    else if (strstr(m, "PRIMARY KEY missing"))
       *pzErr = sqlite3_mprintf(
           "mvcc: table %s has no PRIMARY KEY (declare one column PRIMARY "
           "KEY, or PRIMARY KEY(a, b))",
           d->name);
+    else if (strstr(m, "too many columns"))
+      *pzErr = sqlite3_mprintf("mvcc: table %s has too many columns (the "
+                               "limit is SQLite's, %d)",
+                               d->name, sqlite3_limit(tmp, SQLITE_LIMIT_COLUMN,
+                                                      -1));
     else if (strstr(m, "more than one primary key"))
       *pzErr = sqlite3_mprintf("mvcc: table %s has more than one PRIMARY KEY",
                                d->name);
@@ -644,11 +710,28 @@ int mvcc_split_args(const char *args, char ***out, int *n) {
   *n = 0;
   if (!v) return SQLITE_NOMEM;
   const char *start = args;
+  bool unterminated = false;
   for (const char *p = args;; p++) {
     if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
       char close = *p == '[' ? ']' : *p;
       for (p++; *p && *p != close; p++) {}
-      if (!*p) break;
+      if (!*p) {
+        unterminated = true;
+        break;
+      }
+      continue;
+    }
+    /* A comma or parenthesis inside a comment is not one, as for SQLite;
+    ** the comment stays in its definition (with the newline that ends a
+    ** -- comment: the definitions are joined on one line again). */
+    if (p[0] == '-' && p[1] == '-') {
+      while (p[1] && p[1] != '\n') p++;
+      continue;
+    }
+    if (p[0] == '/' && p[1] == '*') {
+      for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++) {}
+      if (!*p) p--; /* to the end, as SQLite reads it */
+      else p++;
       continue;
     }
     if (*p == '(') depth++;
@@ -672,7 +755,7 @@ int mvcc_split_args(const char *args, char ***out, int *n) {
   }
   mvcc_free_args(v, *n);
   *n = 0;
-  return SQLITE_NOMEM;
+  return unterminated ? SQLITE_CORRUPT : SQLITE_NOMEM;
 }
 
 void mvcc_free_args(char **argv, int n) {

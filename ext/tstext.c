@@ -63,6 +63,9 @@ bool mvcc_ts_from_text(const char *s, size_t n, kv_ts *out) {
   /* timegm normalizes 02-31 into March: a day that does not exist fails */
   if (secs < 0 || tm.tm_mday != (int)d || tm.tm_mon != (int)mo - 1)
     return false;
+  /* wall is uint64 nanoseconds, which end in 2554: a later date would wrap
+  ** around to a time near 1970 */
+  if ((uint64_t)secs > (UINT64_MAX - ns) / 1000000000u) return false;
   out->wall = (uint64_t)secs * 1000000000u + ns;
   out->logical = (uint32_t)lg;
   return true;

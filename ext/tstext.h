@@ -11,7 +11,8 @@
 ** it is not 0, so byte order of the texts is timestamp order ('.' sorts
 ** below every digit, and a text sorts below its own extensions).  SQLite's
 ** date functions read the first form (they ignore digits past the
-** millisecond).  Years 1970-9999 only.
+** millisecond).  The range is kv_ts's: 1970-01-01 00:00:00 to
+** 2554-07-21 23:34:33.709551615 (the wall clock is uint64 nanoseconds).
 */
 #ifndef MVCC_TSTEXT_H
 #define MVCC_TSTEXT_H

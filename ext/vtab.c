@@ -953,7 +953,24 @@ static int row_key(mvcc_vtab *v, mvcc_value *vals, mvcc_keybuf *key) {
                                       v->name, col->name));
     }
   }
+  if (rc == SQLITE_OK && key->n > MVCC_MAX_KEY_BYTES)
+    rc = vtab_err(v, SQLITE_TOOBIG,
+                  sqlite3_mprintf("mvcc: key of %s too big: %llu bytes "
+                                  "encoded (the limit is %d)",
+                                  v->name, (unsigned long long)key->n,
+                                  MVCC_MAX_KEY_BYTES));
   return rc;
+}
+
+/* The message for an index entry that mvcc_index_entry() found too big. */
+static int index_too_big(mvcc_vtab *v, const mvcc_index *ix) {
+  return vtab_err(v, SQLITE_TOOBIG,
+                  sqlite3_mprintf("mvcc: index entry of %s too big: the "
+                                  "values of %s%s take more than %d bytes "
+                                  "encoded",
+                                  v->name, ix->name ? "index " : "a UNIQUE "
+                                  "constraint", ix->name ? ix->name : "",
+                                  MVCC_MAX_KEY_BYTES));
 }
 
 /* The key of the existing row SQLite passes as argv[0]. */
@@ -1024,6 +1041,7 @@ static int index_write(mvcc_vtab *v, kv_txn *t, const mvcc_value *vals,
     bool carries;
     rc = mvcc_index_entry(&e, v->prefix, &v->ixs.ix[i], vals, rk, rkl,
                           &carries);
+    if (rc == SQLITE_TOOBIG) rc = index_too_big(v, &v->ixs.ix[i]);
     if (rc == SQLITE_OK && put)
       rc = mvcc_index_value(&val, v->def, &v->ixs.ix[i], vals, rk, rkl);
     if (rc) break;
@@ -1129,6 +1147,7 @@ static int check_unique(mvcc_vtab *v, kv_txn *t, const mvcc_index *u,
   bool carries;
   int rc = mvcc_index_entry(e, v->prefix, u, vals, key->p + MVCC_KEY_PREFIX_LEN,
                             key->n - MVCC_KEY_PREFIX_LEN, &carries);
+  if (rc == SQLITE_TOOBIG) return index_too_big(v, u);
   if (rc || carries) return rc; /* a NULL: never equal */
   const void *val;
   size_t vl;
@@ -1229,6 +1248,19 @@ static int do_update(mvcc_vtab *v, kv_txn *t, int argc, sqlite3_value **argv) {
       rc = mvcc_row_encode_cells(d->ncol, cells, &row, &rowlen);
       if (cells != small) free(cells);
     }
+    /* SQLite's limit on a value, which also bounds a native table's
+    ** record: a row of several big values could pass each value's check
+    ** and still be more than the store should take in one write. */
+    int limit = sqlite3_limit(v->conn->db, SQLITE_LIMIT_LENGTH, -1);
+    if (rc == SQLITE_OK && rowlen > (size_t)limit)
+      rc = vtab_err(v, SQLITE_TOOBIG,
+                    sqlite3_mprintf("mvcc: row of %s too big: %llu bytes "
+                                    "encoded (the limit is SQLite's length "
+                                    "limit, %d)",
+                                    v->name, (unsigned long long)rowlen,
+                                    limit));
+    else if (rc == SQLITE_TOOBIG)
+      vtab_err(v, rc, sqlite3_mprintf("mvcc: row of %s too big", v->name));
   }
   if (rc) goto done;
 
