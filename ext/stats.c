@@ -45,12 +45,12 @@ typedef struct stats_cursor {
 
 static const char *const schemas[] = {
     "CREATE TABLE x(store TEXT, name TEXT, value INTEGER)",
-    "CREATE TABLE x(store TEXT, id INTEGER, read_ts REAL, write_ts REAL, "
-    "age REAL, priority INTEGER, boost INTEGER, read_only INTEGER, status "
-    "TEXT, waiting_for INTEGER, locks INTEGER, lock_reads INTEGER)",
+    ("CREATE TABLE x(store TEXT, id INTEGER, read_ts REAL, write_ts REAL, "
+     "age REAL, priority INTEGER, boost INTEGER, read_only INTEGER, status "
+     "TEXT, waiting_for INTEGER, locks INTEGER, lock_reads INTEGER)"),
     "CREATE TABLE x(store TEXT, key BLOB, txn INTEGER, waiting INTEGER)",
-    "CREATE TABLE x(store TEXT, \"table\" TEXT, \"index\" TEXT, columns "
-    "TEXT, \"unique\" INTEGER, state TEXT, \"rows\" INTEGER)",
+    ("CREATE TABLE x(store TEXT, \"table\" TEXT, \"index\" TEXT, columns "
+     "TEXT, \"unique\" INTEGER, state TEXT, \"rows\" INTEGER)"),
 };
 
 static int statsConnect(sqlite3 *db, void *aux, int argc,
