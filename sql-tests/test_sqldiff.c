@@ -48,8 +48,14 @@
 ** removal keeps a difference (a one-at-a-time minimisation), so the output
 ** pastes into two sqlite3 shells as a reproduction.  SQLDIFF_KEEP_GOING=1
 ** reports every failing definition instead of stopping at the first.
+** SQLDIFF_SECONDS=n runs definitions seed+0, seed+1, ... until n seconds
+** have passed instead of SQLDIFF_DEFS of them (`make soak` sets it, with a
+** fresh seed each run; the seed is printed first, so a failure found there
+** is reproduced with SQLDIFF_SEED and SQLDIFF_DEF).
 */
 #include "sqltest.h"
+
+#include <limits.h>
 
 /* ------------------------------------------------------------- random -- */
 
@@ -843,8 +849,16 @@ static void test_sqldiff_random_definitions(void **state) {
   if (nstmt < 50) nstmt = 50;
   long only = env_long("SQLDIFF_DEF", -1);
   bool keep_going = env_long("SQLDIFF_KEEP_GOING", 0) != 0;
+  long seconds = env_long("SQLDIFF_SECONDS", 0);
+  time_t until = time(NULL) + seconds;
+  if (seconds > 0 && only < 0) ndef = LONG_MAX;
+  printf("sqldiff: seed %llu, %ld statements per definition%s\n",
+         (unsigned long long)seed, nstmt,
+         seconds > 0 ? ", until the time is up" : "");
+  fflush(stdout);
   long count = 0, failed = 0, defs = 0;
   for (long i = only >= 0 ? only : 0; i < (only >= 0 ? only + 1 : ndef); i++) {
+    if (seconds > 0 && defs > 0 && time(NULL) >= until) break;
     defs++;
     if (!run_definition(&p, seed, (int)i, (int)nstmt, &count)) {
       failed++;
