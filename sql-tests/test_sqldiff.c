@@ -117,6 +117,7 @@ static void def_make(rng *r, tdef *d) {
     d->pk[k] = c;
   }
   char keyterm[MAXCOL][64]; /* a column constraint's or a term's extra */
+  bool integer[MAXCOL];     /* the column's declared type is INTEGER */
   char *o = d->defs;
   size_t left = sizeof d->defs;
   for (int c = 0; c < d->ncol; c++) {
@@ -146,6 +147,7 @@ static void def_make(rng *r, tdef *d) {
     int n = snprintf(o, left, "%sc%d", c ? ", " : "", c);
     o += n, left -= (size_t)n;
     const char *t = PICK(r, types);
+    integer[c] = !strcmp(t, "INTEGER");
     if (*t) n = snprintf(o, left, " %s", t), o += n, left -= (size_t)n;
     for (int i = 0; i < ncl; i++)
       n = snprintf(o, left, " %s", clauses[i]), o += n, left -= (size_t)n;
@@ -162,6 +164,12 @@ static void def_make(rng *r, tdef *d) {
         snprintf(keyterm[k], 64, " COLLATE %s", coll_names[d->pkcoll[k]]);
       }
       const char *dir = rng_chance(r, 25) ? " DESC" : rng_chance(r, 15) ? " ASC" : "";
+      /* SQLite takes PRIMARY KEY(c) of one INTEGER column, not DESC, for
+      ** an INTEGER PRIMARY KEY and drops the term's COLLATE: the key
+      ** compares by the column's own collation (build.c,
+      ** sqlite3AddPrimaryKey; mvcc tables do the same). */
+      if (d->npk == 1 && integer[d->pk[k]] && strcmp(dir, " DESC"))
+        d->pkcoll[k] = d->coll[d->pk[k]];
       n = snprintf(o, left, "%sc%d%s%s", k ? ", " : "", d->pk[k], keyterm[k],
                    dir);
       o += n, left -= (size_t)n;
