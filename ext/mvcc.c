@@ -418,7 +418,15 @@ int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
     char *err = NULL;
     c->dflt = dflt;
     rc = mvcc_declare_store_tables(dflt, false, NULL, &err);
-    if (rc != SQLITE_OK) return load_failed(pzErrMsg, err, rc);
+    if (rc != SQLITE_OK) {
+      char *m = sqlite3_mprintf("%s (while declaring the tables of the "
+                                "store %s; the catalog's tables from there on "
+                                "are not declared)",
+                                err ? err : sqlite3_errstr(rc),
+                                kv_store_path(dflt->store));
+      sqlite3_free(err);
+      return load_failed(pzErrMsg, m, rc);
+    }
   }
   return SQLITE_OK_LOAD_PERMANENTLY;
 }
