@@ -314,7 +314,9 @@ static int engine_check_families(kv_engine *e, const char *path,
   if (rerr) {
     /* RocksDB returns an (empty) array even on failure. */
     rocksdb_list_column_families_destroy(names, n);
-    return engine_fail(errptr, rerr, "cannot read store");
+    char what[4200];
+    snprintf(what, sizeof what, "cannot read store %s", path);
+    return engine_fail(errptr, rerr, what);
   }
   int fmt = 0;
   for (size_t i = 0; i < n && !fmt; i++) fmt = family_format(names[i]);
@@ -401,7 +403,9 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
       free(rerr);
       rc = KV_CORRUPT;
     } else {
-      rc = engine_fail(errptr, rerr, "cannot open store");
+      char what[4200];
+      snprintf(what, sizeof what, "cannot open store %s", path);
+      rc = engine_fail(errptr, rerr, what);
     }
     e->db = NULL;
     goto fail;

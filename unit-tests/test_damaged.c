@@ -2,8 +2,8 @@
 ** test_damaged.c — stores damaged on disk behind kvcore's back, reopened:
 ** a missing CURRENT, a CURRENT naming a missing MANIFEST or nothing at all,
 ** a damaged table file (SST), and a write-ahead log whose tail is torn off
-** or overwritten.  Each either fails to open with KV_CORRUPT and a message
-** naming the damage, leaving the directory as it was (no new, empty store
+** or overwritten, or that is cut behind a table file.  Each either fails to
+** open with KV_CORRUPT and a message naming the damage, leaving the directory as it was (no new, empty store
 ** is made over the remains), or opens with what RocksDB's recovery keeps:
 ** for a log, the commits before the damage, each whole (a commit is one
 ** write batch, one log record); for a table file, reads that meet the bad
@@ -285,6 +285,32 @@ static void test_damaged_wal_corrupt_tail_keeps_whole_commits(void **state) {
   free(dir);
 }
 
+/* The log cut in half after the data family was flushed: the table file
+** holds commits the cut log no longer reaches.  RocksDB refuses to open
+** rather than recover a state older than its table files ("SST file is
+** ahead of WALs"): KV_CORRUPT. */
+static void test_damaged_wal_cut_behind_table_file_is_corrupt(void **state) {
+  (void)state;
+  char *dir = make_store(1);
+  char p[1024];
+  find_file(dir, "", ".log", p, sizeof p);
+  assert_int_equal(truncate(p, file_size(p) / 2), 0);
+  kv_store *s = NULL;
+  int rc = kvt_open_rc(dir, NULL, &s);
+  if (rc == KV_OK) { /* the cut took only what the table file holds */
+    int found = 0;
+    KVT_OK(read_all(s, &found, errptr));
+    assert_int_equal(found, 2 * COMMITS);
+    kv_store_close(s);
+  } else {
+    assert_int_equal(rc, KV_CORRUPT);
+    assert_non_null(strstr(kvt_open_err, "Corruption"));
+    print_message("log cut behind a table file: %s\n", kvt_open_err);
+  }
+  kvt_rmrf(dir);
+  free(dir);
+}
+
 static void test_damaged_store_exists_tells_remains_from_nothing(void **state) {
   (void)state;
   char *dir = kvt_tempdir(1);
@@ -319,6 +345,7 @@ int main(void) {
       T(test_damaged_sst_truncated_is_corrupt),
       T(test_damaged_wal_torn_tail_keeps_whole_commits),
       T(test_damaged_wal_corrupt_tail_keeps_whole_commits),
+      T(test_damaged_wal_cut_behind_table_file_is_corrupt),
       T(test_damaged_store_exists_tells_remains_from_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
