@@ -165,11 +165,11 @@ static void def_make(rng *r, tdef *d) {
         snprintf(keyterm[k], 64, " COLLATE %s", coll_names[d->pkcoll[k]]);
       }
       const char *dir = rng_chance(r, 25) ? " DESC" : rng_chance(r, 15) ? " ASC" : "";
-      /* SQLite takes PRIMARY KEY(c) of one INTEGER column, not DESC, for
-      ** an INTEGER PRIMARY KEY and drops the term's COLLATE: the key
+      /* SQLite takes PRIMARY KEY(c) of one INTEGER column, ASC or DESC,
+      ** for an INTEGER PRIMARY KEY and drops the term's COLLATE: the key
       ** compares by the column's own collation (build.c,
       ** sqlite3AddPrimaryKey; mvcc tables do the same). */
-      if (d->npk == 1 && integer[d->pk[k]] && strcmp(dir, " DESC"))
+      if (d->npk == 1 && integer[d->pk[k]])
         d->pkcoll[k] = d->coll[d->pk[k]];
       n = snprintf(o, left, "%sc%d%s%s", k ? ", " : "", d->pk[k], keyterm[k],
                    dir);
