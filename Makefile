@@ -63,7 +63,7 @@ FUZZ_REPLAY = $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps bench-deps fuzz-deps test asan tsan fuzz fuzz-bins bench \
-        bench-layout bench-profile shell clean
+        bench-layout bench-profile soak shell clean
 
 # all: the extension, the libraries and the test binaries (about a minute).
 all: deps $(KV_LIB) $(EXT_SO) $(EXT_LIB) $(TEST_BIN) $(SQLT_BIN) $(FUZZ_REPLAY)
@@ -218,6 +218,15 @@ asan: deps $(EXT_SO)
 	@LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 	  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ./sql-tests/run-sql-tests build/asan
+
+# soak: the differential SQL test (sql-tests/test_sqldiff.c) for
+# SOAK_SECONDS seconds (default 600), from a fresh seed (SOAK_SEED, default
+# the time), reporting every definition that differs; `make test` runs a
+# short fixed-seed run of the same program.
+SOAK_SECONDS ?= 600
+soak: deps $(BUILD)/tests/test_sqldiff
+	@SQLDIFF_SECONDS=$(SOAK_SECONDS) SQLDIFF_KEEP_GOING=1 \
+	  SQLDIFF_SEED=$${SOAK_SEED:-$$(date +%s)} $(BUILD)/tests/test_sqldiff
 
 # tsan: the concurrency tests under ThreadSanitizer.
 tsan: deps $(EXT_SO)

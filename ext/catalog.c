@@ -879,6 +879,7 @@ typedef struct list_ctx {
   int (*fn)(void *, const mvcc_catentry *);
   void *ctx;
   int fn_rc;
+  kv_store *s; /* for messages */
 } list_ctx;
 
 static int list_body(kv_txn *t, void *vctx, char **pzErr) {
@@ -895,8 +896,15 @@ static int list_body(kv_txn *t, void *vctx, char **pzErr) {
     mvcc_catentry e;
     memset(&e, 0, sizeof(e));
     rc = mvcc_catentry_decode(v, vl, &e);
-    if (rc == SQLITE_CORRUPT)
-      *pzErr = sqlite3_mprintf("mvcc: a catalog entry is corrupt");
+    if (rc == SQLITE_CORRUPT) {
+      size_t kl;
+      const unsigned char *k = kv_iter_key(it, &kl);
+      *pzErr = sqlite3_mprintf("mvcc: the catalog entry of table %.*s in "
+                               "the store %s is corrupt (it does not decode)",
+                               kl > 2 ? (int)(kl - 2) : 0, k + 2,
+                               *kv_store_path(l->s) ? kv_store_path(l->s)
+                                                    : ":memory:");
+    }
     if (rc == SQLITE_OK) {
       rc = l->fn(l->ctx, &e);
       if (rc) l->fn_rc = rc;
@@ -913,7 +921,7 @@ static int list_body(kv_txn *t, void *vctx, char **pzErr) {
 int mvcc_catalog_list(kv_store *s,
                       int (*fn)(void *ctx, const mvcc_catentry *e), void *ctx,
                       char **pzErr) {
-  list_ctx l = {fn, ctx, 0};
+  list_ctx l = {fn, ctx, 0, s};
   return cat_run(s, list_body, &l, pzErr);
 }
 

@@ -34,9 +34,22 @@
 ** The connection stays a reader until it closes, also after that process
 ** has ended (its transactions then read what this process writes); a
 ** connection opened after that process ended writes the store.
-** If the default store cannot be opened at all (not a store, damaged), the
-** extension still loads: native tables keep working, and using an mvcc
-** table reports why the store is unavailable.
+** If the default store is there (its directory holds RocksDB's files) but
+** cannot be opened (damaged: CURRENT or MANIFEST missing, a table file
+** that fails its checksum; unreadable; held by another process and not
+** readable either), loading fails with the store's error, before anything
+** is registered: the shell prints "error during initialization: mvcc: ..."
+** at .load, Python's load_extension() raises it, and under
+** sqlite3_auto_extension() sqlite3_open() itself fails with it ("automatic
+** extension loading failed: ..."), so no program runs on with the store's
+** tables silently missing ("no such table").  The same goes for a catalog
+** entry of the store that does not decode: the load fails naming the
+** table (the tables declared before it stay declared).  Native tables stay
+** usable by loading nothing (in C: open the database without the auto
+** extension).  If there is no store there and none can be made (the path
+** is a file, the directory cannot be written), nothing of a store is
+** missing: the extension loads, native tables keep working, and using the
+** default store reports why it is unavailable.
 **
 ** The init function returns SQLITE_OK_LOAD_PERMANENTLY: RocksDB's
 ** background threads must never see the library unloaded.  Loading it twice
@@ -47,6 +60,7 @@
 
 SQLITE_EXTENSION_INIT1
 
+#include <dlfcn.h>
 #include <string.h>
 
 /* ----------------------------------------------- declaring the store -- */
@@ -338,6 +352,21 @@ static bool already_loaded(sqlite3 *db) {
   return found;
 }
 
+/* A failed load makes SQLite dlclose() the library; it must stay (a
+** failed RocksDB open may have started RocksDB's thread pool, and what was
+** registered before the failure points into it).  RTLD_NODELETE on our
+** own handle makes that dlclose() keep it loaded, as
+** SQLITE_OK_LOAD_PERMANENTLY does for a load that succeeds.  Returns rc. */
+static int load_failed(char **pzErrMsg, char *msg, int rc) {
+  Dl_info info;
+  if (dladdr((void *)load_failed, &info) && info.dli_fname) {
+    void *h = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    if (h) dlclose(h); /* the flag stays */
+  }
+  *pzErrMsg = msg;
+  return rc ? rc : SQLITE_ERROR;
+}
+
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
@@ -357,12 +386,35 @@ int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
     return SQLITE_OK_LOAD_PERMANENTLY;
   mvcc_conn *c = mvcc_conn_new(db);
   if (!c) return SQLITE_NOMEM;
-  int rc = sqlite3_create_module_v2(db, "mvcc", &mvcc_module, c,
+
+  /* The default store first: one that is there but cannot be opened fails
+  ** the load before anything is registered. */
+  const char *main = sqlite3_db_filename(db, "main");
+  char *path = main && *main ? sqlite3_mprintf("%s-mvcc", main) : NULL;
+  char *dflt_err = NULL;
+  mvcc_sconn *dflt = NULL;
+  int rc = mvcc_conn_store(c, path, &dflt, &dflt_err);
+  if (rc != SQLITE_OK && path && kv_store_exists(path)) {
+    char *m = sqlite3_mprintf("%s; its tables are not declared",
+                              dflt_err ? dflt_err : sqlite3_errstr(rc));
+    sqlite3_free(dflt_err);
+    sqlite3_free(path);
+    mvcc_conn_free(c);
+    return load_failed(pzErrMsg, m, rc);
+  }
+  sqlite3_free(path);
+  if (rc != SQLITE_OK) {
+    /* Not fatal: native tables keep working; mvcc tables say why not. */
+    c->dflt_err = dflt_err;
+    dflt = NULL;
+  }
+
+  rc = sqlite3_create_module_v2(db, "mvcc", &mvcc_module, c,
                                     mvcc_conn_free);
   if (rc != SQLITE_OK) {
     /* create_module_v2 has already called the destructor on failure. */
-    *pzErrMsg = sqlite3_mprintf("mvcc: cannot register the module");
-    return rc;
+    return load_failed(pzErrMsg,
+                       sqlite3_mprintf("mvcc: cannot register the module"), rc);
   }
   rc = sqlite3_create_module_v2(db, "mvcc_txn", &mvcc_marker_module, c, NULL);
   static const struct {
@@ -385,34 +437,30 @@ int sqlite3_mvcc_init(sqlite3 *db, char **pzErrMsg,
   if (rc == SQLITE_OK) rc = mvcc_register_stats(db, c);
   if (rc == SQLITE_OK) rc = mvcc_register_history(db, c);
   if (rc == SQLITE_OK) rc = mvcc_register_timetravel(db, c);
-  if (rc != SQLITE_OK) {
-    *pzErrMsg = sqlite3_mprintf("mvcc: %s", sqlite3_errmsg(db));
-    return rc;
-  }
+  if (rc != SQLITE_OK)
+    return load_failed(pzErrMsg, sqlite3_mprintf("mvcc: %s",
+                                                 sqlite3_errmsg(db)), rc);
   if (sqlite3_exec(db, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.mvcc_txn "
                        "USING mvcc_txn",
-                   NULL, NULL, NULL) != SQLITE_OK) {
-    *pzErrMsg = sqlite3_mprintf("mvcc: cannot create temp.mvcc_txn: %s",
-                                sqlite3_errmsg(db));
-    return SQLITE_ERROR;
-  }
+                   NULL, NULL, NULL) != SQLITE_OK)
+    return load_failed(pzErrMsg,
+                       sqlite3_mprintf("mvcc: cannot create temp.mvcc_txn: %s",
+                                       sqlite3_errmsg(db)),
+                       SQLITE_ERROR);
 
-  const char *main = sqlite3_db_filename(db, "main");
-  char *path = main && *main ? sqlite3_mprintf("%s-mvcc", main) : NULL;
-  char *err = NULL;
-  mvcc_sconn *sc = NULL;
-  rc = mvcc_conn_store(c, path, &sc, &err);
-  sqlite3_free(path);
-  if (rc == SQLITE_OK) {
-    c->dflt = sc;
-    rc = mvcc_declare_store_tables(sc, false, NULL, &err);
+  if (dflt) {
+    char *err = NULL;
+    c->dflt = dflt;
+    rc = mvcc_declare_store_tables(dflt, false, NULL, &err);
     if (rc != SQLITE_OK) {
-      *pzErrMsg = err;
-      return rc;
+      char *m = sqlite3_mprintf("%s (while declaring the tables of the "
+                                "store %s; the catalog's tables from there on "
+                                "are not declared)",
+                                err ? err : sqlite3_errstr(rc),
+                                kv_store_path(dflt->store));
+      sqlite3_free(err);
+      return load_failed(pzErrMsg, m, rc);
     }
-  } else {
-    /* Not fatal: native tables keep working; mvcc tables say why not. */
-    c->dflt_err = err;
   }
   return SQLITE_OK_LOAD_PERMANENTLY;
 }

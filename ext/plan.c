@@ -198,7 +198,13 @@ static bool plan_order(const mvcc_path *path, const sqlite3_index_info *info,
   int want = 0, dir = -1;
   for (int i = 0; i < info->nOrderBy; i++) {
     int k = path_pos(path, info->aOrderBy[i].iColumn);
-    if (k >= 0 && fixed[k]) continue;
+    if (k >= 0 && fixed[k]) {
+      /* One value under the path's collation; under the column's own,
+      ** which the ORDER BY sorts by, a coarser one ('b' = 'B' under
+      ** NOCASE) leaves several, in no order the scan promises. */
+      if (path->sorts[k] || path->coll[k] == MVCC_COLL_BINARY) continue;
+      return false;
+    }
     while (want < path->ncol && fixed[want]) want++;
     /* SQLite sorts a column by its own collation, which a path declared
     ** (c COLLATE X) need not share. */

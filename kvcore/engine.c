@@ -19,6 +19,16 @@
 ** Opening refuses anything that is not a kvcore store instead of writing
 ** into it: a non-empty directory without a RocksDB CURRENT file, a RocksDB
 ** without a kvcore data family, or one without the format marker.
+**
+** Damage.  A directory that holds RocksDB's files but not its CURRENT file,
+** or whose CURRENT does not name a MANIFEST that is there, is a damaged
+** store: KV_CORRUPT, saying which file is missing, before RocksDB is asked
+** (it would answer "not a store" or a bare ENOENT, and an open that went
+** ahead would create a new, empty store over the remains).  A damaged table
+** file or MANIFEST is RocksDB's "Corruption: ..." (KV_CORRUPT), passed on.
+** A log whose tail is torn or corrupt is recovered up to the last whole
+** record (RocksDB's default kPointInTimeRecovery): a commit is one write
+** batch, one record, so what comes back is a prefix of whole commits.
 ** RocksDB's LOCK file keeps a second process out of writing: when another
 ** process holds it, the store is opened as a reader (reader.c) and every
 ** write here fails with KV_READONLY; a store that cannot be read that way
@@ -101,9 +111,19 @@ static int engine_fail(char **errptr, char *rerr, const char *what) {
   return rc;
 }
 
-/* 1: a directory with entries, 0: empty, -1: missing (errno set). */
-static int dir_state(const char *path, bool *has_current) {
-  *has_current = false;
+/* Is name one of the files RocksDB keeps in a database directory? */
+static bool rocksdb_file(const char *name) {
+  size_t n = strlen(name);
+  return !strcmp(name, "CURRENT") || !strcmp(name, "IDENTITY") ||
+         !strncmp(name, "MANIFEST-", 9) || !strncmp(name, "OPTIONS-", 8) ||
+         (n > 4 && (!strcmp(name + n - 4, ".sst") ||
+                    !strcmp(name + n - 4, ".log")));
+}
+
+/* 1: a directory with entries, 0: empty, -1: missing (errno set).
+** *has_rocksdb: one of the entries is a file of RocksDB's. */
+static int dir_state(const char *path, bool *has_current, bool *has_rocksdb) {
+  *has_current = *has_rocksdb = false;
   DIR *d = opendir(path);
   if (!d) return -1;
   int any = 0;
@@ -112,9 +132,44 @@ static int dir_state(const char *path, bool *has_current) {
     if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
     any = 1;
     if (!strcmp(de->d_name, "CURRENT")) *has_current = true;
+    if (rocksdb_file(de->d_name)) *has_rocksdb = true;
   }
   closedir(d);
   return any;
+}
+
+int kv_store_exists(const char *path) {
+  bool cur, rdb;
+  if (!path || !strcmp(path, ":memory:")) return 0;
+  return dir_state(path, &cur, &rdb) > 0 && rdb;
+}
+
+/* Checks that <path>/CURRENT names a MANIFEST that is there: RocksDB
+** reports a missing one as a bare "No such file or directory". */
+static int check_current(const char *path, char **errptr) {
+  char f[4096], name[256];
+  if (snprintf(f, sizeof f, "%s/CURRENT", path) >= (int)sizeof f)
+    return KV_OK; /* RocksDB will say */
+  FILE *fp = fopen(f, "r");
+  if (!fp)
+    return kv_err(errptr, KV_IOERR, "cannot read %s: %s", f, strerror(errno));
+  size_t n = fread(name, 1, sizeof name - 1, fp);
+  fclose(fp);
+  name[n] = 0;
+  while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == '\r')) name[--n] = 0;
+  if (n == 0 || strncmp(name, "MANIFEST-", 9) || strchr(name, '/'))
+    return kv_err(errptr, KV_CORRUPT,
+                  "store %s is damaged: its CURRENT file does not name a "
+                  "MANIFEST (the store was left untouched)",
+                  path);
+  struct stat st;
+  if (snprintf(f, sizeof f, "%s/%s", path, name) < (int)sizeof f &&
+      stat(f, &st) != 0 && errno == ENOENT)
+    return kv_err(errptr, KV_CORRUPT,
+                  "store %s is damaged: its CURRENT file names %s, which is "
+                  "missing (the store was left untouched)",
+                  path, name);
+  return KV_OK;
 }
 
 static void engine_free_opts(kv_engine *e) {
@@ -259,7 +314,9 @@ static int engine_check_families(kv_engine *e, const char *path,
   if (rerr) {
     /* RocksDB returns an (empty) array even on failure. */
     rocksdb_list_column_families_destroy(names, n);
-    return engine_fail(errptr, rerr, "cannot read store");
+    char what[4200];
+    snprintf(what, sizeof what, "cannot read store %s", path);
+    return engine_fail(errptr, rerr, what);
   }
   int fmt = 0;
   for (size_t i = 0; i < n && !fmt; i++) fmt = family_format(names[i]);
@@ -292,8 +349,8 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
 
   bool fresh = in_memory;
   if (!in_memory) {
-    bool has_current;
-    int st = dir_state(path, &has_current);
+    bool has_current, has_rocksdb;
+    int st = dir_state(path, &has_current, &has_rocksdb);
     if (st < 0 && errno != ENOENT) {
       rc = kv_err(errptr, KV_IOERR, "cannot open store directory %s: %s",
                   path, strerror(errno));
@@ -304,6 +361,16 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
                   path);
       goto fail;
     }
+    if (st > 0 && !has_current && has_rocksdb) {
+      rc = kv_err(errptr, KV_CORRUPT,
+                  "store %s is damaged: its CURRENT file (RocksDB's pointer "
+                  "to its MANIFEST) is missing (the store was left "
+                  "untouched)",
+                  path);
+      goto fail;
+    }
+    if (st > 0 && has_current && (rc = check_current(path, errptr)))
+      goto fail;
     if (st > 0 && !has_current) {
       rc = kv_err(errptr, KV_CORRUPT,
                   "not a kvcore store: %s is not empty and holds no store",
@@ -336,7 +403,9 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
       free(rerr);
       rc = KV_CORRUPT;
     } else {
-      rc = engine_fail(errptr, rerr, "cannot open store");
+      char what[4200];
+      snprintf(what, sizeof what, "cannot open store %s", path);
+      rc = engine_fail(errptr, rerr, what);
     }
     e->db = NULL;
     goto fail;

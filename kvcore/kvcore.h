@@ -146,11 +146,21 @@ void kv_options_init(kv_options *opts);
 ** the reader already handed out stay readers until they are closed.
 ** Errors: KV_BUSY when another process holds the store and it cannot be
 ** read either, KV_CORRUPT when the directory is not a kvcore store or is
-** damaged, KV_IOERR when it cannot be read or created.  opts may be NULL
-** for defaults.
+** damaged (RocksDB's CURRENT or MANIFEST missing, a table file that fails
+** its checksum; the message names what), KV_IOERR when it cannot be read
+** or created.  A damaged store is never written to.  A log with a torn or
+** corrupt tail is not an error: the store opens with the whole commits
+** before the damage.  opts may be NULL for defaults.
 ** On success *out is a reference the caller releases with kv_store_close(). */
 int kv_store_open(const char *path, const kv_options *opts, kv_store **out,
                   char **errptr);
+
+/* 1 when path is a directory holding a store or the remains of one (any
+** of RocksDB's own files: CURRENT, MANIFEST-*, IDENTITY, OPTIONS-*, *.sst,
+** *.log), else 0: nothing there, an empty directory, a file, other files.
+** Lets a caller tell "there is no store here yet" from "the store here
+** cannot be opened" without opening it. */
+int kv_store_exists(const char *path);
 
 /* 1 when this process only reads the store (another process writes it). */
 int kv_store_is_reader(kv_store *store);

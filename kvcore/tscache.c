@@ -318,6 +318,9 @@ static void range_merge_from(kv_tscache *tc, kv_skl_node *n, const char *e,
       a->elen = b->elen;
       a->end_inf = b->end_inf;
       tc->range_bytes += a->elen;
+      /* b's end is a's now, counted there: range_delete below counts b
+      ** without it. */
+      tc->range_bytes -= b->elen;
       b->end = NULL;
       b->elen = 0;
       range_delete(tc, m);

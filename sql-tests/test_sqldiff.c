@@ -45,11 +45,18 @@
 ** SQLDIFF_STMTS set the counts (defaults 200 and 500, times KV_TEST_SCALE
 ** for the statements).  On a difference it prints both CREATEs and the
 ** statements that led to it, shortened by removing every statement whose
-** removal keeps a difference (a one-at-a-time minimisation), so the output
+** removal keeps the difference at the same statement (blocks of halving
+** size down to one statement at a time), so the output
 ** pastes into two sqlite3 shells as a reproduction.  SQLDIFF_KEEP_GOING=1
 ** reports every failing definition instead of stopping at the first.
+** SQLDIFF_SECONDS=n runs definitions seed+0, seed+1, ... until n seconds
+** have passed instead of SQLDIFF_DEFS of them (`make soak` sets it, with a
+** fresh seed each run; the seed is printed first, so a failure found there
+** is reproduced with SQLDIFF_SEED and SQLDIFF_DEF).
 */
 #include "sqltest.h"
+
+#include <limits.h>
 
 /* ------------------------------------------------------------- random -- */
 
@@ -111,6 +118,7 @@ static void def_make(rng *r, tdef *d) {
     d->pk[k] = c;
   }
   char keyterm[MAXCOL][64]; /* a column constraint's or a term's extra */
+  bool integer[MAXCOL];     /* the column's declared type is INTEGER */
   char *o = d->defs;
   size_t left = sizeof d->defs;
   for (int c = 0; c < d->ncol; c++) {
@@ -140,6 +148,7 @@ static void def_make(rng *r, tdef *d) {
     int n = snprintf(o, left, "%sc%d", c ? ", " : "", c);
     o += n, left -= (size_t)n;
     const char *t = PICK(r, types);
+    integer[c] = !strcmp(t, "INTEGER");
     if (*t) n = snprintf(o, left, " %s", t), o += n, left -= (size_t)n;
     for (int i = 0; i < ncl; i++)
       n = snprintf(o, left, " %s", clauses[i]), o += n, left -= (size_t)n;
@@ -156,6 +165,12 @@ static void def_make(rng *r, tdef *d) {
         snprintf(keyterm[k], 64, " COLLATE %s", coll_names[d->pkcoll[k]]);
       }
       const char *dir = rng_chance(r, 25) ? " DESC" : rng_chance(r, 15) ? " ASC" : "";
+      /* SQLite takes PRIMARY KEY(c) of one INTEGER column, ASC or DESC,
+      ** for an INTEGER PRIMARY KEY and drops the term's COLLATE: the key
+      ** compares by the column's own collation (build.c,
+      ** sqlite3AddPrimaryKey; mvcc tables do the same). */
+      if (d->npk == 1 && integer[d->pk[k]])
+        d->pkcoll[k] = d->coll[d->pk[k]];
       n = snprintf(o, left, "%sc%d%s%s", k ? ", " : "", d->pk[k], keyterm[k],
                    dir);
       o += n, left -= (size_t)n;
@@ -712,6 +727,10 @@ static int replay(pair *p, const tdef *d, stmt *stmts, const bool *keep, int n,
   int at = -1;
   for (int i = 0; i < n && at < 0; i++) {
     if (!keep[i]) continue;
+    /* Index DDL is generated outside transactions only (mvcc_create_index
+    ** refuses to run in one that wrote, as documented): one that dropping
+    ** a COMMIT moved into a transaction is dropped too. */
+    if (stmts[i].native && !sqlite3_get_autocommit(p->a)) continue;
     char *w = step_both(p, &stmts[i]);
     if (w) {
       at = i;
@@ -731,8 +750,8 @@ static int replay(pair *p, const tdef *d, stmt *stmts, const bool *keep, int n,
   return at;
 }
 
-/* Prints the shortest reproduction found by dropping statements one at a
-** time while the sides still differ. */
+/* Prints the shortest reproduction found by dropping statements while the
+** sides still differ at the same statement. */
 static void report(pair *p, const tdef *d, stmt *stmts, int n, uint64_t seed,
                    int defno) {
   bool *keep = malloc((size_t)n + 1);
@@ -743,7 +762,8 @@ static void report(pair *p, const tdef *d, stmt *stmts, int n, uint64_t seed,
     for (int i = end; i < n; i++) keep[i] = false;
     /* Drop blocks of the statements before the failing one, halving the
     ** block size down to single statements; a block stays dropped if the
-    ** sides still differ without it. */
+    ** sides still differ without it, at the same statement (a difference
+    ** elsewhere may be another one). */
     bool *was = malloc((size_t)n + 1);
     for (int size = end / 2; size >= 1; size /= 2)
       for (int hi = end - 1; hi > 0; hi -= size) {
@@ -754,7 +774,7 @@ static void report(pair *p, const tdef *d, stmt *stmts, int n, uint64_t seed,
           any |= keep[i];
           keep[i] = false;
         }
-        if (any && replay(p, d, stmts, keep, end, NULL) < 0)
+        if (any && replay(p, d, stmts, keep, end, NULL) != last)
           for (int i = lo; i < hi; i++) keep[i] = was[i];
       }
     free(was);
@@ -843,8 +863,16 @@ static void test_sqldiff_random_definitions(void **state) {
   if (nstmt < 50) nstmt = 50;
   long only = env_long("SQLDIFF_DEF", -1);
   bool keep_going = env_long("SQLDIFF_KEEP_GOING", 0) != 0;
+  long seconds = env_long("SQLDIFF_SECONDS", 0);
+  time_t until = time(NULL) + seconds;
+  if (seconds > 0 && only < 0) ndef = LONG_MAX;
+  printf("sqldiff: seed %llu, %ld statements per definition%s\n",
+         (unsigned long long)seed, nstmt,
+         seconds > 0 ? ", until the time is up" : "");
+  fflush(stdout);
   long count = 0, failed = 0, defs = 0;
   for (long i = only >= 0 ? only : 0; i < (only >= 0 ? only + 1 : ndef); i++) {
+    if (seconds > 0 && defs > 0 && time(NULL) >= until) break;
     defs++;
     if (!run_definition(&p, seed, (int)i, (int)nstmt, &count)) {
       failed++;

@@ -218,6 +218,37 @@ static void test_tscache_threads_keep_the_contract(void **state) {
   kv_tscache_free(tc);
 }
 
+/* Adjacent ranges read at one timestamp merge into one interval, and the
+** cache's byte count follows: 20,000 merges leave it what one interval
+** costs.  A count that drifted upwards would pass the budget for good, and
+** every add would then evict the newest reads into the ownerless low-water
+** mark, pushing each transaction by its own reads until it failed. */
+static void test_tscache_merged_ranges_keep_their_byte_count(void **state) {
+  (void)state;
+  kv_tscache *one = kv_tscache_new(4u << 20, T(1));
+  kv_span whole = range("k00000", "k20000");
+  kv_tscache_add(one, &whole, T(5), 7);
+  uint64_t want_entries, want_bytes;
+  kv_tscache_usage(one, &want_entries, &want_bytes);
+  kv_tscache_free(one);
+
+  kv_tscache *tc = kv_tscache_new(4u << 20, T(1));
+  for (int i = 0; i < 20000; i++) {
+    char s[16], e[16];
+    snprintf(s, sizeof s, "k%05d", i);
+    snprintf(e, sizeof e, "k%05d", i + 1);
+    kv_span sp = range(s, e);
+    kv_tscache_add(tc, &sp, T(5), 7);
+  }
+  uint64_t entries, bytes;
+  kv_tscache_usage(tc, &entries, &bytes);
+  assert_int_equal(entries, want_entries);
+  assert_int_equal(bytes, want_bytes);
+  /* Nothing was evicted: a key no read covered is not pushed. */
+  assert_true(kv_ts_lt(mx(tc, "z", 0), T(5)));
+  kv_tscache_free(tc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tscache_points_owners_and_floor),
@@ -226,6 +257,7 @@ int main(void) {
       cmocka_unit_test(test_tscache_never_below_reference_with_eviction),
       cmocka_unit_test(test_tscache_memory_is_bounded),
       cmocka_unit_test(test_tscache_threads_keep_the_contract),
+      cmocka_unit_test(test_tscache_merged_ranges_keep_their_byte_count),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
