@@ -12,7 +12,7 @@ SAN      ?=
 CFLAGS   ?=
 WARN      = -Wall -Wextra -Wshadow -Wno-unused-parameter
 BASEFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -g $(OPT) $(SAN) $(WARN) $(CFLAGS)
-# kvcore/refresh.cc is the one C++ file (a shim over RocksDB's C++ API).
+# kvcore/*.cc are shims over RocksDB's C++ API (refresh.cc, resume.cc, infolog.cc).
 CXXFLAGS_ = -std=c++17 -fPIC -g $(OPT) $(SAN) $(WARN) -fno-exceptions -fno-rtti
 LDLIBS    = -lrocksdb -lstdc++ -lpthread -lm
 TESTLIBS  = -lcmocka -lsqlite3

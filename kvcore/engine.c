@@ -51,6 +51,56 @@
 ** benchmark takes the memtable insert out with RocksDB's perf context).
 ** The others are serial at any concurrency.
 **
+** FAILURE AND RECOVERY.  A RocksDB write or WAL fsync that fails (a full
+** disk: KV_FULL; any other I/O error: KV_IOERR) puts the engine in the
+** failed state (fail_rc, under gmu), and RocksDB itself stops accepting
+** writes (its "background error": paranoid_checks is on).  A failed write
+** had no effect: RocksDB inserts a batch into the memtable only after its
+** WAL write succeeded, and every batch of a failed write group fails.
+**   - While failed, nothing calls rocksdb_flush_wal() again: RocksDB's WAL
+**     writer has seen the error, and syncing it then trips an assertion
+**     that aborts the process (Debian's build keeps asserts).  Commits
+**     whose own WAL write succeeded before the failure still need their
+**     fsync: after a failed *write*, the group sync fsyncs the store's WAL
+**     files through descriptors of its own (wal_fsync_direct), which
+**     flushes what RocksDB handed the kernel without touching its writer.
+**     After a failed *fsync* (fail_sync) no later fsync can be trusted
+**     (the kernel may have dropped the pages it could not write and report
+**     the next fsync clean), so every commit still waiting for a sync then
+**     fails with the fsync's error.  Such a commit's batch is in the
+**     memtable already: its outcome is unknown (the message says so), the
+**     one case where a failed commit can be visible afterwards.
+**   - Reads go on: iterators and gets work on a stopped RocksDB.
+**   - Every write (kv_engine_write, meta_put, ingest) first tries to
+**     recover (engine_recover): one thread at a time, once no fsync is
+**     under way, calls DB::Resume() (resume.cc), which clears RocksDB's
+**     error if it can, flushes every memtable to table files and moves to
+**     a new WAL, so the WAL that saw the error is never written or synced
+**     again and is deleted as obsolete.  While the disk is still full the
+**     flush fails, Resume() returns the error and the write fails with it
+**     at once; once space is back the next write recovers and goes on.
+**     Every commit acknowledged before the failure is in the WAL (synced)
+**     or, after the recovery, in synced table files.  Nothing is closed
+**     or reopened under the open connections, so pooled iterators, open
+**     transactions, the GC thread and the group sync need no quiescing:
+**     only the fsyncs, which recovery waits out (syncing) and which wait
+**     for no recovery (a failed engine never starts a RocksDB fsync).
+**   - A failed flush or compaction in the background stops RocksDB's
+**     writes the same way: the next write fails with its error, which puts
+**     the engine in the failed state, and recovers as above.  RocksDB's
+**     count of such errors and the failure itself are in kv_stats and
+**     kv_store_health (mvcc_stats: background_errors, write_error).
+**   - RocksDB also recovers by itself from a full disk: its SstFileManager
+**     polls the free space (every 5 s) and resumes once there is room for
+**     the largest memtable (kv_options.write_buffer_bytes, 32 MiB by
+**     default),
+**     and it retries other retryable errors.  While that recovery is under
+**     way Resume() answers "Resource busy": the write fails with the
+**     failure as it was, and the store accepts writes again when RocksDB's
+**     recovery succeeds (within about 5 s of space coming back) or, when
+**     none is under way, at the first write after it.  Resume() on a
+**     recovered instance returns at once: the two never conflict.
+**
 ** Large commits (kv_options.ingest_bytes) skip the WAL and the memtable:
 ** their rows are written, in key order, to one SST file in <store>/ingest/,
 ** which RocksDB then links into the LSM tree under one MANIFEST record
@@ -66,12 +116,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define KV_META_WRITE_BUFFER (4u << 20)
 #define KV_FORMAT_KEY "kvcore.format"
 #define KV_INGEST_DIR "ingest"
 #define KV_FORMAT_VERSION "2"
@@ -86,6 +138,8 @@ int kv_engine_code(const char *m) {
       strstr(m, "While lock file") || strstr(m, "LOCK:"))
     return KV_BUSY;
   if (!strncmp(m, "Corruption", 10)) return KV_CORRUPT;
+  if (strstr(m, "No space left on device") || strstr(m, "NoSpace"))
+    return KV_FULL;
   if (!strncmp(m, "Invalid argument", 16)) return KV_INVALID;
   return KV_IOERR;
 }
@@ -95,6 +149,8 @@ static int engine_fail(char **errptr, char *rerr, const char *what) {
   int rc = kv_engine_code(rerr);
   if (rc == KV_BUSY)
     kv_err(errptr, rc, "store is in use by another process (%s)", rerr);
+  else if (rc == KV_FULL)
+    kv_err(errptr, rc, "database or disk is full (%s: %s)", what, rerr);
   else
     kv_err(errptr, rc, "%s: %s", what, rerr);
   free(rerr);
@@ -120,6 +176,8 @@ static int dir_state(const char *path, bool *has_current) {
 static void engine_free_opts(kv_engine *e) {
   free(e->ingest_dir);
   e->ingest_dir = NULL;
+  free(e->dir);
+  free(e->fail_msg);
   if (e->ro) rocksdb_readoptions_destroy(e->ro);
   if (e->ro_point) rocksdb_readoptions_destroy(e->ro_point);
   for (int i = 0; i < 3; i++)
@@ -204,6 +262,10 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   rocksdb_options_set_write_buffer_size(
       e->cfopts_data, o->write_buffer_bytes ? o->write_buffer_bytes : 32u << 20);
   rocksdb_options_set_max_write_buffer_number(e->cfopts_data, 3);
+  /* The metadata family holds a few small keys; RocksDB's default memtable
+  ** budget (64 MiB) for it would also be the free space RocksDB waits for
+  ** before it resumes after a full disk (FAILURE AND RECOVERY). */
+  rocksdb_options_set_write_buffer_size(e->dbopts, KV_META_WRITE_BUFFER);
   rocksdb_options_set_compression(e->cfopts_data, rocksdb_lz4_compression);
 
   rocksdb_writeoptions_set_sync(e->wo[KV_SYNC_FULL], 1);
@@ -278,6 +340,9 @@ static int engine_check_families(kv_engine *e, const char *path,
   return KV_OK;
 }
 
+rocksdb_logger_t *kv_engine_logger_create(const char *dir); /* infolog.cc */
+void kv_engine_logger_free(rocksdb_logger_t *l);
+
 int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
                    const kv_options *o, char **errptr) {
   memset(e, 0, sizeof(*e));
@@ -314,6 +379,13 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
     if (!fresh && (rc = engine_check_families(e, path, errptr))) goto fail;
   }
 
+  if (!in_memory) {
+    /* RocksDB's own info log aborts the process after a failed write:
+    ** infolog.cc.  Without ours (out of memory), RocksDB's. */
+    rocksdb_logger_t *log = kv_engine_logger_create(path);
+    if (log) rocksdb_options_set_info_log(e->dbopts, log);
+    kv_engine_logger_free(log);
+  }
   const char *names[2] = {"default", KV_DATA_FAMILY};
   const rocksdb_options_t *cfopts[2] = {e->dbopts, e->cfopts_data};
   rocksdb_column_family_handle_t *cfs[2] = {NULL, NULL};
@@ -363,6 +435,10 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
   if (!in_memory && !e->reader &&
       (rc = ingest_dir_init(e, path, o, errptr)))
     goto fail;
+  if (!in_memory && !(e->dir = strdup(path))) {
+    rc = kv_err(errptr, KV_NOMEM, "out of memory");
+    goto fail;
+  }
   return KV_OK;
 
 fail:
@@ -477,11 +553,170 @@ rocksdb_iterator_t *kv_engine_iter(kv_engine *e) {
   return iter_create(e, KV_ITER_SCAN);
 }
 
+/* ------------------------------------------ failure and recovery -- */
+
+int kv_engine_resume(rocksdb_t *db, char **errmsg); /* resume.cc */
+
+/* Puts the engine in the failed state (gmu held) with code rc and message
+** msg, unless it is in it already; sync: the failure was an fsync's. */
+static void fail_locked(kv_engine *e, int rc, const char *msg, bool sync) {
+  atomic_fetch_add(&e->write_failures, 1);
+  if (e->fail_rc) {
+    e->fail_sync |= sync;
+    return;
+  }
+  char *m = strdup(msg ? msg : kv_code_name(rc));
+  e->fail_rc = rc;
+  e->fail_msg = m;
+  e->fail_sync = sync;
+  atomic_store(&e->failed, 1);
+}
+
+/* Only errors of the storage stop writes: not a misuse or a busy store. */
+static bool stops_writes(int rc) {
+  return rc == KV_IOERR || rc == KV_FULL || rc == KV_CORRUPT;
+}
+
+/* engine_fail() for a RocksDB write that failed: the engine fails too. */
+static int write_fail(kv_engine *e, char **errptr, char *rerr,
+                      const char *what) {
+  char *msg = NULL;
+  int rc = engine_fail(&msg, rerr, what);
+  if (stops_writes(rc)) {
+    uint64_t held = gmu_lock(e);
+    fail_locked(e, rc, msg, false);
+    gmu_unlock(e, held);
+  }
+  kv_err(errptr, rc, "%s", msg ? msg : kv_code_name(rc));
+  free(msg);
+  return rc;
+}
+
+/* The failure's error (gmu held). */
+static int failed_error(kv_engine *e, char **errptr) {
+  return kv_err(errptr, e->fail_rc,
+                "%s (writes are stopped until the store recovers: the next "
+                "write retries)", e->fail_msg ? e->fail_msg : "write failed");
+}
+
+int kv_engine_health(kv_engine *e, char **errptr) {
+  if (!atomic_load(&e->failed)) return KV_OK;
+  uint64_t held = gmu_lock(e);
+  int rc = e->fail_rc ? failed_error(e, errptr) : KV_OK;
+  gmu_unlock(e, held);
+  return rc;
+}
+
+uint64_t kv_engine_background_errors(kv_engine *e) {
+  uint64_t v = 0;
+  if (e->db && !e->reader &&
+      rocksdb_property_int(e->db, "rocksdb.background-errors", &v) != 0)
+    v = 0;
+  return v;
+}
+
+/* Ends the failed state if RocksDB can resume writing: KV_OK, or the
+** failure's code and the reason it persists.  One thread at a time, and
+** never while an fsync is under way (FAILURE AND RECOVERY). */
+static int engine_recover(kv_engine *e, char **errptr) {
+  if (!atomic_load(&e->failed)) return KV_OK;
+  uint64_t held = gmu_lock(e);
+  while (e->fail_rc && (e->recovering || e->syncing)) {
+    serial_add(&e->gmu_ns, held);
+    pthread_cond_wait(&e->gcond, &e->gmu);
+    held = kv_mono_ns();
+  }
+  if (!e->fail_rc) {
+    gmu_unlock(e, held);
+    return KV_OK;
+  }
+  e->recovering = true;
+  gmu_unlock(e, held);
+  char *rerr = NULL;
+  bool ok = kv_engine_resume(e->db, &rerr) == 0;
+  held = gmu_lock(e);
+  e->recovering = false;
+  int rc = KV_OK;
+  if (ok) {
+    e->fail_rc = KV_OK;
+    e->fail_sync = false;
+    free(e->fail_msg);
+    e->fail_msg = NULL;
+    atomic_store(&e->failed, 0);
+    atomic_fetch_add(&e->recoveries, 1);
+  } else {
+    /* The cause as it is now (a full disk may have become an I/O error);
+    ** "Resource busy" only says RocksDB's own recovery is under way. */
+    bool cause = rerr && (!strncmp(rerr, "IO error", 8) ||
+                          !strncmp(rerr, "Corruption", 10));
+    char *msg = NULL;
+    int now = engine_fail(&msg, rerr, "cannot recover from a write error");
+    rerr = NULL;
+    if (cause && stops_writes(now) && msg) {
+      free(e->fail_msg);
+      e->fail_msg = msg;
+      e->fail_rc = now;
+      msg = NULL;
+    }
+    free(msg);
+    rc = failed_error(e, errptr);
+  }
+  pthread_cond_broadcast(&e->gcond);
+  gmu_unlock(e, held);
+  free(rerr);
+  return rc;
+}
+
+/* fsyncs every WAL file of the store, and the directory, through
+** descriptors of its own: the group sync of a failed engine, which must not
+** touch RocksDB's WAL writer.  A file gone meanwhile was flushed and
+** deleted by a recovery: its writes are in synced table files. */
+static int wal_fsync_direct(kv_engine *e, char **errptr) {
+  DIR *d = e->dir ? opendir(e->dir) : NULL;
+  if (!d)
+    return kv_err(errptr, KV_IOERR, "cannot list the store %s: %s", e->dir,
+                  strerror(errno));
+  int rc = KV_OK;
+  struct dirent *de;
+  while ((de = readdir(d)) && rc == KV_OK) {
+    size_t n = strlen(de->d_name);
+    if (n < 5 || strcmp(de->d_name + n - 4, ".log")) continue;
+    int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (fsync(fd) != 0)
+      rc = kv_err(errptr, errno == ENOSPC ? KV_FULL : KV_IOERR,
+                  "fsync of the write-ahead log %s/%s failed: %s", e->dir,
+                  de->d_name, strerror(errno));
+    close(fd);
+  }
+  if (rc == KV_OK && fsync(dirfd(d)) != 0)
+    rc = kv_err(errptr, KV_IOERR, "fsync of the store directory %s failed: "
+                "%s", e->dir, strerror(errno));
+  closedir(d);
+  return rc;
+}
+
+/* One fsync of the WAL (gmu not held): RocksDB's own while the engine is
+** healthy, wal_fsync_direct after a failed write. */
+static int sync_once(kv_engine *e, bool direct, char **errptr) {
+  if (direct) return wal_fsync_direct(e, errptr);
+  char *rerr = NULL;
+  rocksdb_flush_wal(e->db, 1, &rerr);
+  if (!rerr) return KV_OK;
+  return engine_fail(errptr, rerr, "fsync of the write-ahead log failed");
+}
+
 /* Makes every write completed so far durable, sharing the fsync. */
 static int engine_sync(kv_engine *e, char **errptr) {
   uint64_t held = gmu_lock(e);
   uint64_t mine = ++e->written;
   while (e->synced < mine) {
+    if (e->fail_rc && e->fail_sync) { /* FAILURE AND RECOVERY */
+      int rc = kv_err(errptr, e->fail_rc, "%s (the commit may or may not "
+                      "have been applied)", e->fail_msg);
+      gmu_unlock(e, held);
+      return rc;
+    }
     if (e->syncing) {
       serial_add(&e->gmu_ns, held);
       pthread_cond_wait(&e->gcond, &e->gmu);
@@ -489,21 +724,20 @@ static int engine_sync(kv_engine *e, char **errptr) {
       continue;
     }
     e->syncing = true;
+    bool direct = e->fail_rc != KV_OK;
     uint64_t upto = e->written;
     gmu_unlock(e, held);
-    char *rerr = NULL;
+    char *msg = NULL;
     uint64_t t0 = kv_mono_ns();
-    rocksdb_flush_wal(e->db, 1, &rerr);
+    int rc = sync_once(e, direct, &msg);
     serial_add(&e->sync_ns, t0);
     atomic_fetch_add(&e->wal_syncs, 1);
     held = gmu_lock(e);
     e->syncing = false;
-    if (!rerr && upto > e->synced) e->synced = upto;
+    if (rc == KV_OK && upto > e->synced) e->synced = upto;
+    if (rc) fail_locked(e, stops_writes(rc) ? rc : KV_IOERR, msg, true);
     pthread_cond_broadcast(&e->gcond);
-    if (rerr) { /* the writes it covered stay unsynced: waiters retry */
-      gmu_unlock(e, held);
-      return engine_fail(errptr, rerr, "fsync of the write-ahead log failed");
-    }
+    free(msg); /* the waiters, and this thread, report it from fail_msg */
   }
   gmu_unlock(e, held);
   return KV_OK;
@@ -512,6 +746,8 @@ static int engine_sync(kv_engine *e, char **errptr) {
 int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
                     char **errptr) {
   if (e->reader) return kv_reader_refuse(e, errptr);
+  int rc = engine_recover(e, errptr);
+  if (rc) return rc;
   int mode = sync_always ? KV_SYNC_FULL : atomic_load(&e->sync_mode);
   char *rerr = NULL;
   uint64_t t0 = kv_mono_ns();
@@ -521,7 +757,7 @@ int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
     rocksdb_write(e->db, e->wo_sync, b, &rerr);
     serial_add(&e->write_ns, t0);
     atomic_fetch_add(&e->write_seq, 1);
-    if (rerr) return engine_fail(errptr, rerr, "write failed");
+    if (rerr) return write_fail(e, errptr, rerr, "write failed");
     atomic_fetch_add(&e->wal_writes, 1);
     atomic_fetch_add(&e->wal_syncs, 1);
     return KV_OK;
@@ -530,7 +766,7 @@ int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
                 b, &rerr);
   serial_add(&e->write_ns, t0);
   atomic_fetch_add(&e->write_seq, 1);
-  if (rerr) return engine_fail(errptr, rerr, "write failed");
+  if (rerr) return write_fail(e, errptr, rerr, "write failed");
   if (mode == KV_SYNC_OFF) return KV_OK;
   atomic_fetch_add(&e->wal_writes, 1);
   return mode == KV_SYNC_FULL ? engine_sync(e, errptr) : KV_OK;
@@ -595,7 +831,8 @@ int kv_engine_sst_finish(kv_sst *f, char **errptr) {
 }
 
 int kv_engine_ingest(kv_engine *e, kv_sst *f, char **errptr) {
-  int rc = engine_sync(e, errptr); /* the commits before this one first */
+  int rc = engine_recover(e, errptr);
+  if (rc == KV_OK) rc = engine_sync(e, errptr); /* earlier commits first */
   if (rc) return rc;
   rocksdb_ingestexternalfileoptions_t *io =
       rocksdb_ingestexternalfileoptions_create();
@@ -608,7 +845,7 @@ int kv_engine_ingest(kv_engine *e, kv_sst *f, char **errptr) {
   serial_add(&e->write_ns, t0);
   rocksdb_ingestexternalfileoptions_destroy(io);
   atomic_fetch_add(&e->write_seq, 1);
-  if (rerr) return engine_fail(errptr, rerr, "ingesting the commit failed");
+  if (rerr) return write_fail(e, errptr, rerr, "ingesting the commit failed");
   atomic_fetch_add(&e->ingests, 1);
   return KV_OK;
 }
@@ -641,10 +878,12 @@ int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,
 int kv_engine_meta_put(kv_engine *e, const char *name, const void *val,
                        size_t len, char **errptr) {
   if (e->reader) return kv_reader_refuse(e, errptr);
+  int rc = engine_recover(e, errptr);
+  if (rc) return rc;
   char *rerr = NULL;
   rocksdb_put_cf(e->db, e->env ? e->wo_sync : e->wo[KV_SYNC_NORMAL],
                  e->cf_meta, name, strlen(name), val, len, &rerr);
-  if (rerr) return engine_fail(errptr, rerr, "cannot write store metadata");
+  if (rerr) return write_fail(e, errptr, rerr, "cannot write store metadata");
   atomic_fetch_add(&e->wal_writes, 1);
   if (e->env) {
     atomic_fetch_add(&e->wal_syncs, 1);
