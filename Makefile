@@ -46,7 +46,7 @@ TSAN_TESTS = test_latch test_locktable test_waitq test_txn test_scan \
              test_kvhistory test_history test_timetravel test_reader \
              test_sqlreader
 
-.PHONY: all deps bench-deps test asan tsan bench bench-layout bench-profile shell clean
+.PHONY: all deps bench-deps test asan tsan fault-sweep bench bench-layout bench-profile shell clean
 
 # all: the extension, the libraries and the test binaries (about a minute).
 all: deps $(KV_LIB) $(EXT_SO) $(EXT_LIB) $(TEST_BIN) $(SQLT_BIN)
@@ -109,6 +109,12 @@ $(BUILD)/tests/test_stress: unit-tests/test_stress.c unit-tests/histcheck.c $(TE
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -Ikvcore -Iunit-tests -o $@ unit-tests/test_stress.c unit-tests/histcheck.c $(KV_LIB) $(TESTLIBS) $(LDLIBS)
 
+# test_fault: kvcore with faultfs.c linked in, whose write, fsync, open, ...
+# replace libc's for the whole process (RocksDB's library included).
+$(BUILD)/tests/test_fault: unit-tests/test_fault.c unit-tests/faultfs.c unit-tests/faultfs.h $(TEST_HELPERS) $(KV_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Ikvcore -Iunit-tests -o $@ unit-tests/test_fault.c unit-tests/faultfs.c $(KV_LIB) $(TESTLIBS) $(LDLIBS) -ldl
+
 $(BUILD)/tests/test_keycodec: unit-tests/test_keycodec.c ext/keycodec.c ext/keycodec.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -Iext -o $@ unit-tests/test_keycodec.c ext/keycodec.c $(TESTLIBS)
@@ -150,6 +156,11 @@ test: all
 	  $(SQLT_BIN:$(BUILD)/tests/%=%)
 	@if [ -x sql-tests/run-sql-tests ]; then ./sql-tests/run-sql-tests $(BUILD); fi
 	@./sql-tests/run-examples $(BUILD)
+
+# fault-sweep: test_fault with a fault at every counted file call of a run
+# (ENOSPC, then EIO), not every 10th as in make test (about two minutes).
+fault-sweep: deps $(BUILD)/tests/test_fault
+	KV_FAULT_RUNS=100000 $(BUILD)/tests/test_fault
 
 # asan: the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 # (the sqlite3 shell the C drivers start loads the plain build of the

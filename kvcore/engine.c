@@ -85,6 +85,12 @@
 **     transactions, the GC thread and the group sync need no quiescing:
 **     only the fsyncs, which recovery waits out (syncing) and which wait
 **     for no recovery (a failed engine never starts a RocksDB fsync).
+**   - RocksDB refuses to resume after an error it deems fatal: a failed
+**     WAL write for any reason but a full disk is one.  Resume() then
+**     fails at once, and every write fails with the failure and a message
+**     that says the store must be reopened (fail_fatal).  kvcore does not
+**     reopen RocksDB underneath open connections: the store reopens when
+**     its last reference is closed and it is opened again.
 **   - A failed flush or compaction in the background stops RocksDB's
 **     writes the same way: the next write fails with its error, which puts
 **     the engine in the failed state, and recovers as above.  RocksDB's
@@ -124,6 +130,10 @@
 #include <unistd.h>
 
 #define KV_META_WRITE_BUFFER (4u << 20)
+/* RocksDB's own retries after a retryable write error (resume.cc): 200 ms,
+** so that a store recovers and closes within that of the cause going. */
+#define KV_RESUME_RETRY_US 200000
+void kv_engine_set_resume_interval(rocksdb_options_t *o, uint64_t us);
 #define KV_FORMAT_KEY "kvcore.format"
 #define KV_INGEST_DIR "ingest"
 #define KV_FORMAT_VERSION "2"
@@ -247,6 +257,7 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   rocksdb_options_set_unordered_write(e->dbopts, 1);
   rocksdb_options_set_keep_log_file_num(e->dbopts, 4);
   rocksdb_options_set_info_log_level(e->dbopts, 3 /* WARN */);
+  kv_engine_set_resume_interval(e->dbopts, KV_RESUME_RETRY_US);
 
   rocksdb_block_based_options_set_block_cache(e->bbto, e->cache);
   /* 16 KiB data blocks, not 4: a scan pays a block-cache lookup and a block
@@ -594,9 +605,13 @@ static int write_fail(kv_engine *e, char **errptr, char *rerr,
 
 /* The failure's error (gmu held). */
 static int failed_error(kv_engine *e, char **errptr) {
-  return kv_err(errptr, e->fail_rc,
-                "%s (writes are stopped until the store recovers: the next "
-                "write retries)", e->fail_msg ? e->fail_msg : "write failed");
+  return kv_err(errptr, e->fail_rc, "%s (%s)",
+                e->fail_msg ? e->fail_msg : "write failed",
+                e->fail_fatal ? "RocksDB cannot resume after this error: "
+                                "writes fail until every connection has "
+                                "closed the store and it is opened again"
+                              : "writes are stopped until the store "
+                                "recovers: the next write retries");
 }
 
 int kv_engine_health(kv_engine *e, char **errptr) {
@@ -626,20 +641,23 @@ static int engine_recover(kv_engine *e, char **errptr) {
     pthread_cond_wait(&e->gcond, &e->gmu);
     held = kv_mono_ns();
   }
-  if (!e->fail_rc) {
+  if (!e->fail_rc || e->fail_fatal) { /* fatal: Resume() would refuse */
+    int rc = e->fail_rc ? failed_error(e, errptr) : KV_OK;
     gmu_unlock(e, held);
-    return KV_OK;
+    return rc;
   }
   e->recovering = true;
   gmu_unlock(e, held);
   char *rerr = NULL;
-  bool ok = kv_engine_resume(e->db, &rerr) == 0;
+  int res = kv_engine_resume(e->db, &rerr);
+  bool ok = res == 0;
   held = gmu_lock(e);
   e->recovering = false;
   int rc = KV_OK;
   if (ok) {
     e->fail_rc = KV_OK;
     e->fail_sync = false;
+    e->fail_fatal = false;
     free(e->fail_msg);
     e->fail_msg = NULL;
     atomic_store(&e->failed, 0);
@@ -659,6 +677,7 @@ static int engine_recover(kv_engine *e, char **errptr) {
       msg = NULL;
     }
     free(msg);
+    e->fail_fatal = res == -2;
     rc = failed_error(e, errptr);
   }
   pthread_cond_broadcast(&e->gcond);

@@ -289,6 +289,7 @@ typedef struct kv_engine {
   int fail_rc;
   char *fail_msg;
   bool fail_sync;            /* the failure was an fsync's */
+  bool fail_fatal;           /* RocksDB will not resume: reopen only */
   bool recovering;
   _Atomic int failed;
   _Atomic uint64_t write_failures, recoveries;

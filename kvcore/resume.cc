@@ -12,11 +12,18 @@
 ** once.  engine.c calls it under its recovery protocol (FAILURE AND
 ** RECOVERY there).
 **
-** The C API's handle is `struct rocksdb_t { DB* rep; };` (RocksDB's
-** db/c.cc, unchanged since the C API began), repeated here as refresh.cc
-** repeats the iterator's.
+** Also here: the period of RocksDB's own retries after a retryable error
+** (DBOptions::bgerror_resume_retry_interval, 1 s by default, absent from
+** the C API).  Closing a store waits out the retry under way, so a failed
+** store took a second to close.
+**
+** The C API's handles are `struct rocksdb_t { DB* rep; };` and
+** `struct rocksdb_options_t { Options rep; };` (RocksDB's db/c.cc,
+** unchanged since the C API began), repeated here as refresh.cc repeats
+** the iterator's.
 */
 #include <rocksdb/db.h>
+#include <rocksdb/options.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -26,11 +33,22 @@ struct rocksdb_t {
   rocksdb::DB *rep;
 };
 
+struct rocksdb_options_t {
+  rocksdb::Options rep;
+};
+
+extern "C" void kv_engine_set_resume_interval(rocksdb_options_t *o,
+                                              uint64_t us) {
+  o->rep.bgerror_resume_retry_interval = us;
+}
+
 /* 0 when db accepts writes again; otherwise -1 with *errmsg a malloc'd
-** message (the error that remains). */
+** message (the error that remains), or -2 when RocksDB will never resume
+** this instance: its error is fatal or unrecoverable (a failed WAL write
+** other than for lack of space is), and only reopening it helps. */
 extern "C" int kv_engine_resume(rocksdb_t *db, char **errmsg) {
   rocksdb::Status s = db->rep->Resume();
   if (s.ok()) return 0;
   *errmsg = strdup(s.ToString().c_str());
-  return -1;
+  return s.severity() >= rocksdb::Status::Severity::kFatalError ? -2 : -1;
 }
