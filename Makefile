@@ -158,7 +158,8 @@ test: all
 	@./sql-tests/run-examples $(BUILD)
 
 # fault-sweep: test_fault with a fault at every counted file call of a run
-# (ENOSPC, then EIO), not every 10th as in make test (about two minutes).
+# (ENOSPC and EIO, lasting and transient), not every 16th as in make test
+# (several minutes).
 fault-sweep: deps $(BUILD)/tests/test_fault
 	KV_FAULT_RUNS=100000 $(BUILD)/tests/test_fault
 

@@ -26,6 +26,7 @@ static char watch_dir[4096];
 static _Atomic size_t watch_len;
 static _Atomic long armed_at, ncalls, nfailed;
 static _Atomic int fail_errno;
+static _Atomic int kinds_on = FAULTFS_ALL, fail_once;
 static _Atomic unsigned char tracked[MAX_FD];
 
 void faultfs_watch(const char *dir) {
@@ -46,6 +47,11 @@ void faultfs_arm(long n, int err) {
 }
 
 void faultfs_disarm(void) { atomic_store(&armed_at, 0); }
+
+void faultfs_only(int kinds, int once) {
+  atomic_store(&kinds_on, kinds);
+  atomic_store(&fail_once, once);
+}
 long faultfs_calls(void) { return atomic_load(&ncalls); }
 long faultfs_failed(void) { return atomic_load(&nfailed); }
 
@@ -74,12 +80,12 @@ static void track(int fd, bool on) {
   if (fd >= 0 && fd < MAX_FD) atomic_store(&tracked[fd], on);
 }
 
-/* Counts a watched call; true (errno set) when it is to fail. */
-static bool fault_hit(bool watched) {
-  if (!watched) return false;
+/* Counts a watched call of kind; true (errno set) when it is to fail. */
+static bool fault_hit(bool watched, int kind) {
+  if (!watched || !(atomic_load(&kinds_on) & kind)) return false;
   long c = atomic_fetch_add(&ncalls, 1) + 1;
   long at = atomic_load(&armed_at);
-  if (at <= 0 || c < at) return false;
+  if (at <= 0 || c < at || (atomic_load(&fail_once) && c != at)) return false;
   atomic_fetch_add(&nfailed, 1);
   errno = atomic_load(&fail_errno);
   return true;
@@ -93,31 +99,32 @@ static bool fault_hit(bool watched) {
 
 ssize_t write(int fd, const void *buf, size_t n) {
   NEXT("write", ssize_t, (int, const void *, size_t));
-  if (fault_hit(watched_fd(fd))) return -1;
+  if (fault_hit(watched_fd(fd), FAULTFS_WRITE)) return -1;
   return next_(fd, buf, n);
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
   NEXT("pwrite", ssize_t, (int, const void *, size_t, off_t));
-  if (fault_hit(watched_fd(fd))) return -1;
+  if (fault_hit(watched_fd(fd), FAULTFS_WRITE)) return -1;
   return next_(fd, buf, n, off);
 }
 
 int fsync(int fd) {
   NEXT("fsync", int, (int));
-  if (fault_hit(watched_fd(fd))) return -1;
+  if (fault_hit(watched_fd(fd), FAULTFS_SYNC)) return -1;
   return next_(fd);
 }
 
 int fdatasync(int fd) {
   NEXT("fdatasync", int, (int));
-  if (fault_hit(watched_fd(fd))) return -1;
+  if (fault_hit(watched_fd(fd), FAULTFS_SYNC)) return -1;
   return next_(fd);
 }
 
 int rename(const char *from, const char *to) {
   NEXT("rename", int, (const char *, const char *));
-  if (fault_hit(watched_path(from) || watched_path(to))) return -1;
+  if (fault_hit(watched_path(from) || watched_path(to), FAULTFS_OPEN))
+    return -1;
   return next_(from, to);
 }
 
@@ -131,7 +138,7 @@ int open(const char *path, int flags, ...) {
     va_end(ap);
   }
   bool w = watched_path(path);
-  if (fault_hit(w)) return -1;
+  if (fault_hit(w, FAULTFS_OPEN)) return -1;
   int fd = next_(path, flags, mode);
   if (fd >= 0) track(fd, w);
   return fd;
@@ -147,7 +154,7 @@ int openat(int dirfd, const char *path, int flags, ...) {
     va_end(ap);
   }
   bool w = path[0] == '/' ? watched_path(path) : dir_watched(dirfd);
-  if (fault_hit(w)) return -1;
+  if (fault_hit(w, FAULTFS_OPEN)) return -1;
   int fd = next_(dirfd, path, flags, mode);
   if (fd >= 0) track(fd, w);
   return fd;

@@ -18,11 +18,23 @@
 #ifndef FAULTFS_H
 #define FAULTFS_H
 
+/* Kinds of call, for faultfs_only(). */
+enum {
+  FAULTFS_WRITE = 1, /* write, pwrite */
+  FAULTFS_SYNC = 2,  /* fsync, fdatasync */
+  FAULTFS_OPEN = 4,  /* open, openat, rename */
+  FAULTFS_ALL = 7
+};
+
 /* Counts calls on files under dir (absolute; NULL: none) from now on. */
 void faultfs_watch(const char *dir);
 /* Fails the n-th counted call from now and every later one with err. */
 void faultfs_arm(long n, int err);
 void faultfs_disarm(void);
+/* From now on count (and fail) only calls of these kinds (FAULTFS_ALL by
+** default), and fail only one call when once is set (a transient fault)
+** instead of every call from the n-th on.  Kept until changed. */
+void faultfs_only(int kinds, int once);
 /* Counted calls since the last faultfs_watch / faultfs_arm; failed ones. */
 long faultfs_calls(void);
 long faultfs_failed(void);
