@@ -460,7 +460,12 @@ int kv_txn_rollback_to(kv_txn *txn, uint32_t mark, char **errptr);
 /* Commits.  On KV_OK the transaction is over and the handle freed; its
 ** commit timestamp is stored in *commit_ts when not NULL.  On failure the
 ** transaction is dead (nothing of it is visible to anyone) and the handle
-** stays valid: free it with kv_txn_abort(). */
+** stays valid: free it with kv_txn_abort().  KV_FULL: the storage is full.
+** The one exception: when the fsync of the write-ahead log failed after
+** the commit was written (KV_IOERR or KV_FULL, the message says "may or
+** may not have been applied"), the outcome is unknown: it may be visible
+** and survive a restart, whole.  After a storage error the store refuses
+** writes until it recovers (kv_store_health, engine.c). */
 int kv_txn_commit(kv_txn *txn, kv_ts *commit_ts, char **errptr);
 
 /* Two-phase commit, for a caller that commits together with another

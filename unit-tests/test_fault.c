@@ -70,8 +70,8 @@ static int commit_txn(kv_store *s, int i, char **err) {
   key_of(k, sizeof k, 'b', i);
   if (!rc) rc = kv_txn_put(t, k, strlen(k), v, vn, err);
   if (!rc) rc = kv_txn_put(t, "last", 4, v, vn, err);
-  if (!rc) return kv_txn_commit(t, NULL, err);
-  kv_txn_abort(t);
+  if (!rc && (rc = kv_txn_commit(t, NULL, err)) == KV_OK) return KV_OK;
+  kv_txn_abort(t); /* a failed commit leaves the handle to free */
   return rc;
 }
 
