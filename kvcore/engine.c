@@ -30,9 +30,17 @@
 **
 ** Group sync.  A full write is a WAL write without sync followed by
 ** engine_sync(): writes are numbered as they complete, and one thread at a
-** time fsyncs the WAL (rocksdb_flush_wal(sync)) on behalf of every write
-** numbered before its fsync began; the others wait for that fsync or the
-** next one.  While one fsync runs, every commit that finishes its write
+** time fsyncs the WAL on behalf of every write numbered before its fsync
+** began; the others wait for that fsync or the next one.  The fsync goes
+** through descriptors of kvcore's own on the store's WAL files
+** (wal_fsync_direct), not through RocksDB's SyncWAL() (rocksdb_flush_wal):
+** SyncWAL() runs beside the writes, and when one of them fails meanwhile
+** (a full disk) RocksDB's WAL writer has seen an error and SyncWAL()
+** trips an assertion that aborts the process (Debian's build keeps
+** asserts; test_fault's concurrent committers hit it).  An fsync of the
+** file makes durable whatever RocksDB handed the kernel, which is every
+** completed write (RocksDB writes each WAL record out before its write
+** returns), and the directory is fsynced when a new WAL file appears.  While one fsync runs, every commit that finishes its write
 ** meanwhile joins the next, so N concurrent committers cost about two
 ** fsyncs, not N, and nothing serialises the writes themselves (RocksDB's
 ** write thread groups those).  A commit calls this under its latches, so
@@ -57,13 +65,10 @@
 ** writes (its "background error": paranoid_checks is on).  A failed write
 ** had no effect: RocksDB inserts a batch into the memtable only after its
 ** WAL write succeeded, and every batch of a failed write group fails.
-**   - While failed, nothing calls rocksdb_flush_wal() again: RocksDB's WAL
-**     writer has seen the error, and syncing it then trips an assertion
-**     that aborts the process (Debian's build keeps asserts).  Commits
-**     whose own WAL write succeeded before the failure still need their
-**     fsync: after a failed *write*, the group sync fsyncs the store's WAL
-**     files through descriptors of its own (wal_fsync_direct), which
-**     flushes what RocksDB handed the kernel without touching its writer.
+**   - Nothing syncs through RocksDB's WAL writer (Group sync, above), so
+**     a failed write never leads to an assertion.  Commits whose own WAL
+**     write succeeded before another one failed still get their fsync:
+**     the group sync goes on after a failed *write*.
 **     After a failed *fsync* (fail_sync) no later fsync can be trusted
 **     (the kernel may have dropped the pages it could not write and report
 **     the next fsync clean), so every commit still waiting for a sync then
@@ -364,6 +369,8 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
     pthread_cond_init(&e->gcond, NULL);
     e->gmu_ready = true;
   }
+  if (rc == KV_OK && !in_memory && !(e->dir = strdup(path)))
+    rc = kv_err(errptr, KV_NOMEM, "out of memory");
   if (rc) goto fail;
 
   bool fresh = in_memory;
@@ -446,10 +453,6 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
   if (!in_memory && !e->reader &&
       (rc = ingest_dir_init(e, path, o, errptr)))
     goto fail;
-  if (!in_memory && !(e->dir = strdup(path))) {
-    rc = kv_err(errptr, KV_NOMEM, "out of memory");
-    goto fail;
-  }
   return KV_OK;
 
 fail:
@@ -686,20 +689,24 @@ static int engine_recover(kv_engine *e, char **errptr) {
   return rc;
 }
 
-/* fsyncs every WAL file of the store, and the directory, through
-** descriptors of its own: the group sync of a failed engine, which must not
-** touch RocksDB's WAL writer.  A file gone meanwhile was flushed and
-** deleted by a recovery: its writes are in synced table files. */
+/* fsyncs every WAL file of the store through descriptors of its own, and
+** the directory when a WAL file it had not seen appeared (its entry must
+** be durable too): the group sync (Group sync, above).  A file gone
+** meanwhile was flushed and deleted: its writes are in synced table files.
+** One thread at a time (the syncing flag): e->wal_seen is its own. */
 static int wal_fsync_direct(kv_engine *e, char **errptr) {
   DIR *d = e->dir ? opendir(e->dir) : NULL;
   if (!d)
     return kv_err(errptr, KV_IOERR, "cannot list the store %s: %s", e->dir,
                   strerror(errno));
   int rc = KV_OK;
+  uint64_t newest = e->wal_seen;
   struct dirent *de;
   while ((de = readdir(d)) && rc == KV_OK) {
     size_t n = strlen(de->d_name);
     if (n < 5 || strcmp(de->d_name + n - 4, ".log")) continue;
+    uint64_t num = strtoull(de->d_name, NULL, 10);
+    if (num > newest) newest = num;
     int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
     if (fsync(fd) != 0)
@@ -708,21 +715,15 @@ static int wal_fsync_direct(kv_engine *e, char **errptr) {
                   de->d_name, strerror(errno));
     close(fd);
   }
-  if (rc == KV_OK && fsync(dirfd(d)) != 0)
-    rc = kv_err(errptr, KV_IOERR, "fsync of the store directory %s failed: "
-                "%s", e->dir, strerror(errno));
+  if (rc == KV_OK && newest > e->wal_seen) {
+    if (fsync(dirfd(d)) != 0)
+      rc = kv_err(errptr, KV_IOERR, "fsync of the store directory %s "
+                  "failed: %s", e->dir, strerror(errno));
+    else
+      e->wal_seen = newest;
+  }
   closedir(d);
   return rc;
-}
-
-/* One fsync of the WAL (gmu not held): RocksDB's own while the engine is
-** healthy, wal_fsync_direct after a failed write. */
-static int sync_once(kv_engine *e, bool direct, char **errptr) {
-  if (direct) return wal_fsync_direct(e, errptr);
-  char *rerr = NULL;
-  rocksdb_flush_wal(e->db, 1, &rerr);
-  if (!rerr) return KV_OK;
-  return engine_fail(errptr, rerr, "fsync of the write-ahead log failed");
 }
 
 /* Makes every write completed so far durable, sharing the fsync. */
@@ -743,12 +744,11 @@ static int engine_sync(kv_engine *e, char **errptr) {
       continue;
     }
     e->syncing = true;
-    bool direct = e->fail_rc != KV_OK;
     uint64_t upto = e->written;
     gmu_unlock(e, held);
     char *msg = NULL;
     uint64_t t0 = kv_mono_ns();
-    int rc = sync_once(e, direct, &msg);
+    int rc = wal_fsync_direct(e, &msg);
     serial_add(&e->sync_ns, t0);
     atomic_fetch_add(&e->wal_syncs, 1);
     held = gmu_lock(e);

@@ -281,6 +281,8 @@ typedef struct kv_engine {
   uint64_t written;          /* writes completed (gmu) */
   uint64_t synced;           /* writes known durable (gmu) */
   bool syncing;              /* an fsync is under way (gmu) */
+  uint64_t wal_seen;         /* the newest WAL file number whose directory
+                             ** entry is fsynced (the syncing thread's) */
   _Atomic uint64_t wal_writes, wal_syncs, ingests;
   /* Write failure (engine.c, FAILURE AND RECOVERY), under gmu: the code
   ** and message of a failure not recovered from yet (KV_OK: none), and
