@@ -40,8 +40,9 @@
 ** asserts; test_fault's concurrent committers hit it).  An fsync of the
 ** file makes durable whatever RocksDB handed the kernel, which is every
 ** completed write (RocksDB writes each WAL record out before its write
-** returns), and the directory is fsynced when a new WAL file appears.  While one fsync runs, every commit that finishes its write
-** meanwhile joins the next, so N concurrent committers cost about two
+** returns), and the directory is fsynced when a new WAL file appears.
+** While one fsync runs, every commit that finishes its write meanwhile
+** joins the next, so N concurrent committers cost about two
 ** fsyncs, not N, and nothing serialises the writes themselves (RocksDB's
 ** write thread groups those).  A commit calls this under its latches, so
 ** no reader sees its writes before they are durable.  kvcore counts the WAL
@@ -87,9 +88,9 @@
 **     Every commit acknowledged before the failure is in the WAL (synced)
 **     or, after the recovery, in synced table files.  Nothing is closed
 **     or reopened under the open connections, so pooled iterators, open
-**     transactions, the GC thread and the group sync need no quiescing:
-**     only the fsyncs, which recovery waits out (syncing) and which wait
-**     for no recovery (a failed engine never starts a RocksDB fsync).
+**     transactions, the GC thread and the group sync need no quiescing
+**     (recovery still waits out a group fsync under way, syncing, so that
+**     at most one of the two runs at a time).
 **   - RocksDB refuses to resume after an error it deems fatal: a failed
 **     WAL write for any reason but a full disk is one.  Resume() then
 **     fails at once, and every write fails with the failure and a message
@@ -104,8 +105,7 @@
 **   - RocksDB also recovers by itself from a full disk: its SstFileManager
 **     polls the free space (every 5 s) and resumes once there is room for
 **     the largest memtable (kv_options.write_buffer_bytes, 32 MiB by
-**     default),
-**     and it retries other retryable errors.  While that recovery is under
+**     default), and it retries other retryable errors.  While that recovery is under
 **     way Resume() answers "Resource busy": the write fails with the
 **     failure as it was, and the store accepts writes again when RocksDB's
 **     recovery succeeds (within about 5 s of space coming back) or, when
