@@ -12,7 +12,7 @@ SAN      ?=
 CFLAGS   ?=
 WARN      = -Wall -Wextra -Wshadow -Wno-unused-parameter
 BASEFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -g $(OPT) $(SAN) $(WARN) $(CFLAGS)
-# kvcore/refresh.cc is the one C++ file (a shim over RocksDB's C++ API).
+# kvcore/*.cc are shims over RocksDB's C++ API (refresh.cc, resume.cc, infolog.cc).
 CXXFLAGS_ = -std=c++17 -fPIC -g $(OPT) $(SAN) $(WARN) -fno-exceptions -fno-rtti
 LDLIBS    = -lrocksdb -lstdc++ -lpthread -lm
 TESTLIBS  = -lcmocka -lsqlite3
@@ -63,7 +63,7 @@ FUZZ_REPLAY = $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps bench-deps fuzz-deps test asan tsan fuzz fuzz-bins bench \
-        bench-layout bench-profile soak shell clean
+        bench-layout bench-profile soak fault-sweep shell clean
 
 # all: the extension, the libraries and the test binaries (about a minute).
 all: deps $(KV_LIB) $(EXT_SO) $(EXT_LIB) $(TEST_BIN) $(SQLT_BIN) $(FUZZ_REPLAY)
@@ -129,6 +129,12 @@ $(BUILD)/tests/test_histcheck: unit-tests/test_histcheck.c unit-tests/histcheck.
 $(BUILD)/tests/test_stress: unit-tests/test_stress.c unit-tests/histcheck.c $(TEST_HELPERS) $(KV_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -Ikvcore -Iunit-tests -o $@ unit-tests/test_stress.c unit-tests/histcheck.c $(KV_LIB) $(TESTLIBS) $(LDLIBS)
+
+# test_fault: kvcore with faultfs.c linked in, whose write, fsync, open, ...
+# replace libc's for the whole process (RocksDB's library included).
+$(BUILD)/tests/test_fault: unit-tests/test_fault.c unit-tests/faultfs.c unit-tests/faultfs.h $(TEST_HELPERS) $(KV_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Ikvcore -Iunit-tests -o $@ unit-tests/test_fault.c unit-tests/faultfs.c $(KV_LIB) $(TESTLIBS) $(LDLIBS) -ldl
 
 $(BUILD)/tests/test_keycodec: unit-tests/test_keycodec.c ext/keycodec.c ext/keycodec.h
 	@mkdir -p $(dir $@)
@@ -199,6 +205,12 @@ test: all
 	@./fuzz/replay-corpus $(BUILD) $(FUZZ_NAMES)
 	@if [ -x sql-tests/run-sql-tests ]; then ./sql-tests/run-sql-tests $(BUILD); fi
 	@./sql-tests/run-examples $(BUILD)
+
+# fault-sweep: test_fault with a fault at every counted file call of a run
+# (ENOSPC and EIO, lasting and transient), not every 16th as in make test
+# (several minutes).
+fault-sweep: deps $(BUILD)/tests/test_fault
+	KV_FAULT_RUNS=100000 $(BUILD)/tests/test_fault
 
 # asan: the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 # (the sqlite3 shell the C drivers start loads the plain build of the

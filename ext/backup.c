@@ -51,6 +51,7 @@ static int backup_code(int krc) {
   switch (krc) {
     case KV_BUSY: return SQLITE_BUSY;
     case KV_NOMEM: return SQLITE_NOMEM;
+    case KV_FULL: return SQLITE_FULL; /* the copy did not fit */
     case KV_IOERR:
     case KV_CORRUPT: return SQLITE_CANTOPEN;
     default: return SQLITE_ERROR;

@@ -16,6 +16,7 @@
 **     KV_READONLY SQLITE_READONLY      a write to a store another process
 **                                      writes (this one reads it)
 **     KV_IOERR    SQLITE_IOERR
+**     KV_FULL     SQLITE_FULL          a full disk: the write had no effect
 **     KV_CORRUPT  SQLITE_CORRUPT
 **     KV_NOMEM    SQLITE_NOMEM
 **     others      SQLITE_ERROR
@@ -60,6 +61,7 @@ int mvcc_kv_error(int kvrc, const char *msg, bool at_commit, char **pzErr) {
     case KV_BUSY: rc = SQLITE_BUSY; break;
     case KV_READONLY: rc = SQLITE_READONLY; break;
     case KV_IOERR: rc = SQLITE_IOERR; break;
+    case KV_FULL: rc = SQLITE_FULL; break;
     case KV_CORRUPT: rc = SQLITE_CORRUPT; break;
     case KV_NOMEM: rc = SQLITE_NOMEM; break;
     default: rc = SQLITE_ERROR; break;

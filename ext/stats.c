@@ -245,6 +245,11 @@ static int statsFilter(sqlite3_vtab_cursor *cur, int idxNum,
           ** reads it; that process's pid (0: none, or this process). */
           {"reader", (uint64_t)kv_store_is_reader(sc->store)},
           {"writer_pid", (uint64_t)kv_store_writer_pid(sc->store)},
+          /* Failed writes and fsyncs, recoveries from them, and RocksDB's
+          ** count of failed flushes, compactions and writes. */
+          {"write_failures", st.write_failures},
+          {"write_recoveries", st.recoveries},
+          {"background_errors", st.background_errors},
       };
       for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         stats_row *r = stats_add(c);
@@ -258,6 +263,16 @@ static int statsFilter(sqlite3_vtab_cursor *cur, int idxNum,
       r->store = x.store;
       r->name = "oldest_readable_ts";
       if (!(r->text[0] = mvcc_oldest_readable(sc->store))) return SQLITE_NOMEM;
+      /* The write failure the store has not recovered from ('' if none):
+      ** writes fail with it until the next one recovers. */
+      if (!(r = stats_add(c))) return SQLITE_NOMEM;
+      r->store = x.store;
+      r->name = "write_error";
+      char *err = NULL;
+      kv_store_health(sc->store, &err);
+      r->text[0] = sqlite3_mprintf("%s", err ? err : "");
+      kv_free(err);
+      if (!r->text[0]) return SQLITE_NOMEM;
     }
     if (x.rc) return x.rc;
   }

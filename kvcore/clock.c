@@ -25,6 +25,13 @@
 ** (kv_stats.serial_mutex_ns).  Lock order: mu, then pmu, then the engine's
 ** mutexes inside persist(); a renewal takes pmu without mu.
 **
+** A mark that cannot be written (a full disk: the store's writes fail
+** until it recovers) does not stop the clock: now() then hands out
+** timestamps at the mark itself, counting in the logical part, as a wall
+** clock that stalls would, so reads go on while the disk is full.  It tries
+** to write a mark again at most every KV_CLOCK_RETRY_NS, not on every
+** now(): each attempt is a write that tries to recover the store.
+**
 ** update(t) records a timestamp made elsewhere (a commit timestamp pushed
 ** above the clock by logical increments) so that transactions that begin
 ** afterwards read above it: this is what makes a commit that returned
@@ -32,12 +39,16 @@
 */
 #include "kvint.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 /* How far ahead of the wall time the persisted mark is set: one synchronous
 ** metadata write per lease. */
 #define KV_CLOCK_LEASE_NS (2ULL * 1000000000ULL)
+/* After a mark failed to persist, how long now() waits before writing one
+** again (meanwhile it stalls at the mark). */
+#define KV_CLOCK_RETRY_NS (100ULL * 1000000ULL)
 
 static uint64_t clock_realtime(void *ctx) {
   (void)ctx;
@@ -113,14 +124,29 @@ int kv_clock_now(kv_clock *c, kv_ts *out, char **errptr) {
   else
     t = kv_ts_next(c->last);
   if (t.wall > c->hwm) {
-    int rc = clock_extend(c, t.wall, errptr);
+    int rc = kv_mono_ns() < c->retry_after ? KV_IOERR
+                                            : clock_extend(c, t.wall, errptr);
     if (rc) {
-      clock_unlock(c, held);
-      return rc;
+      /* Stall at the mark (see above), unless its logical part is spent. */
+      kv_ts at = kv_ts_max(c->last, (kv_ts){c->hwm, 0});
+      if (rc == KV_INVALID || at.logical == UINT32_MAX) {
+        if (!errptr || !*errptr)
+          kv_err(errptr, rc, "cannot persist the clock's mark");
+        clock_unlock(c, held);
+        return rc;
+      }
+      if (kv_mono_ns() >= c->retry_after)
+        c->retry_after = kv_mono_ns() + KV_CLOCK_RETRY_NS;
+      if (errptr) {
+        free(*errptr);
+        *errptr = NULL;
+      }
+      t = kv_ts_next(at);
     }
   }
   c->last = t;
-  bool renew = !c->renewing && t.wall + KV_CLOCK_LEASE_NS / 2 > c->hwm;
+  bool renew = !c->renewing && t.wall + KV_CLOCK_LEASE_NS / 2 > c->hwm &&
+               kv_mono_ns() >= c->retry_after;
   if (renew) c->renewing = true;
   clock_unlock(c, held);
   *out = t;
@@ -131,6 +157,7 @@ int kv_clock_now(kv_clock *c, kv_ts *out, char **errptr) {
     int rc = clock_persist_mark(c, mark, NULL);
     held = clock_lock(c);
     if (rc == KV_OK && mark > c->hwm) c->hwm = mark;
+    if (rc) c->retry_after = kv_mono_ns() + KV_CLOCK_RETRY_NS;
     c->renewing = false;
     clock_unlock(c, held);
   }

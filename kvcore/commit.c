@@ -26,7 +26,10 @@
 **   - A prepared transaction keeps its latches until kv_txn_commit,
 **     kv_txn_abort or kv_txn_unprepare (its readers wait meanwhile).
 **   - A failed write, or a failure to build it, takes the status back to
-**     PENDING and kills the transaction: nothing of it was written.
+**     PENDING and kills the transaction: nothing of it was written.  The
+**     exception is a failed fsync of the write-ahead log after the write
+**     (engine.c, FAILURE AND RECOVERY): the outcome is then unknown, and
+**     the error says so.
 **   - A transaction with nothing to write commits at its read timestamp
 **     with no latch and no write, still passing through COMMITTING; the
 **     keys it locked go into the timestamp cache at that timestamp.

@@ -40,10 +40,19 @@
 **
 ** Group sync.  A full write is a WAL write without sync followed by
 ** engine_sync(): writes are numbered as they complete, and one thread at a
-** time fsyncs the WAL (rocksdb_flush_wal(sync)) on behalf of every write
-** numbered before its fsync began; the others wait for that fsync or the
-** next one.  While one fsync runs, every commit that finishes its write
-** meanwhile joins the next, so N concurrent committers cost about two
+** time fsyncs the WAL on behalf of every write numbered before its fsync
+** began; the others wait for that fsync or the next one.  The fsync goes
+** through descriptors of kvcore's own on the store's WAL files
+** (wal_fsync_direct), not through RocksDB's SyncWAL() (rocksdb_flush_wal):
+** SyncWAL() runs beside the writes, and when one of them fails meanwhile
+** (a full disk) RocksDB's WAL writer has seen an error and SyncWAL()
+** trips an assertion that aborts the process (Debian's build keeps
+** asserts; test_fault's concurrent committers hit it).  An fsync of the
+** file makes durable whatever RocksDB handed the kernel, which is every
+** completed write (RocksDB writes each WAL record out before its write
+** returns), and the directory is fsynced when a new WAL file appears.
+** While one fsync runs, every commit that finishes its write meanwhile
+** joins the next, so N concurrent committers cost about two
 ** fsyncs, not N, and nothing serialises the writes themselves (RocksDB's
 ** write thread groups those).  A commit calls this under its latches, so
 ** no reader sees its writes before they are durable.  kvcore counts the WAL
@@ -61,6 +70,58 @@
 ** benchmark takes the memtable insert out with RocksDB's perf context).
 ** The others are serial at any concurrency.
 **
+** FAILURE AND RECOVERY.  A RocksDB write or WAL fsync that fails (a full
+** disk: KV_FULL; any other I/O error: KV_IOERR) puts the engine in the
+** failed state (fail_rc, under gmu), and RocksDB itself stops accepting
+** writes (its "background error": paranoid_checks is on).  A failed write
+** had no effect: RocksDB inserts a batch into the memtable only after its
+** WAL write succeeded, and every batch of a failed write group fails.
+**   - Nothing syncs through RocksDB's WAL writer (Group sync, above), so
+**     a failed write never leads to an assertion.  Commits whose own WAL
+**     write succeeded before another one failed still get their fsync:
+**     the group sync goes on after a failed *write*.
+**     After a failed *fsync* (fail_sync) no later fsync can be trusted
+**     (the kernel may have dropped the pages it could not write and report
+**     the next fsync clean), so every commit still waiting for a sync then
+**     fails with the fsync's error.  Such a commit's batch is in the
+**     memtable already: its outcome is unknown (the message says so), the
+**     one case where a failed commit can be visible afterwards.
+**   - Reads go on: iterators and gets work on a stopped RocksDB.
+**   - Every write (kv_engine_write, meta_put, ingest) first tries to
+**     recover (engine_recover): one thread at a time, once no fsync is
+**     under way, calls DB::Resume() (resume.cc), which clears RocksDB's
+**     error if it can, flushes every memtable to table files and moves to
+**     a new WAL, so the WAL that saw the error is never written or synced
+**     again and is deleted as obsolete.  While the disk is still full the
+**     flush fails, Resume() returns the error and the write fails with it
+**     at once; once space is back the next write recovers and goes on.
+**     Every commit acknowledged before the failure is in the WAL (synced)
+**     or, after the recovery, in synced table files.  Nothing is closed
+**     or reopened under the open connections, so pooled iterators, open
+**     transactions, the GC thread and the group sync need no quiescing
+**     (recovery still waits out a group fsync under way, syncing, so that
+**     at most one of the two runs at a time).
+**   - RocksDB refuses to resume after an error it deems fatal: a failed
+**     WAL write for any reason but a full disk is one.  Resume() then
+**     fails at once, and every write fails with the failure and a message
+**     that says the store must be reopened (fail_fatal).  kvcore does not
+**     reopen RocksDB underneath open connections: the store reopens when
+**     its last reference is closed and it is opened again.
+**   - A failed flush or compaction in the background stops RocksDB's
+**     writes the same way: the next write fails with its error, which puts
+**     the engine in the failed state, and recovers as above.  RocksDB's
+**     count of such errors and the failure itself are in kv_stats and
+**     kv_store_health (mvcc_stats: background_errors, write_error).
+**   - RocksDB also recovers by itself from a full disk: its SstFileManager
+**     polls the free space (every 5 s) and resumes once there is room for
+**     the largest memtable (kv_options.write_buffer_bytes, 32 MiB by
+**     default), and it retries other retryable errors.  While that recovery is under
+**     way Resume() answers "Resource busy": the write fails with the
+**     failure as it was, and the store accepts writes again when RocksDB's
+**     recovery succeeds (within about 5 s of space coming back) or, when
+**     none is under way, at the first write after it.  Resume() on a
+**     recovered instance returns at once: the two never conflict.
+**
 ** Large commits (kv_options.ingest_bytes) skip the WAL and the memtable:
 ** their rows are written, in key order, to one SST file in <store>/ingest/,
 ** which RocksDB then links into the LSM tree under one MANIFEST record
@@ -76,12 +137,18 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define KV_META_WRITE_BUFFER (4u << 20)
+/* RocksDB's own retries after a retryable write error (resume.cc): 200 ms,
+** so that a store recovers and closes within that of the cause going. */
+#define KV_RESUME_RETRY_US 200000
+void kv_engine_set_resume_interval(rocksdb_options_t *o, uint64_t us);
 #define KV_FORMAT_KEY "kvcore.format"
 #define KV_INGEST_DIR "ingest"
 #define KV_FORMAT_VERSION "2"
@@ -96,6 +163,8 @@ int kv_engine_code(const char *m) {
       strstr(m, "While lock file") || strstr(m, "LOCK:"))
     return KV_BUSY;
   if (!strncmp(m, "Corruption", 10)) return KV_CORRUPT;
+  if (strstr(m, "No space left on device") || strstr(m, "NoSpace"))
+    return KV_FULL;
   if (!strncmp(m, "Invalid argument", 16)) return KV_INVALID;
   return KV_IOERR;
 }
@@ -105,6 +174,8 @@ static int engine_fail(char **errptr, char *rerr, const char *what) {
   int rc = kv_engine_code(rerr);
   if (rc == KV_BUSY)
     kv_err(errptr, rc, "store is in use by another process (%s)", rerr);
+  else if (rc == KV_FULL)
+    kv_err(errptr, rc, "database or disk is full (%s: %s)", what, rerr);
   else
     kv_err(errptr, rc, "%s: %s", what, rerr);
   free(rerr);
@@ -175,6 +246,8 @@ static int check_current(const char *path, char **errptr) {
 static void engine_free_opts(kv_engine *e) {
   free(e->ingest_dir);
   e->ingest_dir = NULL;
+  free(e->dir);
+  free(e->fail_msg);
   if (e->ro) rocksdb_readoptions_destroy(e->ro);
   if (e->ro_point) rocksdb_readoptions_destroy(e->ro_point);
   for (int i = 0; i < 3; i++)
@@ -244,6 +317,7 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   rocksdb_options_set_unordered_write(e->dbopts, 1);
   rocksdb_options_set_keep_log_file_num(e->dbopts, 4);
   rocksdb_options_set_info_log_level(e->dbopts, 3 /* WARN */);
+  kv_engine_set_resume_interval(e->dbopts, KV_RESUME_RETRY_US);
 
   rocksdb_block_based_options_set_block_cache(e->bbto, e->cache);
   /* 16 KiB data blocks, not 4: a scan pays a block-cache lookup and a block
@@ -259,6 +333,10 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   rocksdb_options_set_write_buffer_size(
       e->cfopts_data, o->write_buffer_bytes ? o->write_buffer_bytes : 32u << 20);
   rocksdb_options_set_max_write_buffer_number(e->cfopts_data, 3);
+  /* The metadata family holds a few small keys; RocksDB's default memtable
+  ** budget (64 MiB) for it would also be the free space RocksDB waits for
+  ** before it resumes after a full disk (FAILURE AND RECOVERY). */
+  rocksdb_options_set_write_buffer_size(e->dbopts, KV_META_WRITE_BUFFER);
   rocksdb_options_set_compression(e->cfopts_data, rocksdb_lz4_compression);
 
   rocksdb_writeoptions_set_sync(e->wo[KV_SYNC_FULL], 1);
@@ -335,6 +413,9 @@ static int engine_check_families(kv_engine *e, const char *path,
   return KV_OK;
 }
 
+rocksdb_logger_t *kv_engine_logger_create(const char *dir); /* infolog.cc */
+void kv_engine_logger_free(rocksdb_logger_t *l);
+
 int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
                    const kv_options *o, char **errptr) {
   memset(e, 0, sizeof(*e));
@@ -345,6 +426,8 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
     pthread_cond_init(&e->gcond, NULL);
     e->gmu_ready = true;
   }
+  if (rc == KV_OK && !in_memory && !(e->dir = strdup(path)))
+    rc = kv_err(errptr, KV_NOMEM, "out of memory");
   if (rc) goto fail;
 
   bool fresh = in_memory;
@@ -381,6 +464,13 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
     if (!fresh && (rc = engine_check_families(e, path, errptr))) goto fail;
   }
 
+  if (!in_memory) {
+    /* RocksDB's own info log aborts the process after a failed write:
+    ** infolog.cc.  Without ours (out of memory), RocksDB's. */
+    rocksdb_logger_t *log = kv_engine_logger_create(path);
+    if (log) rocksdb_options_set_info_log(e->dbopts, log);
+    kv_engine_logger_free(log);
+  }
   const char *names[2] = {"default", KV_DATA_FAMILY};
   const rocksdb_options_t *cfopts[2] = {e->dbopts, e->cfopts_data};
   rocksdb_column_family_handle_t *cfs[2] = {NULL, NULL};
@@ -546,11 +636,176 @@ rocksdb_iterator_t *kv_engine_iter(kv_engine *e) {
   return iter_create(e, KV_ITER_SCAN);
 }
 
+/* ------------------------------------------ failure and recovery -- */
+
+int kv_engine_resume(rocksdb_t *db, char **errmsg); /* resume.cc */
+
+/* Puts the engine in the failed state (gmu held) with code rc and message
+** msg, unless it is in it already; sync: the failure was an fsync's. */
+static void fail_locked(kv_engine *e, int rc, const char *msg, bool sync) {
+  atomic_fetch_add(&e->write_failures, 1);
+  if (e->fail_rc) {
+    e->fail_sync |= sync;
+    return;
+  }
+  char *m = strdup(msg ? msg : kv_code_name(rc));
+  e->fail_rc = rc;
+  e->fail_msg = m;
+  e->fail_sync = sync;
+  atomic_store(&e->failed, 1);
+}
+
+/* Only errors of the storage stop writes: not a misuse or a busy store. */
+static bool stops_writes(int rc) {
+  return rc == KV_IOERR || rc == KV_FULL || rc == KV_CORRUPT;
+}
+
+/* engine_fail() for a RocksDB write that failed: the engine fails too. */
+static int write_fail(kv_engine *e, char **errptr, char *rerr,
+                      const char *what) {
+  char *msg = NULL;
+  int rc = engine_fail(&msg, rerr, what);
+  if (stops_writes(rc)) {
+    uint64_t held = gmu_lock(e);
+    fail_locked(e, rc, msg, false);
+    gmu_unlock(e, held);
+  }
+  kv_err(errptr, rc, "%s", msg ? msg : kv_code_name(rc));
+  free(msg);
+  return rc;
+}
+
+/* The failure's error (gmu held). */
+static int failed_error(kv_engine *e, char **errptr) {
+  return kv_err(errptr, e->fail_rc, "%s (%s)",
+                e->fail_msg ? e->fail_msg : "write failed",
+                e->fail_fatal ? "RocksDB cannot resume after this error: "
+                                "writes fail until every connection has "
+                                "closed the store and it is opened again"
+                              : "writes are stopped until the store "
+                                "recovers: the next write retries");
+}
+
+int kv_engine_health(kv_engine *e, char **errptr) {
+  if (!atomic_load(&e->failed)) return KV_OK;
+  uint64_t held = gmu_lock(e);
+  int rc = e->fail_rc ? failed_error(e, errptr) : KV_OK;
+  gmu_unlock(e, held);
+  return rc;
+}
+
+uint64_t kv_engine_background_errors(kv_engine *e) {
+  uint64_t v = 0;
+  if (e->db && !e->reader &&
+      rocksdb_property_int(e->db, "rocksdb.background-errors", &v) != 0)
+    v = 0;
+  return v;
+}
+
+/* Ends the failed state if RocksDB can resume writing: KV_OK, or the
+** failure's code and the reason it persists.  One thread at a time, and
+** never while an fsync is under way (FAILURE AND RECOVERY). */
+static int engine_recover(kv_engine *e, char **errptr) {
+  if (!atomic_load(&e->failed)) return KV_OK;
+  uint64_t held = gmu_lock(e);
+  while (e->fail_rc && (e->recovering || e->syncing)) {
+    serial_add(&e->gmu_ns, held);
+    pthread_cond_wait(&e->gcond, &e->gmu);
+    held = kv_mono_ns();
+  }
+  if (!e->fail_rc || e->fail_fatal) { /* fatal: Resume() would refuse */
+    int rc = e->fail_rc ? failed_error(e, errptr) : KV_OK;
+    gmu_unlock(e, held);
+    return rc;
+  }
+  e->recovering = true;
+  gmu_unlock(e, held);
+  char *rerr = NULL;
+  int res = kv_engine_resume(e->db, &rerr);
+  bool ok = res == 0;
+  held = gmu_lock(e);
+  e->recovering = false;
+  int rc = KV_OK;
+  if (ok) {
+    e->fail_rc = KV_OK;
+    e->fail_sync = false;
+    e->fail_fatal = false;
+    free(e->fail_msg);
+    e->fail_msg = NULL;
+    atomic_store(&e->failed, 0);
+    atomic_fetch_add(&e->recoveries, 1);
+  } else {
+    /* The cause as it is now (a full disk may have become an I/O error);
+    ** "Resource busy" only says RocksDB's own recovery is under way. */
+    bool cause = rerr && (!strncmp(rerr, "IO error", 8) ||
+                          !strncmp(rerr, "Corruption", 10));
+    char *msg = NULL;
+    int now = engine_fail(&msg, rerr, "cannot recover from a write error");
+    rerr = NULL;
+    if (cause && stops_writes(now) && msg) {
+      free(e->fail_msg);
+      e->fail_msg = msg;
+      e->fail_rc = now;
+      msg = NULL;
+    }
+    free(msg);
+    e->fail_fatal = res == -2;
+    rc = failed_error(e, errptr);
+  }
+  pthread_cond_broadcast(&e->gcond);
+  gmu_unlock(e, held);
+  free(rerr);
+  return rc;
+}
+
+/* fsyncs every WAL file of the store through descriptors of its own, and
+** the directory when a WAL file it had not seen appeared (its entry must
+** be durable too): the group sync (Group sync, above).  A file gone
+** meanwhile was flushed and deleted: its writes are in synced table files.
+** One thread at a time (the syncing flag): e->wal_seen is its own. */
+static int wal_fsync_direct(kv_engine *e, char **errptr) {
+  DIR *d = e->dir ? opendir(e->dir) : NULL;
+  if (!d)
+    return kv_err(errptr, KV_IOERR, "cannot list the store %s: %s", e->dir,
+                  strerror(errno));
+  int rc = KV_OK;
+  uint64_t newest = e->wal_seen;
+  struct dirent *de;
+  while ((de = readdir(d)) && rc == KV_OK) {
+    size_t n = strlen(de->d_name);
+    if (n < 5 || strcmp(de->d_name + n - 4, ".log")) continue;
+    uint64_t num = strtoull(de->d_name, NULL, 10);
+    if (num > newest) newest = num;
+    int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (fsync(fd) != 0)
+      rc = kv_err(errptr, errno == ENOSPC ? KV_FULL : KV_IOERR,
+                  "fsync of the write-ahead log %s/%s failed: %s", e->dir,
+                  de->d_name, strerror(errno));
+    close(fd);
+  }
+  if (rc == KV_OK && newest > e->wal_seen) {
+    if (fsync(dirfd(d)) != 0)
+      rc = kv_err(errptr, KV_IOERR, "fsync of the store directory %s "
+                  "failed: %s", e->dir, strerror(errno));
+    else
+      e->wal_seen = newest;
+  }
+  closedir(d);
+  return rc;
+}
+
 /* Makes every write completed so far durable, sharing the fsync. */
 static int engine_sync(kv_engine *e, char **errptr) {
   uint64_t held = gmu_lock(e);
   uint64_t mine = ++e->written;
   while (e->synced < mine) {
+    if (e->fail_rc && e->fail_sync) { /* FAILURE AND RECOVERY */
+      int rc = kv_err(errptr, e->fail_rc, "%s (the commit may or may not "
+                      "have been applied)", e->fail_msg);
+      gmu_unlock(e, held);
+      return rc;
+    }
     if (e->syncing) {
       serial_add(&e->gmu_ns, held);
       pthread_cond_wait(&e->gcond, &e->gmu);
@@ -560,19 +815,17 @@ static int engine_sync(kv_engine *e, char **errptr) {
     e->syncing = true;
     uint64_t upto = e->written;
     gmu_unlock(e, held);
-    char *rerr = NULL;
+    char *msg = NULL;
     uint64_t t0 = kv_mono_ns();
-    rocksdb_flush_wal(e->db, 1, &rerr);
+    int rc = wal_fsync_direct(e, &msg);
     serial_add(&e->sync_ns, t0);
     atomic_fetch_add(&e->wal_syncs, 1);
     held = gmu_lock(e);
     e->syncing = false;
-    if (!rerr && upto > e->synced) e->synced = upto;
+    if (rc == KV_OK && upto > e->synced) e->synced = upto;
+    if (rc) fail_locked(e, stops_writes(rc) ? rc : KV_IOERR, msg, true);
     pthread_cond_broadcast(&e->gcond);
-    if (rerr) { /* the writes it covered stay unsynced: waiters retry */
-      gmu_unlock(e, held);
-      return engine_fail(errptr, rerr, "fsync of the write-ahead log failed");
-    }
+    free(msg); /* the waiters, and this thread, report it from fail_msg */
   }
   gmu_unlock(e, held);
   return KV_OK;
@@ -581,6 +834,8 @@ static int engine_sync(kv_engine *e, char **errptr) {
 int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
                     char **errptr) {
   if (e->reader) return kv_reader_refuse(e, errptr);
+  int rc = engine_recover(e, errptr);
+  if (rc) return rc;
   int mode = sync_always ? KV_SYNC_FULL : atomic_load(&e->sync_mode);
   char *rerr = NULL;
   uint64_t t0 = kv_mono_ns();
@@ -590,7 +845,7 @@ int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
     rocksdb_write(e->db, e->wo_sync, b, &rerr);
     serial_add(&e->write_ns, t0);
     atomic_fetch_add(&e->write_seq, 1);
-    if (rerr) return engine_fail(errptr, rerr, "write failed");
+    if (rerr) return write_fail(e, errptr, rerr, "write failed");
     atomic_fetch_add(&e->wal_writes, 1);
     atomic_fetch_add(&e->wal_syncs, 1);
     return KV_OK;
@@ -599,7 +854,7 @@ int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
                 b, &rerr);
   serial_add(&e->write_ns, t0);
   atomic_fetch_add(&e->write_seq, 1);
-  if (rerr) return engine_fail(errptr, rerr, "write failed");
+  if (rerr) return write_fail(e, errptr, rerr, "write failed");
   if (mode == KV_SYNC_OFF) return KV_OK;
   atomic_fetch_add(&e->wal_writes, 1);
   return mode == KV_SYNC_FULL ? engine_sync(e, errptr) : KV_OK;
@@ -664,7 +919,8 @@ int kv_engine_sst_finish(kv_sst *f, char **errptr) {
 }
 
 int kv_engine_ingest(kv_engine *e, kv_sst *f, char **errptr) {
-  int rc = engine_sync(e, errptr); /* the commits before this one first */
+  int rc = engine_recover(e, errptr);
+  if (rc == KV_OK) rc = engine_sync(e, errptr); /* earlier commits first */
   if (rc) return rc;
   rocksdb_ingestexternalfileoptions_t *io =
       rocksdb_ingestexternalfileoptions_create();
@@ -677,7 +933,7 @@ int kv_engine_ingest(kv_engine *e, kv_sst *f, char **errptr) {
   serial_add(&e->write_ns, t0);
   rocksdb_ingestexternalfileoptions_destroy(io);
   atomic_fetch_add(&e->write_seq, 1);
-  if (rerr) return engine_fail(errptr, rerr, "ingesting the commit failed");
+  if (rerr) return write_fail(e, errptr, rerr, "ingesting the commit failed");
   atomic_fetch_add(&e->ingests, 1);
   return KV_OK;
 }
@@ -710,10 +966,12 @@ int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,
 int kv_engine_meta_put(kv_engine *e, const char *name, const void *val,
                        size_t len, char **errptr) {
   if (e->reader) return kv_reader_refuse(e, errptr);
+  int rc = engine_recover(e, errptr);
+  if (rc) return rc;
   char *rerr = NULL;
   rocksdb_put_cf(e->db, e->env ? e->wo_sync : e->wo[KV_SYNC_NORMAL],
                  e->cf_meta, name, strlen(name), val, len, &rerr);
-  if (rerr) return engine_fail(errptr, rerr, "cannot write store metadata");
+  if (rerr) return write_fail(e, errptr, rerr, "cannot write store metadata");
   atomic_fetch_add(&e->wal_writes, 1);
   if (e->env) {
     atomic_fetch_add(&e->wal_syncs, 1);

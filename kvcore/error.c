@@ -23,6 +23,7 @@ static const char *const code_names[] = {
     "ok",         "not found",      "restart transaction",
     "I/O error",  "corruption",     "invalid argument",
     "store busy", "out of memory",  "read-only store",
+    "database or disk is full",
 };
 
 const char *kv_code_name(int rc) {

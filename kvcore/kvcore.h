@@ -52,8 +52,11 @@ enum {
                     ** except where a function says otherwise) */
   KV_BUSY = 6,      /* the store is in use by another process */
   KV_NOMEM = 7,     /* out of memory */
-  KV_READONLY = 8   /* a write to a store this process only reads (another
+  KV_READONLY = 8,  /* a write to a store this process only reads (another
                     ** process writes it: kv_store_is_reader()) */
+  KV_FULL = 9       /* the storage is full (ENOSPC): the write failed and
+                    ** had no effect; writes work again once space is
+                    ** back (kv_store_health) */
 };
 
 /* Why a transaction failed with KV_RETRY. */
@@ -317,8 +320,21 @@ typedef struct kv_stats {
   uint64_t gc_versions_deleted;    /* versions they collected */
   kv_ts gc_threshold;              /* reads below it are refused: history
                                    ** at or below it may be collected */
+  uint64_t write_failures;         /* writes or WAL fsyncs that failed
+                                   ** (the engine then refuses writes
+                                   ** until it has recovered: engine.c) */
+  uint64_t recoveries;             /* recoveries from such a failure */
+  uint64_t background_errors;      /* RocksDB's count of failed flushes,
+                                   ** compactions and writes (property
+                                   ** rocksdb.background-errors) */
 } kv_stats;
 void kv_store_stats(kv_store *store, kv_stats *out);
+
+/* Whether the store accepts writes: KV_OK, or the code of the write
+** failure it has not recovered from yet (KV_FULL, KV_IOERR), with its
+** message in *errptr.  Reads work either way.  It does not try to recover:
+** the next write does (engine.c, FAILURE AND RECOVERY). */
+int kv_store_health(kv_store *store, char **errptr);
 
 /* One live transaction, for introspection. */
 typedef struct kv_txn_info {
@@ -454,7 +470,12 @@ int kv_txn_rollback_to(kv_txn *txn, uint32_t mark, char **errptr);
 /* Commits.  On KV_OK the transaction is over and the handle freed; its
 ** commit timestamp is stored in *commit_ts when not NULL.  On failure the
 ** transaction is dead (nothing of it is visible to anyone) and the handle
-** stays valid: free it with kv_txn_abort(). */
+** stays valid: free it with kv_txn_abort().  KV_FULL: the storage is full.
+** The one exception: when the fsync of the write-ahead log failed after
+** the commit was written (KV_IOERR or KV_FULL, the message says "may or
+** may not have been applied"), the outcome is unknown: it may be visible
+** and survive a restart, whole.  After a storage error the store refuses
+** writes until it recovers (kv_store_health, engine.c). */
 int kv_txn_commit(kv_txn *txn, kv_ts *commit_ts, char **errptr);
 
 /* Two-phase commit, for a caller that commits together with another

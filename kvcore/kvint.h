@@ -178,6 +178,8 @@ typedef struct kv_clock {
   pthread_mutex_t pmu;      /* one persist at a time; taken under mu or
                             ** alone, never the other way round */
   uint64_t persisted;       /* the highest mark written (pmu) */
+  uint64_t retry_after;     /* kv_mono_ns() before which no mark is
+                            ** written after one failed (mu) */
   _Atomic uint64_t held_ns;  /* time mu was held (kv_stats.serial_mutex_ns) */
 } kv_clock;
 
@@ -279,7 +281,22 @@ typedef struct kv_engine {
   uint64_t written;          /* writes completed (gmu) */
   uint64_t synced;           /* writes known durable (gmu) */
   bool syncing;              /* an fsync is under way (gmu) */
+  uint64_t wal_seen;         /* the newest WAL file number whose directory
+                             ** entry is fsynced (the syncing thread's) */
   _Atomic uint64_t wal_writes, wal_syncs, ingests;
+  /* Write failure (engine.c, FAILURE AND RECOVERY), under gmu: the code
+  ** and message of a failure not recovered from yet (KV_OK: none), and
+  ** whether a thread is recovering.  failed mirrors fail_rc != KV_OK for
+  ** lock-free checks. */
+  int fail_rc;
+  char *fail_msg;
+  bool fail_sync;            /* the failure was an fsync's */
+  bool fail_fatal;           /* RocksDB will not resume: reopen only */
+  bool recovering;
+  _Atomic int failed;
+  _Atomic uint64_t write_failures, recoveries;
+  char *dir;                 /* the store directory (its WAL files); NULL
+                             ** in memory */
   /* Nanoseconds in sections one thread at a time is in (kv_stats
   ** serial_*_ns): RocksDB writes and ingestions, WAL fsyncs, gmu held. */
   _Atomic uint64_t write_ns, sync_ns, gmu_ns;
@@ -358,6 +375,10 @@ void kv_engine_serial(kv_engine *e, uint64_t *write_ns, uint64_t *sync_ns,
                       uint64_t *mutex_ns);
 /* Maps a RocksDB error string to a KV_* code. */
 int kv_engine_code(const char *rocks_err);
+/* KV_OK, or the unrecovered write failure's code and message (engine.c). */
+int kv_engine_health(kv_engine *e, char **errptr);
+/* RocksDB's count of background errors (flushes, compactions, writes). */
+uint64_t kv_engine_background_errors(kv_engine *e);
 
 /* ------------------------------------------------------------ reader.c -- */
 

@@ -1,5 +1,5 @@
 /*
-** refresh.cc — the one C++ file in the tree: Iterator::Refresh() for C.
+** refresh.cc — Iterator::Refresh() for C (resume.cc is the other C++ shim).
 **
 ** RocksDB 7.8's C API can create and destroy iterators but not refresh one,
 ** and a RocksDB iterator reads the data as of its creation.  Reads after

@@ -369,4 +369,11 @@ void kv_store_stats(kv_store *s, kv_stats *o) {
   o->gc_runs = atomic_load(&s->gc_runs);
   o->gc_versions_deleted = atomic_load(&s->gc_deleted);
   o->gc_threshold = kv_txntable_threshold(&s->txns);
+  o->write_failures = atomic_load(&s->eng.write_failures);
+  o->recoveries = atomic_load(&s->eng.recoveries);
+  o->background_errors = kv_engine_background_errors(&s->eng);
+}
+
+int kv_store_health(kv_store *s, char **errptr) {
+  return kv_engine_health(&s->eng, errptr);
 }

@@ -150,6 +150,52 @@ static void test_clock_update_and_mark(void **state) {
   kv_clock_destroy(&c);
 }
 
+/* A mark that cannot be persisted (a full disk) does not stop the clock:
+** now() stalls at the last mark, counting in the logical part, so reads
+** keep beginning; once persisting works again the wall time comes back. */
+typedef struct failing_persist {
+  bool fail;
+  uint64_t last;
+  int calls;
+} failing_persist;
+
+static int failing_cb(void *ctx, uint64_t hwm, char **errptr) {
+  failing_persist *p = ctx;
+  p->calls++;
+  if (p->fail) return kv_err(errptr, KV_FULL, "disk full (test)");
+  p->last = hwm;
+  return KV_OK;
+}
+
+static void test_clock_stalls_at_mark_when_persist_fails(void **state) {
+  (void)state;
+  kvt_clock clk = {.now = 1000};
+  failing_persist fp = {false, 0, 0};
+  kv_clock c;
+  KVT_OK(kv_clock_init(&c, kvt_clock_read, &clk, 0, failing_cb, &fp, errptr));
+  kv_ts t, prev;
+  KVT_OK(kv_clock_now(&c, &prev, errptr));
+  uint64_t mark = fp.last;
+  fp.fail = true;
+  for (int i = 0; i < 50; i++) {
+    clk.now += 1000000000ULL; /* past the mark after two steps */
+    KVT_OK(kv_clock_now(&c, &t, errptr));
+    assert_true(kv_ts_cmp(t, prev) > 0); /* still strictly increasing */
+    assert_true(t.wall <= mark);         /* never above what is durable */
+    prev = t;
+  }
+  assert_int_equal(t.wall, mark); /* stalled at the mark */
+  /* Rate-limited: not a persist attempt per now() once stalled. */
+  assert_true(fp.calls < 50);
+  fp.fail = false;
+  uint64_t deadline = kv_mono_ns() + 5000000000ULL;
+  while (t.wall == mark && kv_mono_ns() < deadline)
+    KVT_OK(kv_clock_now(&c, &t, errptr)); /* retried after 100 ms */
+  assert_int_equal(t.wall, clk.now);
+  assert_true(fp.last >= t.wall);
+  kv_clock_destroy(&c);
+}
+
 /* The mark is renewed before the lease runs out, by a now() that has let
 ** go of the clock's mutex: begins and commits are not held back by the
 ** renewal's synchronous write.  Only the first mark (nothing persisted
@@ -199,6 +245,7 @@ int main(void) {
       cmocka_unit_test(test_clock_stalled_wall_counts_logical),
       cmocka_unit_test(test_clock_never_goes_back_across_reopen),
       cmocka_unit_test(test_clock_update_and_mark),
+      cmocka_unit_test(test_clock_stalls_at_mark_when_persist_fails),
       cmocka_unit_test(test_clock_renews_mark_outside_mutex),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

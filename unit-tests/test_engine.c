@@ -658,8 +658,12 @@ static void test_engine_code_maps_rocksdb_errors(void **state) {
   assert_int_equal(kv_engine_code("Invalid argument: Column family not "
                                   "found: mvcc"),
                    KV_INVALID);
-  assert_int_equal(kv_engine_code("IO error: No space left on device"),
-                   KV_IOERR);
+  /* A full disk is its own code (SQLITE_FULL above kvcore). */
+  assert_int_equal(kv_engine_code("IO error: No space left on device: While "
+                                  "appending to file: /s/000004.log: No "
+                                  "space left on device"),
+                   KV_FULL);
+  assert_int_equal(kv_engine_code("IO error: Input/output error"), KV_IOERR);
   /* Only a leading "Corruption" is corruption. */
   assert_int_equal(kv_engine_code("IO error: Corruption in path name"),
                    KV_IOERR);

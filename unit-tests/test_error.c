@@ -16,12 +16,13 @@ static void test_error_code_and_reason_names(void **state) {
       "ok",         "not found",      "restart transaction",
       "I/O error",  "corruption",     "invalid argument",
       "store busy", "out of memory",  "read-only store",
+      "database or disk is full",
   };
-  assert_int_equal(KV_READONLY + 1, sizeof codes / sizeof codes[0]);
-  for (int rc = KV_OK; rc <= KV_READONLY; rc++)
+  assert_int_equal(KV_FULL + 1, sizeof codes / sizeof codes[0]);
+  for (int rc = KV_OK; rc <= KV_FULL; rc++)
     assert_string_equal(kv_code_name(rc), codes[rc]);
   assert_string_equal(kv_code_name(-1), "unknown error");
-  assert_string_equal(kv_code_name(KV_READONLY + 1), "unknown error");
+  assert_string_equal(kv_code_name(KV_FULL + 1), "unknown error");
   static const char *const reasons[] = {
       "none",         "write conflict", "read refresh failed",
       "deadlock",     "lock timeout",
