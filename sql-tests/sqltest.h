@@ -67,6 +67,22 @@ static inline char *sqlt_tempdb(void) {
   return db;
 }
 
+/* Runs sql (one or more statements); SQLite's result code. */
+static inline int sqlt_exec(sqlite3 *db, const char *sql) {
+  return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* The first column of sql's first row, as an integer (asserts there is
+** one). */
+static inline sqlite3_int64 sqlt_one_int(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  sqlite3_int64 v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
 static inline void sqlt_rmdb(char *db) {
   char *slash = strrchr(db, '/');
   *slash = 0;

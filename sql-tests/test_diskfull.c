@@ -57,19 +57,6 @@ static sqlite3 *open_db(const char *path) {
   return db;
 }
 
-static int exec(sqlite3 *db, const char *sql) {
-  return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-static sqlite3_int64 one_int(sqlite3 *db, const char *sql) {
-  sqlite3_stmt *st = NULL;
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  sqlite3_int64 v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return v;
-}
-
 static char *one_text(sqlite3 *db, const char *sql) {
   sqlite3_stmt *st = NULL;
   assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
@@ -85,18 +72,18 @@ static int insert_row(sqlite3 *db, int id) {
   snprintf(sql, sizeof sql,
            "INSERT INTO t VALUES(%d, printf('%%.%dc', char(%d)))", id,
            ROW_BYTES, 'a' + id % 26);
-  return exec(db, sql);
+  return sqlt_exec(db, sql);
 }
 
 /* Rows 0..n-1 are there, each with its own content, and nothing else. */
 static void check_rows(sqlite3 *db, int n) {
   char sql[200];
-  assert_int_equal(one_int(db, "SELECT count(*) FROM t"), n);
+  assert_int_equal(sqlt_one_int(db, "SELECT count(*) FROM t"), n);
   snprintf(sql, sizeof sql,
            "SELECT count(*) FROM t WHERE id >= 0 AND id < %d AND "
            "v = printf('%%.%dc', char(97 + id %% 26))",
            n, ROW_BYTES);
-  assert_int_equal(one_int(db, sql), n);
+  assert_int_equal(sqlt_one_int(db, sql), n);
 }
 
 static int setup_mount(void **state) {
@@ -132,7 +119,7 @@ static void test_diskfull_full_then_recover(void **state) {
   fill_file(filler, FILLER_BYTES);
 
   sqlite3 *db = open_db(path);
-  assert_int_equal(exec(db, "CREATE VIRTUAL TABLE temp.t USING mvcc(id "
+  assert_int_equal(sqlt_exec(db, "CREATE VIRTUAL TABLE temp.t USING mvcc(id "
                             "INTEGER PRIMARY KEY, v BLOB, synchronous=full)"),
                    SQLITE_OK);
   int acked = 0, rc = SQLITE_OK;
@@ -147,7 +134,7 @@ static void test_diskfull_full_then_recover(void **state) {
   check_rows(db, acked);
   sqlite3 *db2 = open_db(path);
   check_rows(db2, acked);
-  assert_true(one_int(db2, "SELECT value FROM mvcc_stats WHERE name = "
+  assert_true(sqlt_one_int(db2, "SELECT value FROM mvcc_stats WHERE name = "
                            "'write_failures'") > 0);
   char *werr = one_text(db2, "SELECT value FROM mvcc_stats WHERE name = "
                              "'write_error'");
@@ -180,7 +167,7 @@ static void test_diskfull_full_then_recover(void **state) {
                       "'write_error'");
   assert_string_equal(werr, "");
   free(werr);
-  assert_true(one_int(db, "SELECT value FROM mvcc_stats WHERE name = "
+  assert_true(sqlt_one_int(db, "SELECT value FROM mvcc_stats WHERE name = "
                           "'write_recoveries'") >= 1);
   sqlite3_close(db2);
   sqlite3_close(db);

@@ -62,17 +62,13 @@ typedef struct poller {
   pthread_t th;
 } poller;
 
-static int exec(sqlite3 *db, const char *sql) {
-  return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
 /* One transaction of 1-3 changes on distinct keys; commits or rolls back. */
 static int writer_txn(writer *w, sqlite3 *db, int *live, int *nlive) {
   int n = 1 + (int)(rand_r(&w->seed) % 3);
   int ids[3], idk[3], kind[3], slot[3], moved[3], nops = 0;
   static _Thread_local bool touched[MAX_OPS];
   memset(touched, 0, sizeof touched);
-  int rc = exec(db, "BEGIN");
+  int rc = sqlt_exec(db, "BEGIN");
   for (int i = 0; i < n && rc == SQLITE_OK; i++) {
     if (w->nchange >= MAX_OPS - 4 || w->nkey >= MAX_OPS - 4) break;
     int r = (int)(rand_r(&w->seed) % 4);
@@ -112,7 +108,7 @@ static int writer_txn(writer *w, sqlite3 *db, int *live, int *nlive) {
       kind[nops] = CH_INSERT;
     }
     if (s >= 0) touched[s] = true;
-    rc = exec(db, sql);
+    rc = sqlt_exec(db, sql);
     if (rc == SQLITE_OK && sqlite3_changes(db) != 1) {
       snprintf(w->err, sizeof w->err, "%.200s changed %d rows", sql,
                sqlite3_changes(db));
@@ -121,10 +117,10 @@ static int writer_txn(writer *w, sqlite3 *db, int *live, int *nlive) {
     nops++;
   }
   bool commit = rc == SQLITE_OK && rand_r(&w->seed) % 5 != 0;
-  if (commit) rc = exec(db, "COMMIT");
+  if (commit) rc = sqlt_exec(db, "COMMIT");
   if (!commit || rc != SQLITE_OK) {
     if (rc != SQLITE_OK && !commit && w->err[0]) return rc;
-    exec(db, "ROLLBACK");
+    sqlt_exec(db, "ROLLBACK");
     commit = false;
   }
   /* Record the outcome; the live set changes only for a commit. */
@@ -245,7 +241,7 @@ static void test_history_feed_sees_each_commit_once(void **state) {
   char *path = sqlt_tempdb();
   sqlite3 *db = NULL;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(exec(db, "CREATE VIRTUAL TABLE temp.t USING mvcc(k "
+  assert_int_equal(sqlt_exec(db, "CREATE VIRTUAL TABLE temp.t USING mvcc(k "
                             "INTEGER PRIMARY KEY, cid INTEGER, w INTEGER, "
                             "synchronous=normal)"),
                    SQLITE_OK);

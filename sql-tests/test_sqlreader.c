@@ -46,20 +46,6 @@ static sqlite3 *open_db(const char *path) {
   return db;
 }
 
-static int exec(sqlite3 *db, const char *sql) {
-  return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-/* One integer from sql (assert it is there). */
-static sqlite3_int64 one_int(sqlite3 *db, const char *sql) {
-  sqlite3_stmt *st = NULL;
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  sqlite3_int64 v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return v;
-}
-
 /* ------------------------------------------------------------- writer -- */
 
 typedef struct wctx {
@@ -90,9 +76,9 @@ static long transfer(sqlite3 *db, wctx *w, unsigned *rs) {
            "COMMIT;",
            x, a, x, b, id, a, b, x);
   for (int attempt = 0; attempt < 1000; attempt++) {
-    int rc = exec(db, sql);
+    int rc = sqlt_exec(db, sql);
     if (rc == SQLITE_OK) return id;
-    exec(db, "ROLLBACK");
+    sqlt_exec(db, "ROLLBACK");
     if ((rc & 0xff) != SQLITE_BUSY) return -1;
   }
   return -1;
@@ -120,16 +106,16 @@ static void *writer_thread(void *arg) {
 static void writer_main(const char *path, int ctl, int ack) {
   sqlite3 *db = open_db(path);
   if (!db) _exit(20);
-  if (exec(db, "CREATE VIRTUAL TABLE temp.accounts USING mvcc(id INTEGER "
+  if (sqlt_exec(db, "CREATE VIRTUAL TABLE temp.accounts USING mvcc(id INTEGER "
                "PRIMARY KEY, balance INTEGER)") ||
-      exec(db, "CREATE VIRTUAL TABLE temp.done USING mvcc(id INTEGER "
+      sqlt_exec(db, "CREATE VIRTUAL TABLE temp.done USING mvcc(id INTEGER "
                "PRIMARY KEY, src INTEGER, dst INTEGER, amount INTEGER)"))
     _exit(21);
   for (int i = 1; i <= ACCOUNTS; i++) {
     char sql[128];
     snprintf(sql, sizeof sql, "INSERT INTO accounts VALUES (%d, %d)", i,
              INITIAL);
-    if (exec(db, sql)) _exit(22);
+    if (sqlt_exec(db, sql)) _exit(22);
   }
   if (write(ack, "R\n", 2) != 2) _exit(23);
   wctx w = {.path = path, .ack = ack};
@@ -270,9 +256,9 @@ static void *reader_thread(void *arg) {
     memcpy(before, r->acked, MAX_IDS);
     pthread_mutex_unlock(&r->mu);
     bool explicit = round % 2 == 0;
-    if (explicit) assert_int_equal(exec(db, "BEGIN"), SQLITE_OK);
+    if (explicit) assert_int_equal(sqlt_exec(db, "BEGIN"), SQLITE_OK);
     view_read(db, &v);
-    if (explicit) assert_int_equal(exec(db, "COMMIT"), SQLITE_OK);
+    if (explicit) assert_int_equal(sqlt_exec(db, "COMMIT"), SQLITE_OK);
     view_covers(&v, before);
     atomic_fetch_add(&r->snapshots, 1);
     long m = atomic_load(&r->seen_max);
@@ -300,20 +286,20 @@ static void check_refusals(sqlite3 *db, pid_t writer) {
       "SELECT mvcc_analyze('accounts')",
   };
   for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
-    int rc = exec(db, writes[i]);
+    int rc = sqlt_exec(db, writes[i]);
     if (rc != SQLITE_READONLY || !strstr(sqlite3_errmsg(db), pid) ||
         !strstr(sqlite3_errmsg(db), "attempt to write a readonly database"))
       fail_msg("%s: %d %s (wanted SQLITE_READONLY naming %s)", writes[i],
                rc, sqlite3_errmsg(db), pid);
   }
   /* Inside BEGIN the write fails, the transaction goes on. */
-  assert_int_equal(exec(db, "BEGIN"), SQLITE_OK);
-  assert_int_equal(exec(db, "INSERT INTO accounts VALUES (99, 1)"),
+  assert_int_equal(sqlt_exec(db, "BEGIN"), SQLITE_OK);
+  assert_int_equal(sqlt_exec(db, "INSERT INTO accounts VALUES (99, 1)"),
                    SQLITE_READONLY);
-  assert_int_equal(one_int(db, "SELECT count(*) FROM accounts"), ACCOUNTS);
-  assert_int_equal(exec(db, "COMMIT"), SQLITE_OK);
-  assert_int_equal(exec(db, "DROP TABLE accounts"), SQLITE_READONLY);
-  assert_int_equal(one_int(db, "SELECT value FROM mvcc_stats WHERE name = "
+  assert_int_equal(sqlt_one_int(db, "SELECT count(*) FROM accounts"), ACCOUNTS);
+  assert_int_equal(sqlt_exec(db, "COMMIT"), SQLITE_OK);
+  assert_int_equal(sqlt_exec(db, "DROP TABLE accounts"), SQLITE_READONLY);
+  assert_int_equal(sqlt_one_int(db, "SELECT value FROM mvcc_stats WHERE name = "
                                "'writer_pid'"),
                    writer);
 }
@@ -346,7 +332,7 @@ static void test_reader_bank_invariant_and_visibility(void **state) {
 
   sqlite3 *db = open_db(path);
   assert_non_null(db);
-  assert_int_equal(one_int(db, "SELECT value FROM mvcc_stats WHERE name = "
+  assert_int_equal(sqlt_one_int(db, "SELECT value FROM mvcc_stats WHERE name = "
                                "'reader'"),
                    1);
   check_refusals(db, pid);
@@ -358,23 +344,23 @@ static void test_reader_bank_invariant_and_visibility(void **state) {
   sqlite3 *db2 = open_db(path);
   assert_non_null(db2);
   for (int round = 0; round < 3; round++) {
-    assert_int_equal(exec(db, "BEGIN"), SQLITE_OK);
+    assert_int_equal(sqlt_exec(db, "BEGIN"), SQLITE_OK);
     view_read(db, &v1);
     pthread_mutex_lock(&r.mu);
     /* Wait until at least 5 acknowledged transfers are not in v1 (v1 may
     ** hold some whose acknowledgement is still on its way). */
     while (r.nacked < v1.nseen + 5) assert_true(drain(&r, 10000) > 0);
     pthread_mutex_unlock(&r.mu);
-    assert_int_equal(exec(db2, "BEGIN"), SQLITE_OK);
+    assert_int_equal(sqlt_exec(db2, "BEGIN"), SQLITE_OK);
     view_read(db2, &v2); /* caught up */
-    assert_int_equal(exec(db2, "COMMIT"), SQLITE_OK);
+    assert_int_equal(sqlt_exec(db2, "COMMIT"), SQLITE_OK);
     view_covers(&v2, r.acked);
     assert_true(v2.nseen >= v1.nseen + 5);
     view_read(db, &v2); /* the first transaction again: unchanged */
     assert_int_equal(v2.nseen, v1.nseen);
     assert_memory_equal(v2.bal, v1.bal, sizeof v1.bal);
     assert_memory_equal(v2.seen, v1.seen, MAX_IDS);
-    assert_int_equal(exec(db, "COMMIT"), SQLITE_OK);
+    assert_int_equal(sqlt_exec(db, "COMMIT"), SQLITE_OK);
   }
   sqlite3_close(db2);
 
@@ -396,26 +382,26 @@ static void test_reader_bank_invariant_and_visibility(void **state) {
   pthread_mutex_lock(&r.mu);
   drain(&r, 0);
   pthread_mutex_unlock(&r.mu);
-  assert_int_equal(exec(db, "BEGIN"), SQLITE_OK);
+  assert_int_equal(sqlt_exec(db, "BEGIN"), SQLITE_OK);
   view_read(db, &v1);
-  assert_int_equal(exec(db, "COMMIT"), SQLITE_OK);
+  assert_int_equal(sqlt_exec(db, "COMMIT"), SQLITE_OK);
   view_covers(&v1, r.acked);
   assert_int_equal(v1.nseen, r.nacked); /* every transfer that committed */
   sqlite3 *w = open_db(path);
   assert_non_null(w);
-  assert_int_equal(one_int(w, "SELECT value FROM mvcc_stats WHERE name = "
+  assert_int_equal(sqlt_one_int(w, "SELECT value FROM mvcc_stats WHERE name = "
                               "'reader'"),
                    0);
-  assert_int_equal(exec(w, "UPDATE accounts SET balance = balance - 1 WHERE "
+  assert_int_equal(sqlt_exec(w, "UPDATE accounts SET balance = balance - 1 WHERE "
                            "id = 1; UPDATE accounts SET balance = balance + 1 "
                            "WHERE id = 2; INSERT INTO done VALUES (199999, 1, "
                            "2, 1)"),
                    SQLITE_OK);
-  assert_int_equal(exec(db, "BEGIN"), SQLITE_OK);
+  assert_int_equal(sqlt_exec(db, "BEGIN"), SQLITE_OK);
   view_read(db, &v2);
-  assert_int_equal(exec(db, "COMMIT"), SQLITE_OK);
+  assert_int_equal(sqlt_exec(db, "COMMIT"), SQLITE_OK);
   assert_int_equal(v2.nseen, v1.nseen + 1);
-  int rc = exec(db, "INSERT INTO accounts VALUES (99, 1)");
+  int rc = sqlt_exec(db, "INSERT INTO accounts VALUES (99, 1)");
   assert_int_equal(rc, SQLITE_READONLY);
   assert_non_null(strstr(sqlite3_errmsg(db), "a new connection writes it"));
   sqlite3_close(w);

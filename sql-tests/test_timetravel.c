@@ -34,10 +34,6 @@ static unsigned rnd(unsigned *s) {
   return (*s >> 16) & 0x7fff;
 }
 
-static int exec1(sqlite3 *db, const char *sql) {
-  return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
 /* The text of the first column of sql's first row, copied into out ("" for
 ** NULL); the step's result code. */
 static int query_text(sqlite3 *db, const char *sql, char *out, size_t n) {
@@ -143,7 +139,7 @@ static void *writer_main(void *arg) {
         break;
     }
     for (;;) {
-      int rc = exec1(db, sql);
+      int rc = sqlt_exec(db, sql);
       if (rc == SQLITE_OK) {
         char ts[64];
         assert_int_equal(query_text(db, "SELECT mvcc_commit_ts()", ts,
@@ -153,7 +149,7 @@ static void *writer_main(void *arg) {
         w->commits++;
         break;
       }
-      exec1(db, "ROLLBACK");
+      sqlt_exec(db, "ROLLBACK");
       if ((rc & 0xff) != SQLITE_BUSY) {
         w->errors++;
         break;
@@ -188,7 +184,7 @@ static void *reader_main(void *arg) {
     if (!more) break;
     char sql[200], asof[64];
     snprintf(sql, sizeof sql, "SELECT mvcc_as_of('%s')", r.ts);
-    int rc = exec1(db, "BEGIN");
+    int rc = sqlt_exec(db, "BEGIN");
     if (rc == SQLITE_OK) rc = query_text(db, sql, asof, sizeof asof);
     if (rc == SQLITE_OK) {
       assert_string_equal(asof, r.ts);
@@ -196,11 +192,11 @@ static void *reader_main(void *arg) {
       r.s = query_int(db, "SELECT sum(bal) FROM savings");
       r.rows = query_int(db, "SELECT (SELECT count(*) FROM checking) + "
                              "(SELECT count(*) FROM savings)");
-      rc = exec1(db, "COMMIT");
+      rc = sqlt_exec(db, "COMMIT");
     }
     if (rc != SQLITE_OK) {
       print_error("as-of read failed: %s\n", sqlite3_errmsg(db));
-      exec1(db, "ROLLBACK");
+      sqlt_exec(db, "ROLLBACK");
       w->errors++;
       continue;
     }
@@ -224,21 +220,21 @@ static void test_timetravel_bank_totals_as_of_commits(void **state) {
   char *path = sqlt_tempdb();
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(exec1(db, "CREATE VIRTUAL TABLE temp.checking USING "
+  assert_int_equal(sqlt_exec(db, "CREATE VIRTUAL TABLE temp.checking USING "
                              "mvcc(id INTEGER PRIMARY KEY, bal INTEGER); "
                              "CREATE VIRTUAL TABLE temp.savings USING "
                              "mvcc(id INTEGER PRIMARY KEY, bal INTEGER)"),
                    SQLITE_OK);
-  assert_int_equal(exec1(db, "BEGIN"), SQLITE_OK);
+  assert_int_equal(sqlt_exec(db, "BEGIN"), SQLITE_OK);
   for (int i = 0; i < NACC; i++) {
     char sql[160];
     snprintf(sql, sizeof sql,
              "INSERT INTO checking VALUES (%d, %d); "
              "INSERT INTO savings VALUES (%d, %d)",
              i, INITIAL, i, INITIAL);
-    assert_int_equal(exec1(db, sql), SQLITE_OK);
+    assert_int_equal(sqlt_exec(db, sql), SQLITE_OK);
   }
-  assert_int_equal(exec1(db, "COMMIT"), SQLITE_OK);
+  assert_int_equal(sqlt_exec(db, "COMMIT"), SQLITE_OK);
   bank b = {.db = path, .writers_left = NWRITERS};
   pthread_mutex_init(&b.mu, NULL);
   char ts0[64];
@@ -341,7 +337,7 @@ typedef struct gc_ctx {
 /* One more version of every row, then the reader's check as of T. */
 static void gc_step(void *arg) {
   gc_ctx *g = arg;
-  assert_int_equal(exec1(g->writer, "UPDATE t SET v = v + 1"), SQLITE_OK);
+  assert_int_equal(sqlt_exec(g->writer, "UPDATE t SET v = v + 1"), SQLITE_OK);
   g->rounds++;
   assert_int_equal(query_int(g->reader, "SELECT sum(v) FROM t"),
                    GC_BEFORE * GC_ROWS);
@@ -362,16 +358,16 @@ static void test_timetravel_gc_keeps_what_an_as_of_reader_reads(void **state) {
            "CREATE VIRTUAL TABLE temp.t USING mvcc(id INTEGER PRIMARY KEY, "
            "v INTEGER, store='%s', retention='1 second')",
            store);
-  assert_int_equal(exec1(w, sql), SQLITE_OK);
+  assert_int_equal(sqlt_exec(w, sql), SQLITE_OK);
   snprintf(sql, sizeof sql, "SELECT mvcc_attach('%s')", store);
-  assert_int_equal(exec1(r, sql), SQLITE_OK);
+  assert_int_equal(sqlt_exec(r, sql), SQLITE_OK);
   /* History before T: an insert and GC_BEFORE - 1 updates of every row. */
-  assert_int_equal(exec1(w, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+  assert_int_equal(sqlt_exec(w, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
                             "SELECT i + 1 FROM n WHERE i < 20) "
                             "INSERT INTO t SELECT i, 1 FROM n"),
                    SQLITE_OK);
   for (int i = 1; i < GC_BEFORE; i++)
-    assert_int_equal(exec1(w, "UPDATE t SET v = v + 1"), SQLITE_OK);
+    assert_int_equal(sqlt_exec(w, "UPDATE t SET v = v + 1"), SQLITE_OK);
   char ts[64];
   assert_int_equal(query_text(w, "SELECT mvcc_commit_ts()", ts, sizeof ts),
                    SQLITE_OK);
@@ -382,9 +378,9 @@ static void test_timetravel_gc_keeps_what_an_as_of_reader_reads(void **state) {
                                     "= 'gc_versions_collected' AND store LIKE "
                                     "'%short'");
   /* The reader as of T, held open across GC passes. */
-  assert_int_equal(exec1(r, "BEGIN"), SQLITE_OK);
+  assert_int_equal(sqlt_exec(r, "BEGIN"), SQLITE_OK);
   snprintf(sql, sizeof sql, "SELECT mvcc_as_of('%s')", ts);
-  assert_int_equal(exec1(r, sql), SQLITE_OK);
+  assert_int_equal(sqlt_exec(r, sql), SQLITE_OK);
   gc_ctx g = {.writer = w, .reader = r};
   gc_step(&g);
   /* T falls out of the window after a second; passes from then on would
@@ -399,7 +395,7 @@ static void test_timetravel_gc_keeps_what_an_as_of_reader_reads(void **state) {
   assert_true(collected1 - collected0 >= GC_ROWS * (GC_BEFORE - 1));
   assert_int_equal(row_versions(s), GC_ROWS * (1 + g.rounds));
   gc_step(&g);
-  assert_int_equal(exec1(r, "COMMIT"), SQLITE_OK);
+  assert_int_equal(sqlt_exec(r, "COMMIT"), SQLITE_OK);
   /* Released: GC takes every row down to its newest version. */
   int64_t piled = row_versions(s);
   uint64_t deadline = sqlt_now_ns() + 30000000000ULL;
@@ -415,12 +411,12 @@ static void test_timetravel_gc_keeps_what_an_as_of_reader_reads(void **state) {
                    GC_ROWS * (GC_BEFORE + g.rounds));
   /* T is older than the window now: refused when the transaction first
   ** reads the store (mvcc_as_of itself checks the default store). */
-  assert_int_equal(exec1(r, "BEGIN"), SQLITE_OK);
-  assert_int_equal(exec1(r, sql), SQLITE_OK);
-  assert_int_equal(exec1(r, "SELECT count(*) FROM t"), SQLITE_ERROR);
+  assert_int_equal(sqlt_exec(r, "BEGIN"), SQLITE_OK);
+  assert_int_equal(sqlt_exec(r, sql), SQLITE_OK);
+  assert_int_equal(sqlt_exec(r, "SELECT count(*) FROM t"), SQLITE_ERROR);
   assert_non_null(strstr(sqlite3_errmsg(r), "older than the retention window"));
   assert_non_null(strstr(sqlite3_errmsg(r), "(1 second;"));
-  assert_int_equal(exec1(r, "ROLLBACK"), SQLITE_OK);
+  assert_int_equal(sqlt_exec(r, "ROLLBACK"), SQLITE_OK);
   print_message("    GC under time travel: %lld versions collected while a "
                 "reader as of T kept its rows (%d later versions of each of "
                 "%d rows kept), %lld more once it ended\n",
@@ -520,14 +516,14 @@ static void test_timetravel_plan_over_later_index_is_refused(void **state) {
   char *path = sqlt_tempdb();
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(exec1(db, "CREATE VIRTUAL TABLE temp.p USING mvcc(id "
+  assert_int_equal(sqlt_exec(db, "CREATE VIRTUAL TABLE temp.p USING mvcc(id "
                              "INTEGER PRIMARY KEY, color TEXT); "
                              "INSERT INTO p VALUES (1, 'red'), (2, 'blue')"),
                    SQLITE_OK);
   char ts[64], sql[160];
   assert_int_equal(query_text(db, "SELECT mvcc_commit_ts()", ts, sizeof ts),
                    SQLITE_OK);
-  assert_int_equal(exec1(db, "SELECT mvcc_create_index('p_color', 'p', "
+  assert_int_equal(sqlt_exec(db, "SELECT mvcc_create_index('p_color', 'p', "
                              "'color')"),
                    SQLITE_OK);
   sqlite3_stmt *st;
@@ -535,13 +531,13 @@ static void test_timetravel_plan_over_later_index_is_refused(void **state) {
                                           "'red'", -1, &st, NULL),
                    SQLITE_OK);
   snprintf(sql, sizeof sql, "BEGIN; SELECT mvcc_as_of('%s')", ts);
-  assert_int_equal(exec1(db, sql), SQLITE_OK);
+  assert_int_equal(sqlt_exec(db, sql), SQLITE_OK);
   assert_int_equal(sqlite3_step(st), SQLITE_ERROR);
   assert_non_null(strstr(sqlite3_errmsg(db), "index p_color of p was built "
                                              "after the time"));
   sqlite3_finalize(st);
   assert_int_equal(query_int(db, "SELECT id FROM p WHERE color = 'red'"), 1);
-  assert_int_equal(exec1(db, "COMMIT"), SQLITE_OK);
+  assert_int_equal(sqlt_exec(db, "COMMIT"), SQLITE_OK);
   assert_int_equal(sqlite3_close(db), SQLITE_OK);
   sqlt_rmdb(path);
 }
