@@ -184,37 +184,10 @@ static int read_all(kv_store *s, int *found, char **err) {
   return rc;
 }
 
-static void test_damaged_sst_block_is_corrupt_on_read(void **state) {
-  (void)state;
-  char *dir = make_store(1);
-  char p[1024];
-  find_file(dir, "", ".sst", p, sizeof p);
-  scribble(p, 40, 32); /* inside the first (only) data block */
-  kv_store *s = NULL;
-  int rc = kvt_open_rc(dir, NULL, &s);
-  char *err = NULL;
-  int found = 0;
-  if (rc == KV_OK) { /* RocksDB checks data blocks as it reads them */
-    rc = read_all(s, &found, &err);
-    kv_store_close(s);
-  } else {
-    err = kvt_open_err;
-    kvt_open_err = NULL;
-  }
-  assert_int_equal(rc, KV_CORRUPT);
-  assert_non_null(err);
-  assert_non_null(strstr(err, "checksum mismatch"));
-  kv_free(err);
-  kvt_rmrf(dir);
-  free(dir);
-}
-
-static void test_damaged_sst_truncated_is_corrupt(void **state) {
-  (void)state;
-  char *dir = make_store(1);
-  char p[1024];
-  find_file(dir, "", ".sst", p, sizeof p);
-  assert_int_equal(truncate(p, file_size(p) / 2), 0);
+/* Opens dir and reads every row (RocksDB checks data blocks as it reads
+** them): the open or the reads must fail with KV_CORRUPT; returns the
+** message (caller frees with kv_free). */
+static char *open_and_read_corrupt(const char *dir) {
   kv_store *s = NULL;
   int rc = kvt_open_rc(dir, NULL, &s);
   char *err = NULL;
@@ -228,7 +201,29 @@ static void test_damaged_sst_truncated_is_corrupt(void **state) {
   }
   assert_int_equal(rc, KV_CORRUPT);
   assert_non_null(err);
+  return err;
+}
+
+static void test_damaged_sst_block_is_corrupt_on_read(void **state) {
+  (void)state;
+  char *dir = make_store(1);
+  char p[1024];
+  find_file(dir, "", ".sst", p, sizeof p);
+  scribble(p, 40, 32); /* inside the first (only) data block */
+  char *err = open_and_read_corrupt(dir);
+  assert_non_null(strstr(err, "checksum mismatch"));
   kv_free(err);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+static void test_damaged_sst_truncated_is_corrupt(void **state) {
+  (void)state;
+  char *dir = make_store(1);
+  char p[1024];
+  find_file(dir, "", ".sst", p, sizeof p);
+  assert_int_equal(truncate(p, file_size(p) / 2), 0);
+  kv_free(open_and_read_corrupt(dir));
   kvt_rmrf(dir);
   free(dir);
 }
