@@ -46,7 +46,7 @@ TSAN_TESTS = test_latch test_locktable test_waitq test_txn test_scan \
              test_stress test_clock test_store test_engine test_gc test_tscache \
              test_hermitage test_sqlconc test_checkpoint test_backup \
              test_kvhistory test_history test_timetravel test_reader \
-             test_sqlreader
+             test_sqlreader test_rowcache
 
 # Fuzz harnesses (fuzz/fuzz_<name>.c), each with what it links beside it.
 FUZZ_NAMES = keycodec rowcodec tstext keyenc schema catalog

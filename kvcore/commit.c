@@ -71,6 +71,23 @@ static int txn_build_batch(kv_txn *t, kv_ts ts, rocksdb_writebatch_t *b) {
   return KV_OK;
 }
 
+/* C5, under the latches: cached keys follow the write (rowcache.c, E1); an
+** ingested file names too many keys, so the cache starts over (E2). */
+static void txn_update_rowcache(kv_txn *t, kv_ts ts) {
+  kv_rowcache *rc = t->store->rowcache;
+  if (t->prep.sst) {
+    kv_rowcache_clear(rc);
+    return;
+  }
+  for (kv_skl_node *n = kv_skl_first(t->wbuf.skl); n; n = kv_skl_next(n)) {
+    kv_wentry *e = n->val;
+    const kv_wver *v = e->head;
+    if (v->kind == KV_W_LOCK) continue;
+    kv_rowcache_commit(rc, e->key, e->klen, ts,
+                       v->kind == KV_W_DEL ? NULL : v->val, v->vlen);
+  }
+}
+
 /* The commit's write (or the file it writes) failed: t dies, having
 ** written nothing; *errptr holds the engine's message. */
 static int txn_write_failed(kv_txn *t, int rc, char **errptr) {
@@ -318,11 +335,14 @@ int kv_txn_commit(kv_txn *t, kv_ts *commit_ts, char **errptr) {
   rc = p->sst ? kv_engine_ingest(&s->eng, p->sst, errptr)
               : kv_engine_write(&s->eng, p->batch, false, errptr);
   if (rc) {
+    /* What reached the engine is unknown: the row cache starts over. */
+    kv_rowcache_clear(s->rowcache);
     kv_txn_leave_committing(t, KV_TXN_PENDING);
     txn_unprepare(t);
     return txn_write_failed(t, rc, errptr);
   }
   kv_clock_update(&s->clock, cts);
+  if (s->rowcache) txn_update_rowcache(t, cts);
   /* Before the locks go: the next writer of each key finds this commit
   ** in the timestamp cache and writes above it (W2).  A large commit adds
   ** one range from its first key to just past its last instead of a point

@@ -119,6 +119,9 @@ typedef struct kv_options {
   size_t cache_bytes;        /* default 128 MiB: RocksDB block cache of
                              ** uncompressed blocks (filled only as data
                              ** is read; a miss decompresses a block) */
+  size_t row_cache_bytes;    /* default 32 MiB: the newest values of keys
+                             ** read lately, so a point read that finds
+                             ** its key there skips RocksDB; 0: none */
   size_t write_buffer_bytes; /* default 32 MiB: RocksDB memtable size */
   size_t ingest_bytes;       /* default 4 MiB: a commit writing at least this
                              ** much is written as one SST file ingested into
@@ -291,6 +294,10 @@ typedef struct kv_stats {
   uint64_t locks_held;             /* keys locked now */
   uint64_t tscache_entries;        /* entries in the timestamp cache now */
   uint64_t tscache_bytes;          /* bytes used by it now */
+  uint64_t row_cache_entries;      /* keys in the row cache now ... */
+  uint64_t row_cache_bytes;        /* ... the bytes they use ... */
+  uint64_t row_cache_hits;         /* ... point reads it answered ... */
+  uint64_t row_cache_misses;       /* ... and those it sent to RocksDB */
   uint64_t wal_writes;             /* RocksDB: write-ahead log writes */
   uint64_t wal_syncs;              /* ... and fsyncs: fewer than commits when
                                    ** concurrent commits share them */

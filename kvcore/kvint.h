@@ -7,10 +7,10 @@
 ** left while holding one on the right):
 **
 **     txn-table shard  <  lock-table shard  <  wait graph  <  txn wake mutex
-**     latch shard, tscache shard, tscache ranges, clock: leaves (nothing is
-**     taken while holding them, except more latch shards, and under the
-**     clock's mutex, when its lease ran out, its persist mutex and the
-**     engine's mutex, to write a new mark: clock.c)
+**     latch shard, tscache shard, tscache ranges, row-cache shard, clock:
+**     leaves (nothing is taken while holding them, except more latch
+**     shards, and under the clock's mutex, when its lease ran out, its
+**     persist mutex and the engine's mutex, to write a new mark: clock.c)
 **
 ** Several shards of one kind are taken together only in ascending index
 ** (GC takes every txn-table shard; a commit the latch shards of its keys).
@@ -439,6 +439,12 @@ int kv_mvcc_next_key(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
 int kv_mvcc_get(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
                 size_t klen, kv_ts at, const char **val, size_t *vlen,
                 kv_ts *vts, char **errptr);
+/* kv_mvcc_get, and *newest: the version returned is a value and no newer
+** version of key exists (it is seeked from the newest version down). */
+int kv_mvcc_get_newest(rocksdb_iterator_t *it, kv_buf *scratch,
+                       const void *key, size_t klen, kv_ts at,
+                       const char **val, size_t *vlen, kv_ts *vts,
+                       bool *newest, char **errptr);
 /* A span of keys: a point [start] or a range [start, end) (end_inf: no
 ** upper bound). */
 typedef struct kv_span {
@@ -561,6 +567,39 @@ void kv_tscache_add(kv_tscache *tc, const kv_span *sp, kv_ts ts,
 kv_ts kv_tscache_max(kv_tscache *tc, const void *key, size_t klen,
                      uint64_t self, kv_ts from);
 void kv_tscache_usage(kv_tscache *tc, uint64_t *entries, uint64_t *bytes);
+
+/* ---------------------------------------------------------- rowcache.c -- */
+
+typedef struct kv_rowcache kv_rowcache;
+
+/* What an insert needs from the lookup that missed (E3 in rowcache.c). */
+typedef struct kv_rc_ticket {
+  uint64_t hash, gen, epoch;
+  bool wanted;        /* the key had no entry */
+} kv_rc_ticket;
+
+/* budget: bytes of entries; 0 gives NULL (no cache). */
+kv_rowcache *kv_rowcache_new(size_t budget);
+void kv_rowcache_free(kv_rowcache *rc);
+/* 1: key's newest version is at or below at; its value is copied into *out
+** and its timestamp into *ts.  0: ask the engine, then pass *ticket to
+** kv_rowcache_put with what it found.  -1: out of memory copying. */
+int kv_rowcache_get(kv_rowcache *rc, const void *key, size_t klen, kv_ts at,
+                    kv_buf *out, kv_ts *ts, kv_rc_ticket *ticket);
+/* Adds key's newest version (ts, val) as found by an engine read made
+** fresh after the kv_rowcache_get that gave ticket; ignored when a commit
+** or a clear came in between, or the key has an entry. */
+void kv_rowcache_put(kv_rowcache *rc, const kv_rc_ticket *ticket,
+                     const void *key, size_t klen, kv_ts ts, const void *val,
+                     size_t vlen);
+/* A commit wrote key at ts (val NULL: deleted): its entry, if any, follows.
+** Called after the write, before the commit lets its latches go. */
+void kv_rowcache_commit(kv_rowcache *rc, const void *key, size_t klen,
+                        kv_ts ts, const void *val, size_t vlen);
+/* The engine changed in ways not named by key: every entry goes.  NULL ok. */
+void kv_rowcache_clear(kv_rowcache *rc);
+void kv_rowcache_usage(kv_rowcache *rc, uint64_t *entries, uint64_t *bytes,
+                       uint64_t *hits, uint64_t *misses);
 
 /* ----------------------------------------------------------- spanset.c -- */
 
@@ -989,6 +1028,7 @@ struct kv_store {
   kv_engine eng;
   kv_clock clock;
   kv_tscache *tscache;
+  kv_rowcache *rowcache;   /* NULL: none (a reader, or row_cache_bytes 0) */
   kv_latch_mgr latches;
   kv_locktable locks;
   kv_waitq waitq;

@@ -13,6 +13,8 @@
 ** Contract:
 **   - kv_mvcc_get returns a version of exactly the key asked for: an absent
 **     key is KV_NOTFOUND even when the seek lands on the next key.
+**     kv_mvcc_get_newest returns the same, and says whether it is the
+**     newest version of all (what the row cache may keep: rowcache.c).
 **   - A version above the read timestamp is skipped; it never hides the
 **     newest one at or below it (get, cursor, both directions).
 **   - kv_mvcc_changed reports a change exactly when some key of the span
@@ -115,6 +117,40 @@ int kv_mvcc_get(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,
   if (cl != ulen || memcmp(ek, scratch->p, ulen) != 0) return KV_NOTFOUND;
   *vts = ts;
   return cur_value(it, val, vlen, errptr);
+}
+
+int kv_mvcc_get_newest(rocksdb_iterator_t *it, kv_buf *scratch,
+                       const void *key, size_t klen, kv_ts at,
+                       const char **val, size_t *vlen, kv_ts *vts,
+                       bool *newest, char **errptr) {
+  *newest = false;
+  int rc = kv_mvcc_get(it, scratch, key, klen, KV_TS_MAX, val, vlen, vts,
+                       errptr);
+  if (rc != KV_OK && rc != KV_NOTFOUND) return rc;
+  if (kv_ts_le(*vts, at)) { /* the newest of all is visible at `at` */
+    *newest = rc == KV_OK;
+    return rc;
+  }
+  /* Written after `at`: usually the one below it is next. */
+  size_t ulen = scratch->n - KV_TS_LEN;
+  rocksdb_iter_next(it);
+  if (rocksdb_iter_valid(it)) {
+    const char *ek;
+    size_t eklen, cl;
+    kv_ts ts;
+    if (!cur_version(it, &ek, &eklen, &cl, &ts)) return cur_corrupt(it, errptr);
+    if (cl != ulen || memcmp(ek, scratch->p, ulen) != 0) {
+      *vts = KV_TS_ZERO;
+      return KV_NOTFOUND;
+    }
+    if (kv_ts_le(ts, at)) {
+      *vts = ts;
+      return cur_value(it, val, vlen, errptr);
+    }
+  } else if ((rc = iter_status(it, errptr))) {
+    return rc;
+  }
+  return kv_mvcc_get(it, scratch, key, klen, at, val, vlen, vts, errptr);
 }
 
 int kv_mvcc_next_key(rocksdb_iterator_t *it, kv_buf *scratch, const void *key,

@@ -60,6 +60,7 @@ void kv_options_init(kv_options *o) {
   o->tscache_bytes = 16u << 20;
   o->refresh_span_bytes = 1u << 20;
   o->cache_bytes = 128u << 20;
+  o->row_cache_bytes = 32u << 20;
   o->write_buffer_bytes = 32u << 20;
   o->ingest_bytes = 4u << 20;
 }
@@ -96,6 +97,7 @@ static void store_destroy(kv_store *s) {
   kv_gc_stop(s);
   kv_engine_close(&s->eng);
   kv_tscache_free(s->tscache);
+  kv_rowcache_free(s->rowcache);
   kv_latch_mgr_destroy(&s->latches);
   kv_locktable_destroy(&s->locks);
   kv_waitq_destroy(&s->waitq);
@@ -136,7 +138,9 @@ static int store_create(const char *path, bool in_memory, const kv_options *o,
   /* Reads from before this open are forgotten: nothing may be written at
   ** or below now. */
   s->tscache = kv_tscache_new(o->tscache_bytes, now);
-  if (!s->tscache) {
+  /* A reader's snapshots are another process's writes: nothing to keep. */
+  if (!s->eng.reader) s->rowcache = kv_rowcache_new(o->row_cache_bytes);
+  if (!s->tscache || (o->row_cache_bytes && !s->eng.reader && !s->rowcache)) {
     rc = kv_err(errptr, KV_NOMEM, "out of memory");
     goto fail;
   }
@@ -326,7 +330,9 @@ int kv_store_meta_put(kv_store *s, const char *name, const void *val,
 int kv_store_delete_range(kv_store *s, const void *start, size_t slen,
                           const void *end, size_t elen, char **errptr) {
   if (kv_bytes_cmp(start, slen, end, elen) >= 0) return KV_OK;
-  return kv_engine_delete_range(&s->eng, start, slen, end, elen, errptr);
+  int rc = kv_engine_delete_range(&s->eng, start, slen, end, elen, errptr);
+  kv_rowcache_clear(s->rowcache); /* E2, failed or not */
+  return rc;
 }
 
 size_t kv_store_list_txns(kv_store *s, void (*fn)(void *, const kv_txn_info *),
@@ -359,6 +365,8 @@ void kv_store_stats(kv_store *s, kv_stats *o) {
   o->locks_held = atomic_load(&s->locks.held);
   o->active_txns = kv_txntable_list(&s->txns, NULL, NULL);
   kv_tscache_usage(s->tscache, &o->tscache_entries, &o->tscache_bytes);
+  kv_rowcache_usage(s->rowcache, &o->row_cache_entries, &o->row_cache_bytes,
+                    &o->row_cache_hits, &o->row_cache_misses);
   kv_engine_counters(&s->eng, &o->wal_writes, &o->wal_syncs,
                       &o->commits_ingested);
   o->iter_creates = atomic_load(&s->eng.iter_creates);

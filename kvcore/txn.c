@@ -56,6 +56,8 @@
 **   R4. Engine: a fresh RocksDB iterator; per key the newest version <= R.
 **       Locks are not consulted: an uncommitted write lives in its writer's
 **       memory, not in the store.                                  [mvcc.c]
+**       A point read first asks the row cache, which answers when the
+**       key's newest version is at or below R.                 [rowcache.c]
 **   R5. Read spans += span.
 **   In CockroachDB a reader that meets a lock at or below its timestamp
 **   pushes the holder's timestamp above it (PUSH_TIMESTAMP) and goes on.
@@ -733,19 +735,33 @@ int kv_txn_locking_read(kv_txn *t, const void *key, size_t klen,
     return KV_OK;
   }
   if (gap_covers(t, key, klen)) return KV_NOTFOUND;
-  rocksdb_iterator_t *it = txn_point_iter(t);
-  if (!it) return txn_nomem(t, errptr);
-  const char *v;
-  size_t vl;
   kv_ts vts;
-  rc = kv_mvcc_get(it, &t->kbuf, key, klen, KV_TS_MAX, &v, &vl, &vts, errptr);
-  if (rc == KV_OK && !kv_buf_set(&t->vbuf, v, vl)) rc = KV_NOMEM;
-  if (rc == KV_NOMEM) return txn_nomem(t, errptr);
-  if (rc != KV_OK && rc != KV_NOTFOUND)
-    return kv_txn_die(t, rc, KV_RETRY_NONE, errptr, "%s",
-                      errptr && *errptr ? *errptr : kv_code_name(rc));
-  if (rc == KV_NOTFOUND && kv_ts_eq(vts, KV_TS_ZERO))
-    gap_note_absent(t, key, klen);
+  kv_rowcache *cache = t->view ? NULL : s->rowcache;
+  kv_rc_ticket ticket;
+  int hit = cache ? kv_rowcache_get(cache, key, klen, KV_TS_MAX, &t->vbuf,
+                                    &vts, &ticket)
+                  : 0;
+  if (hit < 0) return txn_nomem(t, errptr);
+  if (hit) {
+    rc = KV_OK;
+  } else {
+    rocksdb_iterator_t *it = txn_point_iter(t);
+    if (!it) return txn_nomem(t, errptr);
+    const char *v;
+    size_t vl;
+    rc = kv_mvcc_get(it, &t->kbuf, key, klen, KV_TS_MAX, &v, &vl, &vts,
+                     errptr);
+    if (rc == KV_OK && !kv_buf_set(&t->vbuf, v, vl)) rc = KV_NOMEM;
+    if (rc == KV_NOMEM) return txn_nomem(t, errptr);
+    if (rc != KV_OK && rc != KV_NOTFOUND)
+      return kv_txn_die(t, rc, KV_RETRY_NONE, errptr, "%s",
+                        errptr && *errptr ? *errptr : kv_code_name(rc));
+    if (rc == KV_NOTFOUND && kv_ts_eq(vts, KV_TS_ZERO))
+      gap_note_absent(t, key, klen);
+    /* The lock is ours: what we read is the newest, and stays so. */
+    if (rc == KV_OK && cache)
+      kv_rowcache_put(cache, &ticket, key, klen, vts, t->vbuf.p, t->vbuf.n);
+  }
   if (kv_ts_lt(t->read_ts, vts)) {
     /* Newer than our snapshot: move the snapshot just above it. */
     kv_txn_forward_write_ts(t, kv_ts_next(vts));
@@ -787,20 +803,38 @@ int kv_txn_get(kv_txn *t, const void *key, size_t klen, int flags,
   }
   kv_span sp = {.start = key, .slen = klen};
   kv_txn_prepare_read(t, &sp, t->read_ts);
-  rocksdb_iterator_t *it = txn_point_iter(t);
-  if (!it) return txn_nomem(t, errptr);
   const char *v;
   size_t vl;
   kv_ts vts;
-  rc = kv_mvcc_get(it, &t->kbuf, key, klen, t->read_ts, &v, &vl, &vts, errptr);
-  if (rc == KV_NOMEM) return txn_nomem(t, errptr);
-  if (rc != KV_OK && rc != KV_NOTFOUND)
-    return kv_txn_die(t, rc, KV_RETRY_NONE, errptr, "%s",
-                      errptr && *errptr ? *errptr : kv_code_name(rc));
+  kv_rowcache *cache = t->view ? NULL : t->store->rowcache;
+  kv_rc_ticket ticket;
+  /* R4 from the row cache (its ticket comes before the iterator). */
+  int hit = cache ? kv_rowcache_get(cache, key, klen, t->read_ts, &t->vbuf,
+                                    &vts, &ticket)
+                  : 0;
+  if (hit < 0) return txn_nomem(t, errptr);
+  if (hit) {
+    rc = KV_OK;
+    v = t->vbuf.p;
+    vl = t->vbuf.n;
+  } else {
+    rocksdb_iterator_t *it = txn_point_iter(t);
+    if (!it) return txn_nomem(t, errptr);
+    bool newest = false;
+    rc = cache ? kv_mvcc_get_newest(it, &t->kbuf, key, klen, t->read_ts, &v,
+                                    &vl, &vts, &newest, errptr)
+               : kv_mvcc_get(it, &t->kbuf, key, klen, t->read_ts, &v, &vl,
+                             &vts, errptr);
+    if (rc == KV_NOMEM) return txn_nomem(t, errptr);
+    if (rc != KV_OK && rc != KV_NOTFOUND)
+      return kv_txn_die(t, rc, KV_RETRY_NONE, errptr, "%s",
+                        errptr && *errptr ? *errptr : kv_code_name(rc));
+    if (newest) kv_rowcache_put(cache, &ticket, key, klen, vts, v, vl);
+  }
   int nrc = kv_txn_note_read(t, &sp, errptr);
   if (nrc) return nrc;
   if (!t->read_only) recent_note(t, key, klen, rc == KV_OK, v, vl);
-  if (rc == KV_OK) { /* borrowed from t->pit: no copy */
+  if (rc == KV_OK) { /* borrowed from t->pit or t->vbuf: no copy */
     *pval = v;
     *plen = vl;
   }
