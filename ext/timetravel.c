@@ -171,25 +171,30 @@ int mvcc_retention_apply(kv_store *s, const char *text, char **pzErr) {
   int64_t want = 0, cur = 0;
   int rc = mvcc_retention_parse(text, &want, NULL, pzErr);
   if (rc) return rc;
-  char *v = NULL;
+  /* The first to give it decides (a claim: two connections giving
+  ** different ones at once cannot both win); a different one is refused. */
+  char *v = NULL, *err = NULL;
   size_t n = 0;
-  bool set = kv_store_meta_get(s, MVCC_RETENTION_META, &v, &n, NULL) == KV_OK;
+  int krc = kv_store_meta_claim(s, MVCC_RETENTION_META, text, strlen(text),
+                                &v, &n, &err);
   kv_free(v);
+  if (krc) {
+    rc = mvcc_kv_error(krc, err, false, pzErr);
+    kv_free(err);
+    return rc;
+  }
+  if (!v) {
+    kv_store_set_gc(s, want, mvcc_gc_interval_ms(want));
+    return SQLITE_OK;
+  }
   char *curtext = retention_of(s, &cur);
   if (!curtext) return SQLITE_NOMEM;
-  if (set && cur != want) {
+  if (cur != want) {
     mvcc_set_error(pzErr, sqlite3_mprintf(
                               "mvcc: retention='%s' conflicts with the "
                               "store's retention='%s' (a store-wide option)",
                               text, curtext));
     rc = SQLITE_ERROR;
-  } else if (!set) {
-    char *err = NULL;
-    int krc = kv_store_meta_put(s, MVCC_RETENTION_META, text, strlen(text),
-                                &err);
-    if (krc) rc = mvcc_kv_error(krc, err, false, pzErr);
-    else kv_store_set_gc(s, want, mvcc_gc_interval_ms(want));
-    kv_free(err);
   }
   sqlite3_free(curtext);
   return rc;

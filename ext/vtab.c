@@ -213,26 +213,28 @@ static int vtab_open(sqlite3 *db, void *aux, int argc, const char *const *argv,
     rc = SQLITE_CANTOPEN;
   }
   if (rc == SQLITE_OK && d->synchronous >= 0) {
-    /* synchronous is store-wide: set it once, and refuse a different one. */
-    char *cur = NULL;
+    /* synchronous is store-wide: the first to give it decides (a claim,
+    ** so two connections giving different ones at once cannot both win),
+    ** and a different one later is refused. */
+    char *cur = NULL, *err = NULL;
     size_t n = 0;
     char want = (char)('0' + d->synchronous);
     static const char *const names[] = {"full", "normal", "off"};
-    if (kv_store_meta_get(sc->store, "mvcc.synchronous", &cur, &n, NULL) ==
-            KV_OK &&
-        n == 1 && cur[0] != want && cur[0] >= '0' && cur[0] <= '2') {
+    int krc = kv_store_meta_claim(sc->store, "mvcc.synchronous", &want, 1,
+                                  &cur, &n, &err);
+    if (krc) {
+      rc = mvcc_kv_error(krc, err, false, pzErr);
+    } else if (cur && n == 1 && cur[0] != want && cur[0] >= '0' &&
+               cur[0] <= '2') {
       *pzErr = sqlite3_mprintf(
           "mvcc: synchronous=%s conflicts with the store's synchronous=%s "
           "(a store-wide option)",
           names[d->synchronous], names[cur[0] - '0']);
       rc = SQLITE_ERROR;
-    } else if (!cur || cur[0] != want) {
-      char *err = NULL;
-      int krc = kv_store_meta_put(sc->store, "mvcc.synchronous", &want, 1, &err);
-      if (krc) rc = mvcc_kv_error(krc, err, false, pzErr);
-      else kv_store_set_synchronous(sc->store, (kv_sync)d->synchronous);
-      kv_free(err);
+    } else if (!cur) {
+      kv_store_set_synchronous(sc->store, (kv_sync)d->synchronous);
     }
+    kv_free(err);
     kv_free(cur);
   }
   if (rc == SQLITE_OK && d->retention)

@@ -223,6 +223,14 @@ int kv_store_meta_get(kv_store *store, const char *name, char **pval,
                       size_t *plen, char **errptr);
 int kv_store_meta_put(kv_store *store, const char *name, const void *val,
                       size_t len, char **errptr);
+/* Sets name to val unless it has a value: atomically, against every other
+** claim in this process (the only one that writes the store).  KV_OK with
+** *pcur NULL: it was absent and is val now; KV_OK with *pcur set (malloc'd,
+** free with kv_free()) and *pcurlen: the value it already had, unchanged.
+** For a store-wide setting that the first to give it decides. */
+int kv_store_meta_claim(kv_store *store, const char *name, const void *val,
+                        size_t len, char **pcur, size_t *pcurlen,
+                        char **errptr);
 
 /* Removes every version of every key in [start, end) at once, outside any
 ** transaction (RocksDB DeleteRange).  For dropping a key range whose

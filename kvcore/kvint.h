@@ -1020,6 +1020,7 @@ struct kv_store {
   _Atomic int64_t retention_ms, gc_interval_ms;
   _Atomic uint64_t gc_runs, gc_deleted;  /* kv_stats */
   _Atomic uint64_t epoch;
+  pthread_mutex_t meta_mu;  /* kv_store_meta_claim: a leaf */
   kv_ts opened_at;         /* kv_store_opened_at(), set once at open */
   /* kv_store_tally(): an open-addressing table of atomic counters, so a
   ** commit that counts its rows takes no lock.  id 0 marks a free slot. */

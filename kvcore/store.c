@@ -102,6 +102,7 @@ static void store_destroy(kv_store *s) {
   kv_engine_close(&s->eng);
   kv_tscache_free(s->tscache);
   kv_rowcache_free(s->rowcache);
+  pthread_mutex_destroy(&s->meta_mu);
   kv_latch_mgr_destroy(&s->latches);
   kv_locktable_destroy(&s->locks);
   kv_waitq_destroy(&s->waitq);
@@ -118,6 +119,7 @@ static int store_create(const char *path, bool in_memory, const kv_options *o,
   s->path = strdup(path);
   s->in_memory = in_memory;
   s->opts = *o;
+  pthread_mutex_init(&s->meta_mu, NULL);
   s->pid = getpid();
   atomic_store(&s->lock_timeout_ms, o->lock_timeout_ms);
   atomic_store(&s->retention_ms, o->retention_ms);
@@ -329,6 +331,18 @@ int kv_store_meta_put(kv_store *s, const char *name, const void *val,
     return kv_err(errptr, KV_INVALID, "metadata names starting with '%s' are "
                   "reserved", KV_RESERVED_META);
   return kv_engine_meta_put(&s->eng, name, val, len, errptr);
+}
+
+int kv_store_meta_claim(kv_store *s, const char *name, const void *val,
+                        size_t len, char **pcur, size_t *pcurlen,
+                        char **errptr) {
+  *pcur = NULL;
+  *pcurlen = 0;
+  pthread_mutex_lock(&s->meta_mu);
+  int rc = kv_store_meta_get(s, name, pcur, pcurlen, errptr);
+  if (rc == KV_NOTFOUND) rc = kv_store_meta_put(s, name, val, len, errptr);
+  pthread_mutex_unlock(&s->meta_mu);
+  return rc;
 }
 
 int kv_store_delete_range(kv_store *s, const void *start, size_t slen,

@@ -24,7 +24,9 @@
 **     refused naming this process; its native tables keep working;
 **   - a bulk load still finds a row another connection committed into the
 **     range it had found empty;
-**   - indexes built online while 4 threads write the table equal it.
+**   - indexes built online while 4 threads write the table equal it;
+**   - a store-wide option given at once by 8 connections, with two
+**     values: the first to give one decides, the others are refused.
 */
 #include "sqltest.h"
 
@@ -985,6 +987,48 @@ static void test_sqlconc_hot_keys_retries_do_not_fail_on_their_reads(
 
 /* ------------------------------------------------------ other process -- */
 
+/* Store-wide options given at once by several connections, half one
+** value and half another: the first to give one decides, every CREATE
+** that gave the other is refused naming it, and none that succeeded gave
+** a value the store does not have. */
+static void option_race(const char *db, const char *name, const char *a,
+                        const char *b) {
+  enum { N = 8 };
+  for (int round = 0; round < 5; round++) {
+    char *dir = strdup(db), sub[600], sql[1024];
+    *strrchr(dir, '/') = 0;
+    snprintf(sub, sizeof sub, "%s/race-%s-%d", dir, name, round);
+    free(dir);
+    sqlt_conn *c[N];
+    for (int i = 0; i < N; i++) {
+      c[i] = sqlt_open(db);
+      snprintf(sql, sizeof sql,
+               "CREATE VIRTUAL TABLE temp.r%d USING mvcc(k INTEGER PRIMARY "
+               "KEY, store='%s', %s=%s)",
+               i, sub, name, i % 2 ? a : b);
+      sqlt_start(c[i], sql);
+    }
+    int won[2] = {0, 0};
+    for (int i = 0; i < N; i++) {
+      if (sqlt_wait(c[i]) == SQLITE_OK) {
+        won[i % 2]++;
+      } else {
+        assert_non_null(strstr(c[i]->err, "(a store-wide option)"));
+      }
+    }
+    /* Exactly one value won, and everyone who gave it succeeded. */
+    assert_true((won[0] == N / 2) != (won[1] == N / 2));
+    assert_true(won[0] == 0 || won[1] == 0);
+    for (int i = 0; i < N; i++) sqlt_close(c[i]);
+  }
+}
+
+static void test_sqlconc_store_options_first_to_give_decides(void **state) {
+  fixture *f = *state;
+  option_race(f->db, "synchronous", "full", "normal");
+  option_race(f->db, "retention", "'1 hour'", "'2 hours'");
+}
+
 /* Tables are shared through the store: one connection's CREATE reaches
 ** the others with mvcc_attach(), its DROP is reported to them. */
 static void test_sqlconc_catalog_across_connections(void **state) {
@@ -1136,6 +1180,7 @@ int main(int argc, char **argv) {
       T(test_sqlconc_retry_and_asked_lock_their_reads),
       T(test_sqlconc_hot_keys_retries_do_not_fail_on_their_reads),
       T(test_sqlconc_catalog_across_connections),
+      T(test_sqlconc_store_options_first_to_give_decides),
       T(test_sqlconc_bulk_load_sees_rows_committed_into_its_range),
       T(test_sqlconc_rows_of_dropped_tables_are_swept),
       T(test_sqlconc_second_process_reads_and_cannot_write),
