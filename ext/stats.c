@@ -249,6 +249,10 @@ static int statsFilter(sqlite3_vtab_cursor *cur, int idxNum,
           ** reads it; that process's pid (0: none, or this process). */
           {"reader", (uint64_t)kv_store_is_reader(sc->store)},
           {"writer_pid", (uint64_t)kv_store_writer_pid(sc->store)},
+          /* A reader's transactions: at the writer's closed timestamp, or
+          ** at the newest state (README, Reading a live store). */
+          {"reader_snapshots_closed", st.reader_snapshots_closed},
+          {"reader_snapshots_newest", st.reader_snapshots_newest},
           /* Failed writes and fsyncs, recoveries from them, and RocksDB's
           ** count of failed flushes, compactions and writes. */
           {"write_failures", st.write_failures},

@@ -980,6 +980,18 @@ int kv_engine_meta_put(kv_engine *e, const char *name, const void *val,
   return engine_sync(e, errptr);
 }
 
+int kv_engine_meta_put_async(kv_engine *e, const char *name, const void *val,
+                             size_t len, char **errptr) {
+  if (e->reader) return kv_reader_refuse(e, errptr);
+  int rc = engine_recover(e, errptr);
+  if (rc) return rc;
+  char *rerr = NULL;
+  rocksdb_put_cf(e->db, e->wo[KV_SYNC_NORMAL], e->cf_meta, name, strlen(name),
+                 val, len, &rerr);
+  return rerr ? write_fail(e, errptr, rerr, "cannot write store metadata")
+              : KV_OK;
+}
+
 int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,
                            const void *end, size_t elen, char **errptr) {
   if (e->reader) return kv_reader_refuse(e, errptr);

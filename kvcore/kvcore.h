@@ -315,6 +315,10 @@ typedef struct kv_stats {
                                    ** without an engine read (bulk inserts
                                    ** of ascending keys); counted when
                                    ** their transaction ends */
+  uint64_t reader_snapshots_closed; /* a reader's transactions that read
+                                   ** at the writer's closed timestamp ... */
+  uint64_t reader_snapshots_newest; /* ... and at the newest state instead
+                                   ** (reader.c says when) */
   uint64_t iter_creates;           /* RocksDB iterators created ... */
   uint64_t iter_refreshes;         /* ... and brought up to date instead:
                                    ** reads after others' commits refresh

@@ -364,6 +364,9 @@ int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,
                        size_t *plen, char **errptr);
 int kv_engine_meta_put(kv_engine *e, const char *name, const void *val,
                        size_t len, char **errptr);
+/* The same, through the log but without waiting for a sync. */
+int kv_engine_meta_put_async(kv_engine *e, const char *name, const void *val,
+                             size_t len, char **errptr);
 int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,
                            const void *end, size_t elen, char **errptr);
 /* Cumulative write-ahead-log writes and syncs, and ingested commits, since
@@ -404,6 +407,9 @@ extern const char kv_data_family[];
 int kv_reader_open(kv_engine *e, const char *path, char **errptr);
 /* Closes every instance and removes the private directory. */
 void kv_reader_close(kv_engine *e);
+/* Reader transactions' snapshots so far: at a closed timestamp, and at the
+** newest state (no closed timestamp in time, or the writer said "off"). */
+void kv_reader_counters(kv_engine *e, uint64_t *closed, uint64_t *newest);
 /* Catches e->db up with the writer (for reads outside transactions). */
 int kv_reader_catch_up(kv_engine *e, char **errptr);
 /* A view for a transaction that begins now: an idle one or a new one
@@ -993,6 +999,34 @@ kv_ts kv_txntable_threshold(kv_txntable *tt);
 size_t kv_txntable_list(kv_txntable *tt,
                         void (*fn)(void *, const kv_txn_info *), void *ctx);
 
+/* ---------------------------------------------------------- closedts.c -- */
+
+/* The metadata key of the writer's closed timestamp. */
+#define KV_CLOSED_META "kvcore.closed"
+
+/* A closed-timestamp record: every commit at or below ts is in the log
+** before it, none will follow it (closedts.c); off: the writer keeps no
+** log (synchronous=off), so it promises nothing.  tick_wall: the wall
+** clock (ns) when the tick that wrote it began. */
+typedef struct kv_closed {
+  bool off;
+  uint64_t tick_wall;
+  kv_ts ts;
+} kv_closed;
+
+int kv_closed_decode(const char *val, size_t n, kv_closed *out);
+/* CLOCK_REALTIME in ns, the clock tick_wall is on. */
+uint64_t kv_closed_wall_ns(void);
+/* A reader process announces itself to the store at path: the malloc'd
+** name of its file, or NULL when it cannot (a read-only directory). */
+char *kv_closed_register(const char *path);
+/* Removes and frees the file (NULL: nothing). */
+void kv_closed_unregister(char *file);
+/* The writer's closer thread: started when a writer store opens on disk,
+** stopped first when it closes; kv_closed_stop is a no-op when none runs. */
+int kv_closed_start(struct kv_store *s, char **errptr);
+void kv_closed_stop(struct kv_store *s);
+
 /* ---------------------------------------------------------------- gc.c -- */
 
 /* The background GC thread (kv_options.gc_interval_ms > 0): started last
@@ -1035,6 +1069,14 @@ struct kv_store {
   kv_waitq waitq;
   kv_txntable txns;
   _Atomic uint64_t next_txn_id;
+
+  /* The closer thread (closedts.c); closed_mu and closed_cond exist while
+  ** it runs. */
+  pthread_t closed_thread;
+  bool closed_running;
+  pthread_mutex_t closed_mu;
+  pthread_cond_t closed_cond;
+  bool closed_stop;        /* closed_mu */
 
   /* The GC thread (gc.c); gc_mu and gc_cond exist while it runs. */
   pthread_t gc_thread;

@@ -32,25 +32,28 @@
 ** the writer's commits in the order they were written (its WAL and
 ** MANIFEST), up to some point: whole commits only (a commit is one write
 ** batch, or one ingested file).  It holds every commit that returned before
-** the catch-up began, since a commit returns after its write.  The
-** transaction reads at a timestamp above every version in the view: the
-** writer's clock mark (KV_CLOCK_META) as of the view, plus one, since the
-** writer persists a mark before it hands out any timestamp below it (a
-** synchronous write, so it is in the view before any commit under it).
-** The writer's hybrid clock may run ahead of the wall clock, so "now" on
-** this side is not a bound.
-**   The order of writes agrees with the order of commit timestamps for
-** every two transactions where one read what the other wrote or both wrote
-** one key (the second waits for the first's write: latches, locks), so the
-** state is one the writer's serial order passes through as far as those
-** are concerned.  It may differ for a pair where the earlier one only
-** plainly read (without a lock) a key the later one wrote, and wrote its
-** own keys after it: a reader can then see the later one without the
-** earlier one (CockroachDB's followers avoid this with closed timestamps,
-** which need the writer's cooperation).  A commit large enough to be
-** ingested as a file (kv_options.ingest_bytes) is caught up through the
-** MANIFEST, which is read before the log, and may show up one catch-up
-** after commits written just after it.
+** the catch-up began, since a commit returns after its write.  Log order
+** is not commit-timestamp order, though (closedts.c, THE PROBLEM), so the
+** transaction does not read at the newest timestamp in its view but at
+** the writer's closed timestamp T (KV_CLOSED_META): every commit at or
+** below T is in the view and none will ever join them, so what it sees is
+** a prefix of the serial order.  For freshness it takes a record whose
+** tick began after the transaction did (both clocks are the host's), so
+** every commit that returned before it began is at or below T: it waits
+** for one, catching up every KV_READER_CLOSED_POLL_NS; the writer ticks
+** every few milliseconds while a reader process has announced itself
+** (kv_closed_register, at open).
+**   Without a record in KV_READER_CLOSED_WAIT_NS (a writer that does not
+** publish: an older build, a failed log, a prepared transaction that holds
+** its latches), when the writer says "off" (synchronous=off: its commits
+** are not in the log), or when no process writes the store any more
+** (nothing is in flight: the newest state is final), it reads at the
+** newest state instead: above
+** every version in the view, the writer's clock mark (KV_CLOCK_META) as of
+** the view, plus one, since the writer persists a mark before it hands out
+** any timestamp below it.  That state holds every commit that returned
+** before the catch-up, but may show a commit without an earlier one that
+** only plainly read what it wrote.
 **   With synchronous=off the writer has no write-ahead log: its commits
 ** reach a reader only when its memtables are flushed.
 **
@@ -67,14 +70,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/* How long a transaction waits for the writer's closed timestamp before it
+** takes the newest state instead, and how often it looks. */
+#define KV_READER_CLOSED_WAIT_NS (1000ULL * 1000000ULL)
+#define KV_READER_CLOSED_POLL_NS 200000L
 
 struct kv_reader {
   char *path;              /* the store directory */
+  char *presence;          /* <path>/readers/<pid> (closedts.c), or NULL */
   pthread_mutex_t mu;      /* views and their busy flags */
   kv_view **views;         /* the pool: each malloc'd (transactions hold
                            ** pointers to them) */
   int nviews, capviews;
+  /* Snapshots at a closed timestamp, and at the newest state instead. */
+  _Atomic uint64_t snap_closed, snap_newest;
 };
 
 long kv_reader_lock_holder(const char *path) {
@@ -161,6 +173,7 @@ static void reader_free(kv_reader *r) {
     free(r->views[i]);
   }
   free(r->views);
+  kv_closed_unregister(r->presence);
   pthread_mutex_destroy(&r->mu);
   free(r->path);
   free(r);
@@ -181,6 +194,8 @@ int kv_reader_open(kv_engine *e, const char *path, char **errptr) {
   e->cf_meta = ctl.cf_meta;
   e->cf_data = ctl.cf_data;
   e->reader = r;
+  /* The writer publishes closed timestamps while a reader is there. */
+  r->presence = kv_closed_register(path);
   return KV_OK;
 
 fail:
@@ -207,25 +222,38 @@ static int catch_up(rocksdb_t *db, const char *path, char **errptr) {
   return rc;
 }
 
+void kv_reader_counters(kv_engine *e, uint64_t *closed, uint64_t *newest) {
+  *closed = e->reader ? atomic_load(&e->reader->snap_closed) : 0;
+  *newest = e->reader ? atomic_load(&e->reader->snap_newest) : 0;
+}
+
 int kv_reader_catch_up(kv_engine *e, char **errptr) {
   return catch_up(e->db, e->reader->path, errptr);
 }
 
-/* The timestamp v's transaction reads at: above every version in v. */
-static int view_read_ts(kv_reader *r, kv_view *v, char **errptr) {
+/* v's metadata value name, or NULL when absent (*n 0). */
+static int view_meta(kv_reader *r, kv_view *v, const char *name, char **val,
+                     size_t *n, char **errptr) {
   rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
   if (!ro) return kv_err(errptr, KV_NOMEM, "out of memory");
   char *rerr = NULL;
-  size_t n = 0;
-  char *val = rocksdb_get_cf(v->db, ro, v->cf_meta, KV_CLOCK_META,
-                             strlen(KV_CLOCK_META), &n, &rerr);
+  *n = 0;
+  *val = rocksdb_get_cf(v->db, ro, v->cf_meta, name, strlen(name), n, &rerr);
   rocksdb_readoptions_destroy(ro);
-  if (rerr) {
-    int rc = kv_err(errptr, kv_engine_code(rerr), "cannot read store %s: %s",
-                    r->path, rerr);
-    free(rerr);
-    return rc;
-  }
+  if (!rerr) return KV_OK;
+  int rc = kv_err(errptr, kv_engine_code(rerr), "cannot read store %s: %s",
+                  r->path, rerr);
+  free(rerr);
+  return rc;
+}
+
+/* The newest state v can show, without the writer's promise: above every
+** version in it. */
+static int view_newest_ts(kv_reader *r, kv_view *v, char **errptr) {
+  char *val;
+  size_t n;
+  int rc = view_meta(r, v, KV_CLOCK_META, &val, &n, errptr);
+  if (rc) return rc;
   uint64_t hwm = 0;
   if (val && n == 8)
     for (int i = 0; i < 8; i++) hwm = (hwm << 8) | (unsigned char)val[i];
@@ -238,7 +266,45 @@ static int view_read_ts(kv_reader *r, kv_view *v, char **errptr) {
   return KV_OK;
 }
 
+/* Sets v->ts for a transaction that began at wall time began: the writer's
+** closed timestamp from a tick that began after it (CLOSED TIMESTAMPS). */
+static int view_read_ts(kv_reader *r, kv_view *v, uint64_t began,
+                        char **errptr) {
+  uint64_t deadline = kv_mono_ns() + KV_READER_CLOSED_WAIT_NS;
+  for (;;) {
+    char *val;
+    size_t n;
+    int rc = view_meta(r, v, KV_CLOSED_META, &val, &n, errptr);
+    if (rc) return rc;
+    kv_closed c;
+    bool have = val && kv_closed_decode(val, n, &c) == KV_OK;
+    free(val);
+    if (have && c.tick_wall > began) {
+      if (c.off) {
+        atomic_fetch_add(&r->snap_newest, 1);
+        return view_newest_ts(r, v, errptr);
+      }
+      /* Files ingested before the record: the MANIFEST is read before the
+      ** log, so one more catch-up has every one of them. */
+      if ((rc = catch_up(v->db, r->path, errptr))) return rc;
+      v->ts = c.ts;
+      atomic_fetch_add(&r->snap_closed, 1);
+      return KV_OK;
+    }
+    /* No writer: nothing is in flight, the newest state is final. */
+    if (!r->presence || kv_mono_ns() > deadline ||
+        kv_reader_lock_holder(r->path) == 0) {
+      atomic_fetch_add(&r->snap_newest, 1);
+      return view_newest_ts(r, v, errptr);
+    }
+    struct timespec ts = {0, KV_READER_CLOSED_POLL_NS};
+    nanosleep(&ts, NULL);
+    if ((rc = catch_up(v->db, r->path, errptr))) return rc;
+  }
+}
+
 int kv_reader_acquire(kv_engine *e, kv_view **out, char **errptr) {
+  uint64_t began = kv_closed_wall_ns();
   kv_reader *r = e->reader;
   *out = NULL;
   kv_view *v = NULL;
@@ -274,7 +340,7 @@ int kv_reader_acquire(kv_engine *e, kv_view **out, char **errptr) {
   v->busy = true;
   pthread_mutex_unlock(&r->mu);
   int rc = catch_up(v->db, r->path, errptr);
-  if (!rc) rc = view_read_ts(r, v, errptr);
+  if (!rc) rc = view_read_ts(r, v, began, errptr);
   if (rc) {
     kv_reader_release(e, v);
     return rc;

@@ -98,6 +98,7 @@ static int clock_load(kv_store *s, uint64_t *hwm, char **errptr) {
 }
 
 static void store_destroy(kv_store *s) {
+  kv_closed_stop(s);
   kv_gc_stop(s);
   kv_engine_close(&s->eng);
   kv_tscache_free(s->tscache);
@@ -151,6 +152,7 @@ static int store_create(const char *path, bool in_memory, const kv_options *o,
     goto fail;
   }
   if ((rc = kv_gc_start(s, errptr))) goto fail;
+  if ((rc = kv_closed_start(s, errptr))) goto fail;
   *out = s;
   return KV_OK;
 
@@ -383,6 +385,8 @@ void kv_store_stats(kv_store *s, kv_stats *o) {
   o->locks_held = atomic_load(&s->locks.held);
   o->active_txns = kv_txntable_list(&s->txns, NULL, NULL);
   kv_tscache_usage(s->tscache, &o->tscache_entries, &o->tscache_bytes);
+  kv_reader_counters(&s->eng, &o->reader_snapshots_closed,
+                     &o->reader_snapshots_newest);
   kv_rowcache_usage(s->rowcache, &o->row_cache_entries, &o->row_cache_bytes,
                     &o->row_cache_hits, &o->row_cache_misses);
   kv_engine_counters(&s->eng, &o->wal_writes, &o->wal_syncs,

@@ -34,6 +34,7 @@ static void writer_main(const char *dir, int in, int out) {
   if (kv_store_open(dir, NULL, &s, NULL) != KV_OK) _exit(10);
   if (kv_store_is_reader(s)) _exit(11);
   if (write(out, "ok", 2) != 2) _exit(12);
+  kv_txn *held = NULL; /* transaction A of the 'R' and 'C' commands */
   char cmd[256];
   for (;;) {
     ssize_t n = read(in, cmd, sizeof cmd - 1);
@@ -43,6 +44,24 @@ static void writer_main(const char *dir, int in, int out) {
     if (cmd[0] == 'o') {
       kv_store_set_synchronous(s, KV_SYNC_OFF);
       if (write(out, "ok", 2) != 2) _exit(16);
+      continue;
+    }
+    if (cmd[0] == 'R') { /* transaction A begins and plainly reads x */
+      const void *v;
+      size_t vl;
+      int rc = kv_txn_begin(s, NULL, &held, NULL);
+      if (!rc) rc = kv_txn_get(held, "x", 1, 0, &v, &vl, NULL);
+      if (rc != KV_OK && rc != KV_NOTFOUND) _exit(18);
+      if (write(out, "ok", 2) != 2) _exit(16);
+      continue;
+    }
+    if (cmd[0] == 'C') { /* A writes y=A and commits: "ok" or "rt" (retry) */
+      int rc = kv_txn_put(held, "y", 1, "A", 1, NULL);
+      if (!rc) rc = kv_txn_commit(held, NULL, NULL);
+      if (rc != KV_OK && rc != KV_RETRY) _exit(19);
+      if (rc) kv_txn_abort(held);
+      held = NULL;
+      if (write(out, rc ? "rt" : "ok", 2) != 2) _exit(16);
       continue;
     }
     if (cmd[0] == 'f') {
@@ -90,6 +109,15 @@ static writer writer_start(const char *dir) {
   return w;
 }
 
+/* Sends cmd; the child's two-letter answer (static buffer). */
+static const char *writer_ask(writer *w, const char *cmd) {
+  static char ans[3];
+  assert_int_equal(write(w->to, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
+  memset(ans, 0, sizeof ans);
+  assert_int_equal(read(w->from, ans, 2), 2);
+  return ans;
+}
+
 /* Has the child commit k=v; returns once that commit has returned. */
 static void writer_put(writer *w, const char *kv) {
   assert_int_equal(write(w->to, kv, strlen(kv)), (ssize_t)strlen(kv));
@@ -106,6 +134,13 @@ static void writer_stop(writer *w) {
   assert_int_equal(WEXITSTATUS(status), 0);
   close(w->to);
   close(w->from);
+}
+
+/* A reader's snapshots so far: at a closed timestamp, or the newest. */
+static uint64_t snapshots(kv_store *s, bool closed) {
+  kv_stats st;
+  kv_store_stats(s, &st);
+  return closed ? st.reader_snapshots_closed : st.reader_snapshots_newest;
 }
 
 /* The rows of a full scan, "k=v;..." (static buffer). */
@@ -157,6 +192,8 @@ static void test_reader_sees_commits_that_returned(void **state) {
   assert_string_equal(scan_all(t3), "a=2;b=1;c=1;");
   kvt_commit(t3);
   kvt_commit(t2);
+  assert_true(snapshots(s, true) >= 3);
+  assert_int_equal(snapshots(s, false), 0);
   /* Catch-up happens at every begin, not only at the first. */
   for (int i = 3; i <= 6; i++) {
     char kv[16];
@@ -166,6 +203,43 @@ static void test_reader_sees_commits_that_returned(void **state) {
     assert_string_equal(kvt_get(t, "a"), kv + 2);
     kvt_commit(t);
   }
+  kv_store_close(s);
+  writer_stop(&w);
+  kvt_rmrf(dir);
+  free(dir);
+}
+
+/* Log order is not commit order: A plainly reads x at ra, B writes x and
+** commits (pushed above A's read), then A writes y and would commit at ra,
+** before B in the serial order.  A reader that began after B returned sees
+** x=B; it must not see y absent unless A never commits below it (closedts.c,
+** THE PROBLEM).  The writer's closed timestamp makes A commit above the
+** reader's snapshot, where its read of x no longer holds: A retries.  At
+** the newest state instead, A would commit at ra and the reader would have
+** seen B without the earlier A. */
+static void test_reader_snapshot_is_a_prefix_of_commit_order(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  writer w = writer_start(dir);
+  writer_put(&w, "x=0");
+  kv_store *s = kvt_open_dir(dir, NULL);
+  for (int round = 0; round < 5; round++) {
+    assert_string_equal(writer_ask(&w, "R"), "ok"); /* A reads x */
+    char kv[16];
+    snprintf(kv, sizeof kv, "x=B%d", round);
+    writer_put(&w, kv);                               /* B commits */
+    kv_txn *t = kvt_begin(s);
+    assert_string_equal(kvt_get(t, "x"), kv + 2);     /* it returned */
+    bool y_absent = kvt_get(t, "y") == NULL;
+    kvt_commit(t);
+    const char *a = writer_ask(&w, "C");              /* A commits? */
+    /* The reader saw B and not A: A must not commit, or it would be
+    ** serialized before B. */
+    assert_true(y_absent); /* A never committed, in any round */
+    assert_string_equal(a, "rt");
+  }
+  assert_true(snapshots(s, true) >= 5);
+  assert_int_equal(snapshots(s, false), 0);
   kv_store_close(s);
   writer_stop(&w);
   kvt_rmrf(dir);
@@ -220,6 +294,8 @@ static void test_reader_synchronous_off_shows_after_flush(void **state) {
   t = kvt_begin(s);
   assert_string_equal(kvt_get(t, "k"), "unlogged");
   kvt_commit(t);
+  /* The writer promises nothing without a log: the newest state. */
+  assert_true(snapshots(s, false) >= 2);
   kv_store_close(s);
   writer_stop(&w);
   kvt_rmrf(dir);
@@ -307,6 +383,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reader_sees_commits_that_returned),
       cmocka_unit_test(test_reader_many_transactions_each_own_snapshot),
+      cmocka_unit_test(test_reader_snapshot_is_a_prefix_of_commit_order),
       cmocka_unit_test(test_reader_synchronous_off_shows_after_flush),
       cmocka_unit_test(test_reader_refuses_writes),
       cmocka_unit_test(test_reader_becomes_writer_when_writer_exits),
