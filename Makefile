@@ -12,7 +12,8 @@ SAN      ?=
 CFLAGS   ?=
 WARN      = -Wall -Wextra -Wshadow -Wno-unused-parameter
 BASEFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -g $(OPT) $(SAN) $(WARN) $(CFLAGS)
-# kvcore/*.cc are shims over RocksDB's C++ API (refresh.cc, resume.cc, infolog.cc).
+# kvcore/*.cc are shims over RocksDB's C++ API (refresh.cc, resume.cc, infolog.cc,
+# tsbound.cc; the C handles' layouts they share are in capi.hh).
 CXXFLAGS_ = -std=c++17 -fPIC -g $(OPT) $(SAN) $(WARN) -fno-exceptions -fno-rtti
 LDLIBS    = -lrocksdb -lstdc++ -lpthread -lm
 TESTLIBS  = -lcmocka -lsqlite3
@@ -102,7 +103,7 @@ $(BUILD)/obj/%.o: %.c kvcore/kvcore.h kvcore/kvint.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -Ikvcore -c $< -o $@
 
-$(BUILD)/obj/kvcore/%.o: kvcore/%.cc
+$(BUILD)/obj/kvcore/%.o: kvcore/%.cc kvcore/capi.hh
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_) -c $< -o $@
 

@@ -36,7 +36,10 @@
 ** which is what a change feed wants; ORDER BY ts is served without a sort.
 ** A constraint on ts (>, >=, <, <=, =, BETWEEN) is pushed down: the scan
 ** reads only each key's versions in the range (and the one before, which
-** decides insert or update) and skips the older ones.  Any value works —
+** decides insert or update) and skips the older ones; with a lower bound
+** it visits only the keys that have a version in the range
+** (kv_store_history_from: table files with only older versions are not
+** read), so a change feed's poll does not read the whole table.  Any value works —
 ** a ts from an earlier poll, a plain date, '2026-12-07 10:00' — since the
 ** bounds are widened to whole timestamps of the text order and SQLite
 ** checks the constraint itself on what comes back.
@@ -431,7 +434,16 @@ static void ts_narrow(ts_bounds *b, int op, sqlite3_value *arg) {
         if (ts_text_holds((kv_ts){m, UINT32_MAX}, s, n, op)) h = m;
         else l = m + 1;
       }
-      kv_ts lo = {l, 0};
+      /* ... and its first logical that passes: `ts > last` starts just
+      ** above last, so a change feed's poll skips the table files whose
+      ** newest version is last (kv_store_history_from). */
+      uint64_t ll = 0, lh = UINT32_MAX;
+      while (ll < lh) {
+        uint64_t m = ll + (lh - ll) / 2;
+        if (ts_text_holds((kv_ts){l, (uint32_t)m}, s, n, op)) lh = m;
+        else ll = m + 1;
+      }
+      kv_ts lo = {l, (uint32_t)ll};
       if (!b->has_lo || kv_ts_cmp(lo, b->lo) > 0) b->lo = lo;
       b->has_lo = true;
     }
@@ -587,7 +599,12 @@ static int hist_read(hist_cursor *c, kv_store *store, const mvcc_keybuf *lo,
   s.b = *b;
   kv_history *h = NULL;
   char *err = NULL;
-  int krc = kv_store_history(store, lo->p, lo->n, hi->p, hi->n, &h, &err);
+  /* With a lower bound only the keys changed since are read (a change
+  ** feed's poll costs what it returns, not the table's size). */
+  int krc = b->has_lo ? kv_store_history_from(store, lo->p, lo->n, hi->p,
+                                              hi->n, b->lo, &h, &err)
+                      : kv_store_history(store, lo->p, lo->n, hi->p, hi->n,
+                                         &h, &err);
   int rc = SQLITE_OK;
   while (krc == KV_OK && rc == SQLITE_OK) {
     krc = kv_history_next(h, &err);

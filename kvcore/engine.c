@@ -283,6 +283,8 @@ static int engine_make_opts(kv_engine *e, bool in_memory, const kv_options *o,
   rocksdb_options_set_prefix_extractor(e->cfopts_data, px);
   rocksdb_options_set_memtable_prefix_bloom_size_ratio(e->cfopts_data, 0.05);
   rocksdb_block_based_options_set_filter_policy(e->bbto, e->filter);
+  /* Each table file records its newest version (tsbound.cc). */
+  kv_engine_add_ts_collector(e->cfopts_data);
   rocksdb_block_based_options_set_whole_key_filtering(e->bbto, 0);
   rocksdb_readoptions_set_total_order_seek(e->ro, 1);
   rocksdb_readoptions_set_prefix_same_as_start(e->ro_point, 1);
@@ -634,6 +636,12 @@ rocksdb_iterator_t *kv_engine_iter(kv_engine *e) {
   if (e->reader) kv_reader_catch_up(e, NULL); /* else: what it had */
   atomic_fetch_add(&e->iter_creates, 1);
   return iter_create(e, KV_ITER_SCAN);
+}
+
+rocksdb_iterator_t *kv_engine_iter_from(kv_engine *e, kv_ts from) {
+  if (e->reader) kv_reader_catch_up(e, NULL);
+  atomic_fetch_add(&e->iter_creates, 1);
+  return kv_engine_iter_from_raw(e->db, e->cf_data, from.wall, from.logical);
 }
 
 /* ------------------------------------------ failure and recovery -- */

@@ -42,6 +42,13 @@
 
 struct kv_history {
   rocksdb_iterator_t *it;
+  /* kv_store_history_from: keys with a version at or above `from`, found
+  ** with a time-bound iterator (tsbound.cc); cand is the current one. */
+  rocksdb_iterator_t *tb;
+  kv_ts from;
+  kv_buf cand;
+  bool cand_valid, hold;  /* hold: the iterator was moved, do not step */
+  bool tb_started;
   kv_buf end;   /* enc(end key) */
   kv_buf key;   /* the current version's key, decoded */
   kv_buf ukey;  /* the current version's encoded user key (skips) */
@@ -98,6 +105,65 @@ int kv_store_history(kv_store *s, const void *start, size_t slen,
   return KV_OK;
 }
 
+int kv_store_history_from(kv_store *s, const void *start, size_t slen,
+                          const void *end, size_t elen, kv_ts from,
+                          kv_history **out, char **errptr) {
+  int rc = kv_store_history(s, start, slen, end, elen, out, errptr);
+  if (rc) return rc;
+  /* Made after the latch wait, like the main iterator: it sees as much. */
+  (*out)->tb = kv_engine_iter_from(&s->eng, from);
+  (*out)->from = from;
+  if ((*out)->tb) return KV_OK;
+  kv_history_close(*out);
+  *out = NULL;
+  return kv_err(errptr, KV_NOMEM, "out of memory");
+}
+
+/* The first key at or after the encoded user key u with a version at or
+** above h->from, into h->cand; KV_NOTFOUND when none is left in range.  The
+** time-bound iterator shows every such version (and some older ones). */
+static int history_candidate(kv_history *h, const char *u, size_t ulen,
+                             char **errptr) {
+  if (!kv_buf_set(&h->cand, u, ulen))
+    return kv_err(errptr, KV_NOMEM, "out of memory");
+  h->cand_valid = false;
+  /* The two iterators move forward together: the time-bound one is
+  ** usually at u already, or a step or two before it. */
+  int steps = 0;
+  while (rocksdb_iter_valid(h->tb) && steps < HISTORY_SKIP_STEPS) {
+    size_t eklen;
+    const char *ek = rocksdb_iter_key(h->tb, &eklen);
+    if (kv_bytes_cmp(ek, eklen, u, ulen) >= 0) break;
+    rocksdb_iter_next(h->tb);
+    steps++;
+  }
+  if (!rocksdb_iter_valid(h->tb) || steps == HISTORY_SKIP_STEPS ||
+      !h->tb_started)
+    rocksdb_iter_seek(h->tb, h->cand.p, h->cand.n);
+  h->tb_started = true;
+  for (; rocksdb_iter_valid(h->tb); rocksdb_iter_next(h->tb)) {
+    size_t eklen, tl;
+    kv_ts ts;
+    const char *ek = rocksdb_iter_key(h->tb, &eklen);
+    if (!kv_vkey_split(ek, eklen, &tl, &ts))
+      return kv_mvcc_key_corrupt(ek, eklen, errptr);
+    if (!h->end_inf && kv_bytes_cmp(ek, eklen, h->end.p, h->end.n) >= 0)
+      return KV_NOTFOUND;
+    if (kv_ts_le(h->from, ts)) {
+      if (!kv_buf_set(&h->cand, ek, tl))
+        return kv_err(errptr, KV_NOMEM, "out of memory");
+      h->cand_valid = true;
+      return KV_OK;
+    }
+  }
+  char *rerr = NULL;
+  rocksdb_iter_get_error(h->tb, &rerr);
+  if (!rerr) return KV_NOTFOUND;
+  int rc = kv_err(errptr, kv_engine_code(rerr), "read failed: %s", rerr);
+  free(rerr);
+  return rc;
+}
+
 /* Moves the iterator past every version of the current key. */
 static bool history_skip(kv_history *h) {
   for (int i = 0; i < HISTORY_SKIP_STEPS; i++) {
@@ -116,7 +182,9 @@ static bool history_skip(kv_history *h) {
 
 int kv_history_next(kv_history *h, char **errptr) {
   for (;;) {
-    if (h->skip) {
+    if (h->hold) {
+      h->hold = false;
+    } else if (h->skip) {
       h->skip = false;
       history_skip(h);
     } else if (h->started) {
@@ -138,6 +206,18 @@ int kv_history_next(kv_history *h, char **errptr) {
       return kv_mvcc_key_corrupt(ek, eklen, errptr);
     if (!h->end_inf && kv_bytes_cmp(ek, eklen, h->end.p, h->end.n) >= 0)
       return KV_NOTFOUND;
+    if (h->tb && !(h->cand_valid && ulen == h->cand.n &&
+                   memcmp(ek, h->cand.p, ulen) == 0)) {
+      /* A key not known to have changed since `from`: on to the next one
+      ** that may have, past the keys in between unread. */
+      int rc = history_candidate(h, ek, ulen, errptr);
+      if (rc) return rc;
+      if (h->cand.n != ulen || memcmp(ek, h->cand.p, ulen) != 0) {
+        rocksdb_iter_seek(h->it, h->cand.p, h->cand.n);
+        h->hold = true;
+        continue;
+      }
+    }
     if (kv_ts_lt(h->at, h->ts)) continue; /* committed after R */
     int rc = kv_ukey_decode(&h->key, ek, ulen);
     if (rc == KV_NOMEM) return kv_err(errptr, KV_NOMEM, "out of memory");
@@ -178,6 +258,8 @@ int kv_history_is_delete(kv_history *h) { return h->v == NULL; }
 void kv_history_close(kv_history *h) {
   if (!h) return;
   rocksdb_iter_destroy(h->it);
+  if (h->tb) rocksdb_iter_destroy(h->tb);
+  kv_buf_free(&h->cand);
   kv_buf_free(&h->end);
   kv_buf_free(&h->key);
   kv_buf_free(&h->ukey);

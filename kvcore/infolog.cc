@@ -14,11 +14,10 @@
 ** too: whole lines, O_APPEND); one past KV_LOG_ROTATE_BYTES when a store
 ** opens becomes LOG.old.
 **
-** The C API's handle is `struct rocksdb_logger_t { shared_ptr<Logger> rep;
-** };` (RocksDB's db/c.cc), repeated here as refresh.cc repeats the
-** iterator's; the C API has no constructor for one in 7.8.
+** It builds the C API's logger handle itself (its layout: capi.hh); the
+** C API has no constructor for one in 7.8.
 */
-#include <rocksdb/env.h>
+#include "capi.hh"
 
 #include <fcntl.h>
 #include <stdarg.h>
@@ -35,10 +34,6 @@
 
 /* A LOG this large when a store opens is moved to LOG.old. */
 #define KV_LOG_ROTATE_BYTES (4 << 20)
-
-struct rocksdb_logger_t {
-  std::shared_ptr<rocksdb::Logger> rep;
-};
 
 namespace {
 

@@ -111,6 +111,16 @@ bool kv_vkey_split(const char *ek, size_t eklen, size_t *ulen, kv_ts *ts) {
   return true;
 }
 
+int kv_vkey_ts(const char *ek, size_t eklen, uint64_t *wall,
+               uint32_t *logical) {
+  size_t ulen;
+  kv_ts ts;
+  if (!kv_vkey_split(ek, eklen, &ulen, &ts)) return 0;
+  *wall = ts.wall;
+  *logical = ts.logical;
+  return 1;
+}
+
 int kv_mvcc_key_corrupt(const char *ek, size_t eklen, char **errptr) {
   char kb[160];
   return kv_err(errptr, KV_CORRUPT,

@@ -559,6 +559,13 @@ typedef struct kv_history kv_history;
 int kv_store_history(kv_store *store, const void *start, size_t slen,
                      const void *end, size_t elen, kv_history **out,
                      char **errptr);
+/* The same, for the keys that have a version at or above from: a change
+** feed's poll reads what changed since its last one, not every key.  Each
+** such key comes with all its versions (as above); table files that hold
+** only older versions are not read (kvcore/tsbound.cc). */
+int kv_store_history_from(kv_store *store, const void *start, size_t slen,
+                          const void *end, size_t elen, kv_ts from,
+                          kv_history **out, char **errptr);
 int kv_history_next(kv_history *h, char **errptr);  /* KV_OK / KV_NOTFOUND */
 /* Key and value are borrowed until the next kv_history_next or close. */
 const void *kv_history_key(kv_history *h, size_t *klen);

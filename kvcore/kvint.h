@@ -224,6 +224,10 @@ int kv_ukey_decode(kv_buf *out, const char *enc, size_t elen);
 /* Splits an engine key into its encoded user key (the first *ulen bytes)
 ** and timestamp; false if it is not a version key. */
 bool kv_vkey_split(const char *ek, size_t eklen, size_t *ulen, kv_ts *ts);
+/* kv_vkey_split's timestamp, for C++ (tsbound.cc): 1, or 0 when ek is not a
+** version key. */
+int kv_vkey_ts(const char *ek, size_t eklen, uint64_t *wall,
+               uint32_t *logical);
 /* Turns enc(k) into a bound just past every version of k (and before every
 ** version of the next key). */
 void kv_ukey_past(char *ukey, size_t ulen);
@@ -319,12 +323,20 @@ typedef struct kv_engine {
 int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
                    const kv_options *o, char **errptr);
 void kv_engine_close(kv_engine *e);
-/* A fresh iterator over the data column family (sees every write that
-** completed before the call).  Caller destroys it. */
 /* A new total-order iterator over the data family, owned by the caller
 ** (rocksdb_iter_destroy): for long scans outside transactions (GC,
 ** history).  Transactions use the pools below. */
 rocksdb_iterator_t *kv_engine_iter(kv_engine *e);
+/* kv_engine_iter that skips table files whose versions are all below from
+** (tsbound.cc): it shows every version at or above from, and some others.
+** NULL when out of memory. */
+rocksdb_iterator_t *kv_engine_iter_from(kv_engine *e, kv_ts from);
+/* tsbound.cc: the collector of each table file's newest version, for the
+** data family's options, and the iterator kv_engine_iter_from makes. */
+void kv_engine_add_ts_collector(rocksdb_options_t *o);
+rocksdb_iterator_t *kv_engine_iter_from_raw(
+    rocksdb_t *db, rocksdb_column_family_handle_t *cf, uint64_t wall,
+    uint32_t logical);
 /* An iterator of kind KV_ITER_SCAN (total order) or KV_ITER_POINT (the
 ** versions of one user key: seeks may skip memtables and files whose prefix
 ** bloom says the key is absent) that sees every write completed before the

@@ -9,21 +9,13 @@
 ** no flush or compaction changed the column family's files meanwhile (the
 ** "super version"), that is all it does.  engine.c keeps iterators in pools
 ** and refreshes them instead of creating new ones.
-**
-** The C API's iterator handle is a struct that holds the C++ iterator:
-** `struct rocksdb_iterator_t { Iterator* rep; };` in RocksDB's db/c.cc, a
-** layout unchanged since the C API began; it is repeated here, the one place
-** that relies on it.
+** It reaches the C++ iterator through the C handle's layout (capi.hh).
 */
-#include <rocksdb/iterator.h>
+#include "capi.hh"
 
 #include <cstdlib>
 #include <cstring>
 #include <string>
-
-struct rocksdb_iterator_t {
-  rocksdb::Iterator *rep;
-};
 
 /* Brings it up to the latest data.  0 on success; otherwise -1 with *errmsg
 ** a malloc'd message.  The iterator must be positioned again afterwards. */

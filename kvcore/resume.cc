@@ -17,25 +17,13 @@
 ** the C API).  Closing a store waits out the retry under way, so a failed
 ** store took a second to close.
 **
-** The C API's handles are `struct rocksdb_t { DB* rep; };` and
-** `struct rocksdb_options_t { Options rep; };` (RocksDB's db/c.cc,
-** unchanged since the C API began), repeated here as refresh.cc repeats
-** the iterator's.
+** It reaches the C++ objects through the C handles' layouts (capi.hh).
 */
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
+#include "capi.hh"
 
 #include <cstdlib>
 #include <cstring>
 #include <string>
-
-struct rocksdb_t {
-  rocksdb::DB *rep;
-};
-
-struct rocksdb_options_t {
-  rocksdb::Options rep;
-};
 
 extern "C" void kv_engine_set_resume_interval(rocksdb_options_t *o,
                                               uint64_t us) {

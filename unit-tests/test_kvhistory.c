@@ -13,7 +13,10 @@
 **     already returned R's versions can miss it;
 **   - every version returned is at or below R;
 **   - kv_history_skip_key moves past a key's older versions, also past more
-**     of them than the iterator steps over before it seeks.
+**     of them than the iterator steps over before it seeks;
+**   - kv_store_history_from shows exactly the keys with a version at or
+**     above from, with all their versions, over writes spread across table
+**     files that its time-bound iterator may skip.
 */
 #include "kvtest.h"
 
@@ -169,6 +172,92 @@ static void test_kvhistory_skip_key(void **state) {
   assert_null(h);
 }
 
+/* The versions of keys k..l that a history shows ("key@wall.logical=val;"
+** each, a deletion as "-"): kv_store_history_from(from) when use_from,
+** else kv_store_history's, only of the keys with a version at or above
+** *from (from NULL: every key). */
+static char *hist_dump(kv_store *s, const kv_ts *from, bool use_from) {
+  size_t cap = 1 << 16, n = 0;
+  char *out = malloc(cap);
+  out[0] = 0;
+  kv_history *h = NULL;
+  if (use_from)
+    KVT_OK(kv_store_history_from(s, "k", 1, "l", 1, *from, &h, errptr));
+  else
+    KVT_OK(kv_store_history(s, "k", 1, "l", 1, &h, errptr));
+  char key[32] = "", row[128];
+  size_t start = 0; /* where the current key's versions begin in out */
+  /* Filtered here only for the full history: the other must do it. */
+  const kv_ts *filter = use_from ? NULL : from;
+  bool keep = !filter;
+  int rc;
+  while ((rc = kv_history_next(h, NULL)) == KV_OK) {
+    size_t kl, vl;
+    const char *k = kv_history_key(h, &kl);
+    const char *v = kv_history_value(h, &vl);
+    kv_ts ts = kv_history_ts(h);
+    if (strlen(key) != kl || memcmp(key, k, kl) != 0) {
+      if (!keep) n = start, out[n] = 0; /* the last key had no new version */
+      snprintf(key, sizeof key, "%.*s", (int)kl, k);
+      start = n;
+      keep = !filter;
+    }
+    if (filter && kv_ts_cmp(ts, *filter) >= 0) keep = true;
+    int m = snprintf(row, sizeof row, "%s@%llu.%u=%.*s;", key,
+                     (unsigned long long)ts.wall, ts.logical,
+                     v ? (int)vl : 1, v ? v : "-");
+    if (n + (size_t)m + 1 > cap) out = realloc(out, cap *= 2);
+    memcpy(out + n, row, (size_t)m + 1);
+    n += (size_t)m;
+  }
+  if (!keep) out[start] = 0;
+  assert_int_equal(rc, KV_NOTFOUND);
+  kv_history_close(h);
+  return out;
+}
+
+/* kv_store_history_from against kv_store_history on random writes spread
+** over several table files (each round flushed), from every round's first
+** commit: the same keys with the same versions, whichever files the
+** time-bound iterator skipped. */
+static void test_kvhistory_from_matches_a_full_history(void **state) {
+  kvt_fixture *f = *state;
+  enum { ROUNDS = 8, KEYS = 400 };
+  kv_ts first[ROUNDS + 1];
+  unsigned seed = 12345;
+  for (int r = 0; r < ROUNDS; r++) {
+    int writes = r == 0 ? KEYS : 1 + r * 7;
+    for (int i = 0; i < writes; i++) {
+      char k[16], v[16];
+      seed = seed * 1103515245u + 12345u;
+      int key = r == 0 ? i : (int)((seed >> 8) % KEYS);
+      snprintf(k, sizeof k, "k%04d", key);
+      snprintf(v, sizeof v, "r%d.%d", r, i);
+      kv_ts ts = put_commit(f->s, k, (seed >> 20) % 5 == 0 && r ? NULL : v);
+      if (i == 0) first[r] = ts;
+    }
+    if (r % 3 != 2) /* most rounds in a table file of their own */
+      KVT_OK(kv_store_delete_range(f->s, "~", 1, "~~", 2, errptr));
+  }
+  first[ROUNDS] = kv_store_now(f->s); /* nothing at or above it */
+  for (int r = 0; r <= ROUNDS; r++) {
+    char *want = hist_dump(f->s, &first[r], false);
+    char *got = hist_dump(f->s, &first[r], true);
+    assert_string_equal(got, want);
+    if (r == ROUNDS) assert_string_equal(got, "");
+    else assert_true(strlen(got) > 0);
+    free(want);
+    free(got);
+  }
+  /* from below everything: every key. */
+  kv_ts zero = {0, 0};
+  char *all = hist_dump(f->s, NULL, false);
+  char *got = hist_dump(f->s, &zero, true);
+  assert_string_equal(got, all);
+  free(all);
+  free(got);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_kvhistory_waits_for_commit_in_flight,
@@ -178,6 +267,9 @@ int main(void) {
           kvt_teardown),
       cmocka_unit_test_setup_teardown(test_kvhistory_skip_key, kvt_setup,
                                       kvt_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_kvhistory_from_matches_a_full_history, kvt_setup,
+          kvt_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
