@@ -1,6 +1,8 @@
 /*
 ** history.c — mvcc_history: row history and a change feed in SQL, an
-** eponymous table-valued function over the connection's default store.
+** eponymous table-valued function over the tables of the connection's
+** stores (the default store's first, then those of store= and
+** mvcc_attach).
 **
 **     SELECT ts, op, key, row FROM mvcc_history('t');          -- all of t
 **     SELECT * FROM mvcc_history('t', 42);                     -- one row
@@ -260,13 +262,24 @@ static int hist_error(sqlite3_vtab_cursor *cur, int rc, char *msg) {
 /* The table's definition: the cached one when the catalog still has it
 ** as it was parsed, else parsed now (and cached).  *out is a reference the
 ** caller drops with def_unref. */
-static int hist_find_table(hist_vtab *v, mvcc_sconn *sc, const char *name,
+static int hist_find_table(hist_vtab *v, const char *name, mvcc_sconn **psc,
                            hist_def **out, char **pzErr) {
   *out = NULL;
   bool found = false;
   mvcc_catentry e;
-  int rc = mvcc_catalog_get(sc->store, name, &found, &e, pzErr);
+  int rc = SQLITE_OK;
+  /* The default store first, then the others the connection uses (store=,
+  ** mvcc_attach). */
+  mvcc_sconn *sc = v->conn->dflt;
+  if (sc) rc = mvcc_catalog_get(sc->store, name, &found, &e, pzErr);
+  for (mvcc_sconn *o = v->conn->stores; o && !found && rc == SQLITE_OK;
+       o = o->next) {
+    if (o == v->conn->dflt) continue;
+    rc = mvcc_catalog_get(o->store, name, &found, &e, pzErr);
+    if (found) sc = o;
+  }
   if (rc) return rc;
+  *psc = sc;
   if (!found) {
     /* Say whether the name is some other table, or nothing at all: a
     ** query of it compiles only if SQLite knows a table or view so named. */
@@ -278,7 +291,7 @@ static int hist_find_table(hist_vtab *v, mvcc_sconn *sc, const char *name,
     sqlite3_free(q);
     mvcc_set_error(pzErr, other ? sqlite3_mprintf("mvcc_history: %s is not "
                                                   "an mvcc table of the "
-                                                  "connection's default store",
+                                                  "connection's stores",
                                                   name)
                                 : sqlite3_mprintf("mvcc_history: no such "
                                                   "table: %s",
@@ -672,14 +685,14 @@ static int histFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     if (!c->args[i]) return hist_error(cur, SQLITE_NOMEM, NULL);
     c->nargs++;
   }
-  mvcc_sconn *sc = v->conn->dflt;
-  if (!sc)
+  if (!v->conn->dflt && !v->conn->stores)
     return hist_error(cur, SQLITE_CANTOPEN,
                       sqlite3_mprintf("%s", v->conn->dflt_err
                                                 ? v->conn->dflt_err
                                                 : "mvcc: no default store"));
+  mvcc_sconn *sc = NULL;
   char *err = NULL;
-  int rc = hist_find_table(v, sc, name, &c->def, &err);
+  int rc = hist_find_table(v, name, &sc, &c->def, &err);
   mvcc_keybuf lo, hi;
   mvcc_keybuf_init(&lo);
   mvcc_keybuf_init(&hi);
