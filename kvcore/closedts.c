@@ -178,58 +178,28 @@ static void closed_tick(kv_store *s) {
   kv_engine_meta_put_async(&s->eng, KV_CLOSED_META, rec, sizeof rec, NULL);
 }
 
-static void *closer_main(void *arg) {
+static uint64_t closer_period_ns(void *arg) {
   kv_store *s = arg;
-  bool readers = false;
-  pthread_mutex_lock(&s->closed_mu);
-  while (!s->closed_stop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec +=
-        (readers ? KV_CLOSED_TICK_MS : KV_CLOSED_IDLE_MS) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&s->closed_cond, &s->closed_mu, &ts);
-    if (s->closed_stop) break;
-    pthread_mutex_unlock(&s->closed_mu);
-    if ((readers = readers_present(s->path))) closed_tick(s);
-    pthread_mutex_lock(&s->closed_mu);
-  }
-  pthread_mutex_unlock(&s->closed_mu);
-  return NULL;
+  return (atomic_load(&s->closer_readers) ? KV_CLOSED_TICK_MS
+                                          : KV_CLOSED_IDLE_MS) *
+         1000000ULL;
+}
+
+static void closer_tick(void *arg) {
+  kv_store *s = arg;
+  bool readers = readers_present(s->path);
+  atomic_store(&s->closer_readers, readers);
+  if (readers) closed_tick(s);
 }
 
 int kv_closed_start(kv_store *s, char **errptr) {
   /* Readers are other processes on a directory: none for an in-memory
   ** store, and a reader publishes nothing. */
   if (s->in_memory || s->eng.reader) return KV_OK;
-  s->closed_stop = false;
-  pthread_mutex_init(&s->closed_mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&s->closed_cond, &ca);
-  pthread_condattr_destroy(&ca);
-  if (pthread_create(&s->closed_thread, NULL, closer_main, s)) {
-    pthread_cond_destroy(&s->closed_cond);
-    pthread_mutex_destroy(&s->closed_mu);
+  if (!kv_ticker_start(&s->closer, closer_period_ns, closer_tick, s))
     return kv_err(errptr, KV_NOMEM, "cannot start the closed-timestamp "
                   "thread");
-  }
-  s->closed_running = true;
   return KV_OK;
 }
 
-void kv_closed_stop(kv_store *s) {
-  if (!s->closed_running) return;
-  pthread_mutex_lock(&s->closed_mu);
-  s->closed_stop = true;
-  pthread_cond_signal(&s->closed_cond);
-  pthread_mutex_unlock(&s->closed_mu);
-  pthread_join(s->closed_thread, NULL);
-  pthread_cond_destroy(&s->closed_cond);
-  pthread_mutex_destroy(&s->closed_mu);
-  s->closed_running = false;
-}
+void kv_closed_stop(kv_store *s) { kv_ticker_stop(&s->closer); }

@@ -971,15 +971,17 @@ int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,
   return v ? KV_OK : KV_NOTFOUND;
 }
 
-int kv_engine_meta_put(kv_engine *e, const char *name, const void *val,
-                       size_t len, char **errptr) {
+/* Writes a metadata value through the log; synced unless async. */
+static int meta_write(kv_engine *e, const char *name, const void *val,
+                      size_t len, bool async, char **errptr) {
   if (e->reader) return kv_reader_refuse(e, errptr);
   int rc = engine_recover(e, errptr);
   if (rc) return rc;
   char *rerr = NULL;
-  rocksdb_put_cf(e->db, e->env ? e->wo_sync : e->wo[KV_SYNC_NORMAL],
+  rocksdb_put_cf(e->db, e->env && !async ? e->wo_sync : e->wo[KV_SYNC_NORMAL],
                  e->cf_meta, name, strlen(name), val, len, &rerr);
   if (rerr) return write_fail(e, errptr, rerr, "cannot write store metadata");
+  if (async) return KV_OK; /* closed timestamps: not counted as commits' */
   atomic_fetch_add(&e->wal_writes, 1);
   if (e->env) {
     atomic_fetch_add(&e->wal_syncs, 1);
@@ -988,16 +990,14 @@ int kv_engine_meta_put(kv_engine *e, const char *name, const void *val,
   return engine_sync(e, errptr);
 }
 
+int kv_engine_meta_put(kv_engine *e, const char *name, const void *val,
+                       size_t len, char **errptr) {
+  return meta_write(e, name, val, len, false, errptr);
+}
+
 int kv_engine_meta_put_async(kv_engine *e, const char *name, const void *val,
                              size_t len, char **errptr) {
-  if (e->reader) return kv_reader_refuse(e, errptr);
-  int rc = engine_recover(e, errptr);
-  if (rc) return rc;
-  char *rerr = NULL;
-  rocksdb_put_cf(e->db, e->wo[KV_SYNC_NORMAL], e->cf_meta, name, strlen(name),
-                 val, len, &rerr);
-  return rerr ? write_fail(e, errptr, rerr, "cannot write store metadata")
-              : KV_OK;
+  return meta_write(e, name, val, len, true, errptr);
 }
 
 int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,

@@ -14,11 +14,9 @@
 ** commits, which only add versions above every reader.
 **
 ** The GC thread (kv_options.gc_interval_ms > 0) runs kv_store_gc() every
-** interval until the store closes; it sleeps on a condition variable, so
-** closing the store wakes and joins it at once, and kv_store_set_gc wakes
-** it to start waiting again with a new interval (a signal is never a pass:
-** a spurious wake-up only restarts the wait).  Its mutex guards the stop
-** flag and interval changes and is never held during a pass.  The
+** interval until the store closes: a ticker (ticker.c), so closing the
+** store wakes and joins it at once, and kv_store_set_gc wakes it to start
+** waiting again with a new interval (never a pass of its own).  The
 ** retention window and the interval are atomics, read afresh by each pass
 ** and each wait.
 */
@@ -112,64 +110,27 @@ int kv_store_gc(kv_store *s, kv_gc_stats *stats, char **errptr) {
 
 /* ----------------------------------------------------------- GC thread -- */
 
-static void *gc_main(void *arg) {
+static uint64_t gc_period_ns(void *arg) {
   kv_store *s = arg;
-  pthread_mutex_lock(&s->gc_mu);
-  while (!s->gc_stop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t ns = (uint64_t)ts.tv_nsec +
-                  (uint64_t)atomic_load(&s->gc_interval_ms) * 1000000ULL;
-    ts.tv_sec += (time_t)(ns / 1000000000ULL);
-    ts.tv_nsec = (long)(ns % 1000000000ULL);
-    if (pthread_cond_timedwait(&s->gc_cond, &s->gc_mu, &ts) == 0 &&
-        !s->gc_stop)
-      continue; /* kv_store_set_gc: wait again with the new interval */
-    if (s->gc_stop) break;
-    pthread_mutex_unlock(&s->gc_mu);
-    kv_store_gc(s, NULL, NULL);
-    pthread_mutex_lock(&s->gc_mu);
-  }
-  pthread_mutex_unlock(&s->gc_mu);
-  return NULL;
+  return (uint64_t)atomic_load(&s->gc_interval_ms) * 1000000ULL;
 }
+
+static void gc_tick(void *arg) { kv_store_gc(arg, NULL, NULL); }
 
 int kv_gc_start(kv_store *s, char **errptr) {
   /* A reader collects nothing: the writer's GC does. */
   if (s->opts.gc_interval_ms <= 0 || s->eng.reader) return KV_OK;
-  s->gc_stop = false;
-  pthread_mutex_init(&s->gc_mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&s->gc_cond, &ca);
-  pthread_condattr_destroy(&ca);
-  if (pthread_create(&s->gc_thread, NULL, gc_main, s)) {
-    pthread_cond_destroy(&s->gc_cond);
-    pthread_mutex_destroy(&s->gc_mu);
+  if (!kv_ticker_start(&s->gc, gc_period_ns, gc_tick, s))
     return kv_err(errptr, KV_NOMEM, "cannot start the GC thread");
-  }
-  s->gc_running = true;
   return KV_OK;
 }
 
 void kv_store_set_gc(kv_store *s, int64_t retention_ms, int64_t interval_ms) {
   if (retention_ms >= 0) atomic_store(&s->retention_ms, retention_ms);
-  if (interval_ms <= 0 || !s->gc_running) return;
-  pthread_mutex_lock(&s->gc_mu);
+  if (interval_ms <= 0 || !s->gc.running) return;
+  /* The thread waits again with the new interval. */
   if (atomic_exchange(&s->gc_interval_ms, interval_ms) != interval_ms)
-    pthread_cond_signal(&s->gc_cond);
-  pthread_mutex_unlock(&s->gc_mu);
+    kv_ticker_wake(&s->gc);
 }
 
-void kv_gc_stop(kv_store *s) {
-  if (!s->gc_running) return;
-  pthread_mutex_lock(&s->gc_mu);
-  s->gc_stop = true;
-  pthread_cond_signal(&s->gc_cond);
-  pthread_mutex_unlock(&s->gc_mu);
-  pthread_join(s->gc_thread, NULL);
-  pthread_cond_destroy(&s->gc_cond);
-  pthread_mutex_destroy(&s->gc_mu);
-  s->gc_running = false;
-}
+void kv_gc_stop(kv_store *s) { kv_ticker_stop(&s->gc); }

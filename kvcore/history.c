@@ -119,6 +119,17 @@ int kv_store_history_from(kv_store *s, const void *start, size_t slen,
   return kv_err(errptr, KV_NOMEM, "out of memory");
 }
 
+/* An iterator that is no longer valid: at its end (KV_NOTFOUND), or
+** stopped by a read error. */
+static int iter_end(rocksdb_iterator_t *it, char **errptr) {
+  char *rerr = NULL;
+  rocksdb_iter_get_error(it, &rerr);
+  if (!rerr) return KV_NOTFOUND;
+  int rc = kv_err(errptr, kv_engine_code(rerr), "read failed: %s", rerr);
+  free(rerr);
+  return rc;
+}
+
 /* The first key at or after the encoded user key u with a version at or
 ** above h->from, into h->cand; KV_NOTFOUND when none is left in range.  The
 ** time-bound iterator shows every such version (and some older ones). */
@@ -156,12 +167,7 @@ static int history_candidate(kv_history *h, const char *u, size_t ulen,
       return KV_OK;
     }
   }
-  char *rerr = NULL;
-  rocksdb_iter_get_error(h->tb, &rerr);
-  if (!rerr) return KV_NOTFOUND;
-  int rc = kv_err(errptr, kv_engine_code(rerr), "read failed: %s", rerr);
-  free(rerr);
-  return rc;
+  return iter_end(h->tb, errptr);
 }
 
 /* Moves the iterator past every version of the current key. */
@@ -191,14 +197,7 @@ int kv_history_next(kv_history *h, char **errptr) {
       rocksdb_iter_next(h->it);
     }
     h->started = true;
-    if (!rocksdb_iter_valid(h->it)) {
-      char *rerr = NULL;
-      rocksdb_iter_get_error(h->it, &rerr);
-      if (!rerr) return KV_NOTFOUND;
-      int rc = kv_err(errptr, kv_engine_code(rerr), "read failed: %s", rerr);
-      free(rerr);
-      return rc;
-    }
+    if (!rocksdb_iter_valid(h->it)) return iter_end(h->it, errptr);
     size_t eklen;
     const char *ek = rocksdb_iter_key(h->it, &eklen);
     size_t ulen;

@@ -1011,6 +1011,28 @@ kv_ts kv_txntable_threshold(kv_txntable *tt);
 size_t kv_txntable_list(kv_txntable *tt,
                         void (*fn)(void *, const kv_txn_info *), void *ctx);
 
+/* ------------------------------------------------------------ ticker.c -- */
+
+/* A thread that calls tick(arg) every period_ns(arg) until stopped. */
+typedef struct kv_ticker {
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool stop;               /* mu */
+  bool running;            /* owner's thread only */
+  uint64_t (*period_ns)(void *arg);
+  void (*tick)(void *arg);
+  void *arg;
+} kv_ticker;
+
+/* false when the thread cannot be started. */
+bool kv_ticker_start(kv_ticker *t, uint64_t (*period_ns)(void *),
+                     void (*tick)(void *), void *arg);
+/* Restarts the current wait with the period as it is now (no tick). */
+void kv_ticker_wake(kv_ticker *t);
+/* Stops and joins the thread; a no-op when it does not run. */
+void kv_ticker_stop(kv_ticker *t);
+
 /* ---------------------------------------------------------- closedts.c -- */
 
 /* The metadata key of the writer's closed timestamp. */
@@ -1082,20 +1104,10 @@ struct kv_store {
   kv_txntable txns;
   _Atomic uint64_t next_txn_id;
 
-  /* The closer thread (closedts.c); closed_mu and closed_cond exist while
-  ** it runs. */
-  pthread_t closed_thread;
-  bool closed_running;
-  pthread_mutex_t closed_mu;
-  pthread_cond_t closed_cond;
-  bool closed_stop;        /* closed_mu */
+  kv_ticker closer;        /* closedts.c */
+  _Atomic bool closer_readers;   /* a reader process was there last tick */
 
-  /* The GC thread (gc.c); gc_mu and gc_cond exist while it runs. */
-  pthread_t gc_thread;
-  bool gc_running;
-  pthread_mutex_t gc_mu;
-  pthread_cond_t gc_cond;
-  bool gc_stop;            /* gc_mu */
+  kv_ticker gc;             /* the GC thread (gc.c) */
 
   struct {
     _Atomic uint64_t txns_begun, txns_lock_reads;
