@@ -45,8 +45,12 @@
 **
 ** LAYOUT
 **   KV_RC_SHARDS shards by key hash, each with its own mutex (a leaf: nothing
-**   is taken under it), a chained hash table and an LRU list; each shard
-**   keeps within its share of the budget by evicting from the LRU's tail.
+**   is taken under it), a chained hash table and a list in insertion order;
+**   each shard keeps within its share of the budget by CLOCK eviction from
+**   the list's tail: an entry read since it was last passed gets a second
+**   chance (back to the head, its mark cleared).  A hit only sets the mark:
+**   moving entries to the front of an LRU list on every hit touched three
+**   other entries' cache lines, and cost more than the lookup itself.
 */
 #include "kvint.h"
 
@@ -58,9 +62,10 @@
 
 typedef struct rc_entry {
   struct rc_entry *hnext;       /* hash chain */
-  struct rc_entry *prev, *next; /* LRU: most recently used first */
+  struct rc_entry *prev, *next; /* the CLOCK list: newest first */
   uint64_t hash;
   kv_ts ts;
+  bool ref;                     /* read since the hand last passed it */
   size_t klen, vlen;
   char data[];                  /* key, then value */
 } rc_entry;
@@ -148,6 +153,12 @@ static void rc_sync_epoch(kv_rowcache *rc, rc_shard *sh) {
 static void rc_evict_to(rc_shard *sh, size_t budget) {
   while (sh->bytes > budget && sh->tail) {
     rc_entry *e = sh->tail;
+    if (e->ref) { /* a second chance: each mark is cleared once */
+      e->ref = false;
+      lru_unlink(sh, e);
+      lru_push(sh, e);
+      continue;
+    }
     rc_remove(sh, rc_slot(sh, e->hash, e->data, e->klen));
   }
 }
@@ -208,10 +219,7 @@ int kv_rowcache_get(kv_rowcache *rc, const void *key, size_t klen, kv_ts at,
     if (kv_buf_set(out, e->data + e->klen, e->vlen)) {
       *ts = e->ts;
       found = 1;
-      if (sh->head != e) {
-        lru_unlink(sh, e);
-        lru_push(sh, e);
-      }
+      e->ref = true;
     } else {
       found = -1;
     }
@@ -232,6 +240,7 @@ void kv_rowcache_put(kv_rowcache *rc, const kv_rc_ticket *ticket,
   rc_entry *e = malloc(sizeof(rc_entry) + klen + vlen);
   if (!e) return;
   e->hash = ticket->hash;
+  e->ref = false;
   e->ts = ts;
   e->klen = klen;
   e->vlen = vlen;

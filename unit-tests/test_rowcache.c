@@ -114,10 +114,46 @@ static void test_rowcache_stays_within_its_budget(void **state) {
   kv_rowcache_usage(rc, &n, &bytes, &hits, &misses);
   assert_true(bytes <= budget);
   assert_true(n > 500 && n < 20000); /* most were evicted, not refused */
-  /* The most recent are kept (LRU). */
+  /* The most recent are kept (eviction starts at the oldest). */
   assert_non_null(rc_get(rc, "key019999", T(100), NULL));
   kv_rowcache_free(rc);
   assert_null(kv_rowcache_new(0));
+}
+
+/* An entry read since it was inserted gets a second chance: of 1000
+** entries that all fit, every other one is read, then 2000 more are
+** inserted, more than fit: the read ones are kept, the others go first. */
+static void test_rowcache_read_entries_get_a_second_chance(void **state) {
+  (void)state;
+  kv_rowcache *rc = kv_rowcache_new(128 * 18 * 300); /* ~18 a shard */
+  char k[32], v[200];
+  memset(v, 'v', sizeof v - 1);
+  v[sizeof v - 1] = 0;
+  for (int i = 0; i < 3000; i++) {
+    snprintf(k, sizeof k, "key%06d", i);
+    kv_rc_ticket tk;
+    assert_null(rc_get(rc, k, T(100), &tk));
+    rc_put(rc, &tk, k, T(1), v);
+    if (i == 999) { /* all 1000 fit, none read yet */
+      uint64_t n, bytes, hits, misses;
+      kv_rowcache_usage(rc, &n, &bytes, &hits, &misses);
+      assert_int_equal(n, 1000);
+      for (int j = 0; j < 1000; j += 2) {
+        snprintf(k, sizeof k, "key%06d", j);
+        assert_non_null(rc_get(rc, k, T(100), NULL));
+      }
+    }
+  }
+  int kept[2] = {0, 0};
+  for (int i = 0; i < 1000; i++) {
+    snprintf(k, sizeof k, "key%06d", i);
+    kept[i % 2] += rc_get(rc, k, T(100), NULL) != NULL;
+  }
+  print_message("    after 2000 more: %d of 500 read entries kept, %d of "
+                "500 others\n", kept[0], kept[1]);
+  assert_true(kept[1] < 500);          /* some had to go ... */
+  assert_true(kept[0] > kept[1] + 100); /* ... the ones not read */
+  kv_rowcache_free(rc);
 }
 
 /* ---------------------------------------------------- through txns -- */
@@ -387,6 +423,7 @@ int main(void) {
       cmocka_unit_test(test_rowcache_entries_answer_at_or_above_their_version),
       cmocka_unit_test(test_rowcache_stale_tickets_and_clears_keep_values_out),
       cmocka_unit_test(test_rowcache_stays_within_its_budget),
+      cmocka_unit_test(test_rowcache_read_entries_get_a_second_chance),
       cmocka_unit_test_setup_teardown(test_rowcache_reads_match_the_engine,
                                       kvt_setup, kvt_teardown),
       cmocka_unit_test(test_rowcache_ingested_commit),
