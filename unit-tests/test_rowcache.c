@@ -97,19 +97,25 @@ static void test_rowcache_stale_tickets_and_clears_keep_values_out(void **state)
   kv_rowcache_free(rc);
 }
 
-static void test_rowcache_stays_within_its_budget(void **state) {
-  (void)state;
-  size_t budget = 256u << 10;
-  kv_rowcache *rc = kv_rowcache_new(budget);
+/* Puts keys "key<from>" .. "key<to - 1>", each a miss first, with
+** 200-byte values. */
+static void fill(kv_rowcache *rc, int from, int to) {
   char k[32], v[200];
   memset(v, 'v', sizeof v - 1);
   v[sizeof v - 1] = 0;
-  for (int i = 0; i < 20000; i++) {
+  for (int i = from; i < to; i++) {
     snprintf(k, sizeof k, "key%06d", i);
     kv_rc_ticket tk;
     assert_null(rc_get(rc, k, T(100), &tk));
     rc_put(rc, &tk, k, T(1), v);
   }
+}
+
+static void test_rowcache_stays_within_its_budget(void **state) {
+  (void)state;
+  size_t budget = 256u << 10;
+  kv_rowcache *rc = kv_rowcache_new(budget);
+  fill(rc, 0, 20000);
   uint64_t n, bytes, hits, misses;
   kv_rowcache_usage(rc, &n, &bytes, &hits, &misses);
   assert_true(bytes <= budget);
@@ -126,24 +132,16 @@ static void test_rowcache_stays_within_its_budget(void **state) {
 static void test_rowcache_read_entries_get_a_second_chance(void **state) {
   (void)state;
   kv_rowcache *rc = kv_rowcache_new(128 * 18 * 300); /* ~18 a shard */
-  char k[32], v[200];
-  memset(v, 'v', sizeof v - 1);
-  v[sizeof v - 1] = 0;
-  for (int i = 0; i < 3000; i++) {
-    snprintf(k, sizeof k, "key%06d", i);
-    kv_rc_ticket tk;
-    assert_null(rc_get(rc, k, T(100), &tk));
-    rc_put(rc, &tk, k, T(1), v);
-    if (i == 999) { /* all 1000 fit, none read yet */
-      uint64_t n, bytes, hits, misses;
-      kv_rowcache_usage(rc, &n, &bytes, &hits, &misses);
-      assert_int_equal(n, 1000);
-      for (int j = 0; j < 1000; j += 2) {
-        snprintf(k, sizeof k, "key%06d", j);
-        assert_non_null(rc_get(rc, k, T(100), NULL));
-      }
-    }
+  char k[32];
+  fill(rc, 0, 1000);
+  uint64_t n, bytes, hits, misses;
+  kv_rowcache_usage(rc, &n, &bytes, &hits, &misses);
+  assert_int_equal(n, 1000); /* all fit, none read yet */
+  for (int j = 0; j < 1000; j += 2) {
+    snprintf(k, sizeof k, "key%06d", j);
+    assert_non_null(rc_get(rc, k, T(100), NULL));
   }
+  fill(rc, 1000, 3000);
   int kept[2] = {0, 0};
   for (int i = 0; i < 1000; i++) {
     snprintf(k, sizeof k, "key%06d", i);
