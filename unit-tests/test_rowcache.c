@@ -218,6 +218,19 @@ static void test_rowcache_reads_match_the_engine(void **state) {
   kvt_put(t, "a", "never");
   kv_txn_abort(t);
   expect1(s, "a", "5");
+  /* An insert (a locking read found nothing) leaves the cache alone at
+  ** commit; the key's first read fills it, the next update follows. */
+  t = kvt_begin(s);
+  KVT_RC(KV_NOTFOUND, kv_txn_get(t, "n", 1, KV_READ_FOR_UPDATE, &v, &n,
+                                 errptr));
+  kvt_put(t, "n", "new");
+  kvt_commit(t);
+  expect1(s, "n", "new");
+  h0 = hits(s);
+  expect1(s, "n", "new");
+  assert_int_equal(hits(s), h0 + 1);
+  kvt_put1(s, "n", "NEW");
+  expect1(s, "n", "NEW");
   /* A range delete (DROP TABLE's) empties it. */
   kvt_put1(s, "b", "b");
   expect1(s, "b", "b");
