@@ -41,10 +41,10 @@
 ** decides insert or update) and skips the older ones; with a lower bound
 ** it visits only the keys that have a version in the range
 ** (kv_store_history_from: table files with only older versions are not
-** read), so a change feed's poll does not read the whole table.  Any value works —
-** a ts from an earlier poll, a plain date, '2026-12-07 10:00' — since the
-** bounds are widened to whole timestamps of the text order and SQLite
-** checks the constraint itself on what comes back.
+** read), so a change feed's poll does not read the whole table.  Any
+** value works — a ts from an earlier poll, a plain date, '2026-12-07
+** 10:00' — since the bounds are widened to whole timestamps of the text
+** order and SQLite checks the constraint itself on what comes back.
 **
 ** Consistency (the change feed's guarantee): the versions are read with
 ** kv_store_history, at a fresh read timestamp R with the guarantees of a

@@ -46,11 +46,12 @@
 ** gone).  A tick is every KV_CLOSED_TICK_MS while a reader is there, and
 ** the directory is looked at every KV_CLOSED_IDLE_MS otherwise: a
 ** reader's transaction waits about one tick for its snapshot, and the
-** first one after a quiet spell up to KV_CLOSED_IDLE_MS.  A writer's transaction that straddles a tick
-** commits above it: a refresh of its reads, which fails only if what it
-** read changed meanwhile.  With synchronous=off commits are not in the log:
-** the record then says so ("off") and readers fall back to the newest state
-** they can see (reader.c).
+** first one after a quiet spell up to KV_CLOSED_IDLE_MS.  A writer's
+** transaction that straddles a tick commits above it: a refresh of its
+** reads, which fails only if what it read changed meanwhile.  With
+** synchronous=off commits are not in the log: the record then says so
+** ("off") and readers fall back to the newest state they can see
+** (reader.c).
 */
 #include "kvint.h"
 
@@ -87,7 +88,8 @@ static uint64_t get_be(const unsigned char *p, int n) {
   return v;
 }
 
-/* version(1) ‖ tick wall ns(8) ‖ T.wall(8) ‖ T.logical(4); version 0: off. */
+/* version(1) ‖ tick wall ns(8) ‖ T.wall(8) ‖ T.logical(4); version 0 is
+** "off". */
 enum { CLOSED_LEN = 21 };
 
 int kv_closed_decode(const char *val, size_t n, kv_closed *out) {
