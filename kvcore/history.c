@@ -48,7 +48,6 @@ struct kv_history {
   kv_ts from;
   kv_buf cand;
   bool cand_valid, hold;  /* hold: the iterator was moved, do not step */
-  bool tb_started;
   kv_buf end;   /* enc(end key) */
   kv_buf key;   /* the current version's key, decoded */
   kv_buf ukey;  /* the current version's encoded user key (skips) */
@@ -148,10 +147,9 @@ static int history_candidate(kv_history *h, const char *u, size_t ulen,
     rocksdb_iter_next(h->tb);
     steps++;
   }
-  if (!rocksdb_iter_valid(h->tb) || steps == HISTORY_SKIP_STEPS ||
-      !h->tb_started)
+  /* (Not valid also before its first seek.) */
+  if (!rocksdb_iter_valid(h->tb) || steps == HISTORY_SKIP_STEPS)
     rocksdb_iter_seek(h->tb, h->cand.p, h->cand.n);
-  h->tb_started = true;
   for (; rocksdb_iter_valid(h->tb); rocksdb_iter_next(h->tb)) {
     size_t eklen, tl;
     kv_ts ts;

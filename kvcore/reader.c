@@ -81,6 +81,7 @@
 struct kv_reader {
   char *path;              /* the store directory */
   char *presence;          /* <path>/readers/<pid> (closedts.c), or NULL */
+  rocksdb_readoptions_t *ro_meta; /* for the views' metadata reads */
   pthread_mutex_t mu;      /* views and their busy flags */
   kv_view **views;         /* the pool: each malloc'd (transactions hold
                            ** pointers to them) */
@@ -174,6 +175,7 @@ static void reader_free(kv_reader *r) {
   }
   free(r->views);
   kv_closed_unregister(r->presence);
+  if (r->ro_meta) rocksdb_readoptions_destroy(r->ro_meta);
   pthread_mutex_destroy(&r->mu);
   free(r->path);
   free(r);
@@ -184,8 +186,9 @@ int kv_reader_open(kv_engine *e, const char *path, char **errptr) {
   if (!r) return kv_err(errptr, KV_NOMEM, "out of memory");
   pthread_mutex_init(&r->mu, NULL);
   r->path = strdup(path);
+  r->ro_meta = rocksdb_readoptions_create();
   int rc = KV_NOMEM;
-  if (!r->path) goto fail;
+  if (!r->path || !r->ro_meta) goto fail;
   /* Every table file stays open: the writer may delete one meanwhile. */
   rocksdb_options_set_max_open_files(e->dbopts, -1);
   kv_view ctl;
@@ -234,12 +237,10 @@ int kv_reader_catch_up(kv_engine *e, char **errptr) {
 /* v's metadata value name, or NULL when absent (*n 0). */
 static int view_meta(kv_reader *r, kv_view *v, const char *name, char **val,
                      size_t *n, char **errptr) {
-  rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-  if (!ro) return kv_err(errptr, KV_NOMEM, "out of memory");
   char *rerr = NULL;
   *n = 0;
-  *val = rocksdb_get_cf(v->db, ro, v->cf_meta, name, strlen(name), n, &rerr);
-  rocksdb_readoptions_destroy(ro);
+  *val = rocksdb_get_cf(v->db, r->ro_meta, v->cf_meta, name, strlen(name), n,
+                        &rerr);
   if (!rerr) return KV_OK;
   int rc = kv_err(errptr, kv_engine_code(rerr), "cannot read store %s: %s",
                   r->path, rerr);

@@ -78,12 +78,14 @@ typedef struct rc_shard {
   rc_entry *head, *tail;
   uint64_t gen;                 /* bumped by every commit of a key here */
   uint64_t epoch;               /* the epoch the entries belong to */
+  /* Counted under mu, which a lookup holds anyway: one counter for the
+  ** whole cache would be a cache line every reading thread writes. */
+  uint64_t hits, misses;
   char pad[64];
 } rc_shard;
 
 struct kv_rowcache {
   _Atomic uint64_t epoch;
-  _Atomic uint64_t hits, misses;
   rc_shard shard[KV_RC_SHARDS];
 };
 
@@ -224,9 +226,9 @@ int kv_rowcache_get(kv_rowcache *rc, const void *key, size_t klen, kv_ts at,
       found = -1;
     }
   }
+  if (found > 0) sh->hits++;
+  else sh->misses++;
   pthread_mutex_unlock(&sh->mu);
-  atomic_fetch_add_explicit(found > 0 ? &rc->hits : &rc->misses, 1,
-                            memory_order_relaxed);
   return found;
 }
 
@@ -315,8 +317,8 @@ void kv_rowcache_usage(kv_rowcache *rc, uint64_t *entries, uint64_t *bytes,
     rc_sync_epoch(rc, sh);
     *entries += sh->n;
     *bytes += sh->bytes;
+    *hits += sh->hits;
+    *misses += sh->misses;
     pthread_mutex_unlock(&sh->mu);
   }
-  *hits = atomic_load(&rc->hits);
-  *misses = atomic_load(&rc->misses);
 }
