@@ -766,7 +766,8 @@ static int engine_recover(kv_engine *e, char **errptr) {
   return rc;
 }
 
-/* fsyncs every WAL file of the store through descriptors of its own, and
+/* fsyncs the WAL files of the store that may have writes since the last
+** sync (the newest then, and any newer) through descriptors of its own, and
 ** the directory when a WAL file it had not seen appeared (its entry must
 ** be durable too): the group sync (Group sync, above).  A file gone
 ** meanwhile was flushed and deleted: its writes are in synced table files.
@@ -784,6 +785,8 @@ static int wal_fsync_direct(kv_engine *e, char **errptr) {
     if (n < 5 || strcmp(de->d_name + n - 4, ".log")) continue;
     uint64_t num = strtoull(de->d_name, NULL, 10);
     if (num > newest) newest = num;
+    /* Older than the newest at the last sync: no write since, synced. */
+    if (num < e->wal_seen) continue;
     int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
     if (fsync(fd) != 0)
