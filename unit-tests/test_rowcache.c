@@ -179,8 +179,13 @@ static void expect1(kv_store *s, const char *k, const char *want) {
 }
 
 static void test_rowcache_reads_match_the_engine(void **state) {
-  kvt_fixture *f = *state;
-  kv_store *s = f->s;
+  (void)state;
+  char *dir = kvt_tempdir(0);
+  kv_options o;
+  kv_options_init(&o);
+  o.synchronous = KV_SYNC_NORMAL;
+  o.row_cache_bytes = 64u << 20;
+  kv_store *s = kvt_open_dir(dir, &o);
   kvt_put1(s, "a", "1");
   expect1(s, "a", "1"); /* fills the cache */
   uint64_t h0 = hits(s);
@@ -237,6 +242,9 @@ static void test_rowcache_reads_match_the_engine(void **state) {
   KVT_OK(kv_store_delete_range(s, "a", 1, "c", 1, errptr));
   expect1(s, "a", NULL);
   expect1(s, "b", NULL);
+  kv_store_close(s);
+  kvt_rmrf(dir);
+  free(dir);
 }
 
 /* A commit large enough to be ingested as a file names no keys to the
@@ -248,6 +256,7 @@ static void test_rowcache_ingested_commit(void **state) {
   kv_options_init(&o);
   o.synchronous = KV_SYNC_NORMAL;
   o.ingest_bytes = 64u << 10;
+  o.row_cache_bytes = 64u << 20;
   kv_store *s = kvt_open_dir(dir, &o);
   kvt_put1(s, "k0000", "old");
   expect1(s, "k0000", "old");
@@ -274,8 +283,7 @@ static void test_rowcache_off(void **state) {
   char *dir = kvt_tempdir(0);
   kv_options o;
   kv_options_init(&o);
-  o.row_cache_bytes = 0;
-  kv_store *s = kvt_open_dir(dir, &o);
+  kv_store *s = kvt_open_dir(dir, &o); /* the default: none */
   kvt_put1(s, "a", "1");
   expect1(s, "a", "1");
   expect1(s, "a", "1");
@@ -381,6 +389,7 @@ static void test_rowcache_threads_keep_the_total(void **state) {
   kv_options_init(&o);
   o.synchronous = KV_SYNC_OFF;
   o.lock_timeout_ms = 20000;
+  o.row_cache_bytes = 64u << 20;
   kv_store *s = kvt_open_dir(dir, &o);
   kv_txn *t = kvt_begin(s);
   for (int a = 0; a < RC_ACCOUNTS; a++)
@@ -435,8 +444,7 @@ int main(void) {
       cmocka_unit_test(test_rowcache_stale_tickets_and_clears_keep_values_out),
       cmocka_unit_test(test_rowcache_stays_within_its_budget),
       cmocka_unit_test(test_rowcache_read_entries_get_a_second_chance),
-      cmocka_unit_test_setup_teardown(test_rowcache_reads_match_the_engine,
-                                      kvt_setup, kvt_teardown),
+      cmocka_unit_test(test_rowcache_reads_match_the_engine),
       cmocka_unit_test(test_rowcache_ingested_commit),
       cmocka_unit_test(test_rowcache_off),
       cmocka_unit_test(test_rowcache_threads_keep_the_total),
