@@ -33,7 +33,8 @@
 **   B1. T = clock.now().
 **   B2. Timestamp cache: add the read of ["", +inf) at T.        [tscache.c]
 **   B3. Latches: wait out every write latch at <= T.               [latch.c]
-**   B4. RocksDB checkpoint (flush, then link or copy the files).
+**   B4. RocksDB checkpoint (flush, then link or copy the files), with no
+**       ingestion meanwhile (kv_engine_checkpoint).
 ** txn.c (WHY THE LATCH WINDOW IS NEEDED, AND ENOUGH) gives the race a reader
 ** and a committer run, and it holds here with the reader's span the whole
 ** key space: a commit that inserted its latches after B2 finds the read in
@@ -51,7 +52,13 @@
 ** flight, in WAL order; a commit that read or overwrote another's key did
 ** so after that one's write returned (the latch window for a read, the
 ** key's lock, held until after the write, for an overwrite), so it comes
-** later in that order.
+** later in that order.  An ingested file is not in the WAL: RocksDB takes
+** the MANIFEST before the WAL files, so a file ingested between the two
+** would be missing from a copy holding later WAL records that read it.
+** B4 therefore excludes ingestion (a copy of a bank once lost a large
+** commit's transfer this way while keeping the transfers that followed
+** it); every ingested file is then either in the copied MANIFEST or after
+** every WAL record of the copy.
 **
 ** COST.  Like any reader of a range at "now", B2 pushes the commit timestamp
 ** of transactions in flight that began before T above it, and one that read
@@ -167,12 +174,8 @@ int kv_store_checkpoint(kv_store *s, const char *dir, kv_ts *at,
   kv_ts t;
   if ((rc = ckpt_settle(s, &t, errptr))) return rc;
   char *rerr = NULL;
-  rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(s->eng.db,
-                                                              &rerr);
-  if (rerr) return ckpt_fail(errptr, rerr, dir);
-  rocksdb_checkpoint_create(cp, dir, 0 /* flush first */, &rerr);
-  rocksdb_checkpoint_object_destroy(cp);
-  if (rerr) return ckpt_fail(errptr, rerr, dir);
+  if (kv_engine_checkpoint(&s->eng, dir, &rerr))
+    return ckpt_fail(errptr, rerr, dir);
   if (at) *at = t;
   return KV_OK;
 }

@@ -306,6 +306,9 @@ typedef struct kv_engine {
   _Atomic uint64_t write_ns, sync_ns, gmu_ns;
   char *ingest_dir;          /* <store>/ingest, NULL for in-memory stores */
   size_t ingest_bytes;       /* commits this large are ingested files */
+  /* Held by an ingestion and by a checkpoint's copy, which must not overlap
+  ** (kv_engine_checkpoint says why). */
+  pthread_mutex_t ingest_mu;
   /* Bumped after every write is in the engine: an iterator created when it
   ** read n sees everything a new one would see as long as it still reads
   ** n, so point reads may reuse it (kv_engine_point_iter). */
@@ -369,6 +372,11 @@ int kv_engine_sst_put(kv_sst *f, const char *key, size_t klen,
 int kv_engine_sst_finish(kv_sst *f, char **errptr);
 /* Makes the finished file part of the store, atomically and durably. */
 int kv_engine_ingest(kv_engine *e, kv_sst *f, char **errptr);
+/* RocksDB's checkpoint of the store into the new directory dir (its
+** memtables flushed first), with no ingestion under way meanwhile.  On
+** failure *errptr holds RocksDB's message (caller frees) and the return is
+** nonzero. */
+int kv_engine_checkpoint(kv_engine *e, const char *dir, char **rerr);
 /* Closes f and removes its file (the store keeps its own link if it was
 ** ingested).  NULL is a no-op. */
 void kv_engine_sst_free(kv_sst *f);

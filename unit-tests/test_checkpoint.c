@@ -4,7 +4,9 @@
 ** total; every commit at or below the returned timestamp T is in the copy
 ** and none above it is visible there as of T; large (ingested) commits are
 ** whole; the copy's clock starts above T even with a wall clock in the past;
-** an existing directory and the in-memory store are refused.
+** an existing directory and the in-memory store are refused; a copy never
+** holds a commit without the ingested one it read, even when RocksDB's
+** checkpoint is slowed where it would let an ingestion in.
 **
 ** Each writer thread counts its own commits in a key of its own ("log-N",
 ** written in the same transaction as its transfer) and records the commit
@@ -15,6 +17,8 @@
 #include "kvtest.h"
 
 #include "dirusage.h"
+#include <dirent.h>
+#include <dlfcn.h>
 #include <sys/stat.h>
 
 #define CK_ACCOUNTS 16
@@ -35,7 +39,7 @@ typedef struct ck_writer {
 } ck_writer;
 
 static void ck_key(char *b, size_t n, int acct) {
-  snprintf(b, n, "acct-%02d", acct);
+  snprintf(b, n, "acct-%02u", (unsigned)acct % 100u);
 }
 
 /* Reads an integer value; 0 when the key is absent. */
@@ -263,6 +267,108 @@ static void test_checkpoint_under_writers(void **state) {
   free(bdir);
 }
 
+/* A slow file system for one thread: while ck_slow_dir is set, its listings
+** of that directory take 20 ms more.  RocksDB's checkpoint lists the store
+** directory for the WAL files after it has taken the MANIFEST, so this
+** widens the window between the two to where a race in it is the rule. */
+static _Thread_local const char *ck_slow_dir;
+
+DIR *opendir(const char *name) {
+  static DIR *(*_Atomic real)(const char *);
+  DIR *(*f)(const char *) = atomic_load(&real);
+  if (!f) {
+    f = (DIR * (*)(const char *)) dlsym(RTLD_NEXT, "opendir");
+    atomic_store(&real, f);
+  }
+  size_t n = ck_slow_dir ? strlen(ck_slow_dir) : 0;
+  if (n && !strncmp(name, ck_slow_dir, n) && (!name[n] || name[n] == '/'))
+    usleep(20000);
+  return f(name);
+}
+
+/* A large commit and the small one that reads it right after: "x" = i is
+** ingested with CK_BULK_ROWS rows, then "y" = x is a WAL write.  RocksDB's
+** checkpoint takes the MANIFEST before the WAL files, so an ingestion it
+** did not wait out could be missing from a copy that holds the write that
+** read it (y > x there).  The copy must never show y ahead of x. */
+typedef struct ck_chain {
+  kv_store *s;
+  char x[16], y[16];       /* its two keys */
+  _Atomic bool *stop;
+  _Atomic long *rounds;    /* all chains together */
+} ck_chain;
+
+#define CK_CHAINS 2
+
+static void *ck_chain_main(void *arg) {
+  ck_chain *c = arg;
+  for (long i = 1; !atomic_load(c->stop); i++) {
+    kv_txn *t = kvt_begin(c->s);
+    ck_put_long(t, c->x, i);
+    for (int r = 0; r < CK_BULK_ROWS; r++) {
+      char kr[32], val[100];
+      snprintf(kr, sizeof kr, "%s-bulk-%04d", c->x, r);
+      memset(val, 'a' + (int)(i % 26), sizeof val);
+      KVT_OK(kv_txn_put(t, kr, strlen(kr), val, sizeof val, errptr));
+    }
+    kvt_commit(t);
+    t = kvt_begin(c->s);
+    ck_put_long(t, c->y, ck_get_long(t, c->x));
+    kvt_commit(t);
+    atomic_fetch_add(c->rounds, 1);
+  }
+  return NULL;
+}
+
+static void test_checkpoint_ingestion_before_its_reader(void **state) {
+  (void)state;
+  char *dir = kvt_tempdir(0), *bdir = kvt_tempdir(1);
+  kv_options o;
+  kv_options_init(&o);
+  o.synchronous = KV_SYNC_NORMAL;
+  o.ingest_bytes = 4096; /* "x"'s commits are ingested files */
+  kv_store *s = kvt_open_dir(dir, &o);
+  _Atomic bool stop = false;
+  _Atomic long rounds = 0;
+  ck_chain c[CK_CHAINS];
+  pthread_t th[CK_CHAINS];
+  for (int i = 0; i < CK_CHAINS; i++) {
+    c[i] = (ck_chain){.s = s, .stop = &stop, .rounds = &rounds};
+    snprintf(c[i].x, sizeof c[i].x, "x%d", i);
+    snprintf(c[i].y, sizeof c[i].y, "y%d", i);
+    assert_int_equal(pthread_create(&th[i], NULL, ck_chain_main, &c[i]), 0);
+  }
+  long copies = kvt_scaled(20);
+  for (long b = 0; b < copies; b++) {
+    long seen = atomic_load(&rounds);
+    while (atomic_load(&rounds) < seen + 2) usleep(100);
+    char copy[600];
+    snprintf(copy, sizeof copy, "%s/copy-%ld", bdir, b);
+    kv_ts at;
+    ck_slow_dir = dir;
+    KVT_OK(kv_store_checkpoint(s, copy, &at, errptr));
+    ck_slow_dir = NULL;
+    kv_store *cs = kvt_open_dir(copy, NULL);
+    kv_txn *t = kvt_begin(cs);
+    for (int i = 0; i < CK_CHAINS; i++) {
+      long x = ck_get_long(t, c[i].x), y = ck_get_long(t, c[i].y);
+      if (y > x)
+        print_error("copy %ld: %s = %ld, %s = %ld\n", b, c[i].x, x, c[i].y, y);
+      assert_true(y <= x);
+    }
+    kvt_commit(t);
+    kv_store_close(cs);
+    kvt_rmrf(copy);
+  }
+  atomic_store(&stop, true);
+  for (int i = 0; i < CK_CHAINS; i++) pthread_join(th[i], NULL);
+  kv_store_close(s);
+  kvt_rmrf(dir);
+  kvt_rmrf(bdir);
+  free(dir);
+  free(bdir);
+}
+
 /* The timestamp is the clock's: above every commit that returned before the
 ** backup began, so those are in the copy even when nothing else happens. */
 static void test_checkpoint_idle_store_has_every_commit(void **state) {
@@ -345,6 +451,7 @@ static void test_checkpoint_refuses_in_memory_store(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_checkpoint_under_writers),
+      cmocka_unit_test(test_checkpoint_ingestion_before_its_reader),
       cmocka_unit_test(test_checkpoint_idle_store_has_every_commit),
       cmocka_unit_test(test_checkpoint_refuses_existing_dir),
       cmocka_unit_test(test_checkpoint_refuses_in_memory_store),
