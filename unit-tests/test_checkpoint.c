@@ -306,7 +306,7 @@ static void *ck_chain_main(void *arg) {
     kv_txn *t = kvt_begin(c->s);
     ck_put_long(t, c->x, i);
     for (int r = 0; r < CK_BULK_ROWS; r++) {
-      char kr[32], val[100];
+      char kr[48], val[100];
       snprintf(kr, sizeof kr, "%s-bulk-%04d", c->x, r);
       memset(val, 'a' + (int)(i % 26), sizeof val);
       KVT_OK(kv_txn_put(t, kr, strlen(kr), val, sizeof val, errptr));
