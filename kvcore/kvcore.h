@@ -116,13 +116,12 @@ typedef struct kv_options {
   size_t tscache_bytes;      /* default 16 MiB: timestamp cache budget */
   size_t refresh_span_bytes; /* default 1 MiB per transaction: past it, the
                              ** read spans are condensed into wider ones */
-  size_t cache_bytes;        /* default 128 MiB: RocksDB block cache of
+  size_t cache_bytes;        /* default 96 MiB: RocksDB block cache of
                              ** uncompressed blocks (filled only as data
                              ** is read; a miss decompresses a block) */
-  size_t row_cache_bytes;    /* default 0 (none; store.c says why): the
-                             ** newest values of keys read lately, so a
-                             ** point read that finds its key there skips
-                             ** RocksDB */
+  size_t row_cache_bytes;    /* default 64 MiB: the newest values of keys
+                             ** read lately, so a point read that finds
+                             ** its key there skips RocksDB; 0: none */
   size_t write_buffer_bytes; /* default 32 MiB: RocksDB memtable size */
   size_t ingest_bytes;       /* default 4 MiB: a commit writing at least this
                              ** much is written as one SST file ingested into

@@ -283,7 +283,8 @@ static void test_rowcache_off(void **state) {
   char *dir = kvt_tempdir(0);
   kv_options o;
   kv_options_init(&o);
-  kv_store *s = kvt_open_dir(dir, &o); /* the default: none */
+  o.row_cache_bytes = 0;
+  kv_store *s = kvt_open_dir(dir, &o);
   kvt_put1(s, "a", "1");
   expect1(s, "a", "1");
   expect1(s, "a", "1");
