@@ -701,11 +701,47 @@ typedef struct build {
   size_t noff, capoff;
 } build;
 
+/* A batch's entry in the sort: the 8 bytes of its key past the prefix all
+** the batch's keys share, big-endian (zeros past the key's end), so most
+** comparisons are one integer compare and touch no key. */
+typedef struct entry_ref {
+  uint64_t head;
+  size_t i;    /* its first offset in build.off */
+} entry_ref;
+
 static int entry_order(const void *x, const void *y, void *ctx) {
   const build *b = ctx;
-  size_t i = *(const size_t *)x, j = *(const size_t *)y;
+  const entry_ref *l = x, *r = y;
+  if (l->head != r->head) return l->head < r->head ? -1 : 1;
+  size_t i = l->i, j = r->i;
   return kv_key_cmp(b->batch.p + b->off[i], b->off[i + 1] - b->off[i],
                     b->batch.p + b->off[j], b->off[j + 1] - b->off[j]);
+}
+
+/* The batch's entries in key order (caller frees); NULL when out of
+** memory. */
+static entry_ref *entries_sorted(build *b, size_t nent) {
+  entry_ref *r = malloc(sizeof(entry_ref) * nent);
+  if (!r) return NULL;
+  const unsigned char *k0 = b->batch.p + b->off[0];
+  size_t shared = b->off[1] - b->off[0];
+  for (size_t e = 1; e < nent && shared; e++) {
+    const unsigned char *k = b->batch.p + b->off[3 * e];
+    size_t kl = b->off[3 * e + 1] - b->off[3 * e], m = 0;
+    if (kl < shared) shared = kl;
+    while (m < shared && k[m] == k0[m]) m++;
+    shared = m;
+  }
+  for (size_t e = 0; e < nent; e++) {
+    const unsigned char *k = b->batch.p + b->off[3 * e];
+    size_t kl = b->off[3 * e + 1] - b->off[3 * e];
+    uint64_t h = 0;
+    for (size_t m = shared; m < shared + 8; m++)
+      h = h << 8 | (m < kl ? k[m] : 0);
+    r[e] = (entry_ref){h, 3 * e};
+  }
+  qsort_r(r, nent, sizeof(entry_ref), entry_order, b);
+  return r;
 }
 
 static int build_batch(build *b, kv_txn *t, int limit, mvcc_keybuf *next,
@@ -772,21 +808,19 @@ static int build_batch(build *b, kv_txn *t, int limit, mvcc_keybuf *next,
   if (rc == SQLITE_OK) *done = *n < limit;
   /* Written in key order: the transaction's write buffer and lock table
   ** take ascending keys faster than the rows' random order. */
-  size_t nent = b->noff / 3, *order = rc == SQLITE_OK && nent
-                                          ? malloc(sizeof(size_t) * nent)
-                                          : NULL;
+  size_t nent = b->noff / 3;
+  entry_ref *order = rc == SQLITE_OK && nent ? entries_sorted(b, nent) : NULL;
   if (rc == SQLITE_OK && nent && !order) rc = SQLITE_NOMEM;
-  for (size_t i = 0; order && i < nent; i++) order[i] = 3 * i;
-  if (order) qsort_r(order, nent, sizeof(size_t), entry_order, b);
   for (size_t j = 0; rc == SQLITE_OK && j < nent; j++) {
-    size_t i = order[j];
+    size_t i = order[j].i;
     const unsigned char *ek = b->batch.p + b->off[i];
-    const unsigned char *ev = b->batch.p + b->off[i + 1], *rk;
+    const unsigned char *ev = b->batch.p + b->off[i + 1];
     size_t ekl = b->off[i + 1] - b->off[i], evl = b->off[i + 2] - b->off[i + 1];
-    size_t rkl;
-    mvcc_index_value_parts(ev, evl, &rk, &rkl, NULL, NULL);
     err = NULL;
     if (b->ix->unique) {
+      const unsigned char *rk;
+      size_t rkl;
+      mvcc_index_value_parts(ev, evl, &rk, &rkl, NULL, NULL);
       /* A locking read, so no writer slips in the same value meanwhile;
       ** the entry may already be there (a writer of that row put it). */
       const void *v;

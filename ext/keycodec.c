@@ -168,19 +168,33 @@ int mvcc_key_append_double(mvcc_keybuf *b, double v, int desc) {
   return rc;
 }
 
-/* Escaped bytes with the terminator. */
+/* Escaped bytes with the terminator.  Unfolded bytes are copied a run at a
+** time (memchr finds the zeros to escape): an index over a BLOB or long
+** TEXT column spent a tenth of its build copying byte by byte. */
 static int put_escaped(mvcc_keybuf *b, unsigned char cls,
                        const unsigned char *z, size_t n, int fold) {
+  const unsigned char *end = z + n, *q;
   size_t zeros = 0;
-  for (size_t i = 0; i < n; i++) zeros += z[i] == 0;
+  for (q = z; q < end && (q = memchr(q, 0, (size_t)(end - q))); q++) zeros++;
   if (kb_reserve(b, 1 + n + zeros + 2)) return SQLITE_NOMEM;
   unsigned char *o = b->p + b->n;
   *o++ = cls;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = z[i];
-    if (fold && c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
-    *o++ = c;
-    if (c == 0) *o++ = 0xFF;
+  if (fold) {
+    for (size_t i = 0; i < n; i++) {
+      unsigned char c = z[i];
+      if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+      *o++ = c;
+      if (c == 0) *o++ = 0xFF;
+    }
+  } else {
+    for (q = z; q < end;) {
+      const unsigned char *nul = memchr(q, 0, (size_t)(end - q));
+      size_t run = (size_t)((nul ? nul + 1 : end) - q);
+      memcpy(o, q, run);
+      o += run;
+      q += run;
+      if (nul) *o++ = 0xFF;
+    }
   }
   *o++ = 0x00;
   *o++ = 0x01;

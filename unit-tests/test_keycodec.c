@@ -326,6 +326,13 @@ static void test_keycodec_exact_bytes(void **state) {
   assert_int_equal(b.n, sizeof txt);
   assert_memory_equal(b.p, txt, sizeof txt);
   mvcc_keybuf_reset(&b);
+  /* Zeros first, in a row and last: each escaped where it stands. */
+  mvcc_key_append_blob(&b, "\0\0x\0", 4, 0);
+  const unsigned char zeros[] = {0x40, 0x00, 0xff, 0x00, 0xff, 'x',
+                                 0x00, 0xff, 0x00, 0x01};
+  assert_int_equal(b.n, sizeof zeros);
+  assert_memory_equal(b.p, zeros, sizeof zeros);
+  mvcc_keybuf_reset(&b);
   mvcc_key_append_blob(&b, "", 0, 1); /* DESC: complemented */
   const unsigned char blob[] = {0xbf, 0xff, 0xfe};
   assert_memory_equal(b.p, blob, sizeof blob);
