@@ -78,7 +78,8 @@
 ** even on a machine whose clock is behind.
 **
 ** What it does not do: it never writes into the source store's data, never
-** blocks commits that begin after T, and refuses a directory that exists
+** blocks commits that begin after T (but for an ingested commit's file,
+** which waits for B4), and refuses a directory that exists
 ** (RocksDB would too), the in-memory store (no files), an empty path, and
 ** a store this process only reads (reader.c: the protocol needs the
 ** writer's clock, cache and latches).
