@@ -257,6 +257,7 @@ static int statsFilter(sqlite3_vtab_cursor *cur, int idxNum,
           ** count of failed flushes, compactions and writes. */
           {"write_failures", st.write_failures},
           {"write_recoveries", st.recoveries},
+          {"write_reopens", st.reopens},
           {"background_errors", st.background_errors},
       };
       for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {

@@ -104,9 +104,8 @@
 **   - RocksDB refuses to resume after an error it deems fatal: a failed
 **     WAL write for any reason but a full disk is one.  Resume() then
 **     fails at once, and every write fails with the failure and a message
-**     that says the store must be reopened (fail_fatal).  kvcore does not
-**     reopen RocksDB underneath open connections: the store reopens when
-**     its last reference is closed and it is opened again.
+**     that says so (fail_fatal) until the next transaction to begin while
+**     none is open reopens RocksDB underneath the store (REOPEN, below).
 **   - A failed flush or compaction in the background stops RocksDB's
 **     writes the same way: the next write fails with its error, which puts
 **     the engine in the failed state, and recovers as above.  RocksDB's
@@ -426,9 +425,13 @@ int kv_engine_open(kv_engine *e, const char *path, bool in_memory,
     pthread_mutex_init(&e->gmu, NULL);
     pthread_mutex_init(&e->pool_mu, NULL);
     pthread_mutex_init(&e->ingest_mu, NULL);
+    pthread_rwlock_init(&e->gate, NULL);
     pthread_cond_init(&e->gcond, NULL);
     e->gmu_ready = true;
   }
+  e->reopen_interval_ns =
+      o->reopen_interval_ms > 0 ? (uint64_t)o->reopen_interval_ms * 1000000u
+                                : 0;
   if (rc == KV_OK && !in_memory && !(e->dir = strdup(path)))
     rc = kv_err(errptr, KV_NOMEM, "out of memory");
   if (rc) goto fail;
@@ -547,6 +550,7 @@ void kv_engine_close(kv_engine *e) {
   if (e->gmu_ready) {
     pthread_mutex_destroy(&e->pool_mu);
     pthread_mutex_destroy(&e->ingest_mu);
+    pthread_rwlock_destroy(&e->gate);
     pthread_mutex_destroy(&e->gmu);
     pthread_cond_destroy(&e->gcond);
   }
@@ -634,16 +638,39 @@ void kv_engine_iter_put(kv_engine *e, int kind, rocksdb_iterator_t *it,
   if (it) rocksdb_iter_destroy(it);
 }
 
+/* A use of the engine outside every transaction begins: no reopen until it
+** ends (REOPEN). */
+static void engine_pin(kv_engine *e) {
+  pthread_rwlock_rdlock(&e->gate);
+  atomic_fetch_add(&e->pinned, 1);
+  pthread_rwlock_unlock(&e->gate);
+}
+
+static void engine_unpin(kv_engine *e) { atomic_fetch_sub(&e->pinned, 1); }
+
 rocksdb_iterator_t *kv_engine_iter(kv_engine *e) {
+  engine_pin(e);
   if (e->reader) kv_reader_catch_up(e, NULL); /* else: what it had */
   atomic_fetch_add(&e->iter_creates, 1);
-  return iter_create(e, KV_ITER_SCAN);
+  rocksdb_iterator_t *it = iter_create(e, KV_ITER_SCAN);
+  if (!it) engine_unpin(e);
+  return it;
 }
 
 rocksdb_iterator_t *kv_engine_iter_from(kv_engine *e, kv_ts from) {
+  engine_pin(e);
   if (e->reader) kv_reader_catch_up(e, NULL);
   atomic_fetch_add(&e->iter_creates, 1);
-  return kv_engine_iter_from_raw(e->db, e->cf_data, from.wall, from.logical);
+  rocksdb_iterator_t *it =
+      kv_engine_iter_from_raw(e->db, e->cf_data, from.wall, from.logical);
+  if (!it) engine_unpin(e);
+  return it;
+}
+
+void kv_engine_iter_done(kv_engine *e, rocksdb_iterator_t *it) {
+  if (!it) return;
+  rocksdb_iter_destroy(it);
+  engine_unpin(e);
 }
 
 /* ------------------------------------------ failure and recovery -- */
@@ -690,8 +717,9 @@ static int failed_error(kv_engine *e, char **errptr) {
   return kv_err(errptr, e->fail_rc, "%s (%s)",
                 e->fail_msg ? e->fail_msg : "write failed",
                 e->fail_fatal ? "RocksDB cannot resume after this error: "
-                                "writes fail until every connection has "
-                                "closed the store and it is opened again"
+                                "writes fail until no transaction is open "
+                                "on the store, when the next one to begin "
+                                "reopens it"
                               : "writes are stopped until the store "
                                 "recovers: the next write retries");
 }
@@ -706,9 +734,11 @@ int kv_engine_health(kv_engine *e, char **errptr) {
 
 uint64_t kv_engine_background_errors(kv_engine *e) {
   uint64_t v = 0;
+  engine_pin(e);
   if (e->db && !e->reader &&
       rocksdb_property_int(e->db, "rocksdb.background-errors", &v) != 0)
     v = 0;
+  engine_unpin(e);
   return v;
 }
 
@@ -724,6 +754,7 @@ static int engine_recover(kv_engine *e, char **errptr) {
     held = kv_mono_ns();
   }
   if (!e->fail_rc || e->fail_fatal) { /* fatal: Resume() would refuse */
+    if (e->fail_fatal && e->dir) atomic_store(&e->reopen_wanted, true);
     int rc = e->fail_rc ? failed_error(e, errptr) : KV_OK;
     gmu_unlock(e, held);
     return rc;
@@ -760,6 +791,7 @@ static int engine_recover(kv_engine *e, char **errptr) {
     }
     free(msg);
     e->fail_fatal = res == -2;
+    if (e->fail_fatal && e->dir) atomic_store(&e->reopen_wanted, true);
     rc = failed_error(e, errptr);
   }
   pthread_cond_broadcast(&e->gcond);
@@ -873,6 +905,128 @@ int kv_engine_write(kv_engine *e, rocksdb_writebatch_t *b, bool sync_always,
   return mode == KV_SYNC_FULL ? engine_sync(e, errptr) : KV_OK;
 }
 
+/* ------------------------------------------------------------- reopen -- */
+
+/* REOPEN.  After a failure RocksDB deems fatal only a new instance takes
+** writes again.  kv_engine_reopen closes RocksDB and opens it from its
+** directory: recovery replays the WAL, so every acknowledged write is
+** there (the failed one had no effect; FAILURE AND RECOVERY), and the new
+** instance writes a new WAL.  Nothing may hold a RocksDB object meanwhile:
+**   - transactions (iterators, batches, column-family handles): the caller
+**     holds every txn-table shard and found none (txn.c, kv_txn_begin),
+**     and a transaction gives its iterator back before it leaves the table;
+**   - iterators in the pools: destroyed here;
+**   - uses outside transactions (GC, the closer, history iterators,
+**     metadata, checkpoints, statistics) pin the engine under the read
+**     side of gate; the reopen takes the write side only when it is free
+**     and nothing is pinned, and otherwise gives up (KV_BUSY): the next
+**     begin tries again.  No transaction and no pin also means no write,
+**     fsync or recovery under way.
+** Reads must not stop because a reopen failed.  So it first opens a
+** read-only instance (no LOCK: the failed one may stay open meanwhile);
+** if even that fails, the disk is unreadable, the failed instance stays
+** and nothing changes.  Then it closes the failed instance and opens a
+** writable one; if that fails, the read-only one serves the reads, and
+** writes keep failing before they reach it (fail_fatal).  A failed
+** attempt is tried again at a begin kv_options.reopen_interval_ms later.
+** An in-memory store (nothing to recover from) and a reader process (it
+** writes nothing) never reopen. */
+/* Opens the store's RocksDB again (read-only: without its LOCK, so while
+** the failed instance is still open); NULL with *rerr on failure. */
+static rocksdb_t *engine_open_db(kv_engine *e, bool read_only,
+                                 rocksdb_column_family_handle_t **cfs,
+                                 char **rerr) {
+  const char *names[2] = {"default", KV_DATA_FAMILY};
+  const rocksdb_options_t *cfopts[2] = {e->dbopts, e->cfopts_data};
+  if (read_only)
+    return rocksdb_open_for_read_only_column_families(
+        e->dbopts, e->dir, 2, names, cfopts, cfs, 0, rerr);
+  return rocksdb_open_column_families(e->dbopts, e->dir, 2, names, cfopts,
+                                      cfs, rerr);
+}
+
+static void engine_close_db(rocksdb_t *db,
+                            rocksdb_column_family_handle_t **cfs) {
+  if (!db) return;
+  rocksdb_column_family_handle_destroy(cfs[0]);
+  rocksdb_column_family_handle_destroy(cfs[1]);
+  rocksdb_close(db);
+}
+
+int kv_engine_reopen(kv_engine *e, char **errptr) {
+  if (!e->dir || e->reader) return KV_OK;
+  if (pthread_rwlock_trywrlock(&e->gate) != 0)
+    return kv_err(errptr, KV_BUSY, "the store is in use");
+  if (atomic_load(&e->pinned) > 0) {
+    pthread_rwlock_unlock(&e->gate);
+    return kv_err(errptr, KV_BUSY, "the store is in use");
+  }
+  /* First a read-only instance: if the disk cannot even give that, the
+  ** failed instance stays (it still reads) and nothing changes. */
+  rocksdb_column_family_handle_t *rcfs[2] = {NULL, NULL};
+  char *rerr = NULL;
+  rocksdb_t *ro = engine_open_db(e, true, rcfs, &rerr);
+  int rc = KV_OK;
+  char *msg = NULL;
+  if (!ro) {
+    rc = engine_fail(&msg, rerr, "cannot reopen the store");
+  } else {
+    pthread_mutex_lock(&e->pool_mu);
+    for (int k = 0; k < 2; k++) {
+      for (int i = 0; i < e->pools[k].n; i++)
+        rocksdb_iter_destroy(e->pools[k].it[i]);
+      e->pools[k].n = 0;
+    }
+    pthread_mutex_unlock(&e->pool_mu);
+    rocksdb_column_family_handle_t *old[2] = {e->cf_meta, e->cf_data};
+    engine_close_db(e->db, old);
+    rocksdb_column_family_handle_t *cfs[2] = {NULL, NULL};
+    rocksdb_t *db = engine_open_db(e, false, cfs, &rerr);
+    if (db) {
+      engine_close_db(ro, rcfs);
+    } else { /* reads go on from the read-only one; writes fail first */
+      rc = engine_fail(&msg, rerr, "cannot reopen the store");
+      db = ro;
+      cfs[0] = rcfs[0];
+      cfs[1] = rcfs[1];
+    }
+    e->db = db;
+    e->cf_meta = cfs[0];
+    e->cf_data = cfs[1];
+  }
+  uint64_t held = gmu_lock(e);
+  if (rc == KV_OK) {
+    e->fail_rc = KV_OK;
+    e->fail_sync = e->fail_fatal = false;
+    free(e->fail_msg);
+    e->fail_msg = NULL;
+    atomic_store(&e->failed, 0);
+    atomic_store(&e->reopen_wanted, false);
+    atomic_fetch_add(&e->reopens, 1);
+    atomic_fetch_add(&e->recoveries, 1);
+  } else {
+    if (!stops_writes(rc)) rc = KV_IOERR;
+    if (msg) {
+      free(e->fail_msg);
+      e->fail_msg = msg;
+    }
+    e->fail_rc = rc;
+    e->fail_fatal = true;
+    atomic_store(&e->failed, 1);
+    atomic_store(&e->reopen_after_ns, kv_mono_ns() + e->reopen_interval_ns);
+    kv_err(errptr, rc, "%s", e->fail_msg ? e->fail_msg : kv_code_name(rc));
+  }
+  gmu_unlock(e, held);
+  atomic_fetch_add(&e->write_seq, 1);
+  pthread_rwlock_unlock(&e->gate);
+  return rc;
+}
+
+bool kv_engine_wants_reopen(kv_engine *e) {
+  return atomic_load_explicit(&e->reopen_wanted, memory_order_relaxed) &&
+         kv_mono_ns() >= atomic_load(&e->reopen_after_ns);
+}
+
 /* ------------------------------------------------- large commits -- */
 
 struct kv_sst {
@@ -960,12 +1114,15 @@ int kv_engine_ingest(kv_engine *e, kv_sst *f, char **errptr) {
 ** bank's total breaks in the copy; checkpoint.c, guarantee 3).  Ingestions
 ** are rare and a copy takes tens of milliseconds: they wait. */
 int kv_engine_checkpoint(kv_engine *e, const char *dir, char **rerr) {
+  engine_pin(e);
   rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(e->db, rerr);
-  if (*rerr) return KV_IOERR;
-  pthread_mutex_lock(&e->ingest_mu);
-  rocksdb_checkpoint_create(cp, dir, 0 /* flush first */, rerr);
-  pthread_mutex_unlock(&e->ingest_mu);
-  rocksdb_checkpoint_object_destroy(cp);
+  if (!*rerr) {
+    pthread_mutex_lock(&e->ingest_mu);
+    rocksdb_checkpoint_create(cp, dir, 0 /* flush first */, rerr);
+    pthread_mutex_unlock(&e->ingest_mu);
+    rocksdb_checkpoint_object_destroy(cp);
+  }
+  engine_unpin(e);
   return *rerr ? KV_IOERR : KV_OK;
 }
 
@@ -980,14 +1137,19 @@ void kv_engine_sst_free(kv_sst *f) {
 
 int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,
                        size_t *plen, char **errptr) {
+  engine_pin(e);
   if (e->reader) {
     int rc = kv_reader_catch_up(e, errptr);
-    if (rc) return rc;
+    if (rc) {
+      engine_unpin(e);
+      return rc;
+    }
   }
   char *rerr = NULL;
   size_t len = 0;
   char *v = rocksdb_get_cf(e->db, e->ro, e->cf_meta, name, strlen(name), &len,
                            &rerr);
+  engine_unpin(e);
   if (rerr) return engine_fail(errptr, rerr, "cannot read store metadata");
   *pval = v;
   *plen = len;
@@ -995,9 +1157,20 @@ int kv_engine_meta_get(kv_engine *e, const char *name, char **pval,
 }
 
 /* Writes a metadata value through the log; synced unless async. */
+static int meta_write_pinned(kv_engine *e, const char *name, const void *val,
+                             size_t len, bool async, char **errptr);
+
 static int meta_write(kv_engine *e, const char *name, const void *val,
                       size_t len, bool async, char **errptr) {
   if (e->reader) return kv_reader_refuse(e, errptr);
+  engine_pin(e);
+  int rc = meta_write_pinned(e, name, val, len, async, errptr);
+  engine_unpin(e);
+  return rc;
+}
+
+static int meta_write_pinned(kv_engine *e, const char *name, const void *val,
+                             size_t len, bool async, char **errptr) {
   int rc = engine_recover(e, errptr);
   if (rc) return rc;
   char *rerr = NULL;
@@ -1023,9 +1196,20 @@ int kv_engine_meta_put_async(kv_engine *e, const char *name, const void *val,
   return meta_write(e, name, val, len, true, errptr);
 }
 
+static int delete_range_pinned(kv_engine *e, const void *start, size_t slen,
+                               const void *end, size_t elen, char **errptr);
+
 int kv_engine_delete_range(kv_engine *e, const void *start, size_t slen,
                            const void *end, size_t elen, char **errptr) {
   if (e->reader) return kv_reader_refuse(e, errptr);
+  engine_pin(e);
+  int rc = delete_range_pinned(e, start, slen, end, elen, errptr);
+  engine_unpin(e);
+  return rc;
+}
+
+static int delete_range_pinned(kv_engine *e, const void *start, size_t slen,
+                               const void *end, size_t elen, char **errptr) {
   /* enc(key) precedes every version of key (keyenc.c). */
   kv_buf a, b;
   kv_buf_init(&a);

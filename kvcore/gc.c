@@ -100,7 +100,7 @@ int kv_store_gc(kv_store *s, kv_gc_stats *stats, char **errptr) {
   }
   if (rc == KV_OK && pending) rc = kv_engine_write(&s->eng, b, false, errptr);
   if (b) rocksdb_writebatch_destroy(b);
-  if (it) rocksdb_iter_destroy(it);
+  kv_engine_iter_done(&s->eng, it);
   kv_buf_free(&key);
   atomic_fetch_add(&s->gc_runs, 1);
   atomic_fetch_add(&s->gc_deleted, st.versions_deleted);

@@ -41,6 +41,7 @@
 #define HISTORY_SKIP_STEPS 4
 
 struct kv_history {
+  kv_engine *eng;        /* the iterators' (kv_engine_iter_done) */
   rocksdb_iterator_t *it;
   /* kv_store_history_from: keys with a version at or above `from`, found
   ** with a time-bound iterator (tsbound.cc); cand is the current one. */
@@ -97,7 +98,13 @@ int kv_store_history(kv_store *s, const void *start, size_t slen,
   }
   history_prepare(s, start, slen, end, elen, h->at);
   h->end_inf = end == NULL;
+  h->eng = &s->eng;
   h->it = kv_engine_iter(&s->eng);
+  if (!h->it) {
+    kv_buf_free(&seek);
+    kv_history_close(h);
+    return kv_err(errptr, KV_NOMEM, "out of memory");
+  }
   rocksdb_iter_seek(h->it, seek.p, seek.n);
   kv_buf_free(&seek);
   *out = h;
@@ -254,8 +261,8 @@ int kv_history_is_delete(kv_history *h) { return h->v == NULL; }
 
 void kv_history_close(kv_history *h) {
   if (!h) return;
-  rocksdb_iter_destroy(h->it);
-  if (h->tb) rocksdb_iter_destroy(h->tb);
+  kv_engine_iter_done(h->eng, h->it);
+  kv_engine_iter_done(h->eng, h->tb);
   kv_buf_free(&h->cand);
   kv_buf_free(&h->end);
   kv_buf_free(&h->key);

@@ -128,6 +128,10 @@ typedef struct kv_options {
                              ** the store rather than through the WAL and
                              ** memtable (on-disk stores, synchronous full or
                              ** normal); 0: never */
+  int reopen_interval_ms;    /* default 1000: after a failure RocksDB
+                             ** cannot resume from, a reopen that failed
+                             ** is tried again this long after, at the
+                             ** next transaction's begin (engine.c) */
   /* Wall clock in nanoseconds since the epoch; NULL means CLOCK_REALTIME.
   ** Tests inject a manual clock here. */
   uint64_t (*wall_clock)(void *ctx);
@@ -343,6 +347,8 @@ typedef struct kv_stats {
                                    ** (the engine then refuses writes
                                    ** until it has recovered: engine.c) */
   uint64_t recoveries;             /* recoveries from such a failure */
+  uint64_t reopens;                /* of them, by reopening RocksDB after
+                                   ** a failure it cannot resume from */
   uint64_t background_errors;      /* RocksDB's count of failed flushes,
                                    ** compactions and writes (property
                                    ** rocksdb.background-errors) */

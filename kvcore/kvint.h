@@ -309,6 +309,16 @@ typedef struct kv_engine {
   /* Held by an ingestion and by a checkpoint's copy, which must not overlap
   ** (kv_engine_checkpoint says why). */
   pthread_mutex_t ingest_mu;
+  /* Reopening after a fatal failure (engine.c, REOPEN).  A use of the
+  ** engine outside every transaction counts itself in pinned, under the
+  ** read side of gate; a reopen holds its write side, and runs only when
+  ** pinned is 0 and no transaction is live. */
+  pthread_rwlock_t gate;
+  _Atomic long pinned;
+  _Atomic bool reopen_wanted;
+  _Atomic uint64_t reopens;
+  uint64_t reopen_interval_ns;        /* kv_options.reopen_interval_ms */
+  _Atomic uint64_t reopen_after_ns;   /* kv_mono_ns(): no retry before */
   /* Bumped after every write is in the engine: an iterator created when it
   ** read n sees everything a new one would see as long as it still reads
   ** n, so point reads may reuse it (kv_engine_point_iter). */
@@ -330,6 +340,9 @@ void kv_engine_close(kv_engine *e);
 ** (rocksdb_iter_destroy): for long scans outside transactions (GC,
 ** history).  Transactions use the pools below. */
 rocksdb_iterator_t *kv_engine_iter(kv_engine *e);
+/* Destroys an iterator from kv_engine_iter or kv_engine_iter_from (NULL:
+** nothing). */
+void kv_engine_iter_done(kv_engine *e, rocksdb_iterator_t *it);
 /* kv_engine_iter that skips table files whose versions are all below from
 ** (tsbound.cc): it shows every version at or above from, and some others.
 ** NULL when out of memory. */
@@ -400,6 +413,15 @@ void kv_engine_serial(kv_engine *e, uint64_t *write_ns, uint64_t *sync_ns,
 int kv_engine_code(const char *rocks_err);
 /* KV_OK, or the unrecovered write failure's code and message (engine.c). */
 int kv_engine_health(kv_engine *e, char **errptr);
+/* Whether a fatal failure (or a reopen that failed long enough ago) asks
+** for a reopen now. */
+bool kv_engine_wants_reopen(kv_engine *e);
+/* Closes RocksDB and opens it again, ending a fatal failure: the caller
+** makes sure no transaction is live and none can begin meanwhile.  KV_OK,
+** or why not: KV_BUSY (nothing done) while a use outside transactions is
+** under way, else the open's error (the engine then reads from a read-only
+** instance, or from the failed one when even that could not be opened). */
+int kv_engine_reopen(kv_engine *e, char **errptr);
 /* RocksDB's count of background errors (flushes, compactions, writes). */
 uint64_t kv_engine_background_errors(kv_engine *e);
 
@@ -1009,6 +1031,10 @@ void kv_txntable_destroy(kv_txntable *tt);
 /* Adds t (its read_ts set); KV_INVALID when t reads below the threshold. */
 int kv_txntable_register(kv_txntable *tt, struct kv_txn *t, char **errptr);
 void kv_txntable_unregister(kv_txntable *tt, struct kv_txn *t);
+/* fn(ctx, errptr) with every shard held, so that no transaction can
+** begin meanwhile, if no transaction is live; KV_BUSY if one is. */
+int kv_txntable_when_empty(kv_txntable *tt, int (*fn)(void *, char **),
+                           void *ctx, char **errptr);
 /* Raises the threshold to min(horizon, the oldest live read timestamp), if
 ** that is higher, and returns the threshold in force. */
 kv_ts kv_txntable_gc_threshold(kv_txntable *tt, kv_ts horizon);

@@ -67,6 +67,7 @@ void kv_options_init(kv_options *o) {
   o->row_cache_bytes = 64u << 20;
   o->write_buffer_bytes = 32u << 20;
   o->ingest_bytes = 4u << 20;
+  o->reopen_interval_ms = 1000;
 }
 
 static int clock_persist(void *ctx, uint64_t hwm, char **errptr) {
@@ -401,6 +402,7 @@ void kv_store_stats(kv_store *s, kv_stats *o) {
   o->gc_threshold = kv_txntable_threshold(&s->txns);
   o->write_failures = atomic_load(&s->eng.write_failures);
   o->recoveries = atomic_load(&s->eng.recoveries);
+  o->reopens = atomic_load(&s->eng.reopens);
   o->background_errors = kv_engine_background_errors(&s->eng);
 }
 

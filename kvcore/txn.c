@@ -333,17 +333,19 @@ void kv_txn_options_init(kv_txn_options *o) {
 }
 
 void kv_txn_free(kv_txn *t) {
-  kv_txntable_unregister(&t->store->txns, t);
-  if (t->wbuf_ready) kv_wbuf_free(&t->wbuf);
-  kv_spanset_free(&t->spans);
-  kv_buf_free(&t->vbuf);
-  kv_buf_free(&t->kbuf);
+  /* The iterator goes back before t leaves the table: a reopen of the
+  ** engine (engine.c, REOPEN) waits for an empty table, not for it. */
   if (t->view) { /* a reader's: its own iterator on its own view */
     if (t->pit) rocksdb_iter_destroy(t->pit);
     kv_reader_release(&t->store->eng, t->view);
   } else {
     kv_engine_iter_put(&t->store->eng, KV_ITER_POINT, t->pit, t->pit_seq);
   }
+  kv_txntable_unregister(&t->store->txns, t);
+  if (t->wbuf_ready) kv_wbuf_free(&t->wbuf);
+  kv_spanset_free(&t->spans);
+  kv_buf_free(&t->vbuf);
+  kv_buf_free(&t->kbuf);
   kv_buf_free(&t->gap_lo);
   kv_buf_free(&t->gap_hi);
   /* Counted once here, not per read: a bulk load's reads would each write
@@ -360,6 +362,13 @@ void kv_txn_free(kv_txn *t) {
   pthread_mutex_destroy(&t->wmu);
   pthread_cond_destroy(&t->wcond);
   free(t);
+}
+
+static int txn_reopen_engine(void *ctx, char **errptr) {
+  kv_store *s = ctx;
+  int rc = kv_engine_reopen(&s->eng, errptr);
+  kv_rowcache_clear(s->rowcache);
+  return rc;
 }
 
 int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
@@ -380,6 +389,14 @@ int kv_txn_begin(kv_store *s, const kv_txn_options *opts, kv_txn **out,
   if (opts->lock_reads && opts->read_only)
     return kv_err(errptr, KV_INVALID,
                   "a read-only transaction cannot lock what it reads");
+  if (kv_engine_wants_reopen(&s->eng)) {
+    /* A fatal write failure: reopen RocksDB now if no transaction is
+    ** live (engine.c, REOPEN).  If that fails, writes go on failing with
+    ** the reason (the engine's failed state) and reads go on. */
+    char *err = NULL;
+    kv_txntable_when_empty(&s->txns, txn_reopen_engine, s, &err);
+    free(err);
+  }
   kv_txn *t = calloc(1, sizeof(*t));
   if (!t) return kv_err(errptr, KV_NOMEM, "out of memory");
   pthread_condattr_t ca;

@@ -107,6 +107,22 @@ kv_ts kv_txntable_gc_threshold(kv_txntable *tt, kv_ts horizon) {
   return th;
 }
 
+int kv_txntable_when_empty(kv_txntable *tt, int (*fn)(void *, char **),
+                           void *ctx, char **errptr) {
+  kv_mu_enter(KV_MU_TXNTABLE);
+  for (int i = 0; i < KV_TXN_SHARDS; i++)
+    pthread_mutex_lock(&tt->shards[i].mu);
+  bool empty = true;
+  for (int i = 0; i < KV_TXN_SHARDS && empty; i++)
+    empty = tt->shards[i].head == NULL;
+  int rc = empty ? fn(ctx, errptr)
+                 : kv_err(errptr, KV_BUSY, "a transaction is open");
+  for (int i = KV_TXN_SHARDS - 1; i >= 0; i--)
+    pthread_mutex_unlock(&tt->shards[i].mu);
+  kv_mu_leave(KV_MU_TXNTABLE);
+  return rc;
+}
+
 kv_ts kv_txntable_threshold(kv_txntable *tt) {
   /* Every shard's mutex guards it while it changes: one is enough to read. */
   shard_lock(&tt->shards[0]);

@@ -245,45 +245,155 @@ static void test_fault_transient_eio_sweep(void **state) {
   sweep(EIO, 1);
 }
 
-/* An EIO on a WAL write: the commit fails with KV_IOERR and has no
-** effect, reads go on, RocksDB will not resume (the error is fatal for it),
-** so writes keep failing with a message that says to reopen; after a
-** reopen everything acknowledged is there and writes work. */
-static void test_fault_eio_on_wal_fails_writes_until_reopen(void **state) {
+/* A store whose failed reopen is retried at once (tests only). */
+static kv_store *open_store_retrying(const char *dir) {
+  kv_options o;
+  kv_options_init(&o);
+  o.write_buffer_bytes = 64 << 10;
+  o.reopen_interval_ms = 0;
+  kv_store *s = NULL;
+  char *err = NULL;
+  if (kv_store_open(dir, &o, &s, &err)) fail_msg("open %s: %s", dir, err);
+  return s;
+}
+
+/* Commit i must fail with code want and a message holding what. */
+static void commit_fails(kv_store *s, int i, int want, const char *what) {
+  char *err = NULL;
+  int rc = commit_txn(s, i, &err);
+  if (rc != want || !err || !strstr(err, what))
+    fail_msg("commit %d: %s (%s), wanted %s with \"%s\"", i,
+             kv_code_name(rc), err ? err : "", kv_code_name(want), what);
+  kv_free(err);
+}
+
+/* An EIO on a WAL write: the commit fails with KV_IOERR and has no effect,
+** reads go on, RocksDB will not resume (the error is fatal for it), so
+** writes fail with a message that says so, for as long as a transaction
+** is open or a history iterator holds the engine; the next transaction to
+** begin after both have ended reopens RocksDB underneath the open store,
+** and writes work with everything acknowledged there, also after a close
+** and an open from the directory. */
+static void test_fault_eio_on_wal_reopens_when_nothing_is_open(void **state) {
   (void)state;
   char *tmp = kvt_tempdir(1);
   char *dir = realpath(tmp, NULL);
   faultfs_watch(dir);
-  kv_store *s = open_store(dir);
+  kv_store *s = open_store_retrying(dir);
   bool acked[KV_FAULT_ALL] = {0};
   char *err = NULL;
   KVT_RC(KV_OK, commit_txn(s, 0, errptr));
   acked[0] = true;
+  faultfs_only(FAULTFS_ALL, 0);
   faultfs_arm(1, EIO);
   assert_int_equal(commit_txn(s, 1, &err), KV_IOERR);
   kv_free(err);
   faultfs_disarm();
   err = NULL;
-  assert_int_equal(commit_txn(s, 2, &err), KV_IOERR);
-  assert_non_null(strstr(err, "opened again"));
-  kv_free(err);
-  err = NULL;
+  kv_txn *open_txn = kvt_begin(s); /* holds the reopen off */
+  commit_fails(s, 2, KV_IOERR, "no transaction is open");
   assert_int_equal(kv_store_health(s, &err), KV_IOERR);
   assert_non_null(strstr(err, "Input/output error"));
   kv_free(err);
+  err = NULL;
+  commit_fails(s, 3, KV_IOERR, "no transaction is open");
+  assert_int_equal(has(open_txn, 'a', 0), 1); /* reads go on */
+  kv_txn_abort(open_txn);
+  kv_history *h = NULL; /* so does a history iterator */
+  KVT_OK(kv_store_history(s, NULL, 0, NULL, 0, &h, errptr));
+  commit_fails(s, 4, KV_IOERR, "no transaction is open");
+  kv_history_close(h);
   kv_stats st;
   kv_store_stats(s, &st);
   assert_true(st.write_failures >= 1);
-  assert_int_equal(st.recoveries, 0);
-  check_store(s, acked, true); /* reads work, nothing of 1 or 2 shows */
+  assert_int_equal(st.reopens, 0);
+  KVT_RC(KV_OK, commit_txn(s, 5, errptr)); /* reopened at its begin */
+  acked[5] = true;
+  kv_store_stats(s, &st);
+  assert_int_equal(st.reopens, 1);
+  assert_true(st.recoveries >= 1);
+  KVT_RC(KV_OK, kv_store_health(s, errptr));
+  check_store(s, acked, true); /* nothing of 1-4 shows */
   kv_store_close(s);
   faultfs_watch(NULL);
   s = open_store(dir);
   check_store(s, acked, true);
-  KVT_RC(KV_OK, commit_txn(s, 3, errptr));
-  acked[3] = true;
+  KVT_RC(KV_OK, commit_txn(s, 6, errptr));
+  acked[6] = true;
   check_store(s, acked, true);
-  KVT_RC(KV_OK, kv_store_health(s, errptr));
+  kv_store_close(s);
+  kvt_rmrf(dir);
+  free(dir);
+  free(tmp);
+}
+
+/* The reopen itself fails while the disk stays broken.  When files can
+** still be opened and read, the store reads from a read-only instance and
+** writes keep failing; when not even that works, the failed instance
+** stays and still reads.  Either way GC, history, checkpoints and
+** statistics answer or fail cleanly, and once the disk works the next
+** begin reopens with every acknowledged commit there. */
+static void test_fault_reopen_fails_while_disk_is_broken(void **state) {
+  (void)state;
+  char *tmp = kvt_tempdir(1);
+  char *dir = realpath(tmp, NULL);
+  faultfs_watch(dir);
+  kv_store *s = open_store_retrying(dir);
+  bool acked[KV_FAULT_ALL] = {0};
+  char *err = NULL;
+  KVT_RC(KV_OK, commit_txn(s, 0, errptr));
+  acked[0] = true;
+  /* Writes and fsyncs fail, opening for reading works. */
+  faultfs_only(FAULTFS_WRITE | FAULTFS_SYNC, 0);
+  faultfs_arm(1, EIO);
+  assert_int_equal(commit_txn(s, 1, &err), KV_IOERR);
+  kv_free(err);
+  err = NULL;
+  commit_fails(s, 2, KV_IOERR, "no transaction is open");
+  check_store(s, acked, true); /* its begin tried the reopen: read-only */
+  commit_fails(s, 3, KV_IOERR, "reopen");
+  kv_stats st;
+  kv_store_stats(s, &st);
+  assert_int_equal(st.reopens, 0);
+  faultfs_disarm();
+  KVT_RC(KV_OK, commit_txn(s, 4, errptr));
+  acked[4] = true;
+  check_store(s, acked, true);
+  /* Now opening fails too: the reopen cannot even read, so the failed
+  ** instance stays, and still reads. */
+  faultfs_only(FAULTFS_ALL, 0);
+  faultfs_arm(1, EIO);
+  assert_int_equal(commit_txn(s, 5, &err), KV_IOERR);
+  kv_free(err);
+  err = NULL;
+  commit_fails(s, 6, KV_IOERR, "no transaction is open");
+  check_store(s, acked, true); /* its begin's reopen failed */
+  commit_fails(s, 7, KV_IOERR, "reopen");
+  kv_history *h = NULL;
+  KVT_OK(kv_store_history(s, NULL, 0, NULL, 0, &h, errptr));
+  kv_history_close(h);
+  kv_gc_stats gs;
+  int grc = kv_store_gc(s, &gs, &err); /* deletes nothing, or fails */
+  assert_true(grc == KV_OK || grc == KV_IOERR);
+  kv_free(err);
+  err = NULL;
+  kv_ts at;
+  char copy[700];
+  snprintf(copy, sizeof copy, "%s-copy", dir);
+  assert_int_equal(kv_store_checkpoint(s, copy, &at, &err), KV_IOERR);
+  kv_free(err);
+  kvt_rmrf(copy);
+  kv_store_stats(s, &st); /* statistics still answer */
+  faultfs_disarm();
+  KVT_RC(KV_OK, commit_txn(s, 8, errptr));
+  acked[8] = true;
+  check_store(s, acked, true);
+  kv_store_stats(s, &st);
+  assert_int_equal(st.reopens, 2);
+  kv_store_close(s);
+  faultfs_watch(NULL);
+  s = open_store(dir);
+  check_store(s, acked, true);
   kv_store_close(s);
   kvt_rmrf(dir);
   free(dir);
@@ -371,24 +481,32 @@ static void *commit_thread(void *arg) {
   return NULL;
 }
 
-static void test_fault_concurrent_commits(void **state) {
-  (void)state;
+/* Threads commit while the fault hits at the n-th counted call, for n
+** over a range; after each run the store is reopened from its directory
+** and every acknowledged commit must be there, whole.  once: one call
+** fails (EIO on the WAL: fatal for RocksDB, so the store reopens itself
+** between the threads' transactions); else every call from n on. */
+static void concurrent_runs(int err_no, int once, long *reopens) {
   long runs = 0, acked = 0, failed = 0;
   for (long n = 5; n <= 60; n += 11) {
     char *tmp = kvt_tempdir(1);
     char *dir = realpath(tmp, NULL);
     faultfs_watch(dir);
-    kv_store *s = open_store(dir);
-    faultfs_only(FAULTFS_ALL, 0);
-    faultfs_arm(n, ENOSPC);
+    kv_store *s = once ? open_store_retrying(dir) : open_store(dir);
+    faultfs_only(FAULTFS_ALL, once);
+    faultfs_arm(n, err_no);
     committer c[KV_FAULT_THREADS];
     pthread_t th[KV_FAULT_THREADS];
+    int want = err_no == ENOSPC ? KV_FULL : KV_IOERR;
     for (int t = 0; t < KV_FAULT_THREADS; t++) {
-      c[t] = (committer){.s = s, .t = t, .want = KV_FULL};
+      c[t] = (committer){.s = s, .t = t, .want = want};
       assert_int_equal(pthread_create(&th[t], NULL, commit_thread, &c[t]), 0);
     }
     for (int t = 0; t < KV_FAULT_THREADS; t++) pthread_join(th[t], NULL);
     faultfs_disarm();
+    kv_stats st;
+    kv_store_stats(s, &st);
+    *reopens += (long)st.reopens;
     kv_store_close(s);
     faultfs_watch(NULL);
     s = open_store(dir);
@@ -411,16 +529,36 @@ static void test_fault_concurrent_commits(void **state) {
     free(dir);
     free(tmp);
   }
-  printf("concurrent: %ld runs, %ld commits acknowledged, %ld failed\n",
-         runs, acked, failed);
+  faultfs_only(FAULTFS_ALL, 0);
+  printf("concurrent, %s%s: %ld runs, %ld commits acknowledged, %ld "
+         "failed, %ld reopens\n", strerror(err_no), once ? " once" : "",
+         runs, acked, failed, *reopens);
   assert_true(failed > 0);
+}
+
+static void test_fault_concurrent_commits(void **state) {
+  (void)state;
+  long reopens = 0;
+  concurrent_runs(ENOSPC, 0, &reopens);
+}
+
+/* A transient EIO among threads committing: the store reopens underneath
+** them at a begin while none has a transaction open, then the threads go
+** on committing; nothing acknowledged is lost. */
+static void test_fault_concurrent_reopen(void **state) {
+  (void)state;
+  long reopens = 0;
+  concurrent_runs(EIO, 1, &reopens);
+  assert_true(reopens > 0);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_fault_eio_on_wal_fails_writes_until_reopen),
+      cmocka_unit_test(test_fault_eio_on_wal_reopens_when_nothing_is_open),
+      cmocka_unit_test(test_fault_reopen_fails_while_disk_is_broken),
       cmocka_unit_test(test_fault_transient_fsync_failure),
       cmocka_unit_test(test_fault_concurrent_commits),
+      cmocka_unit_test(test_fault_concurrent_reopen),
       cmocka_unit_test(test_fault_enospc_sweep),
       cmocka_unit_test(test_fault_eio_sweep),
       cmocka_unit_test(test_fault_transient_enospc_sweep),
