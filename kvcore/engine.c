@@ -938,6 +938,12 @@ static rocksdb_t *engine_open_db(kv_engine *e, bool read_only,
                                  char **rerr) {
   const char *names[2] = {"default", KV_DATA_FAMILY};
   const rocksdb_options_t *cfopts[2] = {e->dbopts, e->cfopts_data};
+  /* A logger of its own: opening sets the logger's level, which another
+  ** instance's background threads may be reading (the failed one's, the
+  ** read-only one's). */
+  rocksdb_logger_t *log = kv_engine_logger_create(e->dir);
+  if (log) rocksdb_options_set_info_log(e->dbopts, log);
+  kv_engine_logger_free(log);
   if (read_only)
     return rocksdb_open_for_read_only_column_families(
         e->dbopts, e->dir, 2, names, cfopts, cfs, 0, rerr);

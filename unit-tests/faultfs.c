@@ -91,41 +91,46 @@ static bool fault_hit(bool watched, int kind) {
   return true;
 }
 
-/* next_: the definition this one replaces (a benign race: every thread
-** stores the same pointer). */
-#define NEXT(name, ret, args)                              \
-  static ret(*next_) args;                                 \
-  if (!next_) next_ = (ret(*) args)dlsym(RTLD_NEXT, name)
+/* next: the definition this one replaces, found once.  Atomic, though
+** every thread stores the same pointer: TSan's symbolizer calls close()
+** while it reports, and a race reported from inside a report deadlocks. */
+#define NEXT(name, ret, args)                                             \
+  static ret(*_Atomic next_) args;                                        \
+  ret(*next) args = atomic_load(&next_);                                  \
+  if (!next) {                                                            \
+    next = (ret(*) args)dlsym(RTLD_NEXT, name);                           \
+    atomic_store(&next_, next);                                           \
+  }
 
 ssize_t write(int fd, const void *buf, size_t n) {
   NEXT("write", ssize_t, (int, const void *, size_t));
   if (fault_hit(watched_fd(fd), FAULTFS_WRITE)) return -1;
-  return next_(fd, buf, n);
+  return next(fd, buf, n);
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
   NEXT("pwrite", ssize_t, (int, const void *, size_t, off_t));
   if (fault_hit(watched_fd(fd), FAULTFS_WRITE)) return -1;
-  return next_(fd, buf, n, off);
+  return next(fd, buf, n, off);
 }
 
 int fsync(int fd) {
   NEXT("fsync", int, (int));
   if (fault_hit(watched_fd(fd), FAULTFS_SYNC)) return -1;
-  return next_(fd);
+  return next(fd);
 }
 
 int fdatasync(int fd) {
   NEXT("fdatasync", int, (int));
   if (fault_hit(watched_fd(fd), FAULTFS_SYNC)) return -1;
-  return next_(fd);
+  return next(fd);
 }
 
 int rename(const char *from, const char *to) {
   NEXT("rename", int, (const char *, const char *));
   if (fault_hit(watched_path(from) || watched_path(to), FAULTFS_OPEN))
     return -1;
-  return next_(from, to);
+  return next(from, to);
 }
 
 int open(const char *path, int flags, ...) {
@@ -139,7 +144,7 @@ int open(const char *path, int flags, ...) {
   }
   bool w = watched_path(path);
   if (fault_hit(w, FAULTFS_OPEN)) return -1;
-  int fd = next_(path, flags, mode);
+  int fd = next(path, flags, mode);
   if (fd >= 0) track(fd, w);
   return fd;
 }
@@ -155,7 +160,7 @@ int openat(int dirfd, const char *path, int flags, ...) {
   }
   bool w = path[0] == '/' ? watched_path(path) : dir_watched(dirfd);
   if (fault_hit(w, FAULTFS_OPEN)) return -1;
-  int fd = next_(dirfd, path, flags, mode);
+  int fd = next(dirfd, path, flags, mode);
   if (fd >= 0) track(fd, w);
   return fd;
 }
@@ -163,5 +168,5 @@ int openat(int dirfd, const char *path, int flags, ...) {
 int close(int fd) {
   NEXT("close", int, (int));
   track(fd, false);
-  return next_(fd);
+  return next(fd);
 }
