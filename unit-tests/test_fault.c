@@ -267,6 +267,25 @@ static void commit_fails(kv_store *s, int i, int want, const char *what) {
   kv_free(err);
 }
 
+/* A store in a new watched directory (*tmp, *dir: the caller frees) with
+** transaction 0 committed and acknowledged, whose transaction 1 then
+** failed on the WAL with EIO; faultfs stays armed for kinds. */
+static kv_store *store_after_eio(char **tmp, char **dir, bool *acked,
+                                 int kinds) {
+  *tmp = kvt_tempdir(1);
+  *dir = realpath(*tmp, NULL);
+  faultfs_watch(*dir);
+  kv_store *s = open_store_retrying(*dir);
+  KVT_RC(KV_OK, commit_txn(s, 0, errptr));
+  acked[0] = true;
+  faultfs_only(kinds, 0);
+  faultfs_arm(1, EIO);
+  char *err = NULL;
+  assert_int_equal(commit_txn(s, 1, &err), KV_IOERR);
+  kv_free(err);
+  return s;
+}
+
 /* An EIO on a WAL write: the commit fails with KV_IOERR and has no effect,
 ** reads go on, RocksDB will not resume (the error is fatal for it), so
 ** writes fail with a message that says so, for as long as a transaction
@@ -276,20 +295,10 @@ static void commit_fails(kv_store *s, int i, int want, const char *what) {
 ** and an open from the directory. */
 static void test_fault_eio_on_wal_reopens_when_nothing_is_open(void **state) {
   (void)state;
-  char *tmp = kvt_tempdir(1);
-  char *dir = realpath(tmp, NULL);
-  faultfs_watch(dir);
-  kv_store *s = open_store_retrying(dir);
+  char *tmp, *dir, *err = NULL;
   bool acked[KV_FAULT_ALL] = {0};
-  char *err = NULL;
-  KVT_RC(KV_OK, commit_txn(s, 0, errptr));
-  acked[0] = true;
-  faultfs_only(FAULTFS_ALL, 0);
-  faultfs_arm(1, EIO);
-  assert_int_equal(commit_txn(s, 1, &err), KV_IOERR);
-  kv_free(err);
+  kv_store *s = store_after_eio(&tmp, &dir, acked, FAULTFS_ALL);
   faultfs_disarm();
-  err = NULL;
   kv_txn *open_txn = kvt_begin(s); /* holds the reopen off */
   commit_fails(s, 2, KV_IOERR, "no transaction is open");
   assert_int_equal(kv_store_health(s, &err), KV_IOERR);
@@ -335,20 +344,11 @@ static void test_fault_eio_on_wal_reopens_when_nothing_is_open(void **state) {
 ** begin reopens with every acknowledged commit there. */
 static void test_fault_reopen_fails_while_disk_is_broken(void **state) {
   (void)state;
-  char *tmp = kvt_tempdir(1);
-  char *dir = realpath(tmp, NULL);
-  faultfs_watch(dir);
-  kv_store *s = open_store_retrying(dir);
+  char *tmp, *dir, *err = NULL;
   bool acked[KV_FAULT_ALL] = {0};
-  char *err = NULL;
-  KVT_RC(KV_OK, commit_txn(s, 0, errptr));
-  acked[0] = true;
   /* Writes and fsyncs fail, opening for reading works. */
-  faultfs_only(FAULTFS_WRITE | FAULTFS_SYNC, 0);
-  faultfs_arm(1, EIO);
-  assert_int_equal(commit_txn(s, 1, &err), KV_IOERR);
-  kv_free(err);
-  err = NULL;
+  kv_store *s = store_after_eio(&tmp, &dir, acked,
+                                FAULTFS_WRITE | FAULTFS_SYNC);
   commit_fails(s, 2, KV_IOERR, "no transaction is open");
   check_store(s, acked, true); /* its begin tried the reopen: read-only */
   commit_fails(s, 3, KV_IOERR, "reopen");
