@@ -367,7 +367,7 @@ void kv_txn_free(kv_txn *t) {
 static int txn_reopen_engine(void *ctx, char **errptr) {
   kv_store *s = ctx;
   int rc = kv_engine_reopen(&s->eng, errptr);
-  kv_rowcache_clear(s->rowcache);
+  if (rc != KV_BUSY) kv_rowcache_clear(s->rowcache); /* a new instance */
   return rc;
 }
 
